@@ -1,0 +1,94 @@
+//! The key layout of the store, in one place. Every key family has a short prefix; ids are embedded
+//! verbatim (they are validated slugs or digits), so keys never collide across families.
+//!
+//! Spin's store has no prefix scan, so every collection that must be listed has an explicit index
+//! (see [`crate::index`]) and every lookup a webhook needs is by a key derived from what it carries.
+
+use crate::subscriber::{Channel, SubscriberId};
+
+/// A subscriber record.
+pub fn subscriber(id: &SubscriberId) -> String {
+    format!("sub:{id}")
+}
+
+/// Suppression after erasure: keyed by a hash of the address so no personal data remains.
+pub fn suppression(channel: &Channel, address_hash: &str) -> String {
+    format!("suppress:{channel}:{address_hash}")
+}
+
+/// Marks a platform webhook delivery as applied, for idempotency (`update_id`, message id…).
+pub fn webhook_seen(platform: &str, account: &str, event_id: &str) -> String {
+    format!("seen:{platform}:{account}:{event_id}")
+}
+
+/// A template's head record (name, latest version).
+pub fn template(id: &str) -> String {
+    format!("tpl:{id}")
+}
+
+/// One immutable version of a template.
+pub fn template_version(id: &str, version: u32) -> String {
+    format!("tpl:{id}:v{version}")
+}
+
+/// A campaign record.
+pub fn campaign(id: &str) -> String {
+    format!("camp:{id}")
+}
+
+/// A campaign's send cursor: how far through the audience the batches have been claimed.
+pub fn campaign_cursor(id: &str) -> String {
+    format!("camp:{id}:cursor")
+}
+
+/// One batch of a campaign's delivery ledger (intent and outcomes of up to a batch of recipients).
+pub fn delivery_batch(campaign_id: &str, batch: u64) -> String {
+    format!("dlv:{campaign_id}:{batch}")
+}
+
+/// A campaign counter (`sent`, `failed`, `replied`, …), changed only by atomic increment.
+pub fn campaign_counter(campaign_id: &str, counter: &str) -> String {
+    format!("stat:{campaign_id}:{counter}")
+}
+
+/// The last campaign message sent to a subscriber, for reply attribution.
+pub fn last_campaign_message(subscriber: &SubscriberId) -> String {
+    format!("last:{subscriber}")
+}
+
+/// A platform message id mapped back to its delivery (receipts carry only the message id).
+pub fn platform_message(platform: &str, message_id: &str) -> String {
+    format!("msg:{platform}:{message_id}")
+}
+
+/// A channel's pacing state (next free send slot, pause until).
+pub fn pace(channel: &Channel) -> String {
+    format!("pace:{channel}")
+}
+
+/// A rating given by a subscriber for a campaign (one per subscriber and campaign).
+pub fn rating(campaign_id: &str, subscriber: &SubscriberId) -> String {
+    format!("rating:{campaign_id}:{subscriber}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscriber::{Address, Platform};
+
+    #[test]
+    fn keys_embed_ids_without_collisions() {
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let id = SubscriberId::of(&channel, &Address::parse(Platform::Telegram, "42").unwrap());
+        assert_eq!(subscriber(&id), "sub:telegram:shop:42");
+        assert_eq!(template_version("welcome", 3), "tpl:welcome:v3");
+        assert_eq!(delivery_batch("c1", 7), "dlv:c1:7");
+        assert_eq!(campaign_counter("c1", "sent"), "stat:c1:sent");
+        assert_eq!(pace(&channel), "pace:telegram:shop");
+        assert_eq!(webhook_seen("telegram", "shop", "10000"), "seen:telegram:shop:10000");
+        // Families never share a prefix.
+        let all = [subscriber(&id), template("x"), campaign("x"), delivery_batch("x", 1), last_campaign_message(&id), rating("x", &id)];
+        let prefixes: std::collections::BTreeSet<_> = all.iter().map(|k| k.split(':').next().unwrap().to_owned()).collect();
+        assert_eq!(prefixes.len(), all.len());
+    }
+}

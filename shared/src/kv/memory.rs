@@ -1,0 +1,185 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{CasOutcome, KvStore, StoreError};
+
+/// An in-memory [`KvStore`] with the same atomicity as the real store: each call is one critical section.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        // A panic while holding the lock cannot leave a half-applied operation, so the data stays valid.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl KvStore for MemoryStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries().get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.entries().insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries().remove(key);
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.entries().contains_key(key))
+    }
+
+    fn get_keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.entries().keys().cloned().collect())
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+        let entries = self.entries();
+        Ok(keys.iter().map(|k| (k.clone(), entries.get(k).cloned())).collect())
+    }
+
+    fn set_many(&self, items: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut entries = self.entries();
+        for (key, value) in items {
+            entries.insert(key.clone(), value.clone());
+        }
+        Ok(())
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        let mut entries = self.entries();
+        for key in keys {
+            entries.remove(key);
+        }
+        Ok(())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut entries = self.entries();
+        let current = match entries.get(key) {
+            None => 0,
+            Some(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| StoreError(format!("value at '{key}' is not a counter")))?,
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| StoreError(format!("counter '{key}' would overflow")))?;
+        entries.insert(key.to_owned(), next.to_string().into_bytes());
+        Ok(next)
+    }
+
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+        let mut entries = self.entries();
+        let current = entries.get(key).map(Vec::as_slice);
+        if current != expected {
+            return Ok(CasOutcome::Conflict(current.map(<[u8]>::to_vec)));
+        }
+        entries.insert(key.to_owned(), new.to_vec());
+        Ok(CasOutcome::Swapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn get_set_delete_exists() {
+        let store = MemoryStore::new();
+        assert_eq!(store.get("a").unwrap(), None);
+        store.set("a", b"1").unwrap();
+        assert!(store.exists("a").unwrap());
+        assert_eq!(store.get("a").unwrap(), Some(b"1".to_vec()));
+        store.delete("a").unwrap();
+        assert!(!store.exists("a").unwrap());
+        store.delete("a").unwrap();
+    }
+
+    #[test]
+    fn batch_operations_keep_order_and_report_absent_keys() {
+        let store = MemoryStore::new();
+        store.set_many(&[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())]).unwrap();
+        let got = store.get_many(&["y".into(), "z".into(), "x".into()]).unwrap();
+        assert_eq!(got, vec![("y".into(), Some(b"2".to_vec())), ("z".into(), None), ("x".into(), Some(b"1".to_vec()))]);
+        store.delete_many(&["x".into(), "y".into()]).unwrap();
+        assert!(store.get_keys().unwrap().is_empty());
+    }
+
+    #[test]
+    fn compare_and_swap_detects_conflicts() {
+        let store = MemoryStore::new();
+        assert_eq!(store.compare_and_swap("k", None, b"v1").unwrap(), CasOutcome::Swapped);
+        // Expecting absence fails once the key exists, and reports what is there.
+        assert_eq!(store.compare_and_swap("k", None, b"v2").unwrap(), CasOutcome::Conflict(Some(b"v1".to_vec())));
+        assert_eq!(
+            store.compare_and_swap("k", Some(b"stale"), b"v2").unwrap(),
+            CasOutcome::Conflict(Some(b"v1".to_vec()))
+        );
+        assert_eq!(store.compare_and_swap("k", Some(b"v1"), b"v2").unwrap(), CasOutcome::Swapped);
+        assert_eq!(store.get("k").unwrap(), Some(b"v2".to_vec()));
+    }
+
+    #[test]
+    fn increment_is_exact_under_concurrency() {
+        let store = Arc::new(MemoryStore::new());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        store.increment("c", 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(store.increment("c", 0).unwrap(), 800);
+    }
+
+    #[test]
+    fn concurrent_cas_updates_lose_nothing() {
+        let store = Arc::new(MemoryStore::new());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        crate::kv::update(store.as_ref(), "list", |current| {
+                            let mut n: u64 = current.map(|b| std::str::from_utf8(b).unwrap().parse().unwrap()).unwrap_or(0);
+                            n += 1;
+                            Ok((Some(n.to_string().into_bytes()), ()))
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(store.get("list").unwrap(), Some(b"400".to_vec()));
+    }
+
+    #[test]
+    fn increment_rejects_non_counters() {
+        let store = MemoryStore::new();
+        store.set("c", b"not a number").unwrap();
+        assert!(store.increment("c", 1).is_err());
+    }
+}

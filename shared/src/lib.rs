@@ -1,0 +1,17 @@
+//! Spinpost's domain core: subscribers and consent, templates, campaigns and the delivery ledger,
+//! feedback and statistics, and the ports ([`kv::KvStore`], [`messenger::Messenger`], [`clock::Clock`])
+//! through which the Spin components reach the world. Nothing here depends on Spin or any host.
+
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod index;
+pub mod keys;
+pub mod kv;
+pub mod messenger;
+pub mod platform;
+pub mod secret;
+pub mod subscriber;
+pub mod web;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,93 @@
+//! Telegram Bot API: bot configuration.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::subscriber::{Channel, Platform};
+
+/// One bot's credentials, from the secret Spin variable `telegram_bots`.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The channel `telegram:<name>`.
+    pub channel: Channel,
+    /// The Bot API token (`123456:ABC…`); used in API URLs, never logged.
+    pub token: Secret,
+    /// The `secret_token` given to `setWebhook`; Telegram echoes it in `X-Telegram-Bot-Api-Secret-Token`.
+    pub webhook_secret: Secret,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBot {
+    token: String,
+    webhook_secret: String,
+}
+
+/// The configured bots by name.
+#[derive(Debug, Clone, Default)]
+pub struct Bots(BTreeMap<String, BotConfig>);
+
+impl Bots {
+    /// Parse the `telegram_bots` variable: `{"<name>": {"token": "...", "webhook_secret": "..."}}`.
+    ///
+    /// # Errors
+    /// 503 `invalid_configuration` naming the problem but never echoing a value.
+    pub fn parse(json: &str) -> Result<Self> {
+        let invalid = |why: String| Error::unavailable("invalid_configuration", format!("variable 'telegram_bots': {why}"));
+        if json.trim().is_empty() {
+            return Ok(Bots::default());
+        }
+        let raw: BTreeMap<String, RawBot> = serde_json::from_str(json)
+            .map_err(|e| invalid(format!("expected {{\"<bot>\": {{\"token\": ..., \"webhook_secret\": ...}}}} (error at line {}, column {})", e.line(), e.column())))?;
+        let mut bots = BTreeMap::new();
+        for (name, bot) in raw {
+            let channel = Channel::new(Platform::Telegram, &name).map_err(|e| invalid(e.message().to_owned()))?;
+            if bot.token.is_empty() || bot.webhook_secret.is_empty() {
+                return Err(invalid(format!("bot '{name}' needs a non-empty token and webhook_secret")));
+            }
+            // Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and - in a webhook secret token.
+            if bot.webhook_secret.len() > 256 || !bot.webhook_secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(invalid(format!("bot '{name}': webhook_secret must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'")));
+            }
+            bots.insert(name, BotConfig { channel, token: Secret::new(bot.token), webhook_secret: Secret::new(bot.webhook_secret) });
+        }
+        Ok(Bots(bots))
+    }
+
+    /// The bot called `name`.
+    ///
+    /// # Errors
+    /// 404 `unknown_bot`.
+    pub fn get(&self, name: &str) -> Result<&BotConfig> {
+        self.0.get(name).ok_or_else(|| Error::new(crate::ErrorKind::NotFound, "unknown_bot", format!("no Telegram bot '{name}' is configured")))
+    }
+
+    /// The bot of a channel.
+    ///
+    /// # Errors
+    /// 404 `unknown_bot` when the channel is not a configured Telegram bot.
+    pub fn for_channel(&self, channel: &Channel) -> Result<&BotConfig> {
+        self.get(channel.account())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_parse_and_never_echo_secrets() {
+        let bots = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "s3cr3t_x"}}"#).unwrap();
+        let shop = bots.get("shop").unwrap();
+        assert_eq!(shop.channel.to_string(), "telegram:shop");
+        assert!(shop.webhook_secret.matches("s3cr3t_x"));
+        assert_eq!(bots.get("other").unwrap_err().code(), "unknown_bot");
+        let err = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "bad secret!"}}"#).unwrap_err();
+        assert!(!err.message().contains("bad secret!"));
+        assert!(Bots::parse("{not json").unwrap_err().message().contains("line 1"));
+        assert!(Bots::parse("").unwrap().get("x").is_err());
+    }
+}

@@ -1,0 +1,361 @@
+//! HTTP at the edge of the core: a host-independent request and response, a route table that answers
+//! 404 and 405 itself, body size limits, JSON parsing with field-level messages, and admin authentication.
+//!
+//! Components convert Spin's request into [`Request`], dispatch it through a [`Router`], and convert the
+//! [`Response`] back; everything in between is plain Rust that unit tests drive directly.
+
+use std::collections::HashMap;
+
+pub use http::Method;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
+
+/// The largest body any route accepts (bulk imports); other routes use [`DEFAULT_BODY_LIMIT`].
+pub const MAX_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The body limit of ordinary JSON routes and webhooks.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// An incoming request, as the core sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A request with no headers or body, for tests and internal calls.
+    pub fn new(method: Method, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        Request { method, path: path.to_owned(), query: query.to_owned(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// Builder: add a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// Builder: set the body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded query parameters (last value wins).
+    pub fn query_params(&self) -> HashMap<String, String> {
+        form_urlencoded_pairs(&self.query).collect()
+    }
+
+    /// One query parameter.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        form_urlencoded_pairs(&self.query).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Reject a body over `limit` bytes with 413.
+    ///
+    /// # Errors
+    /// `payload_too_large` naming the limit.
+    pub fn check_body_limit(&self, limit: usize) -> Result<()> {
+        if self.body.len() > limit {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "payload_too_large",
+                format!("body is {} bytes; this route accepts at most {limit}", self.body.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parse the body as JSON of type `T`, within [`DEFAULT_BODY_LIMIT`].
+    ///
+    /// # Errors
+    /// 413 over the limit; 400 `invalid_json` with the line, column and serde's explanation otherwise.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        self.json_within(DEFAULT_BODY_LIMIT)
+    }
+
+    /// Parse the body as JSON within a given limit.
+    ///
+    /// # Errors
+    /// As [`Request::json`].
+    pub fn json_within<T: DeserializeOwned>(&self, limit: usize) -> Result<T> {
+        self.check_body_limit(limit)?;
+        if self.body.is_empty() {
+            return Err(Error::invalid("invalid_json", "the request body is empty; send a JSON object"));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| Error::invalid("invalid_json", format!("request body: {e}")))
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded` pairs (also used for query strings).
+pub fn form_urlencoded_pairs(input: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    input.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// An outgoing response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Self {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    /// 200 with a JSON body.
+    pub fn ok<T: Serialize + ?Sized>(value: &T) -> Self {
+        Self::json(200, value)
+    }
+
+    /// A body of a given content type.
+    pub fn with_content(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Response { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+    }
+
+    /// 204 with no body.
+    pub fn no_content() -> Self {
+        Response { status: 204, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// The JSON error response for `err`.
+    pub fn from_error(err: &Error) -> Self {
+        let mut response = Response {
+            status: err.status(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: err.to_json(),
+        };
+        if err.kind() == ErrorKind::Unauthorized {
+            response.headers.push(("www-authenticate".into(), "Bearer".into()));
+        }
+        response
+    }
+
+    /// Add a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+impl From<Error> for Response {
+    fn from(err: Error) -> Self {
+        Response::from_error(&err)
+    }
+}
+
+/// Path parameters captured by `:name` segments of a route.
+#[derive(Debug, Default, Clone)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    /// A captured parameter; routes only ask for names they declare.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+}
+
+/// A route handler over a context `C` (the component's ports).
+pub type Handler<C> = fn(&C, &Request, &Params) -> Result<Response>;
+
+/// A route table: method plus a path pattern of literal and `:param` segments.
+pub struct Router<C> {
+    routes: Vec<(Method, Vec<&'static str>, Handler<C>)>,
+}
+
+impl<C> Default for Router<C> {
+    fn default() -> Self {
+        Router { routes: Vec::new() }
+    }
+}
+
+impl<C> Router<C> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a route, e.g. `.route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)`.
+    pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<C>) -> Self {
+        let segments = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        self.routes.push((method, segments, handler));
+        self
+    }
+
+    /// Run the matching handler; 404 when no pattern matches, 405 (with `Allow`) when only the method differs.
+    /// Errors from handlers become JSON error responses.
+    pub fn handle(&self, context: &C, request: &Request) -> Response {
+        let path: Vec<&str> = request.path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let mut allowed = Vec::new();
+        for (method, pattern, handler) in &self.routes {
+            let Some(params) = match_pattern(pattern, &path) else { continue };
+            if *method == request.method || (request.method == Method::HEAD && *method == Method::GET) {
+                return handler(context, request, &params).unwrap_or_else(Response::from);
+            }
+            allowed.push(method.as_str());
+        }
+        if allowed.is_empty() {
+            return Error::new(ErrorKind::NotFound, "not_found", format!("no route matches {}", request.path)).into();
+        }
+        allowed.dedup();
+        let allow = allowed.join(", ");
+        Response::from(Error::new(
+            ErrorKind::MethodNotAllowed,
+            "method_not_allowed",
+            format!("{} is not allowed on {}; use {allow}", request.method, request.path),
+        ))
+        .with_header("allow", &allow)
+    }
+}
+
+fn match_pattern(pattern: &[&'static str], path: &[&str]) -> Option<Params> {
+    if pattern.len() != path.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (expected, actual) in pattern.iter().zip(path) {
+        if let Some(name) = expected.strip_prefix(':') {
+            params.push((name, percent_decode(actual)));
+        } else if expected != actual {
+            return None;
+        }
+    }
+    Some(Params(params))
+}
+
+/// Require `Authorization: Bearer <token>` matching `expected`, compared in constant time.
+///
+/// # Errors
+/// 401 `unauthorized` when the header is absent, malformed or wrong; the message never echoes it.
+pub fn require_bearer(request: &Request, expected: &Secret) -> Result<()> {
+    let presented = request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    match presented {
+        Some(token) if expected.matches(token) => Ok(()),
+        Some(_) => Err(Error::unauthorized("the bearer token is not valid")),
+        None => Err(Error::unauthorized("send 'Authorization: Bearer <admin token>'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(_: &(), _: &Request, params: &Params) -> Result<Response> {
+        Ok(Response::ok(&serde_json::json!({ "id": params.get("id") })))
+    }
+
+    fn router() -> Router<()> {
+        Router::new().route(Method::GET, "/api/v1/things/:id", hello).route(Method::DELETE, "/api/v1/things/:id", hello)
+    }
+
+    fn body(response: &Response) -> serde_json::Value {
+        serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn routes_capture_params() {
+        let response = router().handle(&(), &Request::new(Method::GET, "/api/v1/things/a%20b"));
+        assert_eq!(response.status, 200);
+        assert_eq!(body(&response)["id"], "a b");
+    }
+
+    #[test]
+    fn unknown_path_is_404_and_wrong_method_is_405_with_allow() {
+        let response = router().handle(&(), &Request::new(Method::GET, "/api/v1/nothing"));
+        assert_eq!(response.status, 404);
+        assert_eq!(body(&response)["error"]["code"], "not_found");
+        let response = router().handle(&(), &Request::new(Method::POST, "/api/v1/things/x"));
+        assert_eq!(response.status, 405);
+        assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
+        assert!(response.headers.contains(&("allow".into(), "GET, DELETE".into())));
+    }
+
+    #[test]
+    fn bearer_is_required_and_compared() {
+        let secret = Secret::new("s3cret");
+        let ok = Request::new(Method::GET, "/").with_header("Authorization", "Bearer s3cret");
+        assert!(require_bearer(&ok, &secret).is_ok());
+        let wrong = Request::new(Method::GET, "/").with_header("Authorization", "Bearer nope");
+        let err = require_bearer(&wrong, &secret).unwrap_err();
+        assert_eq!(err.status(), 401);
+        assert!(!err.message().contains("nope"));
+        assert_eq!(require_bearer(&Request::new(Method::GET, "/"), &secret).unwrap_err().status(), 401);
+    }
+
+    #[test]
+    fn json_body_errors_say_what_to_fix() {
+        let request = Request::new(Method::POST, "/").with_body("{\"a\": ");
+        let err = request.json::<serde_json::Value>().unwrap_err();
+        assert_eq!(err.code(), "invalid_json");
+        assert!(err.message().contains("line 1"), "{}", err.message());
+        let big = Request::new(Method::POST, "/").with_body(vec![b' '; DEFAULT_BODY_LIMIT + 1]);
+        assert_eq!(big.json::<serde_json::Value>().unwrap_err().status(), 413);
+        assert_eq!(Request::new(Method::POST, "/").json::<serde_json::Value>().unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn query_strings_are_decoded() {
+        let request = Request::new(Method::GET, "/x?tag=vip%21&status=subscribed&q=a+b");
+        assert_eq!(request.query_param("tag").as_deref(), Some("vip!"));
+        assert_eq!(request.query_param("q").as_deref(), Some("a b"));
+        assert_eq!(request.query_param("none"), None);
+    }
+}
