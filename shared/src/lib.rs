@@ -8,6 +8,7 @@ pub mod event;
 pub mod index;
 pub mod keys;
 pub mod kv;
+pub mod message;
 pub mod messenger;
 pub mod platform;
 pub mod secret;
