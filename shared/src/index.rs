@@ -53,6 +53,26 @@ impl Index {
         Ok(position)
     }
 
+    /// Append many ids with one counter increment and one compare-and-swap per page touched; returns the
+    /// position of the first (the rest follow in order).
+    ///
+    /// # Errors
+    /// Store failure.
+    pub fn append_many<S: KvStore + ?Sized>(self, store: &S, ids: &[String]) -> Result<u64> {
+        let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        let first = u64::try_from(store.increment(&self.length_key(), count)? - count).unwrap_or(0);
+        let positioned: Vec<(u64, &String)> = (first..).zip(ids).collect();
+        for chunk in positioned.chunk_by(|a, b| a.0 / PAGE_SIZE == b.0 / PAGE_SIZE) {
+            let page_no = chunk[0].0 / PAGE_SIZE;
+            kv::update_json(store, &self.page_key(page_no), |current: Option<Page>| {
+                let mut page = current.unwrap_or_default();
+                page.entries.extend(chunk.iter().map(|(p, id)| (*p, (*id).clone())));
+                Ok((Some(page), ()))
+            })?;
+        }
+        Ok(first)
+    }
+
     /// How many positions have been handed out (an upper bound of the entries; a crash may leave gaps).
     ///
     /// # Errors

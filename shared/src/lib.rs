@@ -3,9 +3,11 @@
 //! through which the Spin components reach the world. Nothing here depends on Spin or any host.
 
 pub mod clock;
+pub mod directory;
 pub mod error;
 pub mod event;
 pub mod index;
+pub mod ingress;
 pub mod keys;
 pub mod kv;
 pub mod message;

@@ -143,7 +143,7 @@ impl Address {
     pub fn parse(platform: Platform, s: &str) -> Result<Self> {
         let s = s.trim();
         let valid = match platform {
-            Platform::Telegram => s.parse::<i64>().is_ok() && s != "0",
+            Platform::Telegram => s.parse::<i64>().is_ok(),
             Platform::Whatsapp => {
                 let digits = s.strip_prefix('+').unwrap_or(s);
                 (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
@@ -151,7 +151,7 @@ impl Address {
         };
         if !valid {
             let expected = match platform {
-                Platform::Telegram => "a non-zero integer chat id",
+                Platform::Telegram => "an integer chat id",
                 Platform::Whatsapp => "6 to 15 digits of an international phone number",
             };
             return Err(Error::invalid("invalid_address", format!("address '{s}' is not {expected}")));

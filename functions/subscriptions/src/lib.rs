@@ -1,10 +1,18 @@
-//! The subscriptions component: its route table over the core.
+//! The subscriptions component: platform webhooks (verify, record consent, hand feedback on) and the
+//! subscriber API (list, read, edit, import, erase).
 
-use spin_adapter::SpinStore;
+use serde_json::json;
+use spin_adapter::{SpinHttp, SpinStore};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+use spinpost::clock::{Clock, SystemClock};
+use spinpost::directory::{self, ListFilter, SubscriberPatch};
+use spinpost::ingress::{self, Inbound};
+use spinpost::platform::telegram::{webhook as telegram, Bots};
 use spinpost::secret::Secret;
-use spinpost::web::Router;
+use spinpost::subscriber::{Channel, SubscriberId, Tag};
+use spinpost::web::{self, Method, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
+use spinpost::Result;
 
 /// What the handlers reach the world through.
 pub struct Context {
@@ -13,16 +21,87 @@ pub struct Context {
 }
 
 impl Context {
-    fn from_spin() -> spinpost::Result<Self> {
+    fn from_spin() -> Result<Self> {
         Ok(Context { store: SpinStore::open_default()?, admin_token: spin_adapter::secret("admin_token") })
     }
 }
 
 fn routes() -> Router<Context> {
     Router::new()
+        .route(Method::POST, "/webhooks/telegram/:bot", telegram_webhook)
+        .route(Method::GET, "/api/v1/subscribers", list_subscribers)
+        .route(Method::POST, "/api/v1/subscribers/import", import_subscribers)
+        .route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)
+        .route(Method::PATCH, "/api/v1/subscribers/:id", patch_subscriber)
+        .route(Method::DELETE, "/api/v1/subscribers/:id", erase_subscriber)
 }
 
 #[http_component]
 fn handle(request: Request) -> Response {
     spin_adapter::serve(request, Context::from_spin, &routes())
+}
+
+fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let bots = Bots::parse(&spin_adapter::variable("telegram_bots"))?;
+    let bot = bots.get(params.get("bot"))?;
+    // Authenticate before reading anything else of the request.
+    telegram::authenticate(req, bot)?;
+    req.check_body_limit(DEFAULT_BODY_LIMIT)?;
+    let now = SystemClock.now();
+    receive(ctx, telegram::parse_update(bot, &req.body, now)?, now)
+}
+
+/// Apply a verified platform event, hand its feedback on, then mark it seen.
+fn receive(ctx: &Context, inbound: Inbound, now: chrono::DateTime<chrono::Utc>) -> Result<web::Response> {
+    let channel = inbound.channel.clone();
+    let event_id = inbound.event_id.clone();
+    let applied = ingress::apply(&ctx.store, inbound, now)?;
+    if applied.duplicate {
+        return Ok(web::Response::ok(&json!({ "ok": true, "duplicate": true })));
+    }
+    ingress::forward_to_feedback(&SpinHttp, applied.feedback)?;
+    ingress::mark_seen(&ctx.store, &channel, &event_id, now)?;
+    Ok(web::Response::ok(&json!({ "ok": true, "subscriber": applied.subscriber })))
+}
+
+fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    web::require_bearer(req, &ctx.admin_token)?;
+    let filter = ListFilter {
+        channel: req.query_param("channel").map(|c| Channel::parse(&c)).transpose()?,
+        status: req.query_param("status").map(|s| s.parse()).transpose()?,
+        tag: req.query_param("tag").map(|t| Tag::parse(&t)).transpose()?,
+    };
+    let limit = match req.query_param("limit") {
+        None => 50,
+        Some(l) => l.parse().map_err(|_| spinpost::Error::invalid("invalid_limit", format!("limit '{l}' must be a number from 1 to {}", directory::MAX_PAGE_LIMIT)))?,
+    };
+    let cursor = directory::parse_cursor(req.query_param("cursor").as_deref())?;
+    Ok(web::Response::ok(&directory::list(&ctx.store, &filter, cursor, limit)?))
+}
+
+fn get_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    web::require_bearer(req, &ctx.admin_token)?;
+    let id = SubscriberId::parse(params.get("id"))?;
+    Ok(web::Response::ok(&directory::get(&ctx.store, &id)?))
+}
+
+fn patch_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    web::require_bearer(req, &ctx.admin_token)?;
+    let id = SubscriberId::parse(params.get("id"))?;
+    let patch: SubscriberPatch = req.json()?;
+    Ok(web::Response::ok(&directory::patch(&ctx.store, &id, &patch, SystemClock.now())?))
+}
+
+fn erase_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    web::require_bearer(req, &ctx.admin_token)?;
+    let id = SubscriberId::parse(params.get("id"))?;
+    directory::erase(&ctx.store, &id, SystemClock.now())?;
+    Ok(web::Response::ok(&json!({ "erased": id, "suppressed": true })))
+}
+
+fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    web::require_bearer(req, &ctx.admin_token)?;
+    req.check_body_limit(MAX_BODY_LIMIT)?;
+    let body = std::str::from_utf8(&req.body).map_err(|_| spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines"))?;
+    Ok(web::Response::ok(&directory::import(&ctx.store, body, SystemClock.now())?))
 }

@@ -1,4 +1,6 @@
-//! Telegram Bot API: bot configuration.
+//! Telegram Bot API: bot configuration, and one module per direction of traffic.
+
+pub mod webhook;
 
 use std::collections::BTreeMap;
 

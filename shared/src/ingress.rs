@@ -1,0 +1,306 @@
+//! Applying what a platform webhook told us: consent changes go to the subscriber record (with their
+//! evidence), everything else becomes an [`InboundEvent`] for the feedback component.
+//!
+//! Platforms redeliver on any non-2xx, for hours or days. Each delivery is applied idempotently: a
+//! consent change whose evidence is already recorded is not recorded again, feedback events carry the
+//! platform's ids, and a delivery is marked seen only after all of it has been applied.
+
+use chrono::{DateTime, Utc};
+
+use crate::directory;
+use crate::error::{Error, Result};
+use crate::event::{EventBatch, InboundEvent};
+use crate::messenger::HttpClient;
+use crate::keys;
+use crate::kv::KvStore;
+use crate::subscriber::{Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId};
+
+/// A platform event, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The channel it arrived on.
+    pub channel: Channel,
+    /// The platform's id of the delivery (Telegram `update_id`, WhatsApp message id), for idempotency.
+    pub event_id: String,
+    /// Who it is about, when it is about someone.
+    pub address: Option<Address>,
+    /// Names the platform sent along.
+    pub profile: Profile,
+    /// The person's language, when the platform said.
+    pub locale: Option<Locale>,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: InboundKind,
+}
+
+impl Inbound {
+    /// An event we acknowledge and do nothing with.
+    pub fn ignored(channel: Channel, event_id: String, reason: &str) -> Self {
+        Inbound {
+            channel,
+            event_id,
+            address: None,
+            profile: Profile::default(),
+            locale: None,
+            at: DateTime::<Utc>::MIN_UTC,
+            kind: InboundKind::Ignored { reason: reason.to_owned() },
+        }
+    }
+}
+
+/// What happened, platform-neutrally.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundKind {
+    /// The person opted in.
+    OptIn {
+        /// How (`telegram:/start summer-promo`, `whatsapp:keyword START`).
+        source: String,
+        /// A deep-link payload, kept as the subscription source.
+        payload: Option<String>,
+        /// The platform's reference.
+        evidence: String,
+    },
+    /// The person opted out.
+    OptOut {
+        /// How.
+        source: String,
+        /// The platform's reference.
+        evidence: String,
+    },
+    /// The person blocked us.
+    Blocked {
+        /// How.
+        source: String,
+        /// The platform's reference.
+        evidence: String,
+    },
+    /// The person unblocked us: a fresh opt-in.
+    Unblocked {
+        /// How.
+        source: String,
+        /// The platform's reference.
+        evidence: String,
+    },
+    /// A text message that is not a command.
+    Reply {
+        /// The platform's message id.
+        message_id: String,
+        /// The text.
+        text: String,
+    },
+    /// A button press.
+    ButtonPress {
+        /// The platform's id of the press.
+        press_id: String,
+        /// The button data.
+        data: String,
+    },
+    /// Receipts and other events already in feedback's terms (WhatsApp statuses).
+    Feedback(InboundEvent),
+    /// Acknowledged, not used.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What applying an inbound event did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The subscriber concerned, if any.
+    pub subscriber: Option<SubscriberId>,
+    /// Whether the delivery had been applied before (a redelivery).
+    pub duplicate: bool,
+    /// Events for the feedback component; the caller forwards them, then calls [`mark_seen`].
+    pub feedback: Vec<InboundEvent>,
+}
+
+/// Apply one inbound event to the store. Consent changes are written here; feedback events are returned
+/// for the caller to forward.
+///
+/// # Errors
+/// Store failures.
+pub fn apply<S: KvStore + ?Sized>(store: &S, inbound: Inbound, now: DateTime<Utc>) -> Result<Applied> {
+    let seen_key = keys::webhook_seen(inbound.channel.platform().as_str(), inbound.channel.account(), &inbound.event_id);
+    if store.exists(&seen_key)? {
+        return Ok(Applied { subscriber: None, duplicate: true, feedback: Vec::new() });
+    }
+    let Some(address) = inbound.address.clone() else {
+        let feedback = match inbound.kind {
+            InboundKind::Feedback(event) => vec![event],
+            _ => Vec::new(),
+        };
+        return Ok(Applied { subscriber: None, duplicate: false, feedback });
+    };
+    let id = SubscriberId::of(&inbound.channel, &address);
+    let consent = |action, source: &str, evidence: &str| ConsentEvent { action, at: inbound.at, source: source.to_owned(), evidence: evidence.to_owned() };
+    let (change, feedback) = match &inbound.kind {
+        InboundKind::OptIn { source, payload, evidence } => (Some((consent(ConsentAction::Subscribed, source, evidence), payload.clone())), None),
+        InboundKind::OptOut { source, evidence } => (Some((consent(ConsentAction::Unsubscribed, source, evidence), None)), None),
+        InboundKind::Blocked { source, evidence } => (Some((consent(ConsentAction::Blocked, source, evidence), None)), None),
+        InboundKind::Unblocked { source, evidence } => (Some((consent(ConsentAction::Unblocked, source, evidence), None)), None),
+        InboundKind::Reply { message_id, text } => (
+            None,
+            Some(InboundEvent::Reply { subscriber: id.clone(), message_id: message_id.clone(), text: text.clone(), at: inbound.at }),
+        ),
+        InboundKind::ButtonPress { press_id, data } => (
+            None,
+            Some(InboundEvent::ButtonPress { subscriber: id.clone(), press_id: press_id.clone(), data: data.clone(), at: inbound.at }),
+        ),
+        InboundKind::Feedback(event) => (None, Some(event.clone())),
+        InboundKind::Ignored { .. } => return Ok(Applied { subscriber: None, duplicate: false, feedback: Vec::new() }),
+    };
+    let is_message = matches!(inbound.kind, InboundKind::Reply { .. } | InboundKind::ButtonPress { .. });
+    let opted_in = matches!(inbound.kind, InboundKind::OptIn { .. } | InboundKind::Unblocked { .. });
+    directory::touch(store, &inbound.channel, &address, now, opted_in, |subscriber| {
+        subscriber.profile = merge_profile(&subscriber.profile, &inbound.profile);
+        if subscriber.locale.is_none() {
+            subscriber.locale = inbound.locale.clone();
+        }
+        if is_message {
+            subscriber.last_inbound_at = Some(subscriber.last_inbound_at.map_or(inbound.at, |t| t.max(inbound.at)));
+        }
+        if let Some((event, payload)) = &change {
+            // A redelivered update carries the same evidence: record it once.
+            let already = subscriber.consent.iter().any(|e| e.evidence == event.evidence && e.source == event.source);
+            if !already {
+                if event.action == ConsentAction::Subscribed && subscriber.source.is_none() {
+                    subscriber.source = payload.clone().or_else(|| Some(event.source.clone()));
+                }
+                subscriber.record_consent(event.clone());
+            }
+        }
+    })?;
+    Ok(Applied { subscriber: Some(id), duplicate: false, feedback: feedback.into_iter().collect() })
+}
+
+/// Mark a delivery as applied, once everything it caused (including forwarding) has succeeded.
+///
+/// # Errors
+/// Store failures.
+pub fn mark_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_id: &str, now: DateTime<Utc>) -> Result<()> {
+    let key = keys::webhook_seen(channel.platform().as_str(), channel.account(), event_id);
+    Ok(store.set(&key, now.to_rfc3339().as_bytes())?)
+}
+
+/// Where the feedback component takes events: its private route, by Spin local service chaining.
+pub const FEEDBACK_EVENTS_URL: &str = "http://feedback.spin.internal/events";
+
+/// Hand feedback events to the feedback component.
+///
+/// # Errors
+/// 503 `feedback_unavailable` when it cannot be reached or does not accept them; the webhook then
+/// answers non-2xx, the platform redelivers, and the redelivery is applied idempotently.
+pub fn forward_to_feedback<H: HttpClient + ?Sized>(client: &H, events: Vec<InboundEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let body = crate::kv::encode(&EventBatch { events });
+    let request = http::Request::post(FEEDBACK_EVENTS_URL)
+        .header("content-type", "application/json")
+        .body(body)
+        .map_err(|e| Error::internal(format!("building feedback request: {e}")))?;
+    let unavailable = |why: String| Error::unavailable("feedback_unavailable", format!("feedback component: {why}"));
+    let response = client.send(request).map_err(|e| unavailable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(unavailable(format!("answered {}", response.status())));
+    }
+    Ok(())
+}
+
+fn merge_profile(old: &Profile, new: &Profile) -> Profile {
+    Profile {
+        first_name: new.first_name.clone().or_else(|| old.first_name.clone()),
+        last_name: new.last_name.clone().or_else(|| old.last_name.clone()),
+        username: new.username.clone().or_else(|| old.username.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{self, MemoryStore};
+    use crate::subscriber::{Platform, Subscriber, SubscriptionStatus};
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    fn inbound(event_id: &str, kind: InboundKind) -> Inbound {
+        Inbound {
+            channel: Channel::parse("telegram:shop").unwrap(),
+            event_id: event_id.into(),
+            address: Some(Address::parse(Platform::Telegram, "42").unwrap()),
+            profile: Profile { first_name: Some("Ada".into()), ..Profile::default() },
+            locale: Some(Locale::parse("de").unwrap()),
+            at: now(),
+            kind,
+        }
+    }
+
+    fn opt_in(event_id: &str) -> Inbound {
+        inbound(event_id, InboundKind::OptIn { source: "telegram:/start promo".into(), payload: Some("promo".into()), evidence: format!("update_id {event_id}") })
+    }
+
+    fn load(store: &MemoryStore) -> Subscriber {
+        kv::get_json(store, "sub:telegram:shop:42").unwrap().unwrap()
+    }
+
+    #[test]
+    fn opt_in_creates_a_subscribed_record_with_evidence_and_source() {
+        let store = MemoryStore::new();
+        let applied = apply(&store, opt_in("1"), now()).unwrap();
+        assert_eq!(applied.subscriber.unwrap().as_str(), "telegram:shop:42");
+        let s = load(&store);
+        assert_eq!(s.status, SubscriptionStatus::Subscribed);
+        assert_eq!(s.source.as_deref(), Some("promo"));
+        assert_eq!(s.locale.unwrap().as_str(), "de");
+        assert_eq!(s.consent[0].evidence, "update_id 1");
+        assert_eq!(crate::index::Index::SUBSCRIBERS.len(&store).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_redelivered_update_is_not_applied_twice() {
+        let store = MemoryStore::new();
+        apply(&store, opt_in("1"), now()).unwrap();
+        // Redelivered before it was marked seen (e.g. forwarding failed): same evidence, recorded once.
+        apply(&store, opt_in("1"), now()).unwrap();
+        assert_eq!(load(&store).consent.len(), 1);
+        mark_seen(&store, &Channel::parse("telegram:shop").unwrap(), "1", now()).unwrap();
+        assert!(apply(&store, opt_in("1"), now()).unwrap().duplicate);
+        assert_eq!(crate::index::Index::SUBSCRIBERS.len(&store).unwrap(), 1);
+    }
+
+    #[test]
+    fn stop_then_block_then_unblock_follow_consent() {
+        let store = MemoryStore::new();
+        apply(&store, opt_in("1"), now()).unwrap();
+        apply(&store, inbound("2", InboundKind::OptOut { source: "telegram:/stop".into(), evidence: "update_id 2".into() }), now()).unwrap();
+        assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
+        apply(&store, inbound("3", InboundKind::Blocked { source: "telegram:kicked".into(), evidence: "update_id 3".into() }), now()).unwrap();
+        assert_eq!(load(&store).status, SubscriptionStatus::Blocked);
+        apply(&store, inbound("4", InboundKind::Unblocked { source: "telegram:member".into(), evidence: "update_id 4".into() }), now()).unwrap();
+        let s = load(&store);
+        assert_eq!(s.status, SubscriptionStatus::Subscribed);
+        assert_eq!(s.consent.len(), 4);
+    }
+
+    #[test]
+    fn replies_become_feedback_events_and_open_the_service_window() {
+        let store = MemoryStore::new();
+        apply(&store, opt_in("1"), now()).unwrap();
+        let applied = apply(&store, inbound("2", InboundKind::Reply { message_id: "77".into(), text: "thanks!".into() }), now()).unwrap();
+        assert_eq!(applied.feedback.len(), 1);
+        assert!(matches!(&applied.feedback[0], InboundEvent::Reply { text, .. } if text == "thanks!"));
+        assert_eq!(load(&store).last_inbound_at, Some(now()));
+    }
+
+    #[test]
+    fn a_reply_from_a_stranger_does_not_subscribe_them() {
+        let store = MemoryStore::new();
+        let applied = apply(&store, inbound("9", InboundKind::Reply { message_id: "1".into(), text: "hello".into() }), now()).unwrap();
+        assert_eq!(applied.feedback.len(), 1);
+        assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
+    }
+}
