@@ -180,8 +180,20 @@ pub fn apply<S: KvStore + ?Sized>(store: &S, inbound: Inbound, now: DateTime<Utc
 /// # Errors
 /// Store failures.
 pub fn mark_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_id: &str, now: DateTime<Utc>) -> Result<()> {
-    let key = keys::webhook_seen(channel.platform().as_str(), channel.account(), event_id);
-    Ok(store.set(&key, now.to_rfc3339().as_bytes())?)
+    mark_all_seen(store, channel, &[event_id.to_owned()], now)
+}
+
+/// Mark many deliveries of one notification as applied, in one batched write.
+///
+/// # Errors
+/// Store failures.
+pub fn mark_all_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_ids: &[String], now: DateTime<Utc>) -> Result<()> {
+    let stamp = now.to_rfc3339().into_bytes();
+    let entries: Vec<(String, Vec<u8>)> = event_ids
+        .iter()
+        .map(|id| (keys::webhook_seen(channel.platform().as_str(), channel.account(), id), stamp.clone()))
+        .collect();
+    Ok(store.set_many(&entries)?)
 }
 
 /// Where the feedback component takes events: its private route, by Spin local service chaining.

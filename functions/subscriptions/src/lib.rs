@@ -9,6 +9,7 @@ use spinpost::clock::{Clock, SystemClock};
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::ingress::{self, Inbound};
 use spinpost::platform::telegram::{webhook as telegram, Bots};
+use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
 use spinpost::secret::Secret;
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
 use spinpost::web::{self, Method, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
@@ -29,6 +30,8 @@ impl Context {
 fn routes() -> Router<Context> {
     Router::new()
         .route(Method::POST, "/webhooks/telegram/:bot", telegram_webhook)
+        .route(Method::GET, "/webhooks/whatsapp", whatsapp_verification)
+        .route(Method::POST, "/webhooks/whatsapp", whatsapp_webhook)
         .route(Method::GET, "/api/v1/subscribers", list_subscribers)
         .route(Method::POST, "/api/v1/subscribers/import", import_subscribers)
         .route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)
@@ -63,6 +66,54 @@ fn receive(ctx: &Context, inbound: Inbound, now: chrono::DateTime<chrono::Utc>) 
     ingress::mark_seen(&ctx.store, &channel, &event_id, now)?;
     Ok(web::Response::ok(&json!({ "ok": true, "subscriber": applied.subscriber })))
 }
+
+fn whatsapp_config() -> Result<WhatsAppConfig> {
+    WhatsAppConfig::new(
+        &spin_adapter::variable("whatsapp_phone_number_id"),
+        spinpost::secret::Secret::default(),
+        spin_adapter::secret("whatsapp_app_secret"),
+        spin_adapter::secret("whatsapp_verify_token"),
+        &spin_adapter::variable("whatsapp_optin_keywords"),
+    )
+}
+
+fn whatsapp_verification(_: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let challenge = whatsapp::verify_subscription(req, &whatsapp_config()?)?;
+    Ok(web::Response::with_content(200, "text/plain", challenge))
+}
+
+/// Meta batches many messages and statuses into one notification; each is applied on its own
+/// (idempotently), their feedback is forwarded once, and only then are they marked seen.
+fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let config = whatsapp_config()?;
+    req.check_body_limit(WHATSAPP_BODY_LIMIT)?;
+    // The signature is checked over the raw body before anything is parsed.
+    whatsapp::authenticate(req, &config)?;
+    let now = SystemClock.now();
+    let mut feedback = Vec::new();
+    let mut applied_ids = Vec::new();
+    let mut duplicates = 0;
+    for inbound in whatsapp::parse_notification(&config, &req.body, now)? {
+        let event_id = inbound.event_id.clone();
+        let applied = ingress::apply(&ctx.store, inbound, now)?;
+        if applied.duplicate {
+            duplicates += 1;
+            continue;
+        }
+        // Receipts are idempotent in feedback by (message id, status); marking them seen here would
+        // only add a write per status at several times the send rate.
+        if applied.subscriber.is_some() {
+            applied_ids.push(event_id);
+        }
+        feedback.extend(applied.feedback);
+    }
+    ingress::forward_to_feedback(&SpinHttp, feedback)?;
+    ingress::mark_all_seen(&ctx.store, &config.channel, &applied_ids, now)?;
+    Ok(web::Response::ok(&json!({ "ok": true, "duplicates": duplicates })))
+}
+
+/// Meta batches statuses; a notification stays well under this.
+const WHATSAPP_BODY_LIMIT: usize = 1024 * 1024;
 
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;

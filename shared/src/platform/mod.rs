@@ -3,3 +3,4 @@
 //! [`crate::messenger::SendOutcome`]. Everything else in the core is platform-neutral.
 
 pub mod telegram;
+pub mod whatsapp;

@@ -1,0 +1,3 @@
+//! End-to-end tests: the real `.wasm` components in the embedded host.
+
+mod host;

@@ -1,0 +1,166 @@
+//! The app under test: the real components, built once, served by the embedded host.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use spinpost_host::{HostConfig, RunningHost};
+use tempfile::TempDir;
+
+use crate::fake_platform::FakePlatform;
+
+/// The admin token the tests configure.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The scheduler token the tests configure.
+pub const TICK_TOKEN: &str = "test-tick-token";
+/// The Telegram bot the tests configure.
+pub const TELEGRAM_BOT: &str = "shop";
+/// That bot's webhook secret.
+pub const TELEGRAM_WEBHOOK_SECRET: &str = "hook-secret-1";
+/// That bot's token.
+pub const TELEGRAM_BOT_TOKEN: &str = "123456:TEST-token";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+/// Build the four components for wasm32-wasip2 once per test process.
+pub fn build_components() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--target", "wasm32-wasip2", "--release"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build for the components");
+        assert!(status.success(), "building the components failed");
+    });
+}
+
+/// A running app with its fake platform API and temporary state.
+pub struct TestApp {
+    host: Option<RunningHost>,
+    /// `http://127.0.0.1:<port>` of the host.
+    pub base_url: String,
+    /// The fake platform API the components call.
+    pub fake: FakePlatform,
+    /// Variables given to the host.
+    pub variables: HashMap<String, String>,
+    manifest: PathBuf,
+    state_dir: TempDir,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// The app with default test variables.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// The app with variables adjusted by `configure` (after the defaults are set).
+    pub async fn start_with(configure: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        let fake = FakePlatform::start().await;
+        let mut variables = default_variables(&fake);
+        configure(&mut variables);
+        Self::start_on(workspace_root().join("spin.toml"), fake, variables).await
+    }
+
+    /// The app from another manifest (e.g. a copy with a narrower outbound list).
+    pub async fn start_on(manifest: PathBuf, fake: FakePlatform, variables: HashMap<String, String>) -> Self {
+        build_components();
+        let state_dir = tempfile::tempdir().expect("temp state dir");
+        let host = start_host(&manifest, state_dir.path(), &variables).await.expect("host starts");
+        TestApp {
+            base_url: host.base_url(),
+            host: Some(host),
+            fake,
+            variables,
+            manifest,
+            state_dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Stop the host and start a new one on the same state dir (and a new port).
+    pub async fn restart(&mut self) {
+        if let Some(host) = self.host.take() {
+            host.shutdown().await;
+        }
+        let host = start_host(&self.manifest, self.state_dir.path(), &self.variables).await.expect("host restarts");
+        self.base_url = host.base_url();
+        self.host = Some(host);
+    }
+
+    /// A request to the app without credentials.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base_url))
+    }
+
+    /// A request with the admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// A JSON admin call; returns status and body.
+    pub async fn admin_json(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut request = self.admin(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request reaches the host");
+        status_and_json(response).await
+    }
+
+    /// Deliver a Telegram update to the webhook with the right secret.
+    pub async fn telegram_update(&self, body: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .request(reqwest::Method::POST, &format!("/webhooks/telegram/{TELEGRAM_BOT}"))
+            .header("x-telegram-bot-api-secret-token", TELEGRAM_WEBHOOK_SECRET)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request reaches the host");
+        status_and_json(response).await
+    }
+
+    /// Call the scheduler route once.
+    pub async fn tick(&self) -> (u16, serde_json::Value) {
+        let response = self.request(reqwest::Method::POST, "/dispatch/tick").bearer_auth(TICK_TOKEN).send().await.expect("tick reaches the host");
+        status_and_json(response).await
+    }
+}
+
+/// Status and JSON body (Null when the body is not JSON).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap_or_default();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+/// The variables every test starts from: tokens, the test bot, and both platform APIs at the fake.
+pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
+    let bots = serde_json::json!({ TELEGRAM_BOT: { "token": TELEGRAM_BOT_TOKEN, "webhook_secret": TELEGRAM_WEBHOOK_SECRET } });
+    [
+        ("admin_token", ADMIN_TOKEN.to_owned()),
+        ("tick_token", TICK_TOKEN.to_owned()),
+        ("telegram_api_url", fake.url()),
+        ("telegram_bots", bots.to_string()),
+        ("telegram_rate_per_second", "20".to_owned()),
+        ("whatsapp_api_url", fake.url()),
+        ("tick_budget_ms", "5000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+async fn start_host(manifest: &Path, state_dir: &Path, variables: &HashMap<String, String>) -> anyhow::Result<RunningHost> {
+    let mut config = HostConfig::new(manifest);
+    config.listen_addr = "127.0.0.1:0".parse()?;
+    config.state_dir = state_dir.to_path_buf();
+    config.variables_env = variables.clone();
+    spinpost_host::start(config).await
+}

@@ -1,0 +1,189 @@
+//! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API and WhatsApp's Graph API,
+//! records every request with its arrival time, and answers with scripted errors on demand.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON (Null if not JSON).
+    pub json: serde_json::Value,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+impl Recorded {
+    /// The Telegram API method (`sendMessage`), the last path segment.
+    pub fn api_method(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+}
+
+/// A scripted answer.
+#[derive(Debug, Clone)]
+pub struct FakeReply {
+    /// Status.
+    pub status: u16,
+    /// JSON body.
+    pub body: serde_json::Value,
+}
+
+impl FakeReply {
+    /// Telegram's 429 with `parameters.retry_after`.
+    pub fn telegram_too_many_requests(retry_after: u64) -> Self {
+        FakeReply {
+            status: 429,
+            body: serde_json::json!({"ok": false, "error_code": 429, "description": format!("Too Many Requests: retry after {retry_after}"), "parameters": {"retry_after": retry_after}}),
+        }
+    }
+
+    /// Telegram's 403 for a user who blocked the bot.
+    pub fn telegram_blocked() -> Self {
+        FakeReply { status: 403, body: serde_json::json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}) }
+    }
+
+    /// A server error.
+    pub fn server_error() -> Self {
+        FakeReply { status: 500, body: serde_json::json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}) }
+    }
+
+    /// Any status and body.
+    pub fn custom(status: u16, body: serde_json::Value) -> Self {
+        FakeReply { status, body }
+    }
+}
+
+struct Script {
+    /// Matches the recipient (`chat_id` for Telegram, `to` for WhatsApp) as text.
+    recipient: String,
+    replies: VecDeque<FakeReply>,
+}
+
+#[derive(Default)]
+struct State {
+    recorded: Vec<Recorded>,
+    scripts: Vec<Script>,
+    next_message_id: u64,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakePlatform {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+fn recipient_of(json: &serde_json::Value) -> Option<String> {
+    let value = json.get("chat_id").or_else(|| json.get("to"))?;
+    Some(match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+impl FakePlatform {
+    /// Start on a free loopback port; runs until the test's runtime ends.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake platform");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let fake = FakePlatform { addr, state };
+        let serving = fake.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let fake = serving.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let fake = fake.clone();
+                        async move { Ok::<_, std::convert::Infallible>(fake.answer(req).await) }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        fake
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn answer(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
+        let method = req.method().to_string();
+        let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+        let headers = req.headers().iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
+        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let reply = {
+            let mut state = self.state.lock().expect("fake state");
+            let recipient = recipient_of(&json);
+            state.recorded.push(Recorded { method, path: path.clone(), headers, json: json.clone(), at: Instant::now() });
+            let scripted = recipient.as_ref().and_then(|r| {
+                state.scripts.iter_mut().find(|s| &s.recipient == r && !s.replies.is_empty()).and_then(|s| s.replies.pop_front())
+            });
+            match scripted {
+                Some(reply) => reply,
+                None => {
+                    state.next_message_id += 1;
+                    default_reply(&path, state.next_message_id, recipient.as_deref())
+                }
+            }
+        };
+        hyper::Response::builder()
+            .status(reply.status)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(reply.body.to_string())))
+            .expect("valid response")
+    }
+
+    /// Answer the next requests for `recipient` with `replies`, in order, then normally again.
+    pub fn script(&self, recipient: &str, replies: Vec<FakeReply>) {
+        self.state.lock().expect("fake state").scripts.push(Script { recipient: recipient.to_owned(), replies: replies.into() });
+    }
+
+    /// Everything received so far.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.lock().expect("fake state").recorded.clone()
+    }
+
+    /// Requests received for one API method (last path segment, e.g. `sendMessage`, `messages`).
+    pub fn calls(&self, api_method: &str) -> Vec<Recorded> {
+        self.recorded().into_iter().filter(|r| r.api_method() == api_method).collect()
+    }
+}
+
+fn default_reply(path: &str, message_id: u64, recipient: Option<&str>) -> FakeReply {
+    if path.ends_with("/messages") {
+        // Graph API: POST /{version}/{phone-number-id}/messages.
+        return FakeReply {
+            status: 200,
+            body: serde_json::json!({
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": recipient.unwrap_or_default(), "wa_id": recipient.unwrap_or_default()}],
+                "messages": [{"id": format!("wamid.fake{message_id}")}]
+            }),
+        };
+    }
+    if path.ends_with("/answerCallbackQuery") {
+        return FakeReply { status: 200, body: serde_json::json!({"ok": true, "result": true}) };
+    }
+    FakeReply { status: 200, body: serde_json::json!({"ok": true, "result": {"message_id": message_id, "date": 0, "chat": {"id": 0, "type": "private"}}}) }
+}
