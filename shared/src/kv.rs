@@ -23,6 +23,9 @@ impl From<StoreError> for Error {
     }
 }
 
+/// Keys with their values (`None`: absent), as batch reads return them.
+pub type Entries = Vec<(String, Option<Vec<u8>>)>;
+
 /// The result of a compare-and-swap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CasOutcome {
@@ -48,7 +51,7 @@ pub trait KvStore {
     /// Every key of the store. Never call it on a request path: keep index records instead.
     fn get_keys(&self) -> Result<Vec<String>, StoreError>;
     /// Values of many keys in one round trip, in the order asked.
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError>;
+    fn get_many(&self, keys: &[String]) -> Result<Entries, StoreError>;
     /// Write many values in one round trip (one transaction on Spin's SQLite store).
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
     /// Remove many keys in one round trip.

@@ -15,6 +15,7 @@ pub mod messenger;
 pub mod platform;
 pub mod secret;
 pub mod subscriber;
+pub mod template;
 pub mod web;
 
 pub use error::{Error, ErrorKind, Result};

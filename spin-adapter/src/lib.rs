@@ -5,7 +5,7 @@
 use spin_sdk::http::{Request, Response};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
-use spinpost::kv::{CasOutcome, KvStore, StoreError};
+use spinpost::kv::{CasOutcome, Entries, KvStore, StoreError};
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
 use spinpost::web;
@@ -68,7 +68,7 @@ impl KvStore for SpinStore {
         self.store.get_keys().map_err(spin_err)
     }
 
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+    fn get_many(&self, keys: &[String]) -> Result<Entries, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 use spin_adapter::{SpinHttp, SpinStore};
+#[cfg(target_arch = "wasm32")]
 use spin_sdk::http::{Request, Response};
+#[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
@@ -21,13 +23,16 @@ pub struct Context {
     admin_token: Secret,
 }
 
+// Natively (clippy, unit tests) there is no Spin host to export the handler to.
+#[cfg(target_arch = "wasm32")]
 impl Context {
     fn from_spin() -> Result<Self> {
         Ok(Context { store: SpinStore::open_default()?, admin_token: spin_adapter::secret("admin_token") })
     }
 }
 
-fn routes() -> Router<Context> {
+/// The route table.
+pub fn routes() -> Router<Context> {
     Router::new()
         .route(Method::POST, "/webhooks/telegram/:bot", telegram_webhook)
         .route(Method::GET, "/webhooks/whatsapp", whatsapp_verification)
@@ -39,6 +44,7 @@ fn routes() -> Router<Context> {
         .route(Method::DELETE, "/api/v1/subscribers/:id", erase_subscriber)
 }
 
+#[cfg(target_arch = "wasm32")]
 #[http_component]
 fn handle(request: Request) -> Response {
     spin_adapter::serve(request, Context::from_spin, &routes())

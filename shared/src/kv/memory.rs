@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{CasOutcome, KvStore, StoreError};
+use super::{CasOutcome, Entries, KvStore, StoreError};
 
 /// An in-memory [`KvStore`] with the same atomicity as the real store: each call is one critical section.
 #[derive(Debug, Default)]
@@ -44,7 +44,7 @@ impl KvStore for MemoryStore {
         Ok(self.entries().keys().cloned().collect())
     }
 
-    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+    fn get_many(&self, keys: &[String]) -> Result<Entries, StoreError> {
         let entries = self.entries();
         Ok(keys.iter().map(|k| (k.clone(), entries.get(k).cloned())).collect())
     }
