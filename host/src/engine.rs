@@ -59,7 +59,9 @@ fn build_engine() -> Result<Engine> {
         Ok(engine) => engine,
         Err(e) => {
             // E.g. a low `ulimit -v`: the pool reserves address space up front.
-            eprintln!("spinpost-host: pooling allocator unavailable ({e}); using on-demand allocation");
+            eprintln!(
+                "spinpost-host: pooling allocator unavailable ({e}); using on-demand allocation"
+            );
             Engine::new(&base_config())?
         }
     };

@@ -141,7 +141,11 @@ impl KvDb {
     }
 
     /// Values for `keys` (absent keys map to `None`), in the order asked.
-    pub fn get_many(&self, store: &str, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+    pub fn get_many(
+        &self,
+        store: &str,
+        keys: &[String],
+    ) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         let conn = self.lock();
         keys.iter()
             .map(|k| Ok((k.clone(), get_value(&conn, store, k)?)))
@@ -255,21 +259,31 @@ mod tests {
         db.set("default", "a", b"1").expect("set");
         db.set("other", "a", b"2").expect("set");
         db.set("default", "a", b"3").expect("overwrite");
-        assert_eq!(db.get("default", "a").expect("get").as_deref(), Some(&b"3"[..]));
-        assert_eq!(db.get("other", "a").expect("get").as_deref(), Some(&b"2"[..]));
+        assert_eq!(
+            db.get("default", "a").expect("get").as_deref(),
+            Some(&b"3"[..])
+        );
+        assert_eq!(
+            db.get("other", "a").expect("get").as_deref(),
+            Some(&b"2"[..])
+        );
         assert!(db.exists("default", "a").expect("exists"));
         db.set("default", "b", b"").expect("empty value");
         assert_eq!(db.keys("default").expect("keys"), vec!["a", "b"]);
         db.delete("default", "a").expect("delete");
-        db.delete("default", "missing").expect("delete absent is fine");
+        db.delete("default", "missing")
+            .expect("delete absent is fine");
         assert!(!db.exists("default", "a").expect("exists"));
     }
 
     #[test]
     fn batch() {
         let db = KvDb::open_in_memory().expect("db");
-        db.set_many("s", &[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())])
-            .expect("set_many");
+        db.set_many(
+            "s",
+            &[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())],
+        )
+        .expect("set_many");
         let got = db
             .get_many("s", &["y".into(), "nope".into(), "x".into()])
             .expect("get_many");
@@ -281,7 +295,8 @@ mod tests {
                 ("x".to_owned(), Some(b"1".to_vec())),
             ]
         );
-        db.delete_many("s", &["x".into(), "y".into()]).expect("delete_many");
+        db.delete_many("s", &["x".into(), "y".into()])
+            .expect("delete_many");
         assert!(db.keys("s").expect("keys").is_empty());
     }
 
@@ -291,9 +306,15 @@ mod tests {
         assert_eq!(db.increment("s", "n", 1).expect("inc"), 1);
         assert_eq!(db.increment("s", "n", 2).expect("inc"), 3);
         assert_eq!(db.increment("s", "n", -10).expect("inc"), -7);
-        assert_eq!(db.get("s", "n").expect("get"), Some((-7i64).to_le_bytes().to_vec()));
+        assert_eq!(
+            db.get("s", "n").expect("get"),
+            Some((-7i64).to_le_bytes().to_vec())
+        );
         db.set("s", "text", b"abc").expect("set");
-        assert!(matches!(db.increment("s", "text", 1), Err(KvError::Other(_))));
+        assert!(matches!(
+            db.increment("s", "text", 1),
+            Err(KvError::Other(_))
+        ));
     }
 
     #[test]
@@ -302,9 +323,13 @@ mod tests {
         // Absent and still absent: succeeds.
         db.compare_and_swap("s", "k", None, b"v1").expect("insert");
         // Absent snapshot but now present: fails.
-        assert!(matches!(db.compare_and_swap("s", "k", None, b"x"), Err(KvError::CasFailed)));
+        assert!(matches!(
+            db.compare_and_swap("s", "k", None, b"x"),
+            Err(KvError::CasFailed)
+        ));
         // Matching snapshot: succeeds.
-        db.compare_and_swap("s", "k", Some(b"v1"), b"v2").expect("swap");
+        db.compare_and_swap("s", "k", Some(b"v1"), b"v2")
+            .expect("swap");
         // Stale snapshot: fails and leaves the value alone.
         assert!(matches!(
             db.compare_and_swap("s", "k", Some(b"v1"), b"v3"),
@@ -340,6 +365,9 @@ mod tests {
         }
         drop((db, db2));
         let reopened = KvDb::open_in_dir(dir.path()).expect("reopen");
-        assert_eq!(reopened.increment("default", "counter", 0).expect("read"), 400);
+        assert_eq!(
+            reopened.increment("default", "counter", 0).expect("read"),
+            400
+        );
     }
 }

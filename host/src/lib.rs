@@ -53,7 +53,7 @@ use crate::variables::AppVariables;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How to start a host.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Path of `spin.toml`. Component sources are relative to its directory.
     pub manifest_path: PathBuf,
@@ -70,12 +70,31 @@ pub struct HostConfig {
     pub request_timeout: Duration,
 }
 
+impl std::fmt::Debug for HostConfig {
+    // Variable values may be secrets: show only their names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.variables_env.keys().collect();
+        names.sort();
+        f.debug_struct("HostConfig")
+            .field("manifest_path", &self.manifest_path)
+            .field("listen_addr", &self.listen_addr)
+            .field("state_dir", &self.state_dir)
+            .field("variables_env (names)", &names)
+            .field("tick_every", &self.tick_every)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
 impl HostConfig {
     /// Defaults: listen on `127.0.0.1:3000`, state in `.spin/` next to the manifest, no
     /// overrides, no ticker, [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn new(manifest_path: impl Into<PathBuf>) -> Self {
         let manifest_path = manifest_path.into();
-        let state_dir = manifest::manifest_dir(&manifest_path).join(".spin");
+        // A bare file name has the empty parent, so this gives `.spin` relative to the cwd.
+        let state_dir = manifest_path
+            .parent()
+            .map_or_else(|| PathBuf::from(".spin"), |dir| dir.join(".spin"));
         Self {
             manifest_path,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -222,12 +241,18 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
                 token.to_owned(),
                 shutdown_rx,
             ))),
-            None => eprintln!("spinpost-host: --tick-every ignored: variable tick_token is not defined"),
+            None => {
+                eprintln!("spinpost-host: --tick-every ignored: variable tick_token is not defined")
+            }
         }
     }
     eprintln!(
         "spinpost-host: serving {} on http://{local_addr} (state in {})",
-        if manifest.application.name.is_empty() { "app" } else { &manifest.application.name },
+        if manifest.application.name.is_empty() {
+            "app"
+        } else {
+            &manifest.application.name
+        },
         config.state_dir.display()
     );
     Ok(RunningHost {

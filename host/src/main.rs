@@ -70,7 +70,10 @@ async fn run(args: Args) -> Result<()> {
         anyhow::ensure!(secs > 0, "--tick-every must be at least 1 second");
         config.tick_every = Some(Duration::from_secs(secs));
     }
-    anyhow::ensure!(args.request_timeout > 0, "--request-timeout must be at least 1 second");
+    anyhow::ensure!(
+        args.request_timeout > 0,
+        "--request-timeout must be at least 1 second"
+    );
     config.request_timeout = Duration::from_secs(args.request_timeout);
 
     let host = spinpost_host::start(config).await?;

@@ -112,8 +112,8 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read manifest {}", path.display()))?;
-        let manifest = Self::parse(&text)
-            .with_context(|| format!("invalid manifest {}", path.display()))?;
+        let manifest =
+            Self::parse(&text).with_context(|| format!("invalid manifest {}", path.display()))?;
         Ok(manifest)
     }
 
@@ -186,7 +186,10 @@ pub fn build_components(manifest_path: &Path) -> Result<()> {
             Some(w) => dir.join(w),
             None => dir.clone(),
         };
-        eprintln!("spinpost-host: building component '{id}': {}", build.command);
+        eprintln!(
+            "spinpost-host: building component '{id}': {}",
+            build.command
+        );
         let status = std::process::Command::new("sh")
             .arg("-c")
             .arg(&build.command)

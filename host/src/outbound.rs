@@ -45,9 +45,9 @@ impl AllowedHost {
     /// Parses one (already template-expanded) entry such as `https://api.example.com`.
     pub fn parse(entry: &str) -> Result<Self> {
         let entry = entry.trim();
-        let (scheme, rest) = entry
-            .split_once("://")
-            .with_context(|| format!("allowed outbound host {entry:?} must be scheme://host[:port]"))?;
+        let (scheme, rest) = entry.split_once("://").with_context(|| {
+            format!("allowed outbound host {entry:?} must be scheme://host[:port]")
+        })?;
         let scheme = match scheme {
             "*" => None,
             s if !s.is_empty() => Some(s.to_ascii_lowercase()),
@@ -74,11 +74,15 @@ impl AllowedHost {
             Some("*") => PortPattern::Any,
             Some(p) => match p.split_once("..") {
                 Some((lo, hi)) => PortPattern::Range(
-                    lo.parse().with_context(|| format!("bad port range in {entry:?}"))?,
-                    hi.parse().with_context(|| format!("bad port range in {entry:?}"))?,
+                    lo.parse()
+                        .with_context(|| format!("bad port range in {entry:?}"))?,
+                    hi.parse()
+                        .with_context(|| format!("bad port range in {entry:?}"))?,
                 ),
                 None => {
-                    let p: u16 = p.parse().with_context(|| format!("bad port in {entry:?}"))?;
+                    let p: u16 = p
+                        .parse()
+                        .with_context(|| format!("bad port in {entry:?}"))?;
                     PortPattern::Range(p, p)
                 }
             },
@@ -107,11 +111,12 @@ impl AllowedHost {
         };
         match &self.port {
             PortPattern::Any => true,
-            PortPattern::Default => self
-                .scheme
-                .as_deref()
-                .map_or(default_port(&scheme), default_port)
-                == Some(port),
+            PortPattern::Default => {
+                self.scheme
+                    .as_deref()
+                    .map_or(default_port(&scheme), default_port)
+                    == Some(port)
+            }
             PortPattern::Range(lo, hi) => (*lo..=*hi).contains(&port),
         }
     }
@@ -179,7 +184,11 @@ mod tests {
 
     #[test]
     fn exact_hosts_with_default_ports() {
-        let a = hosts(&["https://api.telegram.org", "http://127.0.0.1:8123", "http://feedback.spin.internal"]);
+        let a = hosts(&[
+            "https://api.telegram.org",
+            "http://127.0.0.1:8123",
+            "http://feedback.spin.internal",
+        ]);
         assert!(a.allows("https", "api.telegram.org", None));
         assert!(a.allows("https", "API.Telegram.org", Some(443)));
         assert!(!a.allows("http", "api.telegram.org", None));
@@ -190,13 +199,19 @@ mod tests {
         assert!(!a.allows("http", "127.0.0.1", Some(8124)));
         assert!(a.allows("http", "feedback.spin.internal", None));
         assert!(!a.allows("http", "dispatch.spin.internal", None));
-        let uri: http::Uri = "https://api.telegram.org/bot1/sendMessage".parse().expect("uri");
+        let uri: http::Uri = "https://api.telegram.org/bot1/sendMessage"
+            .parse()
+            .expect("uri");
         assert!(a.allows_uri(&uri));
     }
 
     #[test]
     fn wildcards_and_ranges() {
-        let a = hosts(&["*://*.example.com:*", "http://localhost:8000..8010", "https://*"]);
+        let a = hosts(&[
+            "*://*.example.com:*",
+            "http://localhost:8000..8010",
+            "https://*",
+        ]);
         assert!(a.allows("http", "a.example.com", Some(1)));
         assert!(a.allows("https", "b.a.example.com", None));
         assert!(!a.allows("https", "example.com", Some(1)));
@@ -213,7 +228,10 @@ mod tests {
         assert!(AllowedHost::parse("https://a.org/").is_ok());
         assert!(AllowedHost::parse("http://[::1]:8080").is_ok());
         assert!(hosts(&["", "https://a.org"]).allows("https", "a.org", None));
-        assert_eq!(chained_component("feedback.spin.internal"), Some("feedback"));
+        assert_eq!(
+            chained_component("feedback.spin.internal"),
+            Some("feedback")
+        );
         assert_eq!(chained_component("spin.internal"), None);
         assert_eq!(chained_component("api.telegram.org"), None);
     }

@@ -34,7 +34,6 @@ impl RoutePattern {
         };
         let (body, wildcard) = match absolute.strip_suffix("/...") {
             Some(b) => (b.to_owned(), true),
-            None if absolute == "/..." => (String::new(), true),
             None => (absolute.trim_end_matches('/').to_owned(), false),
         };
         let mut segments = Vec::new();
@@ -68,7 +67,8 @@ impl RoutePattern {
     /// Matches a request path (no query). Returns captured params and the trailing path info.
     fn matches(&self, path: &str) -> Option<(HashMap<String, String>, String)> {
         let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len())
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
         {
             return None;
         }
@@ -235,8 +235,18 @@ mod tests {
     #[test]
     fn most_specific_wins_regardless_of_order() {
         for routes in [
-            vec![("/...", "all"), ("/one/...", "one"), ("/one/two/...", "two"), ("/one", "exact")],
-            vec![("/one", "exact"), ("/one/two/...", "two"), ("/one/...", "one"), ("/...", "all")],
+            vec![
+                ("/...", "all"),
+                ("/one/...", "one"),
+                ("/one/two/...", "two"),
+                ("/one", "exact"),
+            ],
+            vec![
+                ("/one", "exact"),
+                ("/one/two/...", "two"),
+                ("/one/...", "one"),
+                ("/...", "all"),
+            ],
         ] {
             let r = router(&routes);
             assert_eq!(id(&r, "/one/two/three").as_deref(), Some("two"));
@@ -249,7 +259,11 @@ mod tests {
 
     #[test]
     fn params() {
-        let r = router(&[("/users/:id", "user"), ("/users/me", "me"), ("/users/:id/...", "sub")]);
+        let r = router(&[
+            ("/users/:id", "user"),
+            ("/users/me", "me"),
+            ("/users/:id/...", "sub"),
+        ]);
         let m = r.route("/users/42").expect("match");
         assert_eq!(m.component_id, "user");
         assert_eq!(m.params["id"], "42");

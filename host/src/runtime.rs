@@ -69,7 +69,6 @@ pub struct CasHandle {
 }
 
 /// What a component is allowed to do, resolved from the manifest at start-up.
-#[derive(Debug)]
 pub struct ComponentPolicy {
     /// Component id.
     pub id: String,
@@ -81,6 +80,20 @@ pub struct ComponentPolicy {
     pub allowed_hosts: AllowedHosts,
     /// WASI environment variables.
     pub environment: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ComponentPolicy {
+    // Variable values may be secrets: show only their names.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.variables.keys().collect();
+        names.sort();
+        f.debug_struct("ComponentPolicy")
+            .field("id", &self.id)
+            .field("variables (names)", &names)
+            .field("kv_stores", &self.kv_stores)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `T` of each request's `Store<T>`.
@@ -314,7 +327,10 @@ impl wasi_kv::HostBucket for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.db(move |db| db.get(&label, &key)).await.map_err(wasi_other))
+        Ok(self
+            .db(move |db| db.get(&label, &key))
+            .await
+            .map_err(wasi_other))
     }
 
     async fn set(
@@ -336,7 +352,10 @@ impl wasi_kv::HostBucket for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.db(move |db| db.delete(&label, &key)).await.map_err(wasi_other))
+        Ok(self
+            .db(move |db| db.delete(&label, &key))
+            .await
+            .map_err(wasi_other))
     }
 
     async fn exists(
@@ -345,7 +364,10 @@ impl wasi_kv::HostBucket for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        Ok(self.db(move |db| db.exists(&label, &key)).await.map_err(wasi_other))
+        Ok(self
+            .db(move |db| db.exists(&label, &key))
+            .await
+            .map_err(wasi_other))
     }
 
     async fn list_keys(

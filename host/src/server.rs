@@ -31,7 +31,8 @@ use crate::runtime::{ComponentPolicy, RequestState};
 const MAX_CHAIN_DEPTH: u32 = 8;
 
 /// Address reported as `spin-client-addr` for requests the host makes itself.
-const LOCAL_CLIENT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+const LOCAL_CLIENT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 /// A component ready to instantiate, with its policy.
 pub(crate) struct LoadedComponent {
@@ -49,7 +50,11 @@ pub(crate) struct App {
 }
 
 /// JSON error response `{"error":{"code":..,"message":..}}`.
-pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response<HyperOutgoingBody> {
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response<HyperOutgoingBody> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
     let mut resp = Response::new(full_body(body));
     *resp.status_mut() = status;
@@ -108,7 +113,14 @@ impl App {
         // closed, so acquisition only fails in theory.
         let permit = self.permits.clone().acquire_owned().await.ok();
         let resp = self.invoke(&route, req, client_addr, 0, permit).await;
-        log_request(&method, &path, &route.component_id, resp.status(), start, "");
+        log_request(
+            &method,
+            &path,
+            &route.component_id,
+            resp.status(),
+            start,
+            "",
+        );
         resp
     }
 
@@ -265,11 +277,17 @@ fn set_spin_headers<B>(req: &mut Request<B>, route: &RouteMatch, client_addr: So
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
     let mut pairs: Vec<(String, String)> = vec![
-        ("spin-full-url".into(), format!("http://{host}{path_and_query}")),
+        (
+            "spin-full-url".into(),
+            format!("http://{host}{path_and_query}"),
+        ),
         ("spin-path-info".into(), route.path_info.clone()),
         ("spin-matched-route".into(), route.matched_route.clone()),
         ("spin-base-path".into(), "/".into()),
-        ("spin-raw-component-route".into(), route.matched_route.clone()),
+        (
+            "spin-raw-component-route".into(),
+            route.matched_route.clone(),
+        ),
         ("spin-component-route".into(), route.component_route.clone()),
         ("spin-client-addr".into(), client_addr.to_string()),
     ];
@@ -302,10 +320,13 @@ pub(crate) struct OutboundHooks {
     pub(crate) depth: u32,
 }
 
-type SendResult = Result<(
-    Response<WasiBody>,
-    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-), wasmtime_wasi_http::Error>;
+type SendResult = Result<
+    (
+        Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ),
+    wasmtime_wasi_http::Error,
+>;
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -353,7 +374,11 @@ impl WasiHttpHooks for OutboundHooks {
 }
 
 /// Accepts connections until `shutdown` flips, then drains connections for up to 5 s.
-pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -441,7 +466,93 @@ pub(crate) async fn tick_loop(
                 eprintln!("spinpost-host: tick -> {} {}", status.as_u16(), text.trim());
             }
             Ok(_) => eprintln!("spinpost-host: tick -> {}", status.as_u16()),
-            Err(e) => eprintln!("spinpost-host: tick -> {} (body error: {e})", status.as_u16()),
+            Err(e) => eprintln!(
+                "spinpost-host: tick -> {} (body error: {e})",
+                status.as_u16()
+            ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Router;
+
+    fn header<'a>(req: &'a Request<()>, name: &str) -> &'a str {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("<missing>")
+    }
+
+    #[test]
+    fn spin_headers_match_spin() {
+        let mut router = Router::default();
+        router
+            .add("/api/v1/subscribers/...", "subs")
+            .expect("route");
+        router.add("/users/:id", "users").expect("route");
+        let route = router.route("/api/v1/subscribers/42").expect("match");
+        let mut req = Request::builder()
+            .uri("/api/v1/subscribers/42?x=1")
+            .header("host", "127.0.0.1:3000")
+            .body(())
+            .expect("request");
+        let client: SocketAddr = "127.0.0.1:5555".parse().expect("addr");
+        set_spin_headers(&mut req, &route, client);
+        assert_eq!(
+            header(&req, "spin-full-url"),
+            "http://127.0.0.1:3000/api/v1/subscribers/42?x=1"
+        );
+        assert_eq!(header(&req, "spin-path-info"), "/42");
+        assert_eq!(
+            header(&req, "spin-matched-route"),
+            "/api/v1/subscribers/..."
+        );
+        assert_eq!(
+            header(&req, "spin-raw-component-route"),
+            "/api/v1/subscribers/..."
+        );
+        assert_eq!(header(&req, "spin-component-route"), "/api/v1/subscribers");
+        assert_eq!(header(&req, "spin-base-path"), "/");
+        assert_eq!(header(&req, "spin-client-addr"), "127.0.0.1:5555");
+
+        let route = router.route("/users/7").expect("match");
+        let mut req = Request::builder()
+            .uri("/users/7")
+            .body(())
+            .expect("request");
+        set_spin_headers(&mut req, &route, client);
+        assert_eq!(header(&req, "spin-path-match-id"), "7");
+        assert_eq!(header(&req, "spin-path-info"), "");
+        // HTTP/1.0 clients may omit Host; wasi:http needs an authority.
+        assert_eq!(header(&req, "host"), "localhost");
+
+        let route = RouteMatch::chained("feedback", "/events");
+        let mut req = Request::builder()
+            .uri("http://feedback.spin.internal/events")
+            .body(())
+            .expect("request");
+        set_spin_headers(&mut req, &route, LOCAL_CLIENT);
+        assert_eq!(header(&req, "spin-path-info"), "/events");
+        assert_eq!(header(&req, "spin-matched-route"), "/...");
+        assert_eq!(
+            header(&req, "spin-full-url"),
+            "http://feedback.spin.internal/events"
+        );
+    }
+
+    #[test]
+    fn json_errors() {
+        let resp = json_error(StatusCode::NOT_FOUND, "not_found", "no route matches /x");
+        assert_eq!(resp.status(), 404);
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json")
+        );
+        assert_eq!(internal_error("dispatch").status(), 500);
     }
 }

@@ -46,7 +46,9 @@ impl std::fmt::Debug for AppVariables {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<_> = self.values.keys().collect();
         names.sort();
-        f.debug_struct("AppVariables").field("names", &names).finish()
+        f.debug_struct("AppVariables")
+            .field("names", &names)
+            .finish()
     }
 }
 
@@ -103,9 +105,9 @@ impl AppVariables {
         templates
             .iter()
             .map(|(k, t)| {
-                let v = self.expand(t).map_err(|e| {
-                    anyhow!("variable '{k}' of component '{component_id}': {e}")
-                })?;
+                let v = self
+                    .expand(t)
+                    .map_err(|e| anyhow!("variable '{k}' of component '{component_id}': {e}"))?;
                 Ok((k.clone(), v))
             })
             .collect()
