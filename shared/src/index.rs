@@ -16,19 +16,31 @@ struct Page {
     entries: Vec<(u64, String)>,
 }
 
-/// A named paged index, e.g. `subscribers`, `templates`, `campaigns`.
+/// A named paged index, e.g. `subscribers`, `templates`, `campaigns`, or one named at run time such as
+/// a campaign's feedback log ([`Index::named`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Index {
-    name: &'static str,
+pub struct Index<'a> {
+    name: &'a str,
 }
 
-impl Index {
+impl<'a> Index<'a> {
     /// The index of every subscriber, in the order they were first seen.
-    pub const SUBSCRIBERS: Index = Index { name: "subscribers" };
+    pub const SUBSCRIBERS: Index<'static> = Index { name: "subscribers" };
     /// The index of templates.
-    pub const TEMPLATES: Index = Index { name: "templates" };
+    pub const TEMPLATES: Index<'static> = Index { name: "templates" };
     /// The index of campaigns.
-    pub const CAMPAIGNS: Index = Index { name: "campaigns" };
+    pub const CAMPAIGNS: Index<'static> = Index { name: "campaigns" };
+
+    /// An index named at run time, e.g. one per campaign. Keys are `idx:<name>:len` and
+    /// `idx:<name>:<page>`; the last segment is `len` or digits, so no two names share a key.
+    pub const fn named(name: &'a str) -> Self {
+        Index { name }
+    }
+
+    /// The index's name.
+    pub fn name(self) -> &'a str {
+        self.name
+    }
 
     fn length_key(self) -> String {
         format!("idx:{}:len", self.name)
@@ -142,5 +154,21 @@ mod tests {
             from = next;
         }
         assert_eq!(seen, 400);
+    }
+
+    #[test]
+    fn named_indexes_are_independent_of_each_other_and_of_the_constants() {
+        let store = MemoryStore::new();
+        let first_name = "feedback:c1".to_owned();
+        let first = Index::named(&first_name);
+        first.append(&store, "a").unwrap();
+        first.append_many(&store, &["b".to_owned(), "c".to_owned()]).unwrap();
+        Index::named("feedback:c2").append(&store, "x").unwrap();
+        assert_eq!(first.len(&store).unwrap(), 3);
+        assert_eq!(Index::named("feedback:c2").len(&store).unwrap(), 1);
+        assert_eq!(Index::CAMPAIGNS.len(&store).unwrap(), 0);
+        let (entries, _) = first.read_from(&store, 0).unwrap();
+        assert_eq!(entries.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(first.name(), "feedback:c1");
     }
 }

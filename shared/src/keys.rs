@@ -71,6 +71,41 @@ pub fn rating(campaign_id: &str, subscriber: &SubscriberId) -> String {
     format!("rating:{campaign_id}:{subscriber}")
 }
 
+/// The receipt record of one message we sent: its delivery state and what it has been credited with.
+pub fn receipt(platform: &str, message_id: &str) -> String {
+    format!("rcpt:{platform}:{message_id}")
+}
+
+/// A reply record, keyed by what the platform redelivers (the sender and their message id).
+pub fn reply(subscriber: &SubscriberId, message_id: &str) -> String {
+    format!("reply:{subscriber}:{message_id}")
+}
+
+/// A button-press record for button data that is not a rating, keyed by the platform's press id.
+pub fn button_press(subscriber: &SubscriberId, press_id: &str) -> String {
+    format!("press:{subscriber}:{press_id}")
+}
+
+/// How many replies a subscriber sent to a campaign (an atomic counter; its first step counts `replied`).
+pub fn campaign_replies_of(campaign_id: &str, subscriber: &SubscriberId) -> String {
+    format!("replies:{campaign_id}:{subscriber}")
+}
+
+/// The name of a campaign's feedback log index (see [`crate::index::Index::named`]); `None` is the log
+/// of feedback no campaign could be credited with. Campaign ids never contain ':'.
+pub fn feedback_log(campaign_id: Option<&str>) -> String {
+    match campaign_id {
+        Some(id) => format!("feedback:{id}"),
+        None => "feedback-unattributed".to_owned(),
+    }
+}
+
+/// The small set of campaign ids a scheduler tick looks at (scheduled, running, paused, or cancelled
+/// with batches still open), so a tick never lists every campaign.
+pub fn active_campaigns() -> String {
+    "active:campaigns".to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,26 @@
-//! The feedback component: its route table over the core.
+//! The feedback component: its route table over the core's [`spinpost::feedback`].
+//!
+//! - `POST /events` (private: reachable only by local service chaining from the subscriptions component
+//!   at `http://feedback.spin.internal/events`): apply an `EventBatch`, answer Telegram presses.
+//! - `GET /api/v1/feedback/campaigns/:id/stats` (admin): the campaign's statistics.
+//! - `GET /api/v1/feedback/campaigns/:id/export?format=csv|jsonl&from=N` (admin): its feedback records.
+//! - `GET /api/v1/feedback/unattributed/export?format=csv|jsonl&from=N` (admin): feedback no campaign
+//!   could be credited with.
 
-use spin_adapter::SpinStore;
+use serde::Serialize;
+use spin_adapter::{SpinHttp, SpinStore};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
+use spinpost::event::EventBatch;
+use spinpost::feedback::{self, AnswerSummary, ExportFormat, FeedbackSettings, IntakeReport};
+use spinpost::platform::telegram::Bots;
 use spinpost::secret::Secret;
-use spinpost::web::Router;
+use spinpost::web::{self, Method, Params, Router};
+use spinpost::{Error, Result};
+
+/// An event batch is a re-encoded webhook body (at most [`web::DEFAULT_BODY_LIMIT`]) plus the ids the
+/// subscriptions component adds; this leaves room for that without accepting anything unbounded.
+const EVENT_BATCH_BODY_LIMIT: usize = 1024 * 1024;
 
 /// What the handlers reach the world through.
 pub struct Context {
@@ -13,13 +29,140 @@ pub struct Context {
 }
 
 impl Context {
-    fn from_spin() -> spinpost::Result<Self> {
-        Ok(Context { store: SpinStore::open_default()?, admin_token: spin_adapter::secret("admin_token") })
+    fn from_spin() -> Result<Self> {
+        Ok(Context {
+            store: SpinStore::open_default()?,
+            admin_token: spin_adapter::secret("admin_token"),
+        })
     }
 }
 
 fn routes() -> Router<Context> {
     Router::new()
+        .route(Method::POST, "/events", apply_events)
+        .route(
+            Method::GET,
+            "/api/v1/feedback/campaigns/:id/stats",
+            campaign_stats,
+        )
+        .route(
+            Method::GET,
+            "/api/v1/feedback/campaigns/:id/export",
+            export_campaign,
+        )
+        .route(
+            Method::GET,
+            "/api/v1/feedback/unattributed/export",
+            export_unattributed,
+        )
+}
+
+#[derive(Serialize)]
+struct IntakeResponse {
+    #[serde(flatten)]
+    report: IntakeReport,
+    callback_answers: AnswerSummary,
+}
+
+fn apply_events(context: &Context, request: &web::Request, _: &Params) -> Result<web::Response> {
+    let batch: EventBatch = request.json_within(EVENT_BATCH_BODY_LIMIT)?;
+    let settings =
+        FeedbackSettings::with_reply_window_hours(spin_adapter::number("reply_window_hours")?)?;
+    let mut report = feedback::apply_events(&context.store, &settings, &batch.events)?;
+    // Presses are recorded by now; answering is best effort and reported, never a reason to fail.
+    let presses = std::mem::take(&mut report.press_answers);
+    let callback_answers = if presses.is_empty() {
+        AnswerSummary::default()
+    } else {
+        match Bots::parse(&spin_adapter::variable("telegram_bots")) {
+            Ok(bots) => feedback::answer_presses(
+                &SpinHttp,
+                &spin_adapter::variable("telegram_api_url"),
+                &bots,
+                &presses,
+            ),
+            Err(err) => AnswerSummary {
+                answered: 0,
+                failed: presses.len(),
+                failures: vec![err.message().to_owned()],
+            },
+        }
+    };
+    Ok(web::Response::ok(&IntakeResponse {
+        report,
+        callback_answers,
+    }))
+}
+
+fn campaign_stats(
+    context: &Context,
+    request: &web::Request,
+    params: &Params,
+) -> Result<web::Response> {
+    web::require_bearer(request, &context.admin_token)?;
+    let campaign_id = params.get("id");
+    feedback::require_campaign(&context.store, campaign_id)?;
+    Ok(web::Response::ok(&feedback::campaign_stats(
+        &context.store,
+        campaign_id,
+    )?))
+}
+
+fn export_campaign(
+    context: &Context,
+    request: &web::Request,
+    params: &Params,
+) -> Result<web::Response> {
+    web::require_bearer(request, &context.admin_token)?;
+    let campaign_id = params.get("id");
+    feedback::require_campaign(&context.store, campaign_id)?;
+    export(context, request, Some(campaign_id))
+}
+
+fn export_unattributed(
+    context: &Context,
+    request: &web::Request,
+    _: &Params,
+) -> Result<web::Response> {
+    web::require_bearer(request, &context.admin_token)?;
+    export(context, request, None)
+}
+
+fn export(
+    context: &Context,
+    request: &web::Request,
+    campaign_id: Option<&str>,
+) -> Result<web::Response> {
+    let format = ExportFormat::parse(request.query_param("format").as_deref())?;
+    let from = match request.query_param("from") {
+        None => 0,
+        Some(from) => from.parse().map_err(|_| Error::invalid("invalid_from", format!("'from' must be a position from a previous page's x-next-from header, got '{from}'")))?,
+    };
+    let page = feedback::export_feedback(&context.store, campaign_id, format, from)?;
+    let file = format!(
+        "feedback-{}.{}",
+        campaign_id.unwrap_or("unattributed"),
+        format.extension()
+    );
+    let mut response = web::Response::with_content(200, format.content_type(), page.body)
+        .with_header(
+            "content-disposition",
+            &format!("attachment; filename=\"{file}\""),
+        )
+        .with_header("x-export-rows", &page.rows.to_string());
+    if let Some(next) = page.next_from {
+        let format_name = format.extension();
+        response = response
+            .with_header("x-next-from", &next.to_string())
+            .with_header(
+                "link",
+                &format!(
+                    "<{}?format={format_name}&from={next}>; rel=\"next\"",
+                    request.path
+                ),
+            );
+    }
+    Ok(response)
 }
 
 #[http_component]

@@ -1,0 +1,51 @@
+//! The shared writes that follow from new records (counter increments and feedback-log appends),
+//! gathered over a batch of events so that each counter is incremented and each log appended once per
+//! batch rather than once per event.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::index::Index;
+use crate::keys;
+use crate::kv::KvStore;
+
+/// Pending counter deltas and log appends.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    counters: BTreeMap<(String, &'static str), i64>,
+    logs: BTreeMap<String, Vec<String>>,
+}
+
+impl Effects {
+    /// Add `delta` to a campaign counter.
+    pub(crate) fn count(&mut self, campaign_id: &str, counter: &'static str, delta: i64) {
+        *self
+            .counters
+            .entry((campaign_id.to_owned(), counter))
+            .or_default() += delta;
+    }
+
+    /// Append a record key to a campaign's feedback log (`None`: the unattributed log).
+    pub(crate) fn log(&mut self, campaign_id: Option<&str>, record_key: String) {
+        self.logs
+            .entry(keys::feedback_log(campaign_id))
+            .or_default()
+            .push(record_key);
+    }
+
+    /// Write everything: one `append_many` per log, one `increment` per counter.
+    ///
+    /// # Errors
+    /// Store failure; what was not written by then is lost (counted at most once, never twice).
+    pub(crate) fn flush<S: KvStore + ?Sized>(self, store: &S) -> Result<()> {
+        for (log, record_keys) in &self.logs {
+            Index::named(log).append_many(store, record_keys)?;
+        }
+        for ((campaign_id, counter), delta) in &self.counters {
+            if *delta != 0 {
+                store.increment(&keys::campaign_counter(campaign_id, counter), *delta)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,476 @@
+//! Applying a batch of inbound events: each is validated on its own (one bad event is reported, not
+//! allowed to make the platform redeliver the whole webhook for days), recorded once, and credited.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::answers::{PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT};
+use super::effects::Effects;
+use super::receipt::{apply_status, StatusReport};
+use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord};
+use super::stats::REPLIES;
+use super::{check_campaign_id, platform_of, FeedbackSettings};
+use crate::error::{Error, Result};
+use crate::event::{
+    counter, parse_rating_button_data, InboundEvent, ReceiptStatus, SentMessageRef,
+};
+use crate::keys;
+use crate::kv::{self, CasOutcome, KvStore};
+use crate::subscriber::{Platform, SubscriberId};
+
+/// The most events one batch may carry.
+pub const MAX_EVENTS_PER_BATCH: usize = 1000;
+/// Reply text is kept up to this many characters (Telegram's own message limit).
+pub const MAX_REPLY_TEXT_CHARS: usize = 4096;
+/// The longest platform id (message id, press id) accepted.
+const MAX_PLATFORM_ID_CHARS: usize = 256;
+/// The longest button data accepted (WhatsApp reply ids; Telegram allows 64 bytes).
+const MAX_BUTTON_DATA_CHARS: usize = 256;
+/// Platforms date events in whole seconds and their clocks differ from ours: a reply dated this much
+/// before the message's `sent_at` is still taken as a reply to it.
+pub const CLOCK_SKEW_SECS: i64 = 5;
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum EventOutcome {
+    /// A reply was recorded (in the unattributed log when `campaign_id` is null).
+    Reply {
+        /// The campaign credited.
+        campaign_id: Option<String>,
+        /// Whether it was this subscriber's first reply to the campaign (counted in `replied`).
+        first_reply: bool,
+    },
+    /// A rating was recorded and counted.
+    Rating {
+        /// The campaign rated.
+        campaign_id: String,
+        /// The score.
+        score: u8,
+    },
+    /// The subscriber had rated the campaign already; nothing changed.
+    AlreadyRated {
+        /// The campaign.
+        campaign_id: String,
+    },
+    /// A press of a non-rating button was recorded.
+    ButtonPress {
+        /// The campaign of the last message within the reply window.
+        campaign_id: Option<String>,
+    },
+    /// A status was merged into the message's receipt record.
+    Receipt {
+        /// The platform's message id.
+        message_id: String,
+        /// The state that now stands.
+        status: ReceiptStatus,
+        /// The campaign, when the dispatcher has recorded the message (else credited later).
+        campaign_id: Option<String>,
+    },
+    /// Applied before (a platform redelivery); nothing changed.
+    Duplicate,
+    /// Invalid; skipped.
+    Rejected {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// What a batch did, in the order of its events.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct IntakeReport {
+    /// Events recorded for the first time.
+    pub applied: usize,
+    /// Redeliveries.
+    pub duplicates: usize,
+    /// Invalid events, skipped.
+    pub rejected: usize,
+    /// One outcome per event.
+    pub results: Vec<EventOutcome>,
+    /// Telegram callback queries to answer (see [`super::answer_presses`]).
+    #[serde(skip)]
+    pub press_answers: Vec<PressAnswer>,
+}
+
+impl IntakeReport {
+    fn push(&mut self, outcome: EventOutcome) {
+        match outcome {
+            EventOutcome::Duplicate => self.duplicates += 1,
+            EventOutcome::Rejected { .. } => self.rejected += 1,
+            _ => self.applied += 1,
+        }
+        self.results.push(outcome);
+    }
+}
+
+/// The campaign message a reply or press at `at` answers: the last one sent, if `at` falls within the
+/// window after it (allowing [`CLOCK_SKEW_SECS`] before it).
+pub fn attributed_message(
+    last: Option<&SentMessageRef>,
+    at: DateTime<Utc>,
+    window: Duration,
+) -> Option<&SentMessageRef> {
+    last.filter(|sent| {
+        at >= sent.sent_at - Duration::seconds(CLOCK_SKEW_SECS) && at - sent.sent_at <= window
+    })
+}
+
+/// Apply a batch of events: record each once, credit campaigns, and list the Telegram presses to answer.
+///
+/// # Errors
+/// 413 `too_many_events` over [`MAX_EVENTS_PER_BATCH`]; store failures (the caller answers 5xx, the
+/// platform redelivers, and what was applied is recognised as duplicate). Invalid events are not
+/// errors: they are reported as [`EventOutcome::Rejected`].
+pub fn apply_events<S: KvStore + ?Sized>(
+    store: &S,
+    settings: &FeedbackSettings,
+    events: &[InboundEvent],
+) -> Result<IntakeReport> {
+    if events.len() > MAX_EVENTS_PER_BATCH {
+        return Err(Error::new(
+            crate::ErrorKind::PayloadTooLarge,
+            "too_many_events",
+            format!(
+                "a batch holds at most {MAX_EVENTS_PER_BATCH} events, got {}; send several batches",
+                events.len()
+            ),
+        ));
+    }
+    let validated: Vec<Result<ValidEvent<'_>, String>> = events.iter().map(validate).collect();
+    let references = prefetch_references(store, validated.iter().filter_map(|v| v.as_ref().ok()))?;
+    let mut effects = Effects::default();
+    let mut report = IntakeReport::default();
+    for event in validated {
+        let outcome = match event {
+            Err(reason) => Ok(EventOutcome::Rejected { reason }),
+            Ok(valid) => apply_valid(
+                store,
+                settings,
+                &references,
+                valid,
+                &mut effects,
+                &mut report.press_answers,
+            ),
+        };
+        match outcome {
+            Ok(outcome) => report.push(outcome),
+            Err(err) => {
+                // Records written so far are recognised as duplicates on redelivery: give them their
+                // counts now, or they never get them.
+                effects.flush(store)?;
+                return Err(err);
+            }
+        }
+    }
+    effects.flush(store)?;
+    Ok(report)
+}
+
+/// An event whose fields have been checked.
+enum ValidEvent<'a> {
+    Reply {
+        subscriber: SubscriberId,
+        message_id: &'a str,
+        text: String,
+        at: DateTime<Utc>,
+    },
+    Press {
+        subscriber: SubscriberId,
+        press_id: &'a str,
+        data: &'a str,
+        at: DateTime<Utc>,
+    },
+    Status(StatusReport<'a>),
+}
+
+fn check_platform_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || id.len() > MAX_PLATFORM_ID_CHARS
+        || !id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "{what} must be 1-{MAX_PLATFORM_ID_CHARS} visible ASCII characters"
+        ));
+    }
+    Ok(())
+}
+
+fn check_subscriber(subscriber: &SubscriberId) -> Result<SubscriberId, String> {
+    SubscriberId::parse(subscriber.as_str()).map_err(|e| e.message().to_owned())
+}
+
+fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
+    match event {
+        InboundEvent::Reply {
+            subscriber,
+            message_id,
+            text,
+            at,
+        } => {
+            check_platform_id("message_id", message_id)?;
+            let subscriber = check_subscriber(subscriber)?;
+            Ok(ValidEvent::Reply {
+                subscriber,
+                message_id,
+                text: text.chars().take(MAX_REPLY_TEXT_CHARS).collect(),
+                at: *at,
+            })
+        }
+        InboundEvent::ButtonPress {
+            subscriber,
+            press_id,
+            data,
+            at,
+        } => {
+            check_platform_id("press_id", press_id)?;
+            if data.chars().count() > MAX_BUTTON_DATA_CHARS {
+                return Err(format!(
+                    "button data is longer than {MAX_BUTTON_DATA_CHARS} characters"
+                ));
+            }
+            let subscriber = check_subscriber(subscriber)?;
+            Ok(ValidEvent::Press {
+                subscriber,
+                press_id,
+                data,
+                at: *at,
+            })
+        }
+        InboundEvent::Receipt {
+            platform,
+            message_id,
+            status,
+            at,
+            error,
+        } => {
+            check_platform_id("message_id", message_id)?;
+            Ok(ValidEvent::Status(StatusReport {
+                platform: *platform,
+                message_id,
+                status: *status,
+                at: *at,
+                error: error.as_ref(),
+            }))
+        }
+    }
+}
+
+/// The dispatcher's references every event of the batch needs, read in one round trip.
+struct References(HashMap<String, SentMessageRef>);
+
+impl References {
+    fn get(&self, key: &str) -> Option<&SentMessageRef> {
+        self.0.get(key)
+    }
+}
+
+impl ValidEvent<'_> {
+    /// The key of the dispatcher's reference this event is credited by.
+    fn reference_key(&self) -> String {
+        match self {
+            ValidEvent::Reply { subscriber, .. } | ValidEvent::Press { subscriber, .. } => {
+                keys::last_campaign_message(subscriber)
+            }
+            ValidEvent::Status(report) => {
+                keys::platform_message(report.platform.as_str(), report.message_id)
+            }
+        }
+    }
+}
+
+fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
+    store: &S,
+    events: impl Iterator<Item = &'a ValidEvent<'e>>,
+) -> Result<References> {
+    let mut wanted: Vec<String> = events.map(ValidEvent::reference_key).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let found = store.get_many(&wanted)?;
+    // A reference that does not decode counts as absent, so one corrupt record cannot make a platform
+    // redeliver a webhook forever.
+    let references = found
+        .into_iter()
+        .filter_map(|(key, value)| {
+            Some((key, serde_json::from_slice::<SentMessageRef>(&value?).ok()?))
+        })
+        .collect();
+    Ok(References(references))
+}
+
+fn apply_valid<S: KvStore + ?Sized>(
+    store: &S,
+    settings: &FeedbackSettings,
+    references: &References,
+    event: ValidEvent<'_>,
+    effects: &mut Effects,
+    answers: &mut Vec<PressAnswer>,
+) -> Result<EventOutcome> {
+    match event {
+        ValidEvent::Reply {
+            subscriber,
+            message_id,
+            text,
+            at,
+        } => {
+            let last = references.get(&keys::last_campaign_message(&subscriber));
+            let campaign_id = attributed_message(last, at, settings.reply_window)
+                .map(|sent| sent.campaign_id.clone());
+            let record = ReplyRecord {
+                campaign_id,
+                subscriber,
+                message_id: message_id.to_owned(),
+                text,
+                at,
+            };
+            apply_reply(store, record, effects)
+        }
+        ValidEvent::Press {
+            subscriber,
+            press_id,
+            data,
+            at,
+        } => {
+            let rating = parse_rating_button_data(data)
+                .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
+            let (outcome, answer_text) = match rating {
+                Some((campaign_id, score)) => {
+                    let record = RatingRecord {
+                        campaign_id: campaign_id.to_owned(),
+                        subscriber: subscriber.clone(),
+                        press_id: press_id.to_owned(),
+                        score,
+                        at,
+                    };
+                    let outcome = apply_rating(store, record, effects)?;
+                    let text = if matches!(outcome, EventOutcome::AlreadyRated { .. }) {
+                        ALREADY_RATED_TEXT
+                    } else {
+                        THANKS_FOR_RATING_TEXT
+                    };
+                    (outcome, text)
+                }
+                None => {
+                    let last = references.get(&keys::last_campaign_message(&subscriber));
+                    let campaign_id = attributed_message(last, at, settings.reply_window)
+                        .map(|sent| sent.campaign_id.clone());
+                    let record = ButtonPressRecord {
+                        campaign_id,
+                        subscriber: subscriber.clone(),
+                        press_id: press_id.to_owned(),
+                        data: data.to_owned(),
+                        at,
+                    };
+                    (apply_button_press(store, record, effects)?, "")
+                }
+            };
+            // Answered on redeliveries too: the first attempt may have failed before answering.
+            if platform_of(&subscriber) == Some(Platform::Telegram) {
+                answers.push(PressAnswer {
+                    subscriber,
+                    callback_query_id: press_id.to_owned(),
+                    text: answer_text,
+                });
+            }
+            Ok(outcome)
+        }
+        ValidEvent::Status(report) => {
+            let sent = references.get(&keys::platform_message(
+                report.platform.as_str(),
+                report.message_id,
+            ));
+            apply_status(store, &report, sent, effects)
+        }
+    }
+}
+
+/// Create a record only if its key is free; false when it exists (a redelivery).
+fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) -> Result<bool> {
+    Ok(matches!(
+        store.compare_and_swap(key, None, &kv::encode(record))?,
+        CasOutcome::Swapped
+    ))
+}
+
+fn apply_reply<S: KvStore + ?Sized>(
+    store: &S,
+    record: ReplyRecord,
+    effects: &mut Effects,
+) -> Result<EventOutcome> {
+    let key = keys::reply(&record.subscriber, &record.message_id);
+    if !create(store, &key, &FeedbackRecord::Reply(record.clone()))? {
+        return Ok(EventOutcome::Duplicate);
+    }
+    effects.log(record.campaign_id.as_deref(), key);
+    let mut first_reply = false;
+    if let Some(campaign_id) = &record.campaign_id {
+        effects.count(campaign_id, REPLIES, 1);
+        // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
+        first_reply = store.increment(
+            &keys::campaign_replies_of(campaign_id, &record.subscriber),
+            1,
+        )? == 1;
+        if first_reply {
+            effects.count(campaign_id, counter::REPLIED, 1);
+        }
+    }
+    Ok(EventOutcome::Reply {
+        campaign_id: record.campaign_id,
+        first_reply,
+    })
+}
+
+fn apply_rating<S: KvStore + ?Sized>(
+    store: &S,
+    record: RatingRecord,
+    effects: &mut Effects,
+) -> Result<EventOutcome> {
+    let key = keys::rating(&record.campaign_id, &record.subscriber);
+    // The record holds the press that gave the rating, so a redelivered press is told from a second one.
+    let given_by = kv::update_json(
+        store,
+        &key,
+        |current: Option<FeedbackRecord>| match current {
+            None => Ok((Some(FeedbackRecord::Rating(record.clone())), None)),
+            Some(FeedbackRecord::Rating(existing)) => Ok((None, Some(existing.press_id))),
+            Some(_) => Err(Error::internal(format!(
+                "record '{key}' is not a rating record"
+            ))),
+        },
+    )?;
+    match given_by {
+        None => {
+            effects.log(Some(&record.campaign_id), key);
+            effects.count(&record.campaign_id, counter::RATINGS, 1);
+            effects.count(
+                &record.campaign_id,
+                counter::RATING_SUM,
+                i64::from(record.score),
+            );
+            Ok(EventOutcome::Rating {
+                campaign_id: record.campaign_id,
+                score: record.score,
+            })
+        }
+        Some(press_id) if press_id == record.press_id => Ok(EventOutcome::Duplicate),
+        Some(_) => Ok(EventOutcome::AlreadyRated {
+            campaign_id: record.campaign_id,
+        }),
+    }
+}
+
+fn apply_button_press<S: KvStore + ?Sized>(
+    store: &S,
+    record: ButtonPressRecord,
+    effects: &mut Effects,
+) -> Result<EventOutcome> {
+    let key = keys::button_press(&record.subscriber, &record.press_id);
+    if !create(store, &key, &FeedbackRecord::ButtonPress(record.clone()))? {
+        return Ok(EventOutcome::Duplicate);
+    }
+    effects.log(record.campaign_id.as_deref(), key);
+    Ok(EventOutcome::ButtonPress {
+        campaign_id: record.campaign_id,
+    })
+}

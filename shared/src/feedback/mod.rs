@@ -1,0 +1,117 @@
+//! Feedback: what came back from a campaign. Replies, button presses (ratings) and delivery/read
+//! receipts arrive from the subscriptions component as [`crate::event::EventBatch`]es; [`apply_events`]
+//! records each once, credits it to a campaign, and keeps per-campaign counters and a per-campaign
+//! feedback log that [`export_feedback`] pages through and [`campaign_stats`] summarises.
+//!
+//! Idempotency: platforms redeliver for hours or days, so every event is keyed by what the platform
+//! repeats (reply: sender and message id; press: press id; receipt: message id and status), and a
+//! record is created by compare-and-swap, so only the first delivery counts. Counters change only by
+//! atomic increment, after the record that justifies them is written: if a request dies in between,
+//! a count may be missing, but none is ever counted twice.
+//!
+//! What counts:
+//! - `replied` counts subscribers who replied to the campaign (each once); `replies` counts every
+//!   attributed reply. A reply is credited to the last campaign message sent to the subscriber if it
+//!   came within the reply window; otherwise it is kept in the unattributed log.
+//! - `ratings` and `rating_sum` count one rating per subscriber and campaign: the first press wins.
+//! - `delivered` counts messages that reached delivered or read (a read may come without a delivered),
+//!   `read` messages that were read; each at most once per message, whatever order statuses arrive in,
+//!   including before the dispatcher recorded the message (see [`credit_early_receipts`]).
+
+mod answers;
+mod effects;
+mod export;
+mod intake;
+mod receipt;
+mod record;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use answers::{
+    answer_presses, AnswerSummary, PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT,
+};
+pub use export::{
+    export_feedback, ExportFormat, ExportPage, ExportRow, CSV_HEADER, MAX_EXPORT_ROWS,
+};
+pub use intake::{
+    apply_events, attributed_message, EventOutcome, IntakeReport, CLOCK_SKEW_SECS,
+    MAX_EVENTS_PER_BATCH, MAX_REPLY_TEXT_CHARS,
+};
+pub use receipt::credit_early_receipts;
+pub use record::{
+    ButtonPressRecord, FeedbackRecord, RatingRecord, ReceiptCredits, ReceiptRecord, ReplyRecord,
+};
+pub use stats::{campaign_stats, require_campaign, CampaignStats, REPLIES};
+
+use chrono::Duration;
+
+use crate::error::{Error, Result};
+use crate::subscriber::{Platform, SubscriberId};
+
+/// The reply window when the `reply_window_hours` variable does not say otherwise.
+pub const DEFAULT_REPLY_WINDOW_HOURS: i64 = 72;
+/// The longest reply window accepted (a year).
+pub const MAX_REPLY_WINDOW_HOURS: i64 = 24 * 365;
+/// The longest campaign id accepted in paths and rating data.
+pub const MAX_CAMPAIGN_ID_CHARS: usize = 64;
+
+/// How feedback is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedbackSettings {
+    /// How long after a campaign message a reply is still credited to it.
+    pub reply_window: Duration,
+}
+
+impl Default for FeedbackSettings {
+    fn default() -> Self {
+        FeedbackSettings {
+            reply_window: Duration::hours(DEFAULT_REPLY_WINDOW_HOURS),
+        }
+    }
+}
+
+impl FeedbackSettings {
+    /// Settings with a reply window of `hours` (the `reply_window_hours` variable).
+    ///
+    /// # Errors
+    /// 503 `invalid_configuration` when `hours` is not between 1 and [`MAX_REPLY_WINDOW_HOURS`].
+    pub fn with_reply_window_hours(hours: i64) -> Result<Self> {
+        if !(1..=MAX_REPLY_WINDOW_HOURS).contains(&hours) {
+            return Err(Error::unavailable(
+                "invalid_configuration",
+                format!("variable 'reply_window_hours' must be between 1 and {MAX_REPLY_WINDOW_HOURS}, got {hours}"),
+            ));
+        }
+        Ok(FeedbackSettings {
+            reply_window: Duration::hours(hours),
+        })
+    }
+}
+
+/// Check a campaign id from a path or from button data: 1 to [`MAX_CAMPAIGN_ID_CHARS`] characters of
+/// A-Z, a-z, 0-9, '_' or '-' (so it embeds in keys and index names without ambiguity).
+///
+/// # Errors
+/// 400 `invalid_campaign_id`.
+pub fn check_campaign_id(id: &str) -> Result<()> {
+    let valid = !id.is_empty()
+        && id.len() <= MAX_CAMPAIGN_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "invalid_campaign_id",
+            format!("campaign id must be 1-{MAX_CAMPAIGN_ID_CHARS} characters of A-Z, a-z, 0-9, '_' or '-'"),
+        ))
+    }
+}
+
+/// The platform of a subscriber id (`telegram:shop:42` is on Telegram).
+pub(crate) fn platform_of(subscriber: &SubscriberId) -> Option<Platform> {
+    subscriber.as_str().split(':').next()?.parse().ok()
+}

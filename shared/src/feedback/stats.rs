@@ -1,0 +1,92 @@
+//! A campaign's statistics, read from its counters (exact under concurrent writers: counters change only
+//! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way).
+
+use serde::Serialize;
+
+use super::check_campaign_id;
+use crate::error::{Error, Result};
+use crate::event::counter;
+use crate::keys;
+use crate::kv::KvStore;
+
+/// Every reply credited to a campaign (`replied` counts the subscribers who replied).
+pub const REPLIES: &str = "replies";
+
+/// What a campaign did and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignStats {
+    /// The campaign.
+    pub campaign_id: String,
+    /// Recipients selected.
+    pub targeted: i64,
+    /// Accepted by the platform.
+    pub sent: i64,
+    /// Failed for good.
+    pub failed: i64,
+    /// Recipients who had blocked the bot.
+    pub blocked: i64,
+    /// Recipients skipped (no consent at send time, outside the service window…).
+    pub skipped: i64,
+    /// Messages that reached the device (delivered or read).
+    pub delivered: i64,
+    /// Messages read.
+    pub read: i64,
+    /// `read / delivered`; null while nothing is delivered (Telegram reports neither).
+    pub open_rate: Option<f64>,
+    /// Subscribers who replied (each once).
+    pub replied: i64,
+    /// Replies in all.
+    pub replies: i64,
+    /// Ratings given.
+    pub ratings: i64,
+    /// Their average score; null when there is none.
+    pub rating_average: Option<f64>,
+}
+
+fn round_to(value: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (value * scale).round() / scale
+}
+
+/// 404 unless the campaign exists (so a mistyped id is an error, not a page of zeros).
+///
+/// # Errors
+/// 400 `invalid_campaign_id`, 404 `not_found`, or a store failure.
+pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<()> {
+    check_campaign_id(campaign_id)?;
+    if !store.exists(&keys::campaign(campaign_id))? {
+        return Err(Error::not_found("campaign", campaign_id));
+    }
+    Ok(())
+}
+
+/// The statistics of a campaign.
+///
+/// # Errors
+/// 400 `invalid_campaign_id`, or a store failure.
+pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<CampaignStats> {
+    check_campaign_id(campaign_id)?;
+    let read_counter = |name: &str| -> Result<i64> {
+        Ok(store.increment(&keys::campaign_counter(campaign_id, name), 0)?)
+    };
+    let delivered = read_counter(counter::DELIVERED)?;
+    let read = read_counter(counter::READ)?;
+    let ratings = read_counter(counter::RATINGS)?;
+    let rating_sum = read_counter(counter::RATING_SUM)?;
+    Ok(CampaignStats {
+        campaign_id: campaign_id.to_owned(),
+        targeted: read_counter(counter::TARGETED)?,
+        sent: read_counter(counter::SENT)?,
+        failed: read_counter(counter::FAILED)?,
+        blocked: read_counter(counter::BLOCKED)?,
+        skipped: read_counter(counter::SKIPPED)?,
+        delivered,
+        read,
+        // Counters are far below 2^52, so the conversions are exact.
+        open_rate: (delivered > 0).then(|| round_to(read as f64 / delivered as f64, 4)),
+        replied: read_counter(counter::REPLIED)?,
+        replies: read_counter(REPLIES)?,
+        ratings,
+        rating_average: (ratings > 0).then(|| round_to(rating_sum as f64 / ratings as f64, 2)),
+    })
+}
