@@ -2,10 +2,13 @@
 //! feedback and statistics, and the ports ([`kv::KvStore`], [`messenger::Messenger`], [`clock::Clock`])
 //! through which the Spin components reach the world. Nothing here depends on Spin or any host.
 
+pub mod campaign;
 pub mod clock;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod event;
+pub mod feedback;
 pub mod index;
 pub mod ingress;
 pub mod keys;

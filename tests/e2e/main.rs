@@ -1,3 +1,4 @@
 //! End-to-end tests: the real `.wasm` components in the embedded host.
 
 mod host;
+mod telegram;

@@ -1,5 +1,7 @@
 //! Telegram Bot API: bot configuration, and one module per direction of traffic.
 
+pub mod callback_answer;
+pub mod send;
 pub mod webhook;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,340 @@
+//! When a campaign sends (a local time in a zone, an instant, or now) and the life-cycle state machine:
+//! only the transitions below are allowed, anything else is a 409.
+//!
+//! | action   | from                              | to                                   |
+//! | -------- | --------------------------------- | ------------------------------------ |
+//! | schedule | draft, scheduled                  | scheduled                            |
+//! | start    | scheduled (send time reached)     | running                              |
+//! | pause    | scheduled, running                | paused                               |
+//! | resume   | paused                            | running if it had started, else scheduled |
+//! | cancel   | draft, scheduled, running, paused | cancelled                            |
+//! | complete | running                           | completed                            |
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::subscriber::TimeZone;
+
+use super::model::{Campaign, CampaignState, Schedule};
+
+/// How far in the past a send time may be (clock skew between client and server) before it is refused.
+const PAST_TOLERANCE_SECS: i64 = 60;
+/// How far ahead a campaign may be scheduled.
+const MAX_DAYS_AHEAD: i64 = 366;
+
+/// The body of `POST /api/v1/campaigns/:id/schedule`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// `"now"`, an RFC 3339 instant (`2026-12-24T08:00:00Z`), or a local time (`2026-12-24T09:00:00`)
+    /// with `timezone`.
+    pub send_at: String,
+    /// An IANA zone for a local `send_at`, e.g. `Europe/Berlin`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The template version to pin; the latest when absent (and none was pinned at creation).
+    #[serde(default)]
+    pub template_version: Option<u32>,
+}
+
+impl ScheduleRequest {
+    /// Resolve the send time.
+    ///
+    /// # Errors
+    /// 400 `invalid_send_at` / `invalid_timezone` / `timezone_required`; 422 `nonexistent_local_time`
+    /// (a local time skipped by a daylight-saving change), `send_at_in_past`, `send_at_too_far`.
+    pub fn resolve(&self, now: DateTime<Utc>) -> Result<Schedule> {
+        let timezone = self.timezone.as_deref().map(TimeZone::parse).transpose()?;
+        let text = self.send_at.trim();
+        let schedule = |send_at, local_time| Schedule {
+            send_at,
+            timezone,
+            local_time,
+            scheduled_at: now,
+        };
+        if text.eq_ignore_ascii_case("now") {
+            return Ok(schedule(now, None));
+        }
+        let resolved = if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+            schedule(instant.with_timezone(&Utc), None)
+        } else {
+            let local = parse_local(text).ok_or_else(|| {
+                Error::invalid(
+                    "invalid_send_at",
+                    format!("send_at '{text}' must be \"now\", an RFC 3339 instant like 2026-12-24T08:00:00Z, or a local time like 2026-12-24T09:00:00 with a timezone"),
+                )
+            })?;
+            let zone = timezone.ok_or_else(|| {
+                Error::invalid("timezone_required", format!("send_at '{text}' is a local time: add \"timezone\", e.g. \"Europe/Berlin\""))
+            })?;
+            let instant = match zone.tz().from_local_datetime(&local) {
+                LocalResult::Single(t) => t,
+                // Clocks went back: the local time happens twice; send at the first.
+                LocalResult::Ambiguous(first, _) => first,
+                LocalResult::None => {
+                    return Err(Error::unprocessable(
+                        "nonexistent_local_time",
+                        format!("{text} does not exist in {} (clocks skip it for daylight saving); pick another time", zone.tz().name()),
+                    ))
+                }
+            };
+            schedule(instant.with_timezone(&Utc), Some(local))
+        };
+        if resolved.send_at < now - Duration::seconds(PAST_TOLERANCE_SECS) {
+            return Err(Error::unprocessable(
+                "send_at_in_past",
+                format!(
+                    "send_at {} is in the past; use \"now\" to send at once",
+                    resolved.send_at.to_rfc3339()
+                ),
+            ));
+        }
+        if resolved.send_at > now + Duration::days(MAX_DAYS_AHEAD) {
+            return Err(Error::unprocessable(
+                "send_at_too_far",
+                format!("send_at may be at most {MAX_DAYS_AHEAD} days ahead"),
+            ));
+        }
+        Ok(resolved)
+    }
+}
+
+fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+}
+
+/// A change of a campaign's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Set (or move) the send time.
+    Schedule,
+    /// The send time came: begin sending.
+    Start,
+    /// Hold.
+    Pause,
+    /// Continue after a pause.
+    Resume,
+    /// Stop for good.
+    Cancel,
+    /// Every recipient has a final state.
+    Complete,
+}
+
+impl Transition {
+    fn verb(self) -> &'static str {
+        match self {
+            Transition::Schedule => "schedule",
+            Transition::Start => "start",
+            Transition::Pause => "pause",
+            Transition::Resume => "resume",
+            Transition::Cancel => "cancel",
+            Transition::Complete => "complete",
+        }
+    }
+
+    fn allowed_from(self) -> &'static [CampaignState] {
+        use CampaignState::*;
+        match self {
+            Transition::Schedule => &[Draft, Scheduled],
+            Transition::Start => &[Scheduled],
+            Transition::Pause => &[Scheduled, Running],
+            Transition::Resume => &[Paused],
+            Transition::Cancel => &[Draft, Scheduled, Running, Paused],
+            Transition::Complete => &[Running],
+        }
+    }
+}
+
+impl Campaign {
+    /// Apply a transition, stamping the times it implies.
+    ///
+    /// # Errors
+    /// 409 `invalid_transition` naming the current state and the states the action is allowed from.
+    pub fn transition(&mut self, transition: Transition, now: DateTime<Utc>) -> Result<()> {
+        let allowed = transition.allowed_from();
+        if !allowed.contains(&self.state) {
+            let from: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            return Err(Error::conflict(
+                "invalid_transition",
+                format!(
+                    "campaign '{}' is {}; {} is allowed only when it is {}",
+                    self.id,
+                    self.state,
+                    transition.verb(),
+                    from.join(" or ")
+                ),
+            ));
+        }
+        self.state = match transition {
+            Transition::Schedule => CampaignState::Scheduled,
+            Transition::Start => {
+                self.started_at = Some(now);
+                CampaignState::Running
+            }
+            Transition::Pause => CampaignState::Paused,
+            Transition::Resume if self.started_at.is_some() => CampaignState::Running,
+            Transition::Resume => CampaignState::Scheduled,
+            Transition::Cancel => {
+                self.finished_at = Some(now);
+                CampaignState::Cancelled
+            }
+            Transition::Complete => {
+                self.finished_at = Some(now);
+                CampaignState::Completed
+            }
+        };
+        self.updated_at = now;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-01T10:00:00Z".parse().unwrap()
+    }
+
+    fn at(send_at: &str, timezone: Option<&str>) -> Result<Schedule> {
+        ScheduleRequest {
+            send_at: send_at.into(),
+            timezone: timezone.map(Into::into),
+            template_version: None,
+        }
+        .resolve(now())
+    }
+
+    #[test]
+    fn local_times_resolve_in_their_zone() {
+        // Berlin is UTC+1 in December.
+        let schedule = at("2026-12-24T09:00:00", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            schedule.send_at,
+            "2026-12-24T08:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            schedule.local_time.unwrap().to_string(),
+            "2026-12-24 09:00:00"
+        );
+        // and UTC+2 in summer.
+        let summer = at("2027-07-01T09:00", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            summer.send_at,
+            "2027-07-01T07:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+
+    #[test]
+    fn instants_and_now_need_no_zone() {
+        assert_eq!(
+            at("2026-12-24T09:00:00+05:30", None).unwrap().send_at,
+            "2026-12-24T03:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(at("now", None).unwrap().send_at, now());
+    }
+
+    #[test]
+    fn bad_send_times_say_what_to_fix() {
+        assert_eq!(
+            at("2026-12-24T09:00:00", None).unwrap_err().code(),
+            "timezone_required"
+        );
+        assert_eq!(at("tomorrow", None).unwrap_err().code(), "invalid_send_at");
+        assert_eq!(
+            at("2026-12-24T09:00:00", Some("Mars/Base"))
+                .unwrap_err()
+                .code(),
+            "invalid_timezone"
+        );
+        assert_eq!(
+            at("2026-01-01T00:00:00Z", None).unwrap_err().code(),
+            "send_at_in_past"
+        );
+        assert_eq!(
+            at("2030-01-01T00:00:00Z", None).unwrap_err().code(),
+            "send_at_too_far"
+        );
+        // 02:30 on 2027-03-28 does not exist in Berlin (clocks jump from 02:00 to 03:00).
+        let gap = at("2027-03-28T02:30:00", Some("Europe/Berlin")).unwrap_err();
+        assert_eq!((gap.code(), gap.status()), ("nonexistent_local_time", 422));
+        // 02:30 on 2026-10-25 happens twice: the first (summer time, UTC+2) is chosen.
+        let mut request = ScheduleRequest {
+            send_at: "2026-10-25T02:30:00".into(),
+            timezone: Some("Europe/Berlin".into()),
+            template_version: None,
+        };
+        let early = "2026-10-20T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            request.resolve(early).unwrap().send_at,
+            "2026-10-25T00:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        request.send_at = "2026-10-25 02:30".into();
+        assert!(request.resolve(early).is_ok());
+    }
+
+    fn draft() -> Campaign {
+        let request: super::super::NewCampaign = serde_json::from_str(
+            r#"{"id": "c1", "name": "n", "channel": "telegram:shop", "template_id": "t"}"#,
+        )
+        .unwrap();
+        request.into_draft(now()).unwrap()
+    }
+
+    #[test]
+    fn valid_transitions_follow_the_life_cycle() {
+        let mut c = draft();
+        c.transition(Transition::Schedule, now()).unwrap();
+        c.transition(Transition::Pause, now()).unwrap();
+        c.transition(Transition::Resume, now()).unwrap();
+        assert_eq!(
+            c.state,
+            CampaignState::Scheduled,
+            "resuming a campaign that never started waits for its time"
+        );
+        c.transition(Transition::Start, now()).unwrap();
+        c.transition(Transition::Pause, now()).unwrap();
+        c.transition(Transition::Resume, now()).unwrap();
+        assert_eq!(c.state, CampaignState::Running);
+        c.transition(Transition::Complete, now()).unwrap();
+        assert_eq!(c.state, CampaignState::Completed);
+        assert_eq!(c.finished_at, Some(now()));
+    }
+
+    #[test]
+    fn invalid_transitions_are_conflicts() {
+        let mut c = draft();
+        for t in [
+            Transition::Pause,
+            Transition::Resume,
+            Transition::Start,
+            Transition::Complete,
+        ] {
+            let err = c.transition(t, now()).unwrap_err();
+            assert_eq!((err.status(), err.code()), (409, "invalid_transition"));
+        }
+        c.transition(Transition::Cancel, now()).unwrap();
+        let err = c.transition(Transition::Schedule, now()).unwrap_err();
+        assert!(err.message().contains("is cancelled"), "{}", err.message());
+        assert_eq!(
+            c.transition(Transition::Resume, now())
+                .unwrap_err()
+                .status(),
+            409
+        );
+        assert_eq!(
+            c.transition(Transition::Cancel, now())
+                .unwrap_err()
+                .status(),
+            409
+        );
+    }
+}

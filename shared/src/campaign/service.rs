@@ -1,0 +1,391 @@
+//! Campaign operations over the store: create, read, list, and the operator's state changes. Every
+//! change of a campaign record goes through compare-and-swap, so a tick starting a campaign and an
+//! operator pausing it never overwrite each other.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::keys;
+use crate::kv::{self, KvStore};
+
+use super::model::{Campaign, CampaignState, NewCampaign};
+use super::schedule::{ScheduleRequest, Transition};
+
+/// The most campaigns one list page returns.
+pub const MAX_LIST_LIMIT: usize = 100;
+/// How many index pages one list request reads at most.
+const MAX_PAGES_PER_LIST: u64 = 10;
+
+/// The port through which scheduling pins a template version, so this module does not depend on the
+/// template engine.
+pub trait TemplateVersions {
+    /// The version to pin: `version` when given (checked to exist), else the template's latest.
+    ///
+    /// # Errors
+    /// 404 when the template or version does not exist; store failures.
+    fn resolve(&self, template_id: &str, version: Option<u32>) -> Result<u32>;
+}
+
+/// The ids of campaigns a tick must look at.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ActiveCampaigns {
+    /// Campaign ids, in id order.
+    pub ids: BTreeSet<String>,
+}
+
+/// Create a draft.
+///
+/// # Errors
+/// 400 for invalid fields (see [`NewCampaign::into_draft`]); 409 `campaign_exists` when the id is taken.
+pub fn create<S: KvStore + ?Sized>(
+    store: &S,
+    request: NewCampaign,
+    now: DateTime<Utc>,
+) -> Result<Campaign> {
+    let campaign = request.into_draft(now)?;
+    let key = keys::campaign(campaign.id.as_str());
+    kv::update_json(store, &key, |current: Option<Campaign>| match current {
+        Some(_) => Err(Error::conflict(
+            "campaign_exists",
+            format!(
+                "a campaign with id '{}' already exists; choose another id",
+                campaign.id
+            ),
+        )),
+        None => Ok((Some(campaign.clone()), ())),
+    })?;
+    Index::CAMPAIGNS.append(store, campaign.id.as_str())?;
+    Ok(campaign)
+}
+
+/// A campaign by id.
+///
+/// # Errors
+/// 404 when absent.
+pub fn get<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Campaign> {
+    kv::get_json(store, &keys::campaign(id))?.ok_or_else(|| Error::not_found("campaign", id))
+}
+
+/// One page of the campaign list.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignPage {
+    /// Campaigns in creation order.
+    pub items: Vec<Campaign>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// List campaigns in creation order from `cursor` (an index position returned by a previous page).
+///
+/// # Errors
+/// 400 `invalid_cursor`; store failures.
+pub fn list<S: KvStore + ?Sized>(
+    store: &S,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<CampaignPage> {
+    let mut position: u64 = match cursor {
+        Some(c) => c.parse().map_err(|_| {
+            Error::invalid(
+                "invalid_cursor",
+                format!("cursor '{c}' was not returned by this API"),
+            )
+        })?,
+        None => 0,
+    };
+    let limit = limit.clamp(1, MAX_LIST_LIMIT);
+    let end = Index::CAMPAIGNS.len(store)?;
+    let mut items = Vec::new();
+    let mut pages = 0;
+    while position < end && items.len() < limit && pages < MAX_PAGES_PER_LIST {
+        let (entries, next_page) = Index::CAMPAIGNS.read_from(store, position)?;
+        pages += 1;
+        let keys: Vec<String> = entries.iter().map(|(_, id)| keys::campaign(id)).collect();
+        let records: Vec<Option<Campaign>> = kv::get_many_json(store, &keys)?;
+        position = next_page;
+        for ((entry_position, _), record) in entries.iter().zip(records) {
+            if items.len() == limit {
+                position = *entry_position;
+                break;
+            }
+            items.extend(record);
+        }
+    }
+    Ok(CampaignPage {
+        items,
+        next_cursor: (position < end).then(|| position.to_string()),
+    })
+}
+
+/// Schedule a draft (or move a scheduled campaign's time), pinning the template version.
+///
+/// # Errors
+/// 404 for an unknown campaign or template; 409 `invalid_transition`; 400/422 for the send time
+/// (see [`ScheduleRequest::resolve`]).
+pub fn schedule<S, T>(
+    store: &S,
+    templates: &T,
+    id: &str,
+    request: &ScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<Campaign>
+where
+    S: KvStore + ?Sized,
+    T: TemplateVersions + ?Sized,
+{
+    let current = get(store, id)?;
+    // Check the transition before touching anything else, so a refused request changes nothing.
+    current.clone().transition(Transition::Schedule, now)?;
+    let schedule = request.resolve(now)?;
+    if request.template_version == Some(0) {
+        return Err(Error::invalid(
+            "invalid_template_version",
+            "template_version starts at 1",
+        ));
+    }
+    let version = templates.resolve(
+        &current.template_id,
+        request.template_version.or(current.template_version),
+    )?;
+    // Listed as active before it becomes scheduled: a crash in between leaves a harmless extra id, never
+    // a scheduled campaign no tick knows of.
+    add_active(store, id)?;
+    change(store, id, |campaign| {
+        campaign.transition(Transition::Schedule, now)?;
+        campaign.schedule = Some(schedule.clone());
+        campaign.template_version = Some(version);
+        Ok(())
+    })
+}
+
+/// Pause a scheduled or running campaign; batches in flight stop after their current few sends.
+///
+/// # Errors
+/// 404; 409 `invalid_transition`.
+pub fn pause<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Campaign> {
+    change(store, id, |campaign| {
+        campaign.transition(Transition::Pause, now)
+    })
+}
+
+/// Resume a paused campaign.
+///
+/// # Errors
+/// 404; 409 `invalid_transition`.
+pub fn resume<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Campaign> {
+    change(store, id, |campaign| {
+        campaign.transition(Transition::Resume, now)
+    })
+}
+
+/// Cancel a campaign; recipients in batches already claimed are finalised as skipped by the next tick.
+///
+/// # Errors
+/// 404; 409 `invalid_transition`.
+pub fn cancel<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Campaign> {
+    change(store, id, |campaign| {
+        campaign.transition(Transition::Cancel, now)
+    })
+}
+
+/// Change a campaign record through compare-and-swap.
+///
+/// # Errors
+/// 404 when absent; the error `apply` returns.
+pub fn change<S, F>(store: &S, id: &str, mut apply: F) -> Result<Campaign>
+where
+    S: KvStore + ?Sized,
+    F: FnMut(&mut Campaign) -> Result<()>,
+{
+    kv::update_json(store, &keys::campaign(id), |current: Option<Campaign>| {
+        let mut campaign = current.ok_or_else(|| Error::not_found("campaign", id))?;
+        apply(&mut campaign)?;
+        Ok((Some(campaign.clone()), campaign))
+    })
+}
+
+/// The ids of campaigns that may have work.
+///
+/// # Errors
+/// Store failures.
+pub fn active_ids<S: KvStore + ?Sized>(store: &S) -> Result<Vec<String>> {
+    Ok(
+        kv::get_json::<_, ActiveCampaigns>(store, &keys::active_campaigns())?
+            .unwrap_or_default()
+            .ids
+            .into_iter()
+            .collect(),
+    )
+}
+
+fn add_active<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<()> {
+    kv::update_json(
+        store,
+        &keys::active_campaigns(),
+        |current: Option<ActiveCampaigns>| {
+            let mut active = current.unwrap_or_default();
+            Ok(if active.ids.insert(id.to_owned()) {
+                (Some(active), ())
+            } else {
+                (None, ())
+            })
+        },
+    )
+}
+
+/// Drop a campaign that has no more work from the active set.
+///
+/// # Errors
+/// Store failures.
+pub fn remove_active<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<()> {
+    kv::update_json(
+        store,
+        &keys::active_campaigns(),
+        |current: Option<ActiveCampaigns>| {
+            let mut active = current.unwrap_or_default();
+            Ok(if active.ids.remove(id) {
+                (Some(active), ())
+            } else {
+                (None, ())
+            })
+        },
+    )
+}
+
+/// Whether a state can still produce sends (or finalisations) and so belongs in the active set.
+pub fn is_active(state: CampaignState) -> bool {
+    matches!(
+        state,
+        CampaignState::Scheduled | CampaignState::Running | CampaignState::Paused
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::MemoryStore;
+
+    struct Templates;
+    impl TemplateVersions for Templates {
+        fn resolve(&self, template_id: &str, version: Option<u32>) -> Result<u32> {
+            match (template_id, version) {
+                ("welcome", None) => Ok(3),
+                ("welcome", Some(v)) if v <= 3 => Ok(v),
+                _ => Err(Error::not_found("template", template_id)),
+            }
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-01T10:00:00Z".parse().unwrap()
+    }
+
+    fn new(id: &str) -> NewCampaign {
+        serde_json::from_str(&format!(r#"{{"id": "{id}", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome"}}"#)).unwrap()
+    }
+
+    fn schedule_request(send_at: &str) -> ScheduleRequest {
+        ScheduleRequest {
+            send_at: send_at.into(),
+            timezone: Some("Europe/Berlin".into()),
+            template_version: None,
+        }
+    }
+
+    #[test]
+    fn create_refuses_a_taken_id_and_lists_in_order() {
+        let store = MemoryStore::new();
+        for i in 0..5 {
+            create(&store, new(&format!("c{i}")), now()).unwrap();
+        }
+        assert_eq!(
+            create(&store, new("c1"), now()).unwrap_err().code(),
+            "campaign_exists"
+        );
+        let first = list(&store, None, 2).unwrap();
+        assert_eq!(
+            first
+                .items
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
+            ["c0", "c1"]
+        );
+        let rest = list(&store, first.next_cursor.as_deref(), 10).unwrap();
+        assert_eq!(rest.items.len(), 3);
+        assert!(rest.next_cursor.is_none());
+        assert_eq!(
+            list(&store, Some("x"), 10).unwrap_err().code(),
+            "invalid_cursor"
+        );
+        assert_eq!(get(&store, "nope").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn scheduling_in_a_timezone_pins_the_latest_template_and_activates() {
+        let store = MemoryStore::new();
+        create(&store, new("c1"), now()).unwrap();
+        let campaign = schedule(
+            &store,
+            &Templates,
+            "c1",
+            &schedule_request("2026-12-24T09:00:00"),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(campaign.state, CampaignState::Scheduled);
+        assert_eq!(campaign.template_version, Some(3));
+        assert_eq!(
+            campaign.schedule.unwrap().send_at.to_rfc3339(),
+            "2026-12-24T08:00:00+00:00"
+        );
+        assert_eq!(active_ids(&store).unwrap(), ["c1"]);
+    }
+
+    #[test]
+    fn scheduling_refuses_unknown_templates_and_bad_states_without_side_effects() {
+        let store = MemoryStore::new();
+        let mut request: NewCampaign = new("c1");
+        request.template_id = "missing".into();
+        create(&store, request, now()).unwrap();
+        assert_eq!(
+            schedule(&store, &Templates, "c1", &schedule_request("now"), now())
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert!(active_ids(&store).unwrap().is_empty());
+        create(&store, new("c2"), now()).unwrap();
+        cancel(&store, "c2", now()).unwrap();
+        let err = schedule(&store, &Templates, "c2", &schedule_request("now"), now()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (409, "invalid_transition"));
+        assert!(active_ids(&store).unwrap().is_empty());
+    }
+
+    #[test]
+    fn operator_transitions_are_checked() {
+        let store = MemoryStore::new();
+        create(&store, new("c1"), now()).unwrap();
+        assert_eq!(pause(&store, "c1", now()).unwrap_err().status(), 409);
+        schedule(&store, &Templates, "c1", &schedule_request("now"), now()).unwrap();
+        assert_eq!(
+            pause(&store, "c1", now()).unwrap().state,
+            CampaignState::Paused
+        );
+        assert_eq!(
+            resume(&store, "c1", now()).unwrap().state,
+            CampaignState::Scheduled
+        );
+        assert_eq!(
+            cancel(&store, "c1", now()).unwrap().state,
+            CampaignState::Cancelled
+        );
+        assert_eq!(resume(&store, "c1", now()).unwrap_err().status(), 409);
+        assert_eq!(pause(&store, "missing", now()).unwrap_err().status(), 404);
+    }
+}

@@ -1,0 +1,277 @@
+//! Claiming work: walking the audience into a new batch, and taking over a batch whose lease lapsed.
+//!
+//! A new batch is claimed in two compare-and-swap steps: first the batch record `n` is created (only
+//! one tick can create it), then the cursor moves past it. A tick that finds batch `n` already written
+//! but the cursor not yet moved (its creator died in between) moves the cursor itself, so no range of
+//! the audience is ever lost or claimed twice.
+
+use chrono::{DateTime, Utc};
+
+use crate::campaign::Campaign;
+use crate::directory::StoredSubscriber;
+use crate::error::Result;
+use crate::index::Index;
+use crate::keys;
+use crate::kv::{self, CasOutcome, KvStore};
+use crate::subscriber::SubscriberId;
+
+use super::ledger::{Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
+
+/// How many times a claim retries after losing a race.
+const CLAIM_ATTEMPTS: usize = 16;
+
+/// The recipients found by one walk of the audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    /// Recipients, in index order.
+    pub recipients: Vec<SubscriberId>,
+    /// Where the next walk starts.
+    pub end: u64,
+    /// Positions examined.
+    pub scanned: u64,
+    /// The end of the index was reached.
+    pub exhausted: bool,
+}
+
+/// Walk the subscriber index from `from`, collecting up to `limit` recipients of `campaign`, reading at
+/// most `max_pages` index pages (so a sparse audience cannot make one step unbounded).
+///
+/// # Errors
+/// Store failures or corrupt records.
+pub fn walk_audience<S: KvStore + ?Sized>(
+    store: &S,
+    campaign: &Campaign,
+    from: u64,
+    limit: usize,
+    max_pages: u64,
+) -> Result<Walk> {
+    let len = Index::SUBSCRIBERS.len(store)?;
+    let mut recipients = Vec::new();
+    let mut position = from;
+    let mut scanned = 0;
+    let mut pages = 0;
+    while position < len && recipients.len() < limit && pages < max_pages {
+        let (entries, next_page) = Index::SUBSCRIBERS.read_from(store, position)?;
+        pages += 1;
+        // Index entries are subscriber ids as written by the directory; one that does not parse is skipped.
+        let ids: Vec<Option<SubscriberId>> = entries
+            .iter()
+            .map(|(_, id)| SubscriberId::parse(id).ok())
+            .collect();
+        let keys: Vec<String> = ids.iter().flatten().map(keys::subscriber).collect();
+        let mut found = kv::get_many_json::<_, StoredSubscriber>(store, &keys)?.into_iter();
+        let records: Vec<Option<StoredSubscriber>> = ids
+            .iter()
+            .map(|id| id.as_ref().and_then(|_| found.next().flatten()))
+            .collect();
+        position = next_page;
+        for ((entry_position, _), record) in entries.iter().zip(records) {
+            if recipients.len() == limit {
+                position = *entry_position;
+                break;
+            }
+            scanned += 1;
+            let Some(record) = record else { continue };
+            // A duplicate index entry (two concurrent first sightings) is not a second recipient.
+            if record.index_position != Some(*entry_position) {
+                continue;
+            }
+            if campaign.targets(&record.subscriber) {
+                recipients.push(record.subscriber.id);
+            }
+        }
+    }
+    Ok(Walk {
+        recipients,
+        end: position,
+        scanned,
+        exhausted: position >= len,
+    })
+}
+
+/// The cursor of a campaign (an empty one before the first claim).
+///
+/// # Errors
+/// Store failures.
+pub fn cursor<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<Cursor> {
+    Ok(kv::get_json(store, &keys::campaign_cursor(campaign_id))?.unwrap_or_default())
+}
+
+/// Claim the next range of the audience as a new batch leased to `owner`. Returns the batch, or `None`
+/// when the audience is exhausted. A range without recipients is recorded as an empty, finished batch
+/// and the walk goes on (within the attempt bound).
+///
+/// # Errors
+/// Store failures.
+pub fn claim_new_batch<S: KvStore + ?Sized>(
+    store: &S,
+    campaign: &Campaign,
+    lease: &Lease,
+    now: DateTime<Utc>,
+    batch_size: usize,
+    max_pages: u64,
+) -> Result<Option<DeliveryBatch>> {
+    let campaign_id = campaign.id.as_str();
+    for _ in 0..CLAIM_ATTEMPTS {
+        let current = cursor(store, campaign_id)?;
+        if current.exhausted {
+            return Ok(None);
+        }
+        let number = current.next_batch;
+        let key = keys::delivery_batch(campaign_id, number);
+        if let Some(existing) = kv::get_json::<_, DeliveryBatch>(store, &key)? {
+            advance_cursor(store, &existing)?;
+            continue;
+        }
+        let walk = walk_audience(
+            store,
+            campaign,
+            current.next_position,
+            batch_size,
+            max_pages,
+        )?;
+        let empty = walk.recipients.is_empty();
+        let batch = DeliveryBatch {
+            campaign_id: campaign_id.to_owned(),
+            batch: number,
+            from_position: current.next_position,
+            to_position: walk.end,
+            scanned: walk.scanned,
+            exhausted_after: walk.exhausted,
+            entries: walk
+                .recipients
+                .into_iter()
+                .map(DeliveryEntry::pending)
+                .collect(),
+            lease: (!empty).then(|| lease.clone()),
+            created_at: now,
+            finished_at: empty.then_some(now),
+        };
+        match store.compare_and_swap(&key, None, &kv::encode(&batch))? {
+            CasOutcome::Swapped => {
+                advance_cursor(store, &batch)?;
+                if !empty {
+                    return Ok(Some(batch));
+                }
+            }
+            // Another tick created batch `number` first; the next round moves past it.
+            CasOutcome::Conflict(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Move the cursor past `batch` if it has not moved yet.
+fn advance_cursor<S: KvStore + ?Sized>(store: &S, batch: &DeliveryBatch) -> Result<()> {
+    kv::update_json(
+        store,
+        &keys::campaign_cursor(&batch.campaign_id),
+        |current: Option<Cursor>| {
+            let mut cursor = current.unwrap_or_default();
+            if cursor.next_batch != batch.batch {
+                return Ok((None, ()));
+            }
+            cursor.next_batch = batch.batch + 1;
+            cursor.next_position = batch.to_position;
+            cursor.exhausted = batch.exhausted_after;
+            cursor.scanned += batch.scanned;
+            cursor.claimed += batch.entries.len() as u64;
+            if !batch.entries.is_empty() {
+                cursor.open_batches.insert(batch.batch);
+            }
+            Ok((Some(cursor), ()))
+        },
+    )
+}
+
+/// Remove a finished batch from the cursor's open set.
+///
+/// # Errors
+/// Store failures.
+pub fn close_batch<S: KvStore + ?Sized>(store: &S, campaign_id: &str, batch: u64) -> Result<()> {
+    kv::update_json(
+        store,
+        &keys::campaign_cursor(campaign_id),
+        |current: Option<Cursor>| {
+            let mut cursor = current.unwrap_or_default();
+            Ok(if cursor.open_batches.remove(&batch) {
+                (Some(cursor), ())
+            } else {
+                (None, ())
+            })
+        },
+    )
+}
+
+/// What taking over a batch found.
+#[derive(Debug)]
+pub enum Takeover {
+    /// The batch is ours now; `finalised` entries (in flight at a crash) were closed as failed
+    /// `outcome_unknown` in the same write and must be counted.
+    Taken {
+        /// The batch as written.
+        batch: DeliveryBatch,
+        /// Indexes of entries finalised by the takeover.
+        finalised: Vec<usize>,
+    },
+    /// Another tick holds it, or it has nothing to do now.
+    Busy,
+    /// It is finished (the cursor's open set was stale).
+    Finished,
+}
+
+/// Take over batch `number` if no live lease holds it and it has work: either entries in flight at a
+/// crash (closed here as failed `outcome_unknown`), entries ready to send, or — for a cancelled
+/// campaign — any entry still open.
+///
+/// Entries in flight are never re-sent: the Bot API has no idempotency key, so a message whose answer
+/// was lost may well have been delivered, and a second copy is worse than a recorded unknown.
+///
+/// # Errors
+/// Store failures.
+pub fn take_over<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    number: u64,
+    lease: &Lease,
+    now: DateTime<Utc>,
+    cancelled: bool,
+) -> Result<Takeover> {
+    kv::update_json(
+        store,
+        &keys::delivery_batch(campaign_id, number),
+        |current: Option<DeliveryBatch>| {
+            let Some(mut batch) = current else {
+                return Ok((None, Takeover::Finished));
+            };
+            if batch.finished_at.is_some() {
+                return Ok((None, Takeover::Finished));
+            }
+            if batch.is_leased_by_other(&lease.owner, now) {
+                return Ok((None, Takeover::Busy));
+            }
+            let crashed = batch
+                .entries
+                .iter()
+                .any(|e| e.outcome == DeliveryState::InFlight);
+            let ready = batch.entries.iter().any(|e| e.is_ready(now));
+            let open = batch.open_entries() > 0;
+            if !(crashed || ready || (cancelled && open)) {
+                return Ok((None, Takeover::Busy));
+            }
+            let mut finalised = Vec::new();
+            for (i, entry) in batch.entries.iter_mut().enumerate() {
+                if entry.outcome == DeliveryState::InFlight {
+                    entry.outcome = DeliveryState::Failed {
+                    code: OUTCOME_UNKNOWN.into(),
+                    reason: "a tick stopped after handing the message to the platform and before recording the answer; not re-sent to avoid a duplicate".into(),
+                };
+                    entry.finished_at = Some(now);
+                    finalised.push(i);
+                }
+            }
+            batch.lease = Some(lease.clone());
+            Ok((Some(batch.clone()), Takeover::Taken { batch, finalised }))
+        },
+    )
+}

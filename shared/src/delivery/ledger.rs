@@ -1,0 +1,191 @@
+//! The delivery ledger: one record per batch of recipients (`keys::delivery_batch(campaign, n)`), written
+//! as intent before anything is sent and updated with outcomes after, plus the campaign cursor that
+//! hands out batches. Both change only through compare-and-swap.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::counter;
+use crate::subscriber::SubscriberId;
+
+/// The reason recorded for an entry that was in flight when its tick died.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+
+/// How far a campaign's audience walk has got, and which batches are not finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The next position in the subscriber index to examine.
+    pub next_position: u64,
+    /// The number the next batch will get.
+    pub next_batch: u64,
+    /// Batches that still have recipients without a final state.
+    #[serde(default)]
+    pub open_batches: BTreeSet<u64>,
+    /// The walk reached the end of the index: no more batches will be created.
+    #[serde(default)]
+    pub exhausted: bool,
+    /// Index positions examined so far.
+    #[serde(default)]
+    pub scanned: u64,
+    /// Recipients put into batches so far.
+    #[serde(default)]
+    pub claimed: u64,
+}
+
+/// Who is working on a batch, until when. Another tick may take the batch over once it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The tick holding it.
+    pub owner: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where one recipient's delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not yet attempted, or to be tried again (after a rate limit or a transient error).
+    Pending,
+    /// Handed to the platform by a tick that has not yet written the outcome.
+    InFlight,
+    /// Accepted by the platform.
+    Sent {
+        /// The platform's message id.
+        message_id: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// The platform's code, or ours (`outcome_unknown`, `transient`, `render_failed`…).
+        code: String,
+        /// What happened.
+        reason: String,
+    },
+    /// Not sent on purpose.
+    Skipped {
+        /// Why (`unsubscribed`, `blocked`, `campaign_cancelled`, …).
+        reason: String,
+    },
+    /// The recipient blocked the bot (or is gone); they are now suppressed.
+    Blocked {
+        /// The platform's code.
+        code: String,
+        /// The platform's words.
+        reason: String,
+    },
+}
+
+impl DeliveryState {
+    /// Whether this is one of the four final states.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, DeliveryState::Pending | DeliveryState::InFlight)
+    }
+
+    /// The campaign counter a final state adds to.
+    pub fn counter(&self) -> Option<&'static str> {
+        match self {
+            DeliveryState::Sent { .. } => Some(counter::SENT),
+            DeliveryState::Failed { .. } => Some(counter::FAILED),
+            DeliveryState::Skipped { .. } => Some(counter::SKIPPED),
+            DeliveryState::Blocked { .. } => Some(counter::BLOCKED),
+            DeliveryState::Pending | DeliveryState::InFlight => None,
+        }
+    }
+}
+
+/// One recipient in a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryEntry {
+    /// The recipient.
+    pub subscriber: SubscriberId,
+    /// Where the delivery stands.
+    pub outcome: DeliveryState,
+    /// Transient failures so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// Rate-limit answers so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_limited: u32,
+    /// Not to be tried before this (backoff after a transient error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    /// When the final state was reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl DeliveryEntry {
+    /// A recipient not yet attempted.
+    pub fn pending(subscriber: SubscriberId) -> Self {
+        DeliveryEntry {
+            subscriber,
+            outcome: DeliveryState::Pending,
+            attempts: 0,
+            rate_limited: 0,
+            not_before: None,
+            finished_at: None,
+        }
+    }
+
+    /// Whether it can be attempted at `now`.
+    pub fn is_ready(&self, now: DateTime<Utc>) -> bool {
+        self.outcome == DeliveryState::Pending && self.not_before.is_none_or(|t| t <= now)
+    }
+}
+
+/// One batch of a campaign's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryBatch {
+    /// The campaign.
+    pub campaign_id: String,
+    /// The batch number.
+    pub batch: u64,
+    /// The first subscriber index position this batch's walk examined.
+    pub from_position: u64,
+    /// The position after the last one it examined: where the next batch's walk starts.
+    pub to_position: u64,
+    /// Index positions examined.
+    pub scanned: u64,
+    /// The walk reached the end of the index with this batch.
+    pub exhausted_after: bool,
+    /// The recipients, in index order.
+    pub entries: Vec<DeliveryEntry>,
+    /// The tick working on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// When it was claimed.
+    pub created_at: DateTime<Utc>,
+    /// When every entry reached a final state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryBatch {
+    /// Whether `owner` holds an unexpired lease at `now`.
+    pub fn is_leased_by(&self, owner: &str, now: DateTime<Utc>) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|l| l.owner == owner && l.expires_at > now)
+    }
+
+    /// Whether some tick other than `owner` holds an unexpired lease at `now`.
+    pub fn is_leased_by_other(&self, owner: &str, now: DateTime<Utc>) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|l| l.owner != owner && l.expires_at > now)
+    }
+
+    /// Entries without a final state.
+    pub fn open_entries(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| !e.outcome.is_final())
+            .count()
+    }
+}

@@ -1,0 +1,66 @@
+//! Delivery: the scheduled, paced, exactly-once sender.
+//!
+//! A scheduler calls the dispatch component's tick route; the tick calls [`run_tick`], which calls
+//! [`send_next_batch`] until there is nothing due or its time budget is spent. One step starts a due
+//! campaign, completes a finished one, or works on one batch of recipients:
+//!
+//! 1. **Claim**: resume a batch whose lease lapsed, or claim the next range of the audience (walked
+//!    through the subscriber index) as a new batch record leased to this tick ([`claim`]).
+//! 2. **Intent**: before a few recipients are sent, their entries are marked in flight in the batch
+//!    record, in one compare-and-swap that also renews the lease.
+//! 3. **Send**: consent is re-read, the message rendered and sent in send slots reserved from the
+//!    channel's shared pacing record ([`pacing`]).
+//! 4. **Outcome**: the answers are written back in one compare-and-swap, the [`crate::event::SentMessageRef`]s
+//!    in one `set_many`, and the counters incremented once per recipient reaching a final state.
+//!
+//! A tick that dies between 2 and 4 leaves entries in flight under an expiring lease; the tick that takes
+//! the batch over closes them as failed `outcome_unknown` and never sends them again (see
+//! [`claim::take_over`]). The in-flight window is a handful of messages.
+
+pub mod claim;
+pub mod ledger;
+mod messengers;
+pub mod pacing;
+mod progress;
+mod sender;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+
+use crate::campaign::Campaign;
+use crate::error::Result;
+use crate::message::RenderedMessage;
+use crate::subscriber::Subscriber;
+
+pub use ledger::{Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
+pub use messengers::{PlatformMessenger, TelegramSender, WhatsAppSender};
+pub use progress::{deliveries, progress, Counts, DeliveryPage, Progress, MAX_BATCHES_PER_PAGE};
+pub use sender::{
+    run_tick, send_next_batch, BatchReport, SenderConfig, Step, StopReason, TickReport,
+    MAX_BUDGET_MS,
+};
+
+/// The port through which the sender renders a campaign's message for one recipient, so delivery does
+/// not depend on the template engine.
+pub trait MessageRenderer {
+    /// Render the campaign's pinned template for `subscriber` on their platform.
+    ///
+    /// # Errors
+    /// A 4xx error whose code and message are recorded as the recipient's failure.
+    fn render(&self, subscriber: &Subscriber, campaign: &Campaign) -> Result<RenderedMessage>;
+}
+
+/// What the sender hands a [`crate::messenger::Messenger`]: the rendered message plus what a platform
+/// adapter may need besides (the campaign for button data, the last inbound message for WhatsApp's
+/// service window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The campaign sending it.
+    pub campaign_id: String,
+    /// The message.
+    pub message: RenderedMessage,
+    /// When the recipient last wrote to us.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}

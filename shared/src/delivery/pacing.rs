@@ -1,0 +1,187 @@
+//! Pacing per channel, shared by every tick through one record (`keys::pace(channel)`): ticks reserve
+//! send slots by compare-and-swap, so two overlapping ticks together stay within the channel's rate,
+//! each chat gets at most one message a second, and a 429 pauses the whole channel.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::keys;
+use crate::kv::{self, KvStore};
+use crate::subscriber::{Address, Channel};
+
+/// The smallest gap between two messages to the same chat (Telegram: one per second per chat).
+pub const PER_CHAT_GAP_MS: i64 = 1000;
+
+/// A channel's pacing record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaceState {
+    /// The earliest time the next message may go out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_slot_at: Option<DateTime<Utc>>,
+    /// The platform asked us to stop until then (429 `retry_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Chats given a slot within the last second, with that slot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_chats: Vec<(String, DateTime<Utc>)>,
+}
+
+/// The gap between two messages on a channel sending `rate_per_second`.
+pub fn interval(rate_per_second: u32) -> Duration {
+    Duration::nanoseconds(1_000_000_000 / i64::from(rate_per_second.max(1)))
+}
+
+/// Reserve one send slot per address, in order, no later than `deadline`; returns the slots (fewer than
+/// asked when the deadline comes first).
+///
+/// # Errors
+/// Store failures or contention.
+pub fn reserve_slots<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    addresses: &[&Address],
+    rate_per_second: u32,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>> {
+    let gap = interval(rate_per_second);
+    let per_chat = Duration::milliseconds(PER_CHAT_GAP_MS);
+    kv::update_json(store, &keys::pace(channel), |current: Option<PaceState>| {
+        let mut pace = current.unwrap_or_default();
+        pace.recent_chats.retain(|(_, at)| *at + per_chat > now);
+        let mut next = [Some(now), pace.next_slot_at, pace.paused_until]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        let mut slots = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let chat_free_at = pace
+                .recent_chats
+                .iter()
+                .filter(|(chat, _)| chat == address.as_str())
+                .map(|(_, at)| *at + per_chat)
+                .max();
+            let slot = chat_free_at.map_or(next, |free| free.max(next));
+            if slot > deadline {
+                break;
+            }
+            slots.push(slot);
+            pace.recent_chats.push((address.as_str().to_owned(), slot));
+            next = slot + gap;
+        }
+        if slots.is_empty() {
+            return Ok((None, slots));
+        }
+        pace.next_slot_at = Some(next);
+        Ok((Some(pace), slots))
+    })
+}
+
+/// Pause the channel until `until` (a later pause already recorded stands).
+///
+/// # Errors
+/// Store failures or contention.
+pub fn pause_channel<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    until: DateTime<Utc>,
+) -> Result<()> {
+    kv::update_json(store, &keys::pace(channel), |current: Option<PaceState>| {
+        let mut pace = current.unwrap_or_default();
+        if pace.paused_until.is_some_and(|p| p >= until) {
+            return Ok((None, ()));
+        }
+        pace.paused_until = Some(until);
+        Ok((Some(pace), ()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::MemoryStore;
+    use crate::subscriber::Platform;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-01T10:00:00Z".parse().unwrap()
+    }
+
+    fn addresses(ids: &[&str]) -> Vec<Address> {
+        ids.iter()
+            .map(|a| Address::parse(Platform::Telegram, a).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn two_reservations_share_the_channel_rate() {
+        let store = MemoryStore::new();
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let far = now() + Duration::hours(1);
+        let first = addresses(&["1", "2"]);
+        let second = addresses(&["3", "4"]);
+        let a = reserve_slots(
+            &store,
+            &channel,
+            &first.iter().collect::<Vec<_>>(),
+            10,
+            now(),
+            far,
+        )
+        .unwrap();
+        let b = reserve_slots(
+            &store,
+            &channel,
+            &second.iter().collect::<Vec<_>>(),
+            10,
+            now(),
+            far,
+        )
+        .unwrap();
+        let all: Vec<_> = a.into_iter().chain(b).collect();
+        for pair in all.windows(2) {
+            assert_eq!(pair[1] - pair[0], Duration::milliseconds(100));
+        }
+    }
+
+    #[test]
+    fn a_chat_waits_a_second_and_a_pause_holds_the_channel() {
+        let store = MemoryStore::new();
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let far = now() + Duration::hours(1);
+        let chat = addresses(&["7"]);
+        let one = reserve_slots(&store, &channel, &[&chat[0]], 30, now(), far).unwrap();
+        let two = reserve_slots(&store, &channel, &[&chat[0]], 30, now(), far).unwrap();
+        assert_eq!(two[0] - one[0], Duration::seconds(1));
+        pause_channel(&store, &channel, now() + Duration::seconds(30)).unwrap();
+        pause_channel(&store, &channel, now() + Duration::seconds(5)).unwrap();
+        let other = addresses(&["8"]);
+        let after = reserve_slots(&store, &channel, &[&other[0]], 30, now(), far).unwrap();
+        assert_eq!(after[0], now() + Duration::seconds(30));
+    }
+
+    #[test]
+    fn no_slot_is_reserved_past_the_deadline() {
+        let store = MemoryStore::new();
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let many = addresses(&["1", "2", "3", "4", "5"]);
+        let slots = reserve_slots(
+            &store,
+            &channel,
+            &many.iter().collect::<Vec<_>>(),
+            2,
+            now(),
+            now() + Duration::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(
+            slots,
+            vec![
+                now(),
+                now() + Duration::milliseconds(500),
+                now() + Duration::seconds(1)
+            ]
+        );
+    }
+}

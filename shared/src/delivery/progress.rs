@@ -1,0 +1,184 @@
+//! How far a campaign has got: counts per final state from the counters, open entries from the open
+//! batches, the recent send rate from the latest batch records, and an estimate of the time left.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::campaign::{self, CampaignState};
+use crate::error::{Error, Result};
+use crate::event::counter;
+use crate::index::Index;
+use crate::keys;
+use crate::kv::{self, KvStore};
+
+use super::claim;
+use super::ledger::DeliveryBatch;
+
+/// How many of the latest batches the send rate is measured over.
+const RATE_WINDOW_BATCHES: u64 = 5;
+/// The most ledger batches one deliveries page returns.
+pub const MAX_BATCHES_PER_PAGE: u64 = 5;
+
+/// Recipients per state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Recipients with a final state.
+    pub targeted: i64,
+    /// Sent.
+    pub sent: i64,
+    /// Failed.
+    pub failed: i64,
+    /// Blocked.
+    pub blocked: i64,
+    /// Skipped.
+    pub skipped: i64,
+    /// Claimed into a batch, no final state yet.
+    pub pending: u64,
+}
+
+/// A campaign's progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// The campaign.
+    pub campaign_id: String,
+    /// Its state.
+    pub state: CampaignState,
+    /// Recipients per state.
+    pub counts: Counts,
+    /// Recipients finalised per second over the latest batches.
+    pub messages_per_second: f64,
+    /// Recipients still to go: open entries plus the expected share of the audience not yet walked.
+    pub estimated_remaining: u64,
+    /// Seconds until done at the recent rate; absent when there is no rate yet or nothing is left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_seconds_left: Option<u64>,
+    /// Subscriber index positions examined / in the index.
+    pub audience_scanned: u64,
+    /// Positions in the subscriber index.
+    pub audience_total: u64,
+}
+
+/// The progress of campaign `id` at `now`.
+///
+/// # Errors
+/// 404 for an unknown campaign; store failures.
+pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Progress> {
+    let campaign = campaign::get(store, id)?;
+    let read = |name: &str| store.increment(&keys::campaign_counter(id, name), 0);
+    let cursor = claim::cursor(store, id)?;
+    let open_keys: Vec<String> = cursor
+        .open_batches
+        .iter()
+        .map(|&n| keys::delivery_batch(id, n))
+        .collect();
+    let open: Vec<Option<DeliveryBatch>> = kv::get_many_json(store, &open_keys)?;
+    let pending: u64 = open.iter().flatten().map(|b| b.open_entries() as u64).sum();
+    let counts = Counts {
+        targeted: read(counter::TARGETED)?,
+        sent: read(counter::SENT)?,
+        failed: read(counter::FAILED)?,
+        blocked: read(counter::BLOCKED)?,
+        skipped: read(counter::SKIPPED)?,
+        pending,
+    };
+    let first = cursor.next_batch.saturating_sub(RATE_WINDOW_BATCHES);
+    let recent_keys: Vec<String> = (first..cursor.next_batch)
+        .map(|n| keys::delivery_batch(id, n))
+        .collect();
+    let recent: Vec<DeliveryBatch> = kv::get_many_json::<_, DeliveryBatch>(store, &recent_keys)?
+        .into_iter()
+        .flatten()
+        .filter(|b| !b.entries.is_empty())
+        .collect();
+    let messages_per_second = rate(&recent, now);
+    let audience_total = Index::SUBSCRIBERS.len(store)?;
+    let unwalked = if cursor.exhausted
+        || matches!(
+            campaign.state,
+            CampaignState::Cancelled | CampaignState::Completed
+        ) {
+        0
+    } else {
+        let left = audience_total.saturating_sub(cursor.next_position);
+        // Expect the rest of the index to match as often as the part already walked (all of it before
+        // the first walk).
+        if cursor.scanned == 0 {
+            left
+        } else {
+            (left as f64 * cursor.claimed as f64 / cursor.scanned as f64).ceil() as u64
+        }
+    };
+    let estimated_remaining = pending + unwalked;
+    let estimated_seconds_left = (messages_per_second > 0.0 && estimated_remaining > 0)
+        .then(|| (estimated_remaining as f64 / messages_per_second).ceil() as u64);
+    Ok(Progress {
+        campaign_id: id.to_owned(),
+        state: campaign.state,
+        counts,
+        messages_per_second,
+        estimated_remaining,
+        estimated_seconds_left,
+        audience_scanned: cursor.next_position.min(audience_total),
+        audience_total,
+    })
+}
+
+/// Entries finalised per second from the first claim to the last finalisation among `batches`.
+fn rate(batches: &[DeliveryBatch], now: DateTime<Utc>) -> f64 {
+    let finals: Vec<DateTime<Utc>> = batches
+        .iter()
+        .flat_map(|b| b.entries.iter().filter_map(|e| e.finished_at))
+        .collect();
+    let Some(start) = batches.iter().map(|b| b.created_at).min() else {
+        return 0.0;
+    };
+    let end = finals.iter().copied().max().unwrap_or(now);
+    let seconds = (end - start).num_milliseconds() as f64 / 1000.0;
+    if finals.is_empty() || seconds <= 0.0 {
+        return 0.0;
+    }
+    (finals.len() as f64 / seconds * 100.0).round() / 100.0
+}
+
+/// One page of a campaign's delivery ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryPage {
+    /// Batch records (empty ranges of the audience are left out).
+    pub items: Vec<DeliveryBatch>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Page through campaign `id`'s ledger from batch `cursor`.
+///
+/// # Errors
+/// 404 for an unknown campaign; 400 `invalid_cursor`; store failures.
+pub fn deliveries<S: KvStore + ?Sized>(
+    store: &S,
+    id: &str,
+    cursor: Option<&str>,
+) -> Result<DeliveryPage> {
+    campaign::get(store, id)?;
+    let from: u64 = match cursor {
+        Some(c) => c.parse().map_err(|_| {
+            Error::invalid(
+                "invalid_cursor",
+                format!("cursor '{c}' was not returned by this API"),
+            )
+        })?,
+        None => 0,
+    };
+    let end = claim::cursor(store, id)?.next_batch;
+    let to = end.min(from.saturating_add(MAX_BATCHES_PER_PAGE));
+    let batch_keys: Vec<String> = (from..to).map(|n| keys::delivery_batch(id, n)).collect();
+    let items = kv::get_many_json::<_, DeliveryBatch>(store, &batch_keys)?
+        .into_iter()
+        .flatten()
+        .filter(|b| !b.entries.is_empty())
+        .collect();
+    Ok(DeliveryPage {
+        items,
+        next_cursor: (to < end).then(|| to.to_string()),
+    })
+}
