@@ -151,7 +151,9 @@ pub fn apply<S: KvStore + ?Sized>(store: &S, inbound: Inbound, now: DateTime<Utc
         InboundKind::Feedback(event) => (None, Some(event.clone())),
         InboundKind::Ignored { .. } => return Ok(Applied { subscriber: None, duplicate: false, feedback: Vec::new() }),
     };
-    let is_message = matches!(inbound.kind, InboundKind::Reply { .. } | InboundKind::ButtonPress { .. });
+    // Any message the person sends (a keyword, a command, a reply, a press) opens WhatsApp's
+    // 24-hour service window; membership changes are not messages.
+    let is_message = matches!(inbound.kind, InboundKind::OptIn { .. } | InboundKind::OptOut { .. } | InboundKind::Reply { .. } | InboundKind::ButtonPress { .. });
     let opted_in = matches!(inbound.kind, InboundKind::OptIn { .. } | InboundKind::Unblocked { .. });
     directory::touch(store, &inbound.channel, &address, now, opted_in, |subscriber| {
         subscriber.profile = merge_profile(&subscriber.profile, &inbound.profile);

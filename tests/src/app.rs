@@ -20,6 +20,13 @@ pub const TELEGRAM_WEBHOOK_SECRET: &str = "hook-secret-1";
 /// That bot's token.
 pub const TELEGRAM_BOT_TOKEN: &str = "123456:TEST-token";
 
+/// The WhatsApp phone number id the tests configure (the one in the fixtures).
+pub const WHATSAPP_PHONE_NUMBER_ID: &str = "1122334455667";
+/// The WhatsApp app secret that signs webhooks.
+pub const WHATSAPP_APP_SECRET: &str = "test-app-secret";
+/// The WhatsApp verify token.
+pub const WHATSAPP_VERIFY_TOKEN: &str = "test-verify-token";
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
@@ -126,11 +133,37 @@ impl TestApp {
         status_and_json(response).await
     }
 
+    /// Deliver a WhatsApp notification signed with the app secret.
+    pub async fn whatsapp_notification(&self, body: &str) -> (u16, serde_json::Value) {
+        self.whatsapp_notification_signed(body, &whatsapp_signature(WHATSAPP_APP_SECRET, body.as_bytes())).await
+    }
+
+    /// Deliver a WhatsApp notification with a given signature header.
+    pub async fn whatsapp_notification_signed(&self, body: &str, signature: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .request(reqwest::Method::POST, "/webhooks/whatsapp")
+            .header("x-hub-signature-256", signature)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request reaches the host");
+        status_and_json(response).await
+    }
+
     /// Call the scheduler route once.
     pub async fn tick(&self) -> (u16, serde_json::Value) {
         let response = self.request(reqwest::Method::POST, "/dispatch/tick").bearer_auth(TICK_TOKEN).send().await.expect("tick reaches the host");
         status_and_json(response).await
     }
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, as Meta signs webhooks.
+pub fn whatsapp_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// Status and JSON body (Null when the body is not JSON).
@@ -150,6 +183,10 @@ pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
         ("telegram_bots", bots.to_string()),
         ("telegram_rate_per_second", "20".to_owned()),
         ("whatsapp_api_url", fake.url()),
+        ("whatsapp_phone_number_id", WHATSAPP_PHONE_NUMBER_ID.to_owned()),
+        ("whatsapp_access_token", "test-access-token".to_owned()),
+        ("whatsapp_app_secret", WHATSAPP_APP_SECRET.to_owned()),
+        ("whatsapp_verify_token", WHATSAPP_VERIFY_TOKEN.to_owned()),
         ("tick_budget_ms", "5000".to_owned()),
     ]
     .into_iter()

@@ -26,6 +26,8 @@ pub struct Recorded {
     pub json: serde_json::Value,
     /// When it arrived.
     pub at: Instant,
+    /// What the fake answered (status, JSON body).
+    pub reply: (u16, serde_json::Value),
 }
 
 impl Recorded {
@@ -135,17 +137,18 @@ impl FakePlatform {
         let reply = {
             let mut state = self.state.lock().expect("fake state");
             let recipient = recipient_of(&json);
-            state.recorded.push(Recorded { method, path: path.clone(), headers, json: json.clone(), at: Instant::now() });
             let scripted = recipient.as_ref().and_then(|r| {
                 state.scripts.iter_mut().find(|s| &s.recipient == r && !s.replies.is_empty()).and_then(|s| s.replies.pop_front())
             });
-            match scripted {
+            let reply = match scripted {
                 Some(reply) => reply,
                 None => {
                     state.next_message_id += 1;
                     default_reply(&path, state.next_message_id, recipient.as_deref())
                 }
-            }
+            };
+            state.recorded.push(Recorded { method, path: path.clone(), headers, json, at: Instant::now(), reply: (reply.status, reply.body.clone()) });
+            reply
         };
         hyper::Response::builder()
             .status(reply.status)

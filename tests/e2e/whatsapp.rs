@@ -1,0 +1,211 @@
+//! The WhatsApp journey: verification, signed webhooks, keyword opt-in, a campaign that uses the
+//! service window or an approved template, rate limiting, and receipts that make real open rates.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use spinpost_tests::app::{status_and_json, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN};
+use spinpost_tests::{fixtures, FakeReply, TestApp};
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+/// The inbound text fixture, from another person and with another text.
+fn inbound_text(from: &str, message_id: &str, text: &str) -> String {
+    let mut payload = fixtures::payload("whatsapp/webhook_inbound_text");
+    let value = &mut payload["entry"][0]["changes"][0]["value"];
+    value["contacts"][0]["wa_id"] = from.into();
+    value["contacts"][0]["profile"]["name"] = format!("Person {from}").into();
+    let message = &mut value["messages"][0];
+    message["from"] = from.into();
+    message["id"] = message_id.into();
+    message["timestamp"] = now_secs().to_string().into();
+    message["text"]["body"] = text.into();
+    payload.to_string()
+}
+
+/// One notification carrying several statuses, in the fixture's shape.
+fn statuses(items: &[(&str, &str)]) -> String {
+    let mut payload = fixtures::payload("whatsapp/webhook_status_delivered");
+    let template = payload["entry"][0]["changes"][0]["value"]["statuses"][0].clone();
+    let list: Vec<Value> = items
+        .iter()
+        .map(|(id, status)| {
+            let mut s = template.clone();
+            s["id"] = (*id).into();
+            s["status"] = (*status).into();
+            s["timestamp"] = now_secs().to_string().into();
+            s
+        })
+        .collect();
+    payload["entry"][0]["changes"][0]["value"]["statuses"] = Value::Array(list);
+    payload.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_handshake_answers_only_the_right_token() {
+    let app = TestApp::start().await;
+    let path = format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={WHATSAPP_VERIFY_TOKEN}&hub.challenge=1158201444");
+    let response = app.request(Method::GET, &path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "1158201444");
+    let response = app.request(Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1").send().await.unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "verification_failed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_signature_is_rejected_with_nothing_stored() {
+    let app = TestApp::start().await;
+    let body = inbound_text("972500000001", "wamid.in1", "START");
+    let (status, reply) = app.whatsapp_notification_signed(&body, &whatsapp_signature("not-the-secret", body.as_bytes())).await;
+    assert_eq!(status, 401, "{reply}");
+    let (status, reply) = app.whatsapp_notification_signed(&body, "sha256=zz").await;
+    assert_eq!(status, 401, "{reply}");
+    // Signed over other bytes than were sent.
+    let (status, _) = app.whatsapp_notification_signed(&body, &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}")).await;
+    assert_eq!(status, 401);
+    let (_, list) = app.admin_json(Method::GET, "/api/v1/subscribers", None).await;
+    assert_eq!(list["items"], json!([]), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
+    let app = TestApp::start().await;
+    let channel = "whatsapp:1122334455667";
+
+    // Ten people opt in by keyword inside the service window; two more come from an import and have
+    // never written, so only an approved template may reach them.
+    let in_window: Vec<String> = (1..=10).map(|i| format!("97250000{i:04}")).collect();
+    for (i, number) in in_window.iter().enumerate() {
+        let (status, body) = app.whatsapp_notification(&inbound_text(number, &format!("wamid.in{i}"), "start")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, first) = app.admin_json(Method::GET, &format!("/api/v1/subscribers/{channel}:{}", in_window[0]), None).await;
+    assert_eq!(first["status"], "subscribed", "{first}");
+    assert_eq!(first["consent"][0]["source"], "whatsapp:keyword START", "{first}");
+    let outside = ["972590000001", "972590000002"];
+    let lines: Vec<String> = outside
+        .iter()
+        .map(|n| json!({"channel": channel, "address": n, "first_name": "Imported", "consent": {"at": "2026-10-01T00:00:00Z", "source": "store-signup", "evidence": format!("form-{n}")}}).to_string())
+        .collect();
+    let (status, report) = status_and_json(app.admin(Method::POST, "/api/v1/subscribers/import").body(lines.join("\n")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{report}");
+
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/templates",
+            Some(json!({"id": "wa-promo", "name": "WA promo", "locales": {"en": {
+                "text": "Hi {{ subscriber.first_name | default('there') }}, your code is {{ campaign.variables.code }}",
+                "buttons": [[{"text": "Great", "rating": 5}, {"text": "Meh", "rating": 2}]],
+                "whatsapp_template": {"name": "winter_promo", "language": "en_US", "parameters": ["{{ subscriber.first_name | default('there') }}", "{{ campaign.variables.code }}"]}
+            }}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "wa-winter", "name": "WA winter", "channel": channel, "template_id": "wa-promo", "variables": {"code": "SNOW"}})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The number's throughput limit is hit once.
+    app.fake.script(&in_window[3], vec![FakeReply::custom(400, json!({"error": {"message": "(#130429) Rate limit hit", "code": 130429}}))]);
+    let (status, body) = app.admin_json(Method::POST, "/api/v1/campaigns/wa-winter/schedule", Some(json!({"send_at": "now"}))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut completed = false;
+    for _ in 0..60 {
+        let (status, body) = app.tick().await;
+        assert_eq!(status, 200, "{body}");
+        let (_, progress) = app.admin_json(Method::GET, "/api/v1/campaigns/wa-winter/progress", None).await;
+        if progress["state"] == "completed" {
+            assert_eq!(progress["counts"]["sent"], 12, "{progress}");
+            completed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(completed, "the campaign completes");
+
+    // What the Graph API received: one accepted message per person; the rate-limited one retried later.
+    let calls = app.fake.calls("messages");
+    let mut by_recipient: BTreeMap<String, Vec<&spinpost_tests::Recorded>> = BTreeMap::new();
+    for call in &calls {
+        assert!(call.path.ends_with("/v21.0/1122334455667/messages"), "{}", call.path);
+        assert_eq!(call.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str()), Some("Bearer test-access-token"));
+        by_recipient.entry(call.json["to"].as_str().unwrap().to_owned()).or_default().push(call);
+    }
+    assert_eq!(by_recipient.len(), 12);
+    for (to, calls) in &by_recipient {
+        let accepted = calls.iter().filter(|c| c.reply.0 == 200).count();
+        assert_eq!(accepted, 1, "{to} accepted {accepted} times");
+    }
+    let limited = &by_recipient[&in_window[3]];
+    assert_eq!(limited.len(), 2);
+    assert!(limited[1].at.duration_since(limited[0].at) >= Duration::from_millis(1500), "130429 must slow the number down");
+    let session = &by_recipient[&in_window[0]][0].json;
+    assert_eq!(session["type"], "interactive", "{session}");
+    assert_eq!(session["interactive"]["body"]["text"], format!("Hi Person {}, your code is SNOW", in_window[0]));
+    assert_eq!(session["interactive"]["action"]["buttons"][0]["reply"]["id"], "rate:wa-winter:5");
+    let template = &by_recipient[outside[0]][0].json;
+    assert_eq!(template["type"], "template", "outside the window only an approved template may be sent: {template}");
+    assert_eq!(template["template"]["name"], "winter_promo");
+    assert_eq!(template["template"]["components"][0]["parameters"][0]["text"], "Imported");
+
+    // Receipts: some out of order, one read without a delivered, one repeated, two never come.
+    let wamid = |to: &str| -> String {
+        let call = by_recipient[to].iter().find(|c| c.reply.0 == 200).unwrap();
+        call.reply.1["messages"][0]["id"].as_str().unwrap().to_owned()
+    };
+    let ids: Vec<String> = in_window.iter().map(|n| wamid(n)).chain(outside.iter().map(|n| wamid(n))).collect();
+    let mut events: Vec<(&str, &str)> = Vec::new();
+    for id in &ids[0..4] {
+        events.push((id, "sent"));
+        events.push((id, "delivered"));
+        events.push((id, "read"));
+    }
+    for id in &ids[4..6] {
+        events.push((id, "read"));
+        events.push((id, "delivered"));
+    }
+    events.push((&ids[6], "read"));
+    events.push((&ids[7], "delivered"));
+    events.push((&ids[8], "delivered"));
+    events.push((&ids[9], "delivered"));
+    let (first_half, second_half) = events.split_at(events.len() / 2);
+    for part in [first_half, second_half] {
+        let (status, body) = app.whatsapp_notification(&statuses(part)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Meta redelivers a whole notification.
+    let (status, _) = app.whatsapp_notification(&statuses(second_half)).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.whatsapp_notification(&statuses(&[(&ids[9], "delivered")])).await;
+    assert_eq!(status, 200);
+
+    let (status, stats) = app.admin_json(Method::GET, "/api/v1/feedback/campaigns/wa-winter/stats", None).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["sent"], 12, "{stats}");
+    assert_eq!(stats["delivered"], 10, "read counts as delivered: {stats}");
+    assert_eq!(stats["read"], 7, "{stats}");
+    assert_eq!(stats["open_rate"], 0.7, "{stats}");
+
+    // A reply button press rates the campaign, as on Telegram.
+    let mut press = fixtures::payload("whatsapp/webhook_interactive_button_reply");
+    let value = &mut press["entry"][0]["changes"][0]["value"];
+    value["contacts"][0]["wa_id"] = in_window[0].clone().into();
+    value["messages"][0]["from"] = in_window[0].clone().into();
+    value["messages"][0]["id"] = "wamid.press1".into();
+    value["messages"][0]["timestamp"] = now_secs().to_string().into();
+    value["messages"][0]["interactive"]["button_reply"]["id"] = "rate:wa-winter:5".into();
+    let (status, body) = app.whatsapp_notification(&press.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, stats) = app.admin_json(Method::GET, "/api/v1/feedback/campaigns/wa-winter/stats", None).await;
+    assert_eq!(stats["ratings"], 1, "{stats}");
+    let export = app.admin(Method::GET, "/api/v1/feedback/campaigns/wa-winter/export?format=jsonl").send().await.unwrap().text().await.unwrap();
+    assert!(export.lines().any(|l| l.contains("\"read\"")), "receipts are in the export: {export}");
+}
