@@ -476,8 +476,10 @@ pub fn address_hash(address: &Address) -> String {
     hex::encode(Sha256::digest(address.as_str().as_bytes()))
 }
 
-/// Erase a subscriber: the record (names, attributes, consent history) is deleted, and a suppression
-/// record keyed by a hash of the address keeps a re-import from subscribing them again.
+/// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
+/// ratings are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
+/// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
+/// the subscriber id, as the record that each message was sent exactly once.
 ///
 /// # Errors
 /// 404 when absent.
@@ -486,6 +488,7 @@ pub fn erase<S: KvStore + ?Sized>(store: &S, id: &SubscriberId, now: DateTime<Ut
     let suppression = keys::suppression(&subscriber.channel, &address_hash(&subscriber.address));
     // Suppress first: a crash in between leaves a suppressed record, never an erased person re-importable.
     kv::set_json(store, &suppression, &Suppression { erased_at: now })?;
+    crate::feedback::erase_subscriber_feedback(store, id)?;
     store.delete_many(&[keys::subscriber(id), keys::last_campaign_message(id)])?;
     Ok(())
 }

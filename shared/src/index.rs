@@ -85,6 +85,25 @@ impl<'a> Index<'a> {
         Ok(first)
     }
 
+    /// Every id in the index, then the index itself removed (its pages and length).
+    ///
+    /// # Errors
+    /// Store failure.
+    pub fn take_all<S: KvStore + ?Sized>(self, store: &S) -> Result<Vec<String>> {
+        let end = self.len(store)?;
+        let mut ids = Vec::new();
+        let mut page_keys = vec![self.length_key()];
+        let mut from = 0;
+        while from < end {
+            let (entries, next) = self.read_from(store, from)?;
+            page_keys.push(self.page_key(from / PAGE_SIZE));
+            ids.extend(entries.into_iter().map(|(_, id)| id));
+            from = next;
+        }
+        store.delete_many(&page_keys)?;
+        Ok(ids)
+    }
+
     /// How many positions have been handed out (an upper bound of the entries; a crash may leave gaps).
     ///
     /// # Errors

@@ -106,6 +106,12 @@ pub fn active_campaigns() -> String {
     "active:campaigns".to_owned()
 }
 
+/// The name of a subscriber's own feedback log (their replies, presses and ratings), so an erasure
+/// finds their personal data without a scan.
+pub fn subscriber_feedback_log(subscriber: &SubscriberId) -> String {
+    format!("feedback-of:{subscriber}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

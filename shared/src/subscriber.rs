@@ -31,6 +31,11 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Whether the platform reports delivery and reading per message (WhatsApp does, Telegram does not).
+    pub fn sends_receipts(self) -> bool {
+        matches!(self, Platform::Whatsapp)
+    }
+
     /// The lower-case name used in routes, keys and ids.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -299,6 +299,11 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
 
     // A campaign for a template that does not exist, and an unknown channel.
     let (status, body) = app
+        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"name": "X", "channel": "telegram:shop", "template_id": "nowhere"})))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_template");
+    let (status, body) = app
         .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"name": "X", "channel": "viber:shop", "template_id": "winter-promo"})))
         .await;
     assert_eq!(status, 400, "{body}");

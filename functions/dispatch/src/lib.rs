@@ -94,7 +94,7 @@ fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web:
     let request: NewCampaign = req.json()?;
     Ok(web::Response::json(
         201,
-        &campaign::create(&ctx.store, request, SystemClock.now())?,
+        &campaign::create(&ctx.store, &StoredTemplates { store: &ctx.store }, request, SystemClock.now())?,
     ))
 }
 
@@ -367,7 +367,7 @@ mod tests {
             r#"{"id": "c1", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome", "template_version": 1, "variables": {"code": "X1"}}"#,
         )
         .unwrap();
-        let campaign = campaign::create(&store, new, now()).unwrap();
+        let campaign = campaign::create(&store, &StoredTemplates { store: &store }, new, now()).unwrap();
         let channel = Channel::parse("telegram:shop").unwrap();
         let mut subscriber = Subscriber::new(
             channel,

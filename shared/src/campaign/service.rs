@@ -41,12 +41,23 @@ pub struct ActiveCampaigns {
 ///
 /// # Errors
 /// 400 for invalid fields (see [`NewCampaign::into_draft`]); 409 `campaign_exists` when the id is taken.
-pub fn create<S: KvStore + ?Sized>(
+pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
     store: &S,
+    templates: &T,
     request: NewCampaign,
     now: DateTime<Utc>,
 ) -> Result<Campaign> {
     let campaign = request.into_draft(now)?;
+    // Refuse a campaign for a template (or version) that does not exist now, rather than at scheduling.
+    templates
+        .resolve(&campaign.template_id, campaign.template_version)
+        .map_err(|err| match err.kind() {
+            crate::ErrorKind::NotFound => Error::unprocessable(
+                "unknown_template",
+                format!("{}; create the template first", err.message()),
+            ),
+            _ => err,
+        })?;
     let key = keys::campaign(campaign.id.as_str());
     kv::update_json(store, &key, |current: Option<Campaign>| match current {
         Some(_) => Err(Error::conflict(
@@ -289,6 +300,17 @@ mod tests {
         serde_json::from_str(&format!(r#"{{"id": "{id}", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome"}}"#)).unwrap()
     }
 
+    #[test]
+    fn a_campaign_for_a_template_that_does_not_exist_is_refused_and_not_stored() {
+        let store = MemoryStore::new();
+        let request: NewCampaign = serde_json::from_str(r#"{"id": "c9", "name": "X", "channel": "telegram:shop", "template_id": "missing"}"#).unwrap();
+        let err = create(&store, &Templates, request, now()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "unknown_template"));
+        let request: NewCampaign = serde_json::from_str(r#"{"id": "c9", "name": "X", "channel": "telegram:shop", "template_id": "welcome", "template_version": 9}"#).unwrap();
+        assert_eq!(create(&store, &Templates, request, now()).unwrap_err().code(), "unknown_template");
+        assert_eq!(get(&store, "c9").unwrap_err().status(), 404);
+    }
+
     fn schedule_request(send_at: &str) -> ScheduleRequest {
         ScheduleRequest {
             send_at: send_at.into(),
@@ -301,10 +323,10 @@ mod tests {
     fn create_refuses_a_taken_id_and_lists_in_order() {
         let store = MemoryStore::new();
         for i in 0..5 {
-            create(&store, new(&format!("c{i}")), now()).unwrap();
+            create(&store, &Templates, new(&format!("c{i}")), now()).unwrap();
         }
         assert_eq!(
-            create(&store, new("c1"), now()).unwrap_err().code(),
+            create(&store, &Templates, new("c1"), now()).unwrap_err().code(),
             "campaign_exists"
         );
         let first = list(&store, None, 2).unwrap();
@@ -329,7 +351,7 @@ mod tests {
     #[test]
     fn scheduling_in_a_timezone_pins_the_latest_template_and_activates() {
         let store = MemoryStore::new();
-        create(&store, new("c1"), now()).unwrap();
+        create(&store, &Templates, new("c1"), now()).unwrap();
         let campaign = schedule(
             &store,
             &Templates,
@@ -352,7 +374,14 @@ mod tests {
         let store = MemoryStore::new();
         let mut request: NewCampaign = new("c1");
         request.template_id = "missing".into();
-        create(&store, request, now()).unwrap();
+        // The template existed when the campaign was created and is gone by scheduling time.
+        struct Existed;
+        impl TemplateVersions for Existed {
+            fn resolve(&self, _: &str, version: Option<u32>) -> Result<u32> {
+                Ok(version.unwrap_or(1))
+            }
+        }
+        create(&store, &Existed, request, now()).unwrap();
         assert_eq!(
             schedule(&store, &Templates, "c1", &schedule_request("now"), now())
                 .unwrap_err()
@@ -360,7 +389,7 @@ mod tests {
             404
         );
         assert!(active_ids(&store).unwrap().is_empty());
-        create(&store, new("c2"), now()).unwrap();
+        create(&store, &Templates, new("c2"), now()).unwrap();
         cancel(&store, "c2", now()).unwrap();
         let err = schedule(&store, &Templates, "c2", &schedule_request("now"), now()).unwrap_err();
         assert_eq!((err.status(), err.code()), (409, "invalid_transition"));
@@ -370,7 +399,7 @@ mod tests {
     #[test]
     fn operator_transitions_are_checked() {
         let store = MemoryStore::new();
-        create(&store, new("c1"), now()).unwrap();
+        create(&store, &Templates, new("c1"), now()).unwrap();
         assert_eq!(pause(&store, "c1", now()).unwrap_err().status(), 409);
         schedule(&store, &Templates, "c1", &schedule_request("now"), now()).unwrap();
         assert_eq!(

@@ -701,14 +701,19 @@ where
         // References first: a crash right after leaves them for entries that end `outcome_unknown`,
         // which still attributes replies to messages that did go out.
         if !references.is_empty() {
-            let platform = campaign.channel.platform().as_str();
+            let platform = campaign.channel.platform();
+            // Only platforms that send receipts need the message-id mapping; Telegram sends none, and
+            // its message ids repeat across chats, so a mapping would only collide.
+            let receipts = platform.sends_receipts();
             let mut entries = Vec::with_capacity(references.len() * 2);
             for reference in &references {
                 let encoded = kv::encode(reference);
-                entries.push((
-                    keys::platform_message(platform, &reference.message_id),
-                    encoded.clone(),
-                ));
+                if receipts {
+                    entries.push((
+                        keys::platform_message(platform.as_str(), &reference.message_id),
+                        encoded.clone(),
+                    ));
+                }
                 entries.push((keys::last_campaign_message(&reference.subscriber), encoded));
             }
             self.store.set_many(&entries)?;

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::index::Index;
 use crate::keys;
 use crate::kv::KvStore;
+use crate::subscriber::SubscriberId;
 
 /// Pending counter deltas and log appends.
 #[derive(Debug, Default)]
@@ -31,6 +32,16 @@ impl Effects {
             .entry(keys::feedback_log(campaign_id))
             .or_default()
             .push(record_key);
+    }
+
+    /// Append a record holding a subscriber's personal data to a campaign's log and to the
+    /// subscriber's own log, which erasure reads.
+    pub(crate) fn log_personal(&mut self, campaign_id: Option<&str>, subscriber: &SubscriberId, record_key: String) {
+        self.logs
+            .entry(keys::subscriber_feedback_log(subscriber))
+            .or_default()
+            .push(record_key.clone());
+        self.log(campaign_id, record_key);
     }
 
     /// Write everything: one `append_many` per log, one `increment` per counter.

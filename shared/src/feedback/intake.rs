@@ -402,7 +402,7 @@ fn apply_reply<S: KvStore + ?Sized>(
     if !create(store, &key, &FeedbackRecord::Reply(record.clone()))? {
         return Ok(EventOutcome::Duplicate);
     }
-    effects.log(record.campaign_id.as_deref(), key);
+    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
     let mut first_reply = false;
     if let Some(campaign_id) = &record.campaign_id {
         effects.count(campaign_id, REPLIES, 1);
@@ -441,7 +441,7 @@ fn apply_rating<S: KvStore + ?Sized>(
     )?;
     match given_by {
         None => {
-            effects.log(Some(&record.campaign_id), key);
+            effects.log_personal(Some(&record.campaign_id), &record.subscriber, key);
             effects.count(&record.campaign_id, counter::RATINGS, 1);
             effects.count(
                 &record.campaign_id,
@@ -469,7 +469,7 @@ fn apply_button_press<S: KvStore + ?Sized>(
     if !create(store, &key, &FeedbackRecord::ButtonPress(record.clone()))? {
         return Ok(EventOutcome::Duplicate);
     }
-    effects.log(record.campaign_id.as_deref(), key);
+    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
     Ok(EventOutcome::ButtonPress {
         campaign_id: record.campaign_id,
     })

@@ -20,6 +20,7 @@
 
 mod answers;
 mod effects;
+mod erase;
 mod export;
 mod intake;
 mod receipt;
@@ -32,6 +33,7 @@ mod tests;
 pub use answers::{
     answer_presses, AnswerSummary, PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT,
 };
+pub use erase::erase_subscriber_feedback;
 pub use export::{
     export_feedback, ExportFormat, ExportPage, ExportRow, CSV_HEADER, MAX_EXPORT_ROWS,
 };
