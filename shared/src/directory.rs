@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::index::{Index, PAGE_SIZE};
+use crate::paging::{self, Page};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::{
@@ -18,10 +19,6 @@ use crate::subscriber::{
 
 /// The most lines one import accepts.
 pub const MAX_IMPORT_LINES: usize = 10_000;
-/// The most subscribers one list page returns.
-pub const MAX_PAGE_LIMIT: usize = 200;
-/// How many index pages one list request reads at most, so a sparse filter cannot make a request unbounded.
-const MAX_PAGES_PER_LIST: u64 = 20;
 
 /// A record as stored: the subscriber plus its place in the subscriber index.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,60 +101,22 @@ impl ListFilter {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug, Clone, Serialize)]
-pub struct SubscriberPage {
-    /// The subscribers.
-    pub items: Vec<Subscriber>,
-    /// Pass as `cursor` for the next page; absent at the end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// Parse a list cursor (an index position).
-///
-/// # Errors
-/// 400 `invalid_cursor`.
-pub fn parse_cursor(cursor: Option<&str>) -> Result<u64> {
-    cursor.map_or(Ok(0), |c| c.parse().map_err(|_| Error::invalid("invalid_cursor", format!("cursor '{c}' was not returned by this API"))))
-}
-
-/// List subscribers in the order they were first seen, filtered, from `cursor`.
+/// List subscribers in the order they were first seen, filtered, from index position `cursor`.
 ///
 /// # Errors
 /// Store failures.
-pub fn list<S: KvStore + ?Sized>(store: &S, filter: &ListFilter, cursor: u64, limit: usize) -> Result<SubscriberPage> {
-    let limit = limit.clamp(1, MAX_PAGE_LIMIT);
-    let end = Index::SUBSCRIBERS.len(store)?;
-    let mut items = Vec::new();
-    let mut position = cursor;
-    let mut pages_read = 0;
-    while position < end && items.len() < limit && pages_read < MAX_PAGES_PER_LIST {
-        let (entries, next_page) = Index::SUBSCRIBERS.read_from(store, position)?;
-        pages_read += 1;
-        let keys: Vec<String> = entries.iter().map(|(_, id)| format!("sub:{id}")).collect();
-        let records: Vec<Option<StoredSubscriber>> = kv::get_many_json(store, &keys)?;
-        let mut stopped_at = None;
-        for ((entry_position, _), record) in entries.iter().zip(records) {
-            if items.len() == limit {
-                stopped_at = Some(*entry_position);
-                break;
-            }
-            let Some(record) = record else { continue };
-            if record.index_position != Some(*entry_position) {
-                continue;
-            }
-            if filter.matches(&record.subscriber) {
-                items.push(record.subscriber);
-            }
-        }
-        position = stopped_at.unwrap_or(next_page);
-        if stopped_at.is_some() {
-            break;
-        }
-    }
-    let next_cursor = (position < end).then(|| position.to_string());
-    Ok(SubscriberPage { items, next_cursor })
+pub fn list<S: KvStore + ?Sized>(store: &S, filter: &ListFilter, cursor: u64, limit: usize) -> Result<Page<Subscriber>> {
+    paging::list_index(
+        store,
+        Index::SUBSCRIBERS,
+        cursor,
+        limit,
+        |id| format!("sub:{id}"),
+        // An entry whose position differs from the record's is a duplicate left by a race: skip it.
+        |position, record: StoredSubscriber| {
+            (record.index_position == Some(position) && filter.matches(&record.subscriber)).then_some(record.subscriber)
+        },
+    )
 }
 
 /// Tag changes in a patch: replace the set, or add and remove.
@@ -582,13 +541,12 @@ mod tests {
         let filter = ListFilter { tag: Some(Tag::parse("even").unwrap()), ..ListFilter::default() };
         let first = list(&store, &filter, 0, 5).unwrap();
         assert_eq!(first.items.len(), 5);
-        let cursor = parse_cursor(first.next_cursor.as_deref()).unwrap();
+        let cursor = paging::parse_cursor(first.next_cursor.as_deref()).unwrap();
         let second = list(&store, &filter, cursor, 50).unwrap();
         assert_eq!(second.items.len(), 7);
         assert!(second.next_cursor.is_none());
         let all: Vec<_> = first.items.iter().chain(&second.items).map(|s| s.id.clone()).collect();
         assert_eq!(all.len(), 12);
-        assert!(parse_cursor(Some("abc")).is_err());
     }
 
     #[test]

@@ -295,7 +295,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
         .await;
     assert!((400..500).contains(&status), "{status} {body}");
     let (_, templates) = app.admin_json(Method::GET, "/api/v1/templates", None).await;
-    assert_eq!(templates["templates"], json!([]), "nothing was stored: {templates}");
+    assert_eq!(templates["items"], json!([]), "nothing was stored: {templates}");
 
     // A campaign for a template that does not exist, and an unknown channel.
     let (status, body) = app

@@ -13,7 +13,7 @@ use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 use spinpost::campaign::{
-    self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions, MAX_LIST_LIMIT,
+    self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions,
 };
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::delivery::{
@@ -21,6 +21,7 @@ use spinpost::delivery::{
 };
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
+use spinpost::paging;
 use spinpost::platform::telegram::Bots;
 use spinpost::platform::whatsapp::WhatsAppConfig;
 use spinpost::secret::Secret;
@@ -100,20 +101,9 @@ fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web:
 
 fn list_campaigns(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
-    let limit = match req.query_param("limit") {
-        None => 50,
-        Some(l) => l.parse().map_err(|_| {
-            Error::invalid(
-                "invalid_limit",
-                format!("limit '{l}' must be a number from 1 to {MAX_LIST_LIMIT}"),
-            )
-        })?,
-    };
-    Ok(web::Response::ok(&campaign::list(
-        &ctx.store,
-        req.query_param("cursor").as_deref(),
-        limit,
-    )?))
+    let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
+    let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
+    Ok(web::Response::ok(&campaign::list(&ctx.store, cursor, limit)?))
 }
 
 fn get_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
@@ -181,11 +171,8 @@ fn campaign_deliveries(
     params: &Params,
 ) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
-    Ok(web::Response::ok(&delivery::deliveries(
-        &ctx.store,
-        params.get("id"),
-        req.query_param("cursor").as_deref(),
-    )?))
+    let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
+    Ok(web::Response::ok(&delivery::deliveries(&ctx.store, params.get("id"), cursor)?))
 }
 
 /// `POST /dispatch/tick`: send what is due until nothing is or `tick_budget_ms` is spent.

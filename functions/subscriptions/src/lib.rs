@@ -10,6 +10,7 @@ use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::ingress::{self, Inbound};
+use spinpost::paging;
 use spinpost::platform::telegram::{webhook as telegram, Bots};
 use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
 use spinpost::secret::Secret;
@@ -128,11 +129,8 @@ fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
         status: req.query_param("status").map(|s| s.parse()).transpose()?,
         tag: req.query_param("tag").map(|t| Tag::parse(&t)).transpose()?,
     };
-    let limit = match req.query_param("limit") {
-        None => 50,
-        Some(l) => l.parse().map_err(|_| spinpost::Error::invalid("invalid_limit", format!("limit '{l}' must be a number from 1 to {}", directory::MAX_PAGE_LIMIT)))?,
-    };
-    let cursor = directory::parse_cursor(req.query_param("cursor").as_deref())?;
+    let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
+    let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
     Ok(web::Response::ok(&directory::list(&ctx.store, &filter, cursor, limit)?))
 }
 

@@ -8,6 +8,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::kv::KvStore;
+use spinpost::paging;
 use spinpost::secret::Secret;
 use spinpost::template::{self, NewTemplate, PreviewRequest, TemplateUpdate};
 use spinpost::web::{self, Method, Params, Router};
@@ -74,18 +75,16 @@ fn create<S: KvStore, C: Clock>(
     ))
 }
 
-/// `GET /api/v1/templates?cursor=&limit=` → `{"templates": [...], "next_cursor": "..."}`.
+/// `GET /api/v1/templates?cursor=&limit=` → `{"items": [...], "next_cursor": "..."}`.
 fn list<S: KvStore, C: Clock>(
     ctx: &Context<S, C>,
     request: &web::Request,
     _: &Params,
 ) -> Result<web::Response> {
     web::require_bearer(request, &ctx.admin_token)?;
-    let page = template::list_templates(
-        &ctx.store,
-        request.query_param("cursor").as_deref(),
-        request.query_param("limit").as_deref(),
-    )?;
+    let cursor = paging::parse_cursor(request.query_param("cursor").as_deref())?;
+    let limit = paging::parse_limit(request.query_param("limit").as_deref())?;
+    let page = template::list_templates(&ctx.store, cursor, limit)?;
     Ok(web::Response::ok(&page))
 }
 
@@ -242,7 +241,7 @@ mod tests {
             "/api/v1/templates?limit=10",
             serde_json::Value::Null,
         );
-        assert_eq!(body["templates"][0]["id"], "welcome");
+        assert_eq!(body["items"][0]["id"], "welcome");
 
         let sample = serde_json::json!({ "version": 1, "sample": { "subscriber": { "first_name": "<Ada>" } } });
         let (status, body) = call(

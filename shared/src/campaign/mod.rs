@@ -14,5 +14,5 @@ pub use model::{
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,
-    schedule, ActiveCampaigns, CampaignPage, TemplateVersions, MAX_LIST_LIMIT,
+    schedule, ActiveCampaigns, TemplateVersions,
 };

@@ -9,16 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::Index;
+use crate::paging::{self, Page};
 use crate::keys;
 use crate::kv::{self, KvStore};
 
 use super::model::{Campaign, CampaignState, NewCampaign};
 use super::schedule::{ScheduleRequest, Transition};
-
-/// The most campaigns one list page returns.
-pub const MAX_LIST_LIMIT: usize = 100;
-/// How many index pages one list request reads at most.
-const MAX_PAGES_PER_LIST: u64 = 10;
 
 /// The port through which scheduling pins a template version, so this module does not depend on the
 /// template engine.
@@ -82,55 +78,12 @@ pub fn get<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Campaign> {
 }
 
 /// One page of the campaign list.
-#[derive(Debug, Clone, Serialize)]
-pub struct CampaignPage {
-    /// Campaigns in creation order.
-    pub items: Vec<Campaign>,
-    /// Pass as `cursor` for the next page; absent at the end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// List campaigns in creation order from `cursor` (an index position returned by a previous page).
+/// List campaigns in creation order from index position `cursor`.
 ///
 /// # Errors
-/// 400 `invalid_cursor`; store failures.
-pub fn list<S: KvStore + ?Sized>(
-    store: &S,
-    cursor: Option<&str>,
-    limit: usize,
-) -> Result<CampaignPage> {
-    let mut position: u64 = match cursor {
-        Some(c) => c.parse().map_err(|_| {
-            Error::invalid(
-                "invalid_cursor",
-                format!("cursor '{c}' was not returned by this API"),
-            )
-        })?,
-        None => 0,
-    };
-    let limit = limit.clamp(1, MAX_LIST_LIMIT);
-    let end = Index::CAMPAIGNS.len(store)?;
-    let mut items = Vec::new();
-    let mut pages = 0;
-    while position < end && items.len() < limit && pages < MAX_PAGES_PER_LIST {
-        let (entries, next_page) = Index::CAMPAIGNS.read_from(store, position)?;
-        pages += 1;
-        let keys: Vec<String> = entries.iter().map(|(_, id)| keys::campaign(id)).collect();
-        let records: Vec<Option<Campaign>> = kv::get_many_json(store, &keys)?;
-        position = next_page;
-        for ((entry_position, _), record) in entries.iter().zip(records) {
-            if items.len() == limit {
-                position = *entry_position;
-                break;
-            }
-            items.extend(record);
-        }
-    }
-    Ok(CampaignPage {
-        items,
-        next_cursor: (position < end).then(|| position.to_string()),
-    })
+/// Store failures.
+pub fn list<S: KvStore + ?Sized>(store: &S, cursor: u64, limit: usize) -> Result<Page<Campaign>> {
+    paging::list_index(store, Index::CAMPAIGNS, cursor, limit, keys::campaign, |_, campaign: Campaign| Some(campaign))
 }
 
 /// Schedule a draft (or move a scheduled campaign's time), pinning the template version.
@@ -329,7 +282,7 @@ mod tests {
             create(&store, &Templates, new("c1"), now()).unwrap_err().code(),
             "campaign_exists"
         );
-        let first = list(&store, None, 2).unwrap();
+        let first = list(&store, 0, 2).unwrap();
         assert_eq!(
             first
                 .items
@@ -338,13 +291,9 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["c0", "c1"]
         );
-        let rest = list(&store, first.next_cursor.as_deref(), 10).unwrap();
+        let rest = list(&store, crate::paging::parse_cursor(first.next_cursor.as_deref()).unwrap(), 10).unwrap();
         assert_eq!(rest.items.len(), 3);
         assert!(rest.next_cursor.is_none());
-        assert_eq!(
-            list(&store, Some("x"), 10).unwrap_err().code(),
-            "invalid_cursor"
-        );
         assert_eq!(get(&store, "nope").unwrap_err().status(), 404);
     }
 

@@ -36,7 +36,7 @@ use crate::subscriber::Subscriber;
 
 pub use ledger::{Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
 pub use messengers::{PlatformMessenger, TelegramSender, WhatsAppSender};
-pub use progress::{deliveries, progress, Counts, DeliveryPage, Progress, MAX_BATCHES_PER_PAGE};
+pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
 pub use sender::{
     run_tick, send_next_batch, BatchReport, SenderConfig, Step, StopReason, TickReport,
     MAX_BUDGET_MS,

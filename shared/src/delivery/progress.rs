@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::campaign::{self, CampaignState};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::counter;
 use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, KvStore};
+use crate::paging::Page;
 
 use super::claim;
 use super::ledger::DeliveryBatch;
@@ -140,35 +141,16 @@ fn rate(batches: &[DeliveryBatch], now: DateTime<Utc>) -> f64 {
     (finals.len() as f64 / seconds * 100.0).round() / 100.0
 }
 
-/// One page of a campaign's delivery ledger.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryPage {
-    /// Batch records (empty ranges of the audience are left out).
-    pub items: Vec<DeliveryBatch>,
-    /// Pass as `cursor` for the next page; absent at the end.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 /// Page through campaign `id`'s ledger from batch `cursor`.
 ///
 /// # Errors
-/// 404 for an unknown campaign; 400 `invalid_cursor`; store failures.
+/// 404 for an unknown campaign; store failures.
 pub fn deliveries<S: KvStore + ?Sized>(
     store: &S,
     id: &str,
-    cursor: Option<&str>,
-) -> Result<DeliveryPage> {
+    from: u64,
+) -> Result<Page<DeliveryBatch>> {
     campaign::get(store, id)?;
-    let from: u64 = match cursor {
-        Some(c) => c.parse().map_err(|_| {
-            Error::invalid(
-                "invalid_cursor",
-                format!("cursor '{c}' was not returned by this API"),
-            )
-        })?,
-        None => 0,
-    };
     let end = claim::cursor(store, id)?.next_batch;
     let to = end.min(from.saturating_add(MAX_BATCHES_PER_PAGE));
     let batch_keys: Vec<String> = (from..to).map(|n| keys::delivery_batch(id, n)).collect();
@@ -177,7 +159,7 @@ pub fn deliveries<S: KvStore + ?Sized>(
         .flatten()
         .filter(|b| !b.entries.is_empty())
         .collect();
-    Ok(DeliveryPage {
+    Ok(Page {
         items,
         next_cursor: (to < end).then(|| to.to_string()),
     })

@@ -43,7 +43,7 @@ pub use render::{render, Renderer};
 pub use store::{
     create_template, list_templates, load_head, load_latest, load_version, preview,
     update_template, Preview, PreviewRequest, SampleCampaign, SampleData, SampleSubscriber,
-    TemplatePage, TemplateWithVersion,
+    TemplateWithVersion,
 };
 pub use telegram_html::{escape_html, SUPPORTED_TAGS};
 pub use validate::{sample_subscriber, validate_content};

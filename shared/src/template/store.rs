@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
+use crate::paging::{self, Page};
 use crate::message::RenderedMessage;
 use crate::subscriber::{
     AttributeName, Channel, Locale, Platform, Subscriber, SubscriberId, Tag, TimeZone,
@@ -28,10 +29,6 @@ use crate::subscriber::{
 
 /// How many versions an update tries to claim when others are saving at the same moment.
 const VERSION_CLAIM_ATTEMPTS: usize = 16;
-/// Templates per list page unless the caller asks otherwise.
-pub const DEFAULT_PAGE_LIMIT: usize = 50;
-/// The most templates one list page returns.
-pub const MAX_PAGE_LIMIT: usize = 200;
 
 /// A template's head with one of its versions, as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -196,66 +193,12 @@ pub fn load_latest<S: KvStore + ?Sized>(
     Ok(TemplateWithVersion { head, version })
 }
 
-/// One page of the template list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TemplatePage {
-    /// Heads in creation order.
-    pub templates: Vec<TemplateHead>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// List templates in creation order from `cursor` (a value of `next_cursor`; absent for the start).
+/// List template heads in creation order from index position `cursor`.
 ///
 /// # Errors
-/// 400 `invalid_cursor` / `invalid_limit`, 500 on store failure.
-pub fn list_templates<S: KvStore + ?Sized>(
-    store: &S,
-    cursor: Option<&str>,
-    limit: Option<&str>,
-) -> Result<TemplatePage> {
-    let mut position: u64 = match cursor.filter(|c| !c.is_empty()) {
-        Some(cursor) => cursor.parse().map_err(|_| {
-            Error::invalid("invalid_cursor", "cursor must be a value of next_cursor")
-        })?,
-        None => 0,
-    };
-    let limit = match limit.filter(|l| !l.is_empty()) {
-        Some(limit) => limit
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE_LIMIT).contains(l))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "invalid_limit",
-                    format!("limit must be 1 to {MAX_PAGE_LIMIT}"),
-                )
-            })?,
-        None => DEFAULT_PAGE_LIMIT,
-    };
-    let total = Index::TEMPLATES.len(store)?;
-    let mut ids = Vec::new();
-    'pages: while ids.len() < limit && position < total {
-        let (entries, page_end) = Index::TEMPLATES.read_from(store, position)?;
-        for (entry_position, id) in entries {
-            if ids.len() == limit {
-                position = entry_position;
-                break 'pages;
-            }
-            ids.push(keys::template(&id));
-            position = entry_position + 1;
-        }
-        position = position.max(page_end);
-    }
-    let templates = kv::get_many_json::<_, TemplateHead>(store, &ids)?
-        .into_iter()
-        .flatten()
-        .collect();
-    Ok(TemplatePage {
-        templates,
-        next_cursor: (position < total).then(|| position.to_string()),
-    })
+/// Store failures.
+pub fn list_templates<S: KvStore + ?Sized>(store: &S, cursor: u64, limit: usize) -> Result<Page<TemplateHead>> {
+    paging::list_index(store, Index::TEMPLATES, cursor, limit, keys::template, |_, head: TemplateHead| Some(head))
 }
 
 /// `POST /api/v1/templates/:id/preview`: what a version renders to for a stored subscriber or sample data.
