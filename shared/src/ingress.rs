@@ -177,6 +177,58 @@ pub fn apply<S: KvStore + ?Sized>(store: &S, inbound: Inbound, now: DateTime<Utc
     Ok(Applied { subscriber: Some(id), duplicate: false, feedback: feedback.into_iter().collect() })
 }
 
+/// What receiving one webhook delivery did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Received {
+    /// Events applied now.
+    pub applied: usize,
+    /// Events already applied before (redeliveries).
+    pub duplicates: usize,
+    /// The subscribers concerned.
+    pub subscribers: Vec<SubscriberId>,
+}
+
+/// Receive a verified delivery of one or more events: apply each (idempotently), hand their feedback to
+/// the feedback component in one call, and only then mark them seen, so a failure anywhere makes the
+/// platform redeliver and nothing is lost.
+///
+/// # Errors
+/// Store failures; 503 when feedback cannot be reached.
+pub fn receive<S, H>(store: &S, client: &H, inbounds: Vec<Inbound>, now: DateTime<Utc>) -> Result<Received>
+where
+    S: KvStore + ?Sized,
+    H: HttpClient + ?Sized,
+{
+    let mut received = Received::default();
+    let mut feedback = Vec::new();
+    let mut seen: Vec<(Channel, String)> = Vec::new();
+    for inbound in inbounds {
+        let channel = inbound.channel.clone();
+        let event_id = inbound.event_id.clone();
+        let applied = apply(store, inbound, now)?;
+        if applied.duplicate {
+            received.duplicates += 1;
+            continue;
+        }
+        received.applied += 1;
+        // Only events about a subscriber need a seen marker: receipts are idempotent in feedback by
+        // (message id, status), and marking them would add a write per status at several times the
+        // send rate.
+        if let Some(subscriber) = applied.subscriber {
+            received.subscribers.push(subscriber);
+            seen.push((channel, event_id));
+        }
+        feedback.extend(applied.feedback);
+    }
+    forward_to_feedback(client, feedback)?;
+    if let Some((channel, _)) = seen.first() {
+        let channel = channel.clone();
+        let ids: Vec<String> = seen.into_iter().map(|(_, id)| id).collect();
+        mark_all_seen(store, &channel, &ids, now)?;
+    }
+    Ok(received)
+}
+
 /// Mark a delivery as applied, once everything it caused (including forwarding) has succeeded.
 ///
 /// # Errors
@@ -316,5 +368,37 @@ mod tests {
         let applied = apply(&store, inbound("9", InboundKind::Reply { message_id: "1".into(), text: "hello".into() }), now()).unwrap();
         assert_eq!(applied.feedback.len(), 1);
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
+    }
+
+    struct FeedbackDown;
+    impl HttpClient for FeedbackDown {
+        fn send(&self, _: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
+            Err(crate::messenger::TransportError("connection refused".into()))
+        }
+    }
+
+    struct FeedbackUp(std::sync::Mutex<usize>);
+    impl HttpClient for FeedbackUp {
+        fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
+            let batch: EventBatch = serde_json::from_slice(request.body()).unwrap();
+            *self.0.lock().unwrap() += batch.events.len();
+            Ok(http::Response::new(Vec::new()))
+        }
+    }
+
+    #[test]
+    fn a_delivery_is_marked_seen_only_after_its_feedback_was_handed_on() {
+        let store = MemoryStore::new();
+        let reply = || inbound("5", InboundKind::Reply { message_id: "77".into(), text: "hi".into() });
+        let err = receive(&store, &FeedbackDown, vec![opt_in("1"), reply()], now()).unwrap_err();
+        assert_eq!(err.code(), "feedback_unavailable");
+        // The platform redelivers; the opt-in is not recorded twice and the reply now goes through once.
+        let up = FeedbackUp(std::sync::Mutex::new(0));
+        let received = receive(&store, &up, vec![opt_in("1"), reply()], now()).unwrap();
+        assert_eq!((received.applied, received.duplicates), (2, 0));
+        assert_eq!(load(&store).consent.len(), 1);
+        let again = receive(&store, &up, vec![opt_in("1"), reply()], now()).unwrap();
+        assert_eq!((again.applied, again.duplicates), (0, 2));
+        assert_eq!(*up.0.lock().unwrap(), 1);
     }
 }

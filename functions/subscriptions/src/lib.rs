@@ -9,7 +9,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
-use spinpost::ingress::{self, Inbound};
+use spinpost::ingress;
 use spinpost::paging;
 use spinpost::platform::telegram::{webhook as telegram, Bots};
 use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
@@ -58,20 +58,8 @@ fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Resul
     telegram::authenticate(req, bot)?;
     req.check_body_limit(DEFAULT_BODY_LIMIT)?;
     let now = SystemClock.now();
-    receive(ctx, telegram::parse_update(bot, &req.body, now)?, now)
-}
-
-/// Apply a verified platform event, hand its feedback on, then mark it seen.
-fn receive(ctx: &Context, inbound: Inbound, now: chrono::DateTime<chrono::Utc>) -> Result<web::Response> {
-    let channel = inbound.channel.clone();
-    let event_id = inbound.event_id.clone();
-    let applied = ingress::apply(&ctx.store, inbound, now)?;
-    if applied.duplicate {
-        return Ok(web::Response::ok(&json!({ "ok": true, "duplicate": true })));
-    }
-    ingress::forward_to_feedback(&SpinHttp, applied.feedback)?;
-    ingress::mark_seen(&ctx.store, &channel, &event_id, now)?;
-    Ok(web::Response::ok(&json!({ "ok": true, "subscriber": applied.subscriber })))
+    let received = ingress::receive(&ctx.store, &SpinHttp, vec![telegram::parse_update(bot, &req.body, now)?], now)?;
+    Ok(web::Response::ok(&received))
 }
 
 fn whatsapp_config() -> Result<WhatsAppConfig> {
@@ -89,34 +77,15 @@ fn whatsapp_verification(_: &Context, req: &web::Request, _: &Params) -> Result<
     Ok(web::Response::with_content(200, "text/plain", challenge))
 }
 
-/// Meta batches many messages and statuses into one notification; each is applied on its own
-/// (idempotently), their feedback is forwarded once, and only then are they marked seen.
+/// Meta batches many messages and statuses into one notification.
 fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     let config = whatsapp_config()?;
     req.check_body_limit(WHATSAPP_BODY_LIMIT)?;
     // The signature is checked over the raw body before anything is parsed.
     whatsapp::authenticate(req, &config)?;
     let now = SystemClock.now();
-    let mut feedback = Vec::new();
-    let mut applied_ids = Vec::new();
-    let mut duplicates = 0;
-    for inbound in whatsapp::parse_notification(&config, &req.body, now)? {
-        let event_id = inbound.event_id.clone();
-        let applied = ingress::apply(&ctx.store, inbound, now)?;
-        if applied.duplicate {
-            duplicates += 1;
-            continue;
-        }
-        // Receipts are idempotent in feedback by (message id, status); marking them seen here would
-        // only add a write per status at several times the send rate.
-        if applied.subscriber.is_some() {
-            applied_ids.push(event_id);
-        }
-        feedback.extend(applied.feedback);
-    }
-    ingress::forward_to_feedback(&SpinHttp, feedback)?;
-    ingress::mark_all_seen(&ctx.store, &config.channel, &applied_ids, now)?;
-    Ok(web::Response::ok(&json!({ "ok": true, "duplicates": duplicates })))
+    let received = ingress::receive(&ctx.store, &SpinHttp, whatsapp::parse_notification(&config, &req.body, now)?, now)?;
+    Ok(web::Response::ok(&received))
 }
 
 /// Meta batches statuses; a notification stays well under this.
