@@ -2,7 +2,8 @@
 //!
 //! It runs the components of a `spin.toml` (Spin manifest v2, HTTP triggers) without the Spin
 //! CLI: Spin routing and request headers, `fermyon:spin/key-value` and `wasi:keyvalue` backed by
-//! SQLite in Spin's own layout, `fermyon:spin/variables` from `SPIN_VARIABLE_*`, outbound HTTP
+//! SQLite in Spin's own layout or, with Spin's runtime config file, by Redis,
+//! `fermyon:spin/variables` from `SPIN_VARIABLE_*`, outbound HTTP
 //! limited to `allowed_outbound_hosts`, and local service chaining (`http://<id>.spin.internal`).
 //!
 //! ```no_run
@@ -24,6 +25,7 @@ pub mod manifest;
 pub mod outbound;
 pub mod router;
 pub mod runtime;
+pub mod runtime_config;
 mod server;
 pub mod variables;
 
@@ -41,11 +43,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use manifest::build_components;
 
-use crate::kv::KvDb;
+use crate::kv::KvStores;
 use crate::manifest::Manifest;
 use crate::outbound::AllowedHosts;
 use crate::router::Router;
-use crate::runtime::{ComponentPolicy, RequestState, DEFINED_STORES};
+use crate::runtime::{ComponentPolicy, RequestState};
+use crate::runtime_config::RuntimeConfig;
 use crate::server::{App, LoadedComponent};
 use crate::variables::AppVariables;
 
@@ -59,8 +62,13 @@ pub struct HostConfig {
     pub manifest_path: PathBuf,
     /// Address to listen on; port 0 picks a free port (see [`RunningHost::local_addr`]).
     pub listen_addr: SocketAddr,
-    /// Directory for state; the key-value store is `<state_dir>/sqlite_key_value.db`.
+    /// Directory for state; the `default` key-value store is `<state_dir>/sqlite_key_value.db`
+    /// unless the runtime config puts it elsewhere.
     pub state_dir: PathBuf,
+    /// Spin's runtime config file (`spin up --runtime-config-file`): `[key_value_store.<label>]`
+    /// sections with `type = "spin"` (SQLite, optional `path` relative to the file) or
+    /// `type = "redis"` (`url`). `None`: only `default`, in the state dir.
+    pub runtime_config: Option<PathBuf>,
     /// Variable overrides, checked before the process environment. Keys may be
     /// `SPIN_VARIABLE_ADMIN_TOKEN` or just the variable name `admin_token`.
     pub variables_env: HashMap<String, String>,
@@ -79,6 +87,7 @@ impl std::fmt::Debug for HostConfig {
             .field("manifest_path", &self.manifest_path)
             .field("listen_addr", &self.listen_addr)
             .field("state_dir", &self.state_dir)
+            .field("runtime_config", &self.runtime_config)
             .field("variables_env (names)", &names)
             .field("tick_every", &self.tick_every)
             .field("request_timeout", &self.request_timeout)
@@ -99,6 +108,7 @@ impl HostConfig {
             manifest_path,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             state_dir,
+            runtime_config: None,
             variables_env: HashMap::new(),
             tick_every: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -153,15 +163,28 @@ impl Drop for RunningHost {
     }
 }
 
-/// Loads the manifest, resolves variables, compiles the components (reusing compilations from
-/// earlier hosts in this process), opens the store and starts serving. Must be called inside a
-/// Tokio runtime.
+/// Loads the manifest and the runtime config, resolves variables, opens the key-value stores,
+/// compiles the components (reusing compilations from earlier hosts in this process) and starts
+/// serving. Must be called inside a Tokio runtime.
 ///
-/// Fails if the manifest is invalid, a required variable has no value (the error names it and
-/// its `SPIN_VARIABLE_*` key), a component file is missing or does not compile, or the address
-/// cannot be bound.
+/// Fails if the manifest or runtime config is invalid, a required variable has no value (the
+/// error names it and its `SPIN_VARIABLE_*` key), a Redis store cannot be reached, a component
+/// file is missing or does not compile, or the address cannot be bound.
 pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let manifest = Manifest::load(&config.manifest_path)?;
+    let runtime_config = config
+        .runtime_config
+        .as_deref()
+        .map(RuntimeConfig::load)
+        .transpose()?;
+    if let Some(rc) = &runtime_config {
+        for key in &rc.ignored {
+            eprintln!(
+                "spinpost-host: warning: runtime config section '{key}' is not implemented by this host; ignored"
+            );
+        }
+    }
+    let stores = KvStores::open(&config.state_dir, runtime_config.as_ref()).await?;
     let manifest_dir = manifest::manifest_dir(&config.manifest_path);
     let vars = AppVariables::resolve(&manifest, |k| config.lookup_variable(k))?;
 
@@ -177,7 +200,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         let allowed_hosts = AllowedHosts::parse(&expanded)
             .with_context(|| format!("allowed_outbound_hosts of component '{id}'"))?;
         for label in &def.key_value_stores {
-            if !DEFINED_STORES.contains(&label.as_str()) {
+            if !stores.is_defined(label) {
                 eprintln!(
                     "spinpost-host: warning: component '{id}' lists key-value store '{label}', which this host does not define (opening it gives no-such-store)"
                 );
@@ -213,7 +236,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     .await
     .map_err(|e| anyhow!("component loading panicked: {e}"))??;
 
-    let db = KvDb::open_in_dir(&config.state_dir)?;
     let router = Router::from_manifest(&manifest)?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
@@ -223,7 +245,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     let app = Arc::new(App {
         components,
         router,
-        db,
+        stores: stores.clone(),
         request_timeout: config.request_timeout,
         permits: Arc::new(Semaphore::new(engine::MAX_CONCURRENT_REQUESTS)),
     });
@@ -247,13 +269,13 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         }
     }
     eprintln!(
-        "spinpost-host: serving {} on http://{local_addr} (state in {})",
+        "spinpost-host: serving {} on http://{local_addr} (key-value stores: {})",
         if manifest.application.name.is_empty() {
             "app"
         } else {
             &manifest.application.name
         },
-        config.state_dir.display()
+        stores.summaries().join("; ")
     );
     Ok(RunningHost {
         local_addr,

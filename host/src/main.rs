@@ -23,6 +23,11 @@ struct Args {
     #[arg(long)]
     state_dir: Option<PathBuf>,
 
+    /// Spin runtime config file (as for `spin up --runtime-config-file`), e.g. to put the
+    /// key-value store in Redis: `[key_value_store.default]` with `type = "redis"`, `url = ...`.
+    #[arg(long, value_name = "PATH")]
+    runtime_config_file: Option<PathBuf>,
+
     /// Run each component's build command first; fail if one fails.
     #[arg(long)]
     build: bool,
@@ -66,6 +71,7 @@ async fn run(args: Args) -> Result<()> {
     if let Some(dir) = args.state_dir {
         config.state_dir = dir;
     }
+    config.runtime_config = args.runtime_config_file;
     if let Some(secs) = args.tick_every {
         anyhow::ensure!(secs > 0, "--tick-every must be at least 1 second");
         config.tick_every = Some(Duration::from_secs(secs));

@@ -8,7 +8,7 @@ use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::kv::{KvDb, KvError, KvResult};
+use crate::kv::{KvBackend, KvError, KvStores};
 use crate::outbound::AllowedHosts;
 
 /// Bindings generated from `host/wit` (copied from spin-sdk 5.2.0).
@@ -28,42 +28,39 @@ mod bindings {
 use bindings::fermyon::spin::{key_value as spin_kv, variables as spin_vars};
 use bindings::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 
-/// Store labels this host defines (Spin defines only `default` without runtime config).
-pub const DEFINED_STORES: &[&str] = &["default"];
-
-/// An open key-value store (Spin `store` or wasi `bucket`): just its label.
+/// An open `fermyon:spin/key-value` store: the backend of its label.
 #[derive(Debug)]
 pub struct StoreHandle {
-    label: String,
+    store: Arc<dyn KvBackend>,
 }
 
-/// An open `wasi:keyvalue` bucket: just its label.
+/// An open `wasi:keyvalue` bucket: the backend of its label.
 #[derive(Debug)]
 pub struct BucketHandle {
-    label: String,
+    store: Arc<dyn KvBackend>,
 }
 
-/// Resources that name a store label.
-trait Labelled: 'static {
-    fn label(&self) -> &str;
+/// Resources that stand for an open store.
+trait OpenStore: 'static {
+    fn store(&self) -> &Arc<dyn KvBackend>;
 }
 
-impl Labelled for StoreHandle {
-    fn label(&self) -> &str {
-        &self.label
+impl OpenStore for StoreHandle {
+    fn store(&self) -> &Arc<dyn KvBackend> {
+        &self.store
     }
 }
 
-impl Labelled for BucketHandle {
-    fn label(&self) -> &str {
-        &self.label
+impl OpenStore for BucketHandle {
+    fn store(&self) -> &Arc<dyn KvBackend> {
+        &self.store
     }
 }
 
 /// A `wasi:keyvalue/atomics.cas` handle: the key and the value it was last seen with.
 #[derive(Debug)]
 pub struct CasHandle {
-    label: String,
+    store: Arc<dyn KvBackend>,
     key: String,
     snapshot: Option<Vec<u8>>,
 }
@@ -103,13 +100,13 @@ pub struct RequestState {
     pub(crate) http: WasiHttpCtx,
     pub(crate) hooks: crate::server::OutboundHooks,
     pub(crate) policy: Arc<ComponentPolicy>,
-    pub(crate) db: KvDb,
+    pub(crate) stores: KvStores,
 }
 
 impl RequestState {
     pub(crate) fn new(
         policy: Arc<ComponentPolicy>,
-        db: KvDb,
+        stores: KvStores,
         hooks: crate::server::OutboundHooks,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
@@ -124,7 +121,7 @@ impl RequestState {
             http: WasiHttpCtx::new(),
             hooks,
             policy,
-            db,
+            stores,
         }
     }
 }
@@ -167,32 +164,20 @@ enum OpenError {
 }
 
 impl RequestState {
-    fn check_open(&self, label: &str) -> Result<(), OpenError> {
+    fn check_open(&self, label: &str) -> Result<Arc<dyn KvBackend>, OpenError> {
         if !self.policy.kv_stores.contains(label) {
             return Err(OpenError::AccessDenied);
         }
-        if !DEFINED_STORES.contains(&label) {
-            return Err(OpenError::NoSuchStore);
-        }
-        Ok(())
+        self.stores
+            .get(label)
+            .cloned()
+            .ok_or(OpenError::NoSuchStore)
     }
 
-    fn label<L: Labelled>(&self, handle: &Resource<L>) -> wasmtime::Result<String> {
-        Ok(self.table.get(handle)?.label().to_owned())
-    }
-
-    /// Runs a blocking SQLite operation off the async runtime's worker threads.
-    /// (Returns a future that does not borrow `self`, which is not `Sync`.)
-    fn db<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&KvDb) -> KvResult<T> + Send + 'static,
-    ) -> impl std::future::Future<Output = KvResult<T>> + Send + 'static {
-        let db = self.db.clone();
-        async move {
-            tokio::task::spawn_blocking(move || f(&db))
-                .await
-                .unwrap_or_else(|e| Err(KvError::Other(format!("key-value task failed: {e}"))))
-        }
+    /// The backend behind an open store or bucket. The futures it returns own what they need,
+    /// so they can be awaited while `self` (which is not `Sync`) is borrowed mutably.
+    fn store<S: OpenStore>(&self, handle: &Resource<S>) -> wasmtime::Result<Arc<dyn KvBackend>> {
+        Ok(self.table.get(handle)?.store().clone())
     }
 }
 
@@ -209,12 +194,12 @@ impl spin_kv::HostStore for RequestState {
         &mut self,
         label: String,
     ) -> wasmtime::Result<Result<Resource<StoreHandle>, spin_kv::Error>> {
-        match self.check_open(&label) {
+        let store = match self.check_open(&label) {
             Err(OpenError::AccessDenied) => return Ok(Err(spin_kv::Error::AccessDenied)),
             Err(OpenError::NoSuchStore) => return Ok(Err(spin_kv::Error::NoSuchStore)),
-            Ok(()) => {}
-        }
-        Ok(Ok(self.table.push(StoreHandle { label })?))
+            Ok(store) => store,
+        };
+        Ok(Ok(self.table.push(StoreHandle { store })?))
     }
 
     async fn get(
@@ -222,9 +207,9 @@ impl spin_kv::HostStore for RequestState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
-        let label = self.label(&store)?;
-        Ok(self
-            .db(move |db| db.get(&label, &key))
+        let store = self.store(&store)?;
+        Ok(store
+            .get(key)
             .await
             .map_err(|e| spin_kv::Error::Other(kv_other(e))))
     }
@@ -235,9 +220,9 @@ impl spin_kv::HostStore for RequestState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let label = self.label(&store)?;
-        Ok(self
-            .db(move |db| db.set(&label, &key, &value))
+        let store = self.store(&store)?;
+        Ok(store
+            .set(key, value)
             .await
             .map_err(|e| spin_kv::Error::Other(kv_other(e))))
     }
@@ -247,9 +232,9 @@ impl spin_kv::HostStore for RequestState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let label = self.label(&store)?;
-        Ok(self
-            .db(move |db| db.delete(&label, &key))
+        let store = self.store(&store)?;
+        Ok(store
+            .delete(key)
             .await
             .map_err(|e| spin_kv::Error::Other(kv_other(e))))
     }
@@ -259,9 +244,9 @@ impl spin_kv::HostStore for RequestState {
         store: Resource<StoreHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
-        let label = self.label(&store)?;
-        Ok(self
-            .db(move |db| db.exists(&label, &key))
+        let store = self.store(&store)?;
+        Ok(store
+            .exists(key)
             .await
             .map_err(|e| spin_kv::Error::Other(kv_other(e))))
     }
@@ -270,9 +255,9 @@ impl spin_kv::HostStore for RequestState {
         &mut self,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
-        let label = self.label(&store)?;
-        Ok(self
-            .db(move |db| db.keys(&label))
+        let store = self.store(&store)?;
+        Ok(store
+            .keys()
             .await
             .map_err(|e| spin_kv::Error::Other(kv_other(e))))
     }
@@ -307,12 +292,12 @@ impl wasi_kv::Host for RequestState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<BucketHandle>, wasi_kv::Error>> {
-        match self.check_open(&identifier) {
+        let store = match self.check_open(&identifier) {
             Err(OpenError::AccessDenied) => return Ok(Err(wasi_kv::Error::AccessDenied)),
             Err(OpenError::NoSuchStore) => return Ok(Err(wasi_kv::Error::NoSuchStore)),
-            Ok(()) => {}
-        }
-        Ok(Ok(self.table.push(BucketHandle { label: identifier })?))
+            Ok(store) => store,
+        };
+        Ok(Ok(self.table.push(BucketHandle { store })?))
     }
 }
 
@@ -326,11 +311,8 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.get(&label, &key))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.get(key).await.map_err(wasi_other))
     }
 
     async fn set(
@@ -339,11 +321,8 @@ impl wasi_kv::HostBucket for RequestState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.set(&label, &key, &value))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.set(key, value).await.map_err(wasi_other))
     }
 
     async fn delete(
@@ -351,11 +330,8 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.delete(&label, &key))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.delete(key).await.map_err(wasi_other))
     }
 
     async fn exists(
@@ -363,11 +339,8 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.exists(&label, &key))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.exists(key).await.map_err(wasi_other))
     }
 
     async fn list_keys(
@@ -375,11 +348,11 @@ impl wasi_kv::HostBucket for RequestState {
         bucket: Resource<BucketHandle>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
+        let store = self.store(&bucket)?;
         // Spin returns every key in one page and ignores the cursor; do the same.
         let _ = cursor;
-        Ok(self
-            .db(move |db| db.keys(&label))
+        Ok(store
+            .keys()
             .await
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
             .map_err(wasi_other))
@@ -400,11 +373,8 @@ impl atomics::Host for RequestState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.increment(&label, &key, delta))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.increment(key, delta).await.map_err(wasi_other))
     }
 
     async fn swap(
@@ -414,22 +384,21 @@ impl atomics::Host for RequestState {
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         // `swap` takes ownership of the cas handle; on conflict a fresh handle (with a new
         // snapshot) is handed back so the guest can retry.
-        let handle = self.table.delete(cas)?;
-        let (label, key, snapshot) = (handle.label, handle.key, handle.snapshot);
-        let (l, k, s) = (label.clone(), key.clone(), snapshot.clone());
-        let result = self
-            .db(move |db| db.compare_and_swap(&l, &k, s.as_deref(), &value))
-            .await;
+        let CasHandle {
+            store,
+            key,
+            snapshot,
+        } = self.table.delete(cas)?;
+        let result = store.compare_and_swap(key.clone(), snapshot, value).await;
         match result {
             Ok(()) => Ok(Ok(())),
             Err(KvError::CasFailed) => {
-                let (l, k) = (label.clone(), key.clone());
-                let current = match self.db(move |db| db.get(&l, &k)).await {
+                let current = match store.get(key.clone()).await {
                     Ok(v) => v,
                     Err(e) => return Ok(Err(atomics::CasError::StoreError(wasi_other(e)))),
                 };
                 let fresh = self.table.push(CasHandle {
-                    label,
+                    store,
                     key,
                     snapshot: current,
                 })?;
@@ -446,15 +415,14 @@ impl atomics::HostCas for RequestState {
         bucket: Resource<BucketHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        let (l, k) = (label.clone(), key.clone());
+        let store = self.store(&bucket)?;
         // Snapshot now: `swap` succeeds only if the value is still this one.
-        let snapshot = match self.db(move |db| db.get(&l, &k)).await {
+        let snapshot = match store.get(key.clone()).await {
             Ok(v) => v,
             Err(e) => return Ok(Err(wasi_other(e))),
         };
         Ok(Ok(self.table.push(CasHandle {
-            label,
+            store,
             key,
             snapshot,
         })?))
@@ -465,9 +433,9 @@ impl atomics::HostCas for RequestState {
         cas: Resource<CasHandle>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let h = self.table.get(&cas)?;
-        let (label, key) = (h.label.clone(), h.key.clone());
+        let (store, key) = (h.store.clone(), h.key.clone());
         // Re-read like Spin does, and compare against what the guest saw last.
-        match self.db(move |db| db.get(&label, &key)).await {
+        match store.get(key).await {
             Ok(v) => {
                 self.table.get_mut(&cas)?.snapshot = v.clone();
                 Ok(Ok(v))
@@ -490,11 +458,8 @@ impl batch::Host for RequestState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.get_many(&label, &keys))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.get_many(keys).await.map_err(wasi_other))
     }
 
     async fn set_many(
@@ -502,11 +467,8 @@ impl batch::Host for RequestState {
         bucket: Resource<BucketHandle>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.set_many(&label, &key_values))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.set_many(key_values).await.map_err(wasi_other))
     }
 
     async fn delete_many(
@@ -514,10 +476,7 @@ impl batch::Host for RequestState {
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let label = self.label(&bucket)?;
-        Ok(self
-            .db(move |db| db.delete_many(&label, &keys))
-            .await
-            .map_err(wasi_other))
+        let store = self.store(&bucket)?;
+        Ok(store.delete_many(keys).await.map_err(wasi_other))
     }
 }

@@ -22,7 +22,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
 
-use crate::kv::KvDb;
+use crate::kv::KvStores;
 use crate::outbound::chained_component;
 use crate::router::{RouteMatch, Router};
 use crate::runtime::{ComponentPolicy, RequestState};
@@ -44,7 +44,7 @@ pub(crate) struct LoadedComponent {
 pub(crate) struct App {
     pub(crate) components: HashMap<String, LoadedComponent>,
     pub(crate) router: Router,
-    pub(crate) db: KvDb,
+    pub(crate) stores: KvStores,
     pub(crate) request_timeout: Duration,
     pub(crate) permits: Arc<Semaphore>,
 }
@@ -153,7 +153,7 @@ impl App {
             policy: component.policy.clone(),
             depth,
         };
-        let state = RequestState::new(component.policy.clone(), self.db.clone(), hooks);
+        let state = RequestState::new(component.policy.clone(), self.stores.clone(), hooks);
         let mut store = Store::new(component.pre.engine(), state);
         // Yield to the async runtime at every epoch tick (see engine.rs).
         store.epoch_deadline_async_yield_and_update(1);

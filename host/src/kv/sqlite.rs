@@ -1,6 +1,7 @@
-//! The key-value store, persisted in SQLite with the same layout as Spin's default store
-//! (`<state-dir>/sqlite_key_value.db`, table `spin_key_value`), so a state directory moves
-//! between this host and `spin up`. Increment values are 8-byte little-endian `i64`s, as in Spin.
+//! The SQLite backend (runtime config `type = "spin"`, and the default store), with the same
+//! layout as Spin's (`<state-dir>/sqlite_key_value.db`, table `spin_key_value`), so a state
+//! directory moves between this host and `spin up`. Increment values are 8-byte little-endian
+//! `i64`s, as in Spin.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,37 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::{KvBackend, KvError, KvFuture, KvResult};
+
 /// The file name Spin uses for its default key-value store.
 pub const DB_FILE_NAME: &str = "sqlite_key_value.db";
-
-/// Errors surfaced to components as `other(..)` (or `cas-failed` for [`KvError::CasFailed`]).
-#[derive(Debug)]
-pub enum KvError {
-    /// The value changed since the CAS snapshot.
-    CasFailed,
-    /// Anything else (I/O, SQLite, bad increment value).
-    Other(String),
-}
-
-impl std::fmt::Display for KvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KvError::CasFailed => f.write_str("compare-and-swap failed: value changed"),
-            KvError::Other(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for KvError {}
-
-impl From<rusqlite::Error> for KvError {
-    fn from(e: rusqlite::Error) -> Self {
-        KvError::Other(format!("key-value store error: {e}"))
-    }
-}
-
-/// Result of store operations.
-pub type KvResult<T> = std::result::Result<T, KvError>;
 
 /// A handle on the SQLite database shared by all stores (labels) and requests.
 #[derive(Clone)]
@@ -232,6 +206,89 @@ impl KvDb {
     }
 }
 
+impl From<rusqlite::Error> for KvError {
+    fn from(e: rusqlite::Error) -> Self {
+        KvError::Other(format!("key-value store error: {e}"))
+    }
+}
+
+/// One store label in a [`KvDb`]: the [`KvBackend`] for `type = "spin"`. Each operation runs
+/// on Tokio's blocking pool, so SQLite's fsyncs never stall the async worker threads.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: KvDb,
+    label: String,
+}
+
+impl SqliteStore {
+    /// The store `label` inside `db`.
+    pub fn new(db: KvDb, label: impl Into<String>) -> Self {
+        Self {
+            db,
+            label: label.into(),
+        }
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&KvDb, &str) -> KvResult<T> + Send + 'static,
+    ) -> KvFuture<T> {
+        let (db, label) = (self.db.clone(), self.label.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&db, &label))
+                .await
+                .unwrap_or_else(|e| Err(KvError::Other(format!("key-value task failed: {e}"))))
+        })
+    }
+}
+
+impl KvBackend for SqliteStore {
+    fn get(&self, key: String) -> KvFuture<Option<Vec<u8>>> {
+        self.run(move |db, label| db.get(label, &key))
+    }
+
+    fn set(&self, key: String, value: Vec<u8>) -> KvFuture<()> {
+        self.run(move |db, label| db.set(label, &key, &value))
+    }
+
+    fn delete(&self, key: String) -> KvFuture<()> {
+        self.run(move |db, label| db.delete(label, &key))
+    }
+
+    fn exists(&self, key: String) -> KvFuture<bool> {
+        self.run(move |db, label| db.exists(label, &key))
+    }
+
+    fn keys(&self) -> KvFuture<Vec<String>> {
+        self.run(move |db, label| db.keys(label))
+    }
+
+    fn get_many(&self, keys: Vec<String>) -> KvFuture<Vec<(String, Option<Vec<u8>>)>> {
+        self.run(move |db, label| db.get_many(label, &keys))
+    }
+
+    fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> KvFuture<()> {
+        self.run(move |db, label| db.set_many(label, &pairs))
+    }
+
+    fn delete_many(&self, keys: Vec<String>) -> KvFuture<()> {
+        self.run(move |db, label| db.delete_many(label, &keys))
+    }
+
+    fn increment(&self, key: String, delta: i64) -> KvFuture<i64> {
+        self.run(move |db, label| db.increment(label, &key, delta))
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Vec<u8>,
+    ) -> KvFuture<()> {
+        self.run(move |db, label| db.compare_and_swap(label, &key, expected.as_deref(), &new))
+    }
+}
+
 fn get_value(conn: &Connection, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
     Ok(conn
         .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
@@ -342,6 +399,19 @@ mod tests {
             db.compare_and_swap("s", "k", Some(b"v2"), b"v3"),
             Err(KvError::CasFailed)
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn behaves_like_every_backend() {
+        let store = SqliteStore::new(KvDb::open_in_memory().expect("db"), "default");
+        crate::kv::conformance::check(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_compare_and_swap_loses_no_update() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::new(KvDb::open_in_dir(dir.path()).expect("db"), "default");
+        crate::kv::conformance::check_concurrent_cas(std::sync::Arc::new(store), 8).await;
     }
 
     #[test]
