@@ -47,20 +47,62 @@ fn main() {
     template::create_template(&store, new, now).expect("template saves");
     let version = template::load_version(&store, "bench", None).expect("template loads");
 
-    let mut subscriber = Subscriber::new(Channel::parse("telegram:shop").expect("channel"), Address::parse(Platform::Telegram, "42").expect("address"), now);
+    let mut subscriber = Subscriber::new(
+        Channel::parse("telegram:shop").expect("channel"),
+        Address::parse(Platform::Telegram, "42").expect("address"),
+        now,
+    );
     subscriber.profile.first_name = Some("Ada <Lovelace>".into());
-    subscriber.set_attribute(AttributeName::parse("city").expect("name"), "Berlin".into()).expect("attribute");
+    subscriber
+        .set_attribute(AttributeName::parse("city").expect("name"), "Berlin".into())
+        .expect("attribute");
     let record = serde_json::to_vec(&subscriber).expect("encode");
     let variables: BTreeMap<String, String> = [("code".to_owned(), "XMAS-26".to_owned())].into();
-    let input = RenderInput { subscriber: &subscriber, campaign: CampaignVars { id: "c1", name: "Christmas", variables: &variables } };
+    let input = RenderInput {
+        subscriber: &subscriber,
+        campaign: CampaignVars {
+            id: "c1",
+            name: "Christmas",
+            variables: &variables,
+        },
+    };
     let min_time = Duration::from_millis(1500);
 
-    let baseline = per_iteration(|| drop(black_box(serde_json::from_slice::<Subscriber>(black_box(&record)).expect("decode"))), min_time);
+    let baseline = per_iteration(
+        || {
+            drop(black_box(
+                serde_json::from_slice::<Subscriber>(black_box(&record)).expect("decode"),
+            ))
+        },
+        min_time,
+    );
     let renderer = Renderer::new(&version).expect("compiles");
-    let compiled_once = per_iteration(|| drop(black_box(renderer.render(black_box(&input), Platform::Telegram).expect("renders"))), min_time);
-    let compiled_each = per_iteration(|| drop(black_box(template::render(black_box(&version), &input, Platform::Telegram).expect("renders"))), min_time);
+    let compiled_once = per_iteration(
+        || {
+            drop(black_box(
+                renderer
+                    .render(black_box(&input), Platform::Telegram)
+                    .expect("renders"),
+            ))
+        },
+        min_time,
+    );
+    let compiled_each = per_iteration(
+        || {
+            drop(black_box(
+                template::render(black_box(&version), &input, Platform::Telegram).expect("renders"),
+            ))
+        },
+        min_time,
+    );
 
     println!("per recipient, as a multiple of decoding the subscriber record ({baseline:?}):");
-    println!("  render, template compiled once per batch: {:>6.1}x", compiled_once.as_secs_f64() / baseline.as_secs_f64());
-    println!("  compile and render per recipient:         {:>6.1}x", compiled_each.as_secs_f64() / baseline.as_secs_f64());
+    println!(
+        "  render, template compiled once per batch: {:>6.1}x",
+        compiled_once.as_secs_f64() / baseline.as_secs_f64()
+    );
+    println!(
+        "  compile and render per recipient:         {:>6.1}x",
+        compiled_each.as_secs_f64() / baseline.as_secs_f64()
+    );
 }

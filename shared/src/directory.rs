@@ -9,12 +9,12 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::index::{Index, PAGE_SIZE};
-use crate::paging::{self, Page};
 use crate::keys;
 use crate::kv::{self, KvStore};
+use crate::paging::{self, Page};
 use crate::subscriber::{
-    Address, AttributeName, Channel, ConsentAction, ConsentEvent, Locale, Profile, Subscriber, SubscriberId, SubscriptionStatus, Tag,
-    TimeZone,
+    Address, AttributeName, Channel, ConsentAction, ConsentEvent, Locale, Profile, Subscriber,
+    SubscriberId, SubscriptionStatus, Tag, TimeZone,
 };
 
 /// The most lines one import accepts.
@@ -37,14 +37,24 @@ pub struct StoredSubscriber {
 ///
 /// # Errors
 /// Store failures.
-pub fn touch<S, F>(store: &S, channel: &Channel, address: &Address, now: DateTime<Utc>, opted_in: bool, mut change: F) -> Result<Subscriber>
+pub fn touch<S, F>(
+    store: &S,
+    channel: &Channel,
+    address: &Address,
+    now: DateTime<Utc>,
+    opted_in: bool,
+    mut change: F,
+) -> Result<Subscriber>
 where
     S: KvStore + ?Sized,
     F: FnMut(&mut Subscriber),
 {
     let key = keys::subscriber(&SubscriberId::of(channel, address));
     let stored = kv::update_json(store, &key, |current: Option<StoredSubscriber>| {
-        let mut stored = current.unwrap_or_else(|| StoredSubscriber { subscriber: Subscriber::new(channel.clone(), address.clone(), now), index_position: None });
+        let mut stored = current.unwrap_or_else(|| StoredSubscriber {
+            subscriber: Subscriber::new(channel.clone(), address.clone(), now),
+            index_position: None,
+        });
         change(&mut stored.subscriber);
         stored.subscriber.updated_at = stored.subscriber.updated_at.max(now);
         Ok((Some(stored.clone()), stored))
@@ -55,20 +65,28 @@ where
     ensure_indexed(store, &key, stored)
 }
 
-fn ensure_indexed<S: KvStore + ?Sized>(store: &S, key: &str, stored: StoredSubscriber) -> Result<Subscriber> {
+fn ensure_indexed<S: KvStore + ?Sized>(
+    store: &S,
+    key: &str,
+    stored: StoredSubscriber,
+) -> Result<Subscriber> {
     if stored.index_position.is_some() {
         return Ok(stored.subscriber);
     }
     let position = Index::SUBSCRIBERS.append(store, stored.subscriber.id.as_str())?;
-    kv::update_json(store, key, |current: Option<StoredSubscriber>| match current {
-        // Another request indexed it first; our entry is a duplicate the audience walk skips.
-        Some(s) if s.index_position.is_some() => Ok((None, ())),
-        Some(mut s) => {
-            s.index_position = Some(position);
-            Ok((Some(s), ()))
-        }
-        None => Ok((None, ())),
-    })?;
+    kv::update_json(
+        store,
+        key,
+        |current: Option<StoredSubscriber>| match current {
+            // Another request indexed it first; our entry is a duplicate the audience walk skips.
+            Some(s) if s.index_position.is_some() => Ok((None, ())),
+            Some(mut s) => {
+                s.index_position = Some(position);
+                Ok((Some(s), ()))
+            }
+            None => Ok((None, ())),
+        },
+    )?;
     Ok(stored.subscriber)
 }
 
@@ -105,7 +123,12 @@ impl ListFilter {
 ///
 /// # Errors
 /// Store failures.
-pub fn list<S: KvStore + ?Sized>(store: &S, filter: &ListFilter, cursor: u64, limit: usize) -> Result<Page<Subscriber>> {
+pub fn list<S: KvStore + ?Sized>(
+    store: &S,
+    filter: &ListFilter,
+    cursor: u64,
+    limit: usize,
+) -> Result<Page<Subscriber>> {
     paging::list_index(
         store,
         Index::SUBSCRIBERS,
@@ -114,7 +137,8 @@ pub fn list<S: KvStore + ?Sized>(store: &S, filter: &ListFilter, cursor: u64, li
         |id| format!("sub:{id}"),
         // An entry whose position differs from the record's is a duplicate left by a race: skip it.
         |position, record: StoredSubscriber| {
-            (record.index_position == Some(position) && filter.matches(&record.subscriber)).then_some(record.subscriber)
+            (record.index_position == Some(position) && filter.matches(&record.subscriber))
+                .then_some(record.subscriber)
         },
     )
 }
@@ -163,7 +187,9 @@ pub struct SubscriberPatch {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -174,7 +200,10 @@ fn attribute_text(name: &str, value: &serde_json::Value) -> Result<String> {
         serde_json::Value::Number(n) => Ok(n.to_string()),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         serde_json::Value::Null => Ok(String::new()),
-        _ => Err(Error::invalid("invalid_attribute", format!("attribute '{name}' must be a string, number or boolean"))),
+        _ => Err(Error::invalid(
+            "invalid_attribute",
+            format!("attribute '{name}' must be a string, number or boolean"),
+        )),
     }
 }
 
@@ -200,7 +229,11 @@ fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) -> Result<(
     }
     for (name, value) in patch.attributes.iter().flatten() {
         let attribute = AttributeName::parse(name)?;
-        let text = value.as_ref().map(|v| attribute_text(name, v)).transpose()?.unwrap_or_default();
+        let text = value
+            .as_ref()
+            .map(|v| attribute_text(name, v))
+            .transpose()?
+            .unwrap_or_default();
         next.set_attribute(attribute, text)?;
     }
     if let Some(locale) = &patch.locale {
@@ -209,7 +242,12 @@ fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) -> Result<(
     if let Some(tz) = &patch.timezone {
         next.timezone = tz.as_deref().map(TimeZone::parse).transpose()?;
     }
-    let bounded = Profile { first_name: patch.first_name.clone(), last_name: patch.last_name.clone(), username: None }.bounded();
+    let bounded = Profile {
+        first_name: patch.first_name.clone(),
+        last_name: patch.last_name.clone(),
+        username: None,
+    }
+    .bounded();
     if bounded.first_name.is_some() {
         next.profile.first_name = bounded.first_name;
     }
@@ -224,13 +262,22 @@ fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) -> Result<(
 ///
 /// # Errors
 /// 404 when absent; 400 naming the invalid field (nothing is written then).
-pub fn patch<S: KvStore + ?Sized>(store: &S, id: &SubscriberId, patch: &SubscriberPatch, now: DateTime<Utc>) -> Result<Subscriber> {
-    kv::update_json(store, &keys::subscriber(id), |current: Option<StoredSubscriber>| {
-        let mut stored = current.ok_or_else(|| Error::not_found("subscriber", id.as_str()))?;
-        apply_patch(&mut stored.subscriber, patch)?;
-        stored.subscriber.updated_at = now;
-        Ok((Some(stored.clone()), stored.subscriber))
-    })
+pub fn patch<S: KvStore + ?Sized>(
+    store: &S,
+    id: &SubscriberId,
+    patch: &SubscriberPatch,
+    now: DateTime<Utc>,
+) -> Result<Subscriber> {
+    kv::update_json(
+        store,
+        &keys::subscriber(id),
+        |current: Option<StoredSubscriber>| {
+            let mut stored = current.ok_or_else(|| Error::not_found("subscriber", id.as_str()))?;
+            apply_patch(&mut stored.subscriber, patch)?;
+            stored.subscriber.updated_at = now;
+            Ok((Some(stored.clone()), stored.subscriber))
+        },
+    )
 }
 
 /// The evidence an import must carry for each subscriber: consent is never assumed.
@@ -298,37 +345,73 @@ pub struct ImportReport {
 }
 
 fn reject(line: usize, err: &Error) -> RejectedLine {
-    RejectedLine { line, code: err.code().to_owned(), message: err.message().to_owned() }
+    RejectedLine {
+        line,
+        code: err.code().to_owned(),
+        message: err.message().to_owned(),
+    }
 }
 
 fn parse_import_line(text: &str) -> Result<(Channel, Address, ImportLine, ImportedConsent)> {
-    let line: ImportLine = serde_json::from_str(text).map_err(|e| Error::invalid("invalid_json", e.to_string()))?;
+    let line: ImportLine =
+        serde_json::from_str(text).map_err(|e| Error::invalid("invalid_json", e.to_string()))?;
     let channel = Channel::parse(&line.channel)?;
     let address = Address::parse(channel.platform(), &line.address)?;
     let consent = line.consent.clone().ok_or_else(|| {
-        Error::invalid("consent_required", "each line needs consent {at, source, evidence}: Spinpost never assumes consent")
+        Error::invalid(
+            "consent_required",
+            "each line needs consent {at, source, evidence}: Spinpost never assumes consent",
+        )
     })?;
-    if consent.source.trim().is_empty() || consent.evidence.trim().is_empty() || consent.source.len() > 256 || consent.evidence.len() > 1024 {
-        return Err(Error::invalid("consent_required", "consent.source (at most 256) and consent.evidence (at most 1024) must be non-empty"));
+    if consent.source.trim().is_empty()
+        || consent.evidence.trim().is_empty()
+        || consent.source.len() > 256
+        || consent.evidence.len() > 1024
+    {
+        return Err(Error::invalid(
+            "consent_required",
+            "consent.source (at most 256) and consent.evidence (at most 1024) must be non-empty",
+        ));
     }
     Ok((channel, address, line, consent))
 }
 
-fn imported_subscriber(base: Subscriber, line: &ImportLine, consent: &ImportedConsent) -> Result<Subscriber> {
+fn imported_subscriber(
+    base: Subscriber,
+    line: &ImportLine,
+    consent: &ImportedConsent,
+) -> Result<Subscriber> {
     let mut s = base;
     let patch = SubscriberPatch {
-        tags: Some(TagPatch::Change { add: line.tags.clone(), remove: Vec::new() }),
-        attributes: Some(line.attributes.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()),
+        tags: Some(TagPatch::Change {
+            add: line.tags.clone(),
+            remove: Vec::new(),
+        }),
+        attributes: Some(
+            line.attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+        ),
         locale: line.locale.clone().map(Some),
         timezone: line.timezone.clone().map(Some),
         first_name: line.first_name.clone(),
         last_name: line.last_name.clone(),
     };
     apply_patch(&mut s, &patch)?;
-    let event = ConsentEvent { action: ConsentAction::Subscribed, at: consent.at, source: format!("import:{}", consent.source), evidence: consent.evidence.clone() };
+    let event = ConsentEvent {
+        action: ConsentAction::Subscribed,
+        at: consent.at,
+        source: format!("import:{}", consent.source),
+        evidence: consent.evidence.clone(),
+    };
     // Re-importing the same evidence is not a new consent; a person who opted out stays out unless the
     // evidence is new (e.g. a later signup).
-    if !s.consent.iter().any(|e| e.evidence == event.evidence && e.source == event.source) {
+    if !s
+        .consent
+        .iter()
+        .any(|e| e.evidence == event.evidence && e.source == event.source)
+    {
         if s.source.is_none() {
             s.source = Some(event.source.clone());
         }
@@ -342,8 +425,17 @@ fn imported_subscriber(base: Subscriber, line: &ImportLine, consent: &ImportedCo
 ///
 /// # Errors
 /// 413 over [`MAX_IMPORT_LINES`]; store failures.
-pub fn import<S: KvStore + ?Sized>(store: &S, body: &str, now: DateTime<Utc>) -> Result<ImportReport> {
-    let lines: Vec<(usize, &str)> = body.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty()).collect();
+pub fn import<S: KvStore + ?Sized>(
+    store: &S,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportReport> {
+    let lines: Vec<(usize, &str)> = body
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
     if lines.len() > MAX_IMPORT_LINES {
         return Err(Error::new(
             crate::ErrorKind::PayloadTooLarge,
@@ -359,7 +451,11 @@ pub fn import<S: KvStore + ?Sized>(store: &S, body: &str, now: DateTime<Utc>) ->
             Ok((channel, address, line, consent)) => {
                 let id = SubscriberId::of(&channel, &address);
                 if !seen_in_file.insert(id.clone()) {
-                    report.rejected.push(RejectedLine { line: number, code: "duplicate_line".into(), message: format!("{id} appears earlier in this import") });
+                    report.rejected.push(RejectedLine {
+                        line: number,
+                        code: "duplicate_line".into(),
+                        message: format!("{id} appears earlier in this import"),
+                    });
                     continue;
                 }
                 parsed.push((number, channel, address, line, consent));
@@ -368,37 +464,58 @@ pub fn import<S: KvStore + ?Sized>(store: &S, body: &str, now: DateTime<Utc>) ->
         }
     }
     for chunk in parsed.chunks(PAGE_SIZE as usize) {
-        let record_keys: Vec<String> = chunk.iter().map(|(_, c, a, _, _)| keys::subscriber(&SubscriberId::of(c, a))).collect();
-        let suppression_keys: Vec<String> = chunk.iter().map(|(_, c, a, _, _)| keys::suppression(c, &address_hash(a))).collect();
+        let record_keys: Vec<String> = chunk
+            .iter()
+            .map(|(_, c, a, _, _)| keys::subscriber(&SubscriberId::of(c, a)))
+            .collect();
+        let suppression_keys: Vec<String> = chunk
+            .iter()
+            .map(|(_, c, a, _, _)| keys::suppression(c, &address_hash(a)))
+            .collect();
         let existing: Vec<Option<StoredSubscriber>> = kv::get_many_json(store, &record_keys)?;
         let suppressed = store.get_many(&suppression_keys)?;
         let mut created = Vec::new();
-        for (((number, channel, address, line, consent), current), (_, suppression)) in chunk.iter().zip(existing).zip(suppressed) {
+        for (((number, channel, address, line, consent), current), (_, suppression)) in
+            chunk.iter().zip(existing).zip(suppressed)
+        {
             if suppression.is_some() {
                 report.rejected.push(RejectedLine {
                     line: *number,
                     code: "erased".into(),
-                    message: format!("{} was erased at their request; they must opt in again themselves", SubscriberId::of(channel, address)),
+                    message: format!(
+                        "{} was erased at their request; they must opt in again themselves",
+                        SubscriberId::of(channel, address)
+                    ),
                 });
                 continue;
             }
             match current {
-                None => match imported_subscriber(Subscriber::new(channel.clone(), address.clone(), now), line, consent) {
+                None => match imported_subscriber(
+                    Subscriber::new(channel.clone(), address.clone(), now),
+                    line,
+                    consent,
+                ) {
                     Ok(s) => created.push(s),
                     Err(err) => report.rejected.push(reject(*number, &err)),
                 },
                 Some(_) => {
                     // Existing records change through compare-and-swap: a webhook may be writing them now.
                     let key = keys::subscriber(&SubscriberId::of(channel, address));
-                    let result = kv::update_json(store, &key, |current: Option<StoredSubscriber>| {
-                        let mut stored = current.ok_or_else(|| Error::conflict("changed", "record vanished during import"))?;
-                        stored.subscriber = imported_subscriber(stored.subscriber, line, consent)?;
-                        stored.subscriber.updated_at = now;
-                        Ok((Some(stored), ()))
-                    });
+                    let result =
+                        kv::update_json(store, &key, |current: Option<StoredSubscriber>| {
+                            let mut stored = current.ok_or_else(|| {
+                                Error::conflict("changed", "record vanished during import")
+                            })?;
+                            stored.subscriber =
+                                imported_subscriber(stored.subscriber, line, consent)?;
+                            stored.subscriber.updated_at = now;
+                            Ok((Some(stored), ()))
+                        });
                     match result {
                         Ok(()) => report.updated += 1,
-                        Err(err) if err.status() < 500 => report.rejected.push(reject(*number, &err)),
+                        Err(err) if err.status() < 500 => {
+                            report.rejected.push(reject(*number, &err))
+                        }
                         Err(err) => return Err(err),
                     }
                 }
@@ -407,13 +524,25 @@ pub fn import<S: KvStore + ?Sized>(store: &S, body: &str, now: DateTime<Utc>) ->
         if created.is_empty() {
             continue;
         }
-        let first = Index::SUBSCRIBERS.append_many(store, &created.iter().map(|s| s.id.as_str().to_owned()).collect::<Vec<_>>())?;
+        let first = Index::SUBSCRIBERS.append_many(
+            store,
+            &created
+                .iter()
+                .map(|s| s.id.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )?;
         let entries: Vec<(String, Vec<u8>)> = created
             .into_iter()
             .enumerate()
             .map(|(i, subscriber)| {
                 let key = keys::subscriber(&subscriber.id);
-                (key, kv::encode(&StoredSubscriber { subscriber, index_position: Some(first + i as u64) }))
+                (
+                    key,
+                    kv::encode(&StoredSubscriber {
+                        subscriber,
+                        index_position: Some(first + i as u64),
+                    }),
+                )
             })
             .collect();
         report.created += entries.len();
@@ -456,7 +585,11 @@ pub fn erase<S: KvStore + ?Sized>(store: &S, id: &SubscriberId, now: DateTime<Ut
 ///
 /// # Errors
 /// Store failures.
-pub fn is_suppressed<S: KvStore + ?Sized>(store: &S, channel: &Channel, address: &Address) -> Result<bool> {
+pub fn is_suppressed<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    address: &Address,
+) -> Result<bool> {
     Ok(store.exists(&keys::suppression(channel, &address_hash(address)))?)
 }
 
@@ -495,14 +628,36 @@ mod tests {
         .join("\n");
         let report = import(&store, &body, now()).unwrap();
         assert_eq!(report.created, 2);
-        let codes: Vec<(usize, &str)> = report.rejected.iter().map(|r| (r.line, r.code.as_str())).collect();
-        assert_eq!(codes, vec![(2, "invalid_json"), (3, "consent_required"), (4, "invalid_channel"), (5, "invalid_tag"), (6, "duplicate_line")]);
+        let codes: Vec<(usize, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (2, "invalid_json"),
+                (3, "consent_required"),
+                (4, "invalid_channel"),
+                (5, "invalid_tag"),
+                (6, "duplicate_line")
+            ]
+        );
         let s = get(&store, &id("1")).unwrap();
         assert_eq!(s.status, SubscriptionStatus::Subscribed);
         assert_eq!(s.attributes[&AttributeName::parse("orders").unwrap()], "3");
         assert_eq!(s.consent[0].evidence, "form-1");
-        assert!(get(&store, &id("4")).is_err(), "a rejected line writes nothing");
-        assert_eq!(list(&store, &ListFilter::default(), 0, 50).unwrap().items.len(), 2);
+        assert!(
+            get(&store, &id("4")).is_err(),
+            "a rejected line writes nothing"
+        );
+        assert_eq!(
+            list(&store, &ListFilter::default(), 0, 50)
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -514,7 +669,13 @@ mod tests {
         let s = get(&store, &id("1")).unwrap();
         assert_eq!(s.consent.len(), 1);
         assert_eq!(s.tags.len(), 2);
-        assert_eq!(list(&store, &ListFilter::default(), 0, 50).unwrap().items.len(), 1);
+        assert_eq!(
+            list(&store, &ListFilter::default(), 0, 50)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -527,25 +688,53 @@ mod tests {
         assert!(keys.iter().all(|k| !k.starts_with("sub:")), "{keys:?}");
         let report = import(&store, &line("1", ""), now()).unwrap();
         assert_eq!(report.rejected[0].code, "erased");
-        assert!(is_suppressed(&store, &Channel::parse("telegram:shop").unwrap(), &Address::parse(Platform::Telegram, "1").unwrap()).unwrap());
+        assert!(is_suppressed(
+            &store,
+            &Channel::parse("telegram:shop").unwrap(),
+            &Address::parse(Platform::Telegram, "1").unwrap()
+        )
+        .unwrap());
         // The person opting in again themselves lifts the suppression.
-        touch(&store, &Channel::parse("telegram:shop").unwrap(), &Address::parse(Platform::Telegram, "1").unwrap(), now(), true, |_| {}).unwrap();
-        assert!(!is_suppressed(&store, &Channel::parse("telegram:shop").unwrap(), &Address::parse(Platform::Telegram, "1").unwrap()).unwrap());
+        touch(
+            &store,
+            &Channel::parse("telegram:shop").unwrap(),
+            &Address::parse(Platform::Telegram, "1").unwrap(),
+            now(),
+            true,
+            |_| {},
+        )
+        .unwrap();
+        assert!(!is_suppressed(
+            &store,
+            &Channel::parse("telegram:shop").unwrap(),
+            &Address::parse(Platform::Telegram, "1").unwrap()
+        )
+        .unwrap());
     }
 
     #[test]
     fn list_filters_and_pages_with_a_cursor() {
         let store = MemoryStore::new();
-        let body: Vec<String> = (1..=25).map(|i| line(&i.to_string(), if i % 2 == 0 { r#""even""# } else { "" })).collect();
+        let body: Vec<String> = (1..=25)
+            .map(|i| line(&i.to_string(), if i % 2 == 0 { r#""even""# } else { "" }))
+            .collect();
         import(&store, &body.join("\n"), now()).unwrap();
-        let filter = ListFilter { tag: Some(Tag::parse("even").unwrap()), ..ListFilter::default() };
+        let filter = ListFilter {
+            tag: Some(Tag::parse("even").unwrap()),
+            ..ListFilter::default()
+        };
         let first = list(&store, &filter, 0, 5).unwrap();
         assert_eq!(first.items.len(), 5);
         let cursor = paging::parse_cursor(first.next_cursor.as_deref()).unwrap();
         let second = list(&store, &filter, cursor, 50).unwrap();
         assert_eq!(second.items.len(), 7);
         assert!(second.next_cursor.is_none());
-        let all: Vec<_> = first.items.iter().chain(&second.items).map(|s| s.id.clone()).collect();
+        let all: Vec<_> = first
+            .items
+            .iter()
+            .chain(&second.items)
+            .map(|s| s.id.clone())
+            .collect();
         assert_eq!(all.len(), 12);
     }
 
@@ -553,16 +742,29 @@ mod tests {
     fn a_bad_patch_field_changes_nothing() {
         let store = MemoryStore::new();
         import(&store, &line("1", ""), now()).unwrap();
-        let patch: SubscriberPatch = serde_json::from_str(r#"{"tags":{"add":["new"]},"timezone":"Mars/Base"}"#).unwrap();
-        assert_eq!(super::patch(&store, &id("1"), &patch, now()).unwrap_err().code(), "invalid_timezone");
+        let patch: SubscriberPatch =
+            serde_json::from_str(r#"{"tags":{"add":["new"]},"timezone":"Mars/Base"}"#).unwrap();
+        assert_eq!(
+            super::patch(&store, &id("1"), &patch, now())
+                .unwrap_err()
+                .code(),
+            "invalid_timezone"
+        );
         assert!(get(&store, &id("1")).unwrap().tags.is_empty());
         let patch: SubscriberPatch =
             serde_json::from_str(r#"{"tags":["a","b"],"attributes":{"city":null,"tier":"gold"},"locale":"pt_br","timezone":"Europe/Lisbon"}"#).unwrap();
         let s = super::patch(&store, &id("1"), &patch, now()).unwrap();
         assert_eq!(s.tags.len(), 2);
-        assert_eq!(s.attributes.len(), 2, "city removed, orders kept, tier added");
+        assert_eq!(
+            s.attributes.len(),
+            2,
+            "city removed, orders kept, tier added"
+        );
         assert_eq!(s.locale.unwrap().as_str(), "pt-BR");
-        assert!(serde_json::from_str::<SubscriberPatch>(r#"{"status":"subscribed"}"#).is_err(), "consent is not patchable");
+        assert!(
+            serde_json::from_str::<SubscriberPatch>(r#"{"status":"subscribed"}"#).is_err(),
+            "consent is not patchable"
+        );
     }
 
     #[test]
@@ -581,6 +783,12 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(list(store.as_ref(), &ListFilter::default(), 0, 50).unwrap().items.len(), 1);
+        assert_eq!(
+            list(store.as_ref(), &ListFilter::default(), 0, 50)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     }
 }

@@ -73,8 +73,17 @@ struct ErrorFields<'a> {
 
 impl Error {
     /// An error of any kind with a code and message.
-    pub fn new(kind: ErrorKind, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Error { kind, code: code.into(), message: message.into(), details: None }
+    pub fn new(
+        kind: ErrorKind,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 400: the input is invalid; `code` names the problem (e.g. `invalid_locale`).
@@ -89,7 +98,11 @@ impl Error {
 
     /// 404 for a named resource.
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", format!("no {what} with id '{id}'"))
+        Self::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("no {what} with id '{id}'"),
+        )
     }
 
     /// 409: the request conflicts with the resource's state.
@@ -141,7 +154,11 @@ impl Error {
     /// The JSON body `{"error":{"code":"...","message":"..."}}`.
     pub fn to_json(&self) -> Vec<u8> {
         let body = ErrorBody {
-            error: ErrorFields { code: &self.code, message: &self.message, details: self.details.as_ref() },
+            error: ErrorFields {
+                code: &self.code,
+                message: &self.message,
+                details: self.details.as_ref(),
+            },
         };
         // Serialising a struct of strings and a Value cannot fail.
         serde_json::to_vec(&body).unwrap_or_default()
@@ -167,7 +184,8 @@ mod tests {
 
     #[test]
     fn details_are_serialised_when_present() {
-        let err = Error::unprocessable("unknown_variables", "x").with_details(serde_json::json!(["a"]));
+        let err =
+            Error::unprocessable("unknown_variables", "x").with_details(serde_json::json!(["a"]));
         let body: serde_json::Value = serde_json::from_slice(&err.to_json()).unwrap();
         assert_eq!(body["error"]["details"][0], "a");
         assert_eq!(err.status(), 422);

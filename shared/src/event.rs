@@ -140,7 +140,10 @@ mod tests {
     fn rating_data_round_trips_and_fits_telegram() {
         let data = rating_button_data(&"c".repeat(40), 5);
         assert!(data.len() <= 64);
-        assert_eq!(parse_rating_button_data(&data), Some(("cccccccccccccccccccccccccccccccccccccccc", 5)));
+        assert_eq!(
+            parse_rating_button_data(&data),
+            Some(("cccccccccccccccccccccccccccccccccccccccc", 5))
+        );
         assert_eq!(parse_rating_button_data("rate:c1:0"), None);
         assert_eq!(parse_rating_button_data("rate:c1:6"), None);
         assert_eq!(parse_rating_button_data("other"), None);

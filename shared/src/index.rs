@@ -25,7 +25,9 @@ pub struct Index<'a> {
 
 impl<'a> Index<'a> {
     /// The index of every subscriber, in the order they were first seen.
-    pub const SUBSCRIBERS: Index<'static> = Index { name: "subscribers" };
+    pub const SUBSCRIBERS: Index<'static> = Index {
+        name: "subscribers",
+    };
     /// The index of templates.
     pub const TEMPLATES: Index<'static> = Index { name: "templates" };
     /// The index of campaigns.
@@ -78,7 +80,8 @@ impl<'a> Index<'a> {
             let page_no = chunk[0].0 / PAGE_SIZE;
             kv::update_json(store, &self.page_key(page_no), |current: Option<Page>| {
                 let mut page = current.unwrap_or_default();
-                page.entries.extend(chunk.iter().map(|(p, id)| (*p, (*id).clone())));
+                page.entries
+                    .extend(chunk.iter().map(|(p, id)| (*p, (*id).clone())));
                 Ok((Some(page), ()))
             })?;
         }
@@ -117,10 +120,18 @@ impl<'a> Index<'a> {
     ///
     /// # Errors
     /// Store failure or a corrupt page.
-    pub fn read_from<S: KvStore + ?Sized>(self, store: &S, from: u64) -> Result<(Vec<(u64, String)>, u64)> {
+    pub fn read_from<S: KvStore + ?Sized>(
+        self,
+        store: &S,
+        from: u64,
+    ) -> Result<(Vec<(u64, String)>, u64)> {
         let page_no = from / PAGE_SIZE;
         let page: Page = kv::get_json(store, &self.page_key(page_no))?.unwrap_or_default();
-        let mut entries: Vec<_> = page.entries.into_iter().filter(|(p, _)| *p >= from).collect();
+        let mut entries: Vec<_> = page
+            .entries
+            .into_iter()
+            .filter(|(p, _)| *p >= from)
+            .collect();
         entries.sort_unstable_by_key(|(p, _)| *p);
         Ok((entries, (page_no + 1) * PAGE_SIZE))
     }
@@ -136,7 +147,12 @@ mod tests {
     fn appends_are_listed_in_order_across_pages() {
         let store = MemoryStore::new();
         for i in 0..(PAGE_SIZE + 5) {
-            assert_eq!(Index::SUBSCRIBERS.append(&store, &format!("id{i}")).unwrap(), i);
+            assert_eq!(
+                Index::SUBSCRIBERS
+                    .append(&store, &format!("id{i}"))
+                    .unwrap(),
+                i
+            );
         }
         assert_eq!(Index::SUBSCRIBERS.len(&store).unwrap(), PAGE_SIZE + 5);
         let (first, next) = Index::SUBSCRIBERS.read_from(&store, 3).unwrap();
@@ -157,7 +173,9 @@ mod tests {
                 let store = Arc::clone(&store);
                 std::thread::spawn(move || {
                     for i in 0..100 {
-                        Index::CAMPAIGNS.append(store.as_ref(), &format!("{t}-{i}")).unwrap();
+                        Index::CAMPAIGNS
+                            .append(store.as_ref(), &format!("{t}-{i}"))
+                            .unwrap();
                     }
                 })
             })
@@ -181,13 +199,21 @@ mod tests {
         let first_name = "feedback:c1".to_owned();
         let first = Index::named(&first_name);
         first.append(&store, "a").unwrap();
-        first.append_many(&store, &["b".to_owned(), "c".to_owned()]).unwrap();
+        first
+            .append_many(&store, &["b".to_owned(), "c".to_owned()])
+            .unwrap();
         Index::named("feedback:c2").append(&store, "x").unwrap();
         assert_eq!(first.len(&store).unwrap(), 3);
         assert_eq!(Index::named("feedback:c2").len(&store).unwrap(), 1);
         assert_eq!(Index::CAMPAIGNS.len(&store).unwrap(), 0);
         let (entries, _) = first.read_from(&store, 0).unwrap();
-        assert_eq!(entries.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(
+            entries
+                .iter()
+                .map(|(_, id)| id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
         assert_eq!(first.name(), "feedback:c1");
     }
 }

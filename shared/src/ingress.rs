@@ -10,10 +10,12 @@ use chrono::{DateTime, Utc};
 use crate::directory;
 use crate::error::{Error, Result};
 use crate::event::{EventBatch, InboundEvent};
-use crate::messenger::HttpClient;
 use crate::keys;
 use crate::kv::KvStore;
-use crate::subscriber::{Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId};
+use crate::messenger::HttpClient;
+use crate::subscriber::{
+    Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId,
+};
 
 /// A platform event, normalised.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +46,9 @@ impl Inbound {
             profile: Profile::default(),
             locale: None,
             at: DateTime::<Utc>::MIN_UTC,
-            kind: InboundKind::Ignored { reason: reason.to_owned() },
+            kind: InboundKind::Ignored {
+                reason: reason.to_owned(),
+            },
         }
     }
 }
@@ -121,60 +125,143 @@ pub struct Applied {
 ///
 /// # Errors
 /// Store failures.
-pub fn apply<S: KvStore + ?Sized>(store: &S, inbound: Inbound, now: DateTime<Utc>) -> Result<Applied> {
-    let seen_key = keys::webhook_seen(inbound.channel.platform().as_str(), inbound.channel.account(), &inbound.event_id);
+pub fn apply<S: KvStore + ?Sized>(
+    store: &S,
+    inbound: Inbound,
+    now: DateTime<Utc>,
+) -> Result<Applied> {
+    let seen_key = keys::webhook_seen(
+        inbound.channel.platform().as_str(),
+        inbound.channel.account(),
+        &inbound.event_id,
+    );
     if store.exists(&seen_key)? {
-        return Ok(Applied { subscriber: None, duplicate: true, feedback: Vec::new() });
+        return Ok(Applied {
+            subscriber: None,
+            duplicate: true,
+            feedback: Vec::new(),
+        });
     }
     let Some(address) = inbound.address.clone() else {
         let feedback = match inbound.kind {
             InboundKind::Feedback(event) => vec![event],
             _ => Vec::new(),
         };
-        return Ok(Applied { subscriber: None, duplicate: false, feedback });
+        return Ok(Applied {
+            subscriber: None,
+            duplicate: false,
+            feedback,
+        });
     };
     let id = SubscriberId::of(&inbound.channel, &address);
-    let consent = |action, source: &str, evidence: &str| ConsentEvent { action, at: inbound.at, source: source.to_owned(), evidence: evidence.to_owned() };
+    let consent = |action, source: &str, evidence: &str| ConsentEvent {
+        action,
+        at: inbound.at,
+        source: source.to_owned(),
+        evidence: evidence.to_owned(),
+    };
     let (change, feedback) = match &inbound.kind {
-        InboundKind::OptIn { source, payload, evidence } => (Some((consent(ConsentAction::Subscribed, source, evidence), payload.clone())), None),
-        InboundKind::OptOut { source, evidence } => (Some((consent(ConsentAction::Unsubscribed, source, evidence), None)), None),
-        InboundKind::Blocked { source, evidence } => (Some((consent(ConsentAction::Blocked, source, evidence), None)), None),
-        InboundKind::Unblocked { source, evidence } => (Some((consent(ConsentAction::Unblocked, source, evidence), None)), None),
+        InboundKind::OptIn {
+            source,
+            payload,
+            evidence,
+        } => (
+            Some((
+                consent(ConsentAction::Subscribed, source, evidence),
+                payload.clone(),
+            )),
+            None,
+        ),
+        InboundKind::OptOut { source, evidence } => (
+            Some((consent(ConsentAction::Unsubscribed, source, evidence), None)),
+            None,
+        ),
+        InboundKind::Blocked { source, evidence } => (
+            Some((consent(ConsentAction::Blocked, source, evidence), None)),
+            None,
+        ),
+        InboundKind::Unblocked { source, evidence } => (
+            Some((consent(ConsentAction::Unblocked, source, evidence), None)),
+            None,
+        ),
         InboundKind::Reply { message_id, text } => (
             None,
-            Some(InboundEvent::Reply { subscriber: id.clone(), message_id: message_id.clone(), text: text.clone(), at: inbound.at }),
+            Some(InboundEvent::Reply {
+                subscriber: id.clone(),
+                message_id: message_id.clone(),
+                text: text.clone(),
+                at: inbound.at,
+            }),
         ),
         InboundKind::ButtonPress { press_id, data } => (
             None,
-            Some(InboundEvent::ButtonPress { subscriber: id.clone(), press_id: press_id.clone(), data: data.clone(), at: inbound.at }),
+            Some(InboundEvent::ButtonPress {
+                subscriber: id.clone(),
+                press_id: press_id.clone(),
+                data: data.clone(),
+                at: inbound.at,
+            }),
         ),
         InboundKind::Feedback(event) => (None, Some(event.clone())),
-        InboundKind::Ignored { .. } => return Ok(Applied { subscriber: None, duplicate: false, feedback: Vec::new() }),
+        InboundKind::Ignored { .. } => {
+            return Ok(Applied {
+                subscriber: None,
+                duplicate: false,
+                feedback: Vec::new(),
+            })
+        }
     };
     // Any message the person sends (a keyword, a command, a reply, a press) opens WhatsApp's
     // 24-hour service window; membership changes are not messages.
-    let is_message = matches!(inbound.kind, InboundKind::OptIn { .. } | InboundKind::OptOut { .. } | InboundKind::Reply { .. } | InboundKind::ButtonPress { .. });
-    let opted_in = matches!(inbound.kind, InboundKind::OptIn { .. } | InboundKind::Unblocked { .. });
-    directory::touch(store, &inbound.channel, &address, now, opted_in, |subscriber| {
-        subscriber.profile = merge_profile(&subscriber.profile, &inbound.profile);
-        if subscriber.locale.is_none() {
-            subscriber.locale = inbound.locale.clone();
-        }
-        if is_message {
-            subscriber.last_inbound_at = Some(subscriber.last_inbound_at.map_or(inbound.at, |t| t.max(inbound.at)));
-        }
-        if let Some((event, payload)) = &change {
-            // A redelivered update carries the same evidence: record it once.
-            let already = subscriber.consent.iter().any(|e| e.evidence == event.evidence && e.source == event.source);
-            if !already {
-                if event.action == ConsentAction::Subscribed && subscriber.source.is_none() {
-                    subscriber.source = payload.clone().or_else(|| Some(event.source.clone()));
-                }
-                subscriber.record_consent(event.clone());
+    let is_message = matches!(
+        inbound.kind,
+        InboundKind::OptIn { .. }
+            | InboundKind::OptOut { .. }
+            | InboundKind::Reply { .. }
+            | InboundKind::ButtonPress { .. }
+    );
+    let opted_in = matches!(
+        inbound.kind,
+        InboundKind::OptIn { .. } | InboundKind::Unblocked { .. }
+    );
+    directory::touch(
+        store,
+        &inbound.channel,
+        &address,
+        now,
+        opted_in,
+        |subscriber| {
+            subscriber.profile = merge_profile(&subscriber.profile, &inbound.profile);
+            if subscriber.locale.is_none() {
+                subscriber.locale = inbound.locale.clone();
             }
-        }
-    })?;
-    Ok(Applied { subscriber: Some(id), duplicate: false, feedback: feedback.into_iter().collect() })
+            if is_message {
+                subscriber.last_inbound_at = Some(
+                    subscriber
+                        .last_inbound_at
+                        .map_or(inbound.at, |t| t.max(inbound.at)),
+                );
+            }
+            if let Some((event, payload)) = &change {
+                // A redelivered update carries the same evidence: record it once.
+                let already = subscriber
+                    .consent
+                    .iter()
+                    .any(|e| e.evidence == event.evidence && e.source == event.source);
+                if !already {
+                    if event.action == ConsentAction::Subscribed && subscriber.source.is_none() {
+                        subscriber.source = payload.clone().or_else(|| Some(event.source.clone()));
+                    }
+                    subscriber.record_consent(event.clone());
+                }
+            }
+        },
+    )?;
+    Ok(Applied {
+        subscriber: Some(id),
+        duplicate: false,
+        feedback: feedback.into_iter().collect(),
+    })
 }
 
 /// What receiving one webhook delivery did.
@@ -194,7 +281,12 @@ pub struct Received {
 ///
 /// # Errors
 /// Store failures; 503 when feedback cannot be reached.
-pub fn receive<S, H>(store: &S, client: &H, inbounds: Vec<Inbound>, now: DateTime<Utc>) -> Result<Received>
+pub fn receive<S, H>(
+    store: &S,
+    client: &H,
+    inbounds: Vec<Inbound>,
+    now: DateTime<Utc>,
+) -> Result<Received>
 where
     S: KvStore + ?Sized,
     H: HttpClient + ?Sized,
@@ -233,7 +325,12 @@ where
 ///
 /// # Errors
 /// Store failures.
-pub fn mark_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_id: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn mark_seen<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    event_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     mark_all_seen(store, channel, &[event_id.to_owned()], now)
 }
 
@@ -241,11 +338,21 @@ pub fn mark_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_id: &s
 ///
 /// # Errors
 /// Store failures.
-pub fn mark_all_seen<S: KvStore + ?Sized>(store: &S, channel: &Channel, event_ids: &[String], now: DateTime<Utc>) -> Result<()> {
+pub fn mark_all_seen<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    event_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<()> {
     let stamp = now.to_rfc3339().into_bytes();
     let entries: Vec<(String, Vec<u8>)> = event_ids
         .iter()
-        .map(|id| (keys::webhook_seen(channel.platform().as_str(), channel.account(), id), stamp.clone()))
+        .map(|id| {
+            (
+                keys::webhook_seen(channel.platform().as_str(), channel.account(), id),
+                stamp.clone(),
+            )
+        })
         .collect();
     Ok(store.set_many(&entries)?)
 }
@@ -258,7 +365,10 @@ pub const FEEDBACK_EVENTS_URL: &str = "http://feedback.spin.internal/events";
 /// # Errors
 /// 503 `feedback_unavailable` when it cannot be reached or does not accept them; the webhook then
 /// answers non-2xx, the platform redelivers, and the redelivery is applied idempotently.
-pub fn forward_to_feedback<H: HttpClient + ?Sized>(client: &H, events: Vec<InboundEvent>) -> Result<()> {
+pub fn forward_to_feedback<H: HttpClient + ?Sized>(
+    client: &H,
+    events: Vec<InboundEvent>,
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -267,8 +377,12 @@ pub fn forward_to_feedback<H: HttpClient + ?Sized>(client: &H, events: Vec<Inbou
         .header("content-type", "application/json")
         .body(body)
         .map_err(|e| Error::internal(format!("building feedback request: {e}")))?;
-    let unavailable = |why: String| Error::unavailable("feedback_unavailable", format!("feedback component: {why}"));
-    let response = client.send(request).map_err(|e| unavailable(e.to_string()))?;
+    let unavailable = |why: String| {
+        Error::unavailable("feedback_unavailable", format!("feedback component: {why}"))
+    };
+    let response = client
+        .send(request)
+        .map_err(|e| unavailable(e.to_string()))?;
     if !response.status().is_success() {
         return Err(unavailable(format!("answered {}", response.status())));
     }
@@ -298,7 +412,10 @@ mod tests {
             channel: Channel::parse("telegram:shop").unwrap(),
             event_id: event_id.into(),
             address: Some(Address::parse(Platform::Telegram, "42").unwrap()),
-            profile: Profile { first_name: Some("Ada".into()), ..Profile::default() },
+            profile: Profile {
+                first_name: Some("Ada".into()),
+                ..Profile::default()
+            },
             locale: Some(Locale::parse("de").unwrap()),
             at: now(),
             kind,
@@ -306,11 +423,20 @@ mod tests {
     }
 
     fn opt_in(event_id: &str) -> Inbound {
-        inbound(event_id, InboundKind::OptIn { source: "telegram:/start promo".into(), payload: Some("promo".into()), evidence: format!("update_id {event_id}") })
+        inbound(
+            event_id,
+            InboundKind::OptIn {
+                source: "telegram:/start promo".into(),
+                payload: Some("promo".into()),
+                evidence: format!("update_id {event_id}"),
+            },
+        )
     }
 
     fn load(store: &MemoryStore) -> Subscriber {
-        kv::get_json(store, "sub:telegram:shop:42").unwrap().unwrap()
+        kv::get_json(store, "sub:telegram:shop:42")
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -333,7 +459,13 @@ mod tests {
         // Redelivered before it was marked seen (e.g. forwarding failed): same evidence, recorded once.
         apply(&store, opt_in("1"), now()).unwrap();
         assert_eq!(load(&store).consent.len(), 1);
-        mark_seen(&store, &Channel::parse("telegram:shop").unwrap(), "1", now()).unwrap();
+        mark_seen(
+            &store,
+            &Channel::parse("telegram:shop").unwrap(),
+            "1",
+            now(),
+        )
+        .unwrap();
         assert!(apply(&store, opt_in("1"), now()).unwrap().duplicate);
         assert_eq!(crate::index::Index::SUBSCRIBERS.len(&store).unwrap(), 1);
     }
@@ -342,11 +474,44 @@ mod tests {
     fn stop_then_block_then_unblock_follow_consent() {
         let store = MemoryStore::new();
         apply(&store, opt_in("1"), now()).unwrap();
-        apply(&store, inbound("2", InboundKind::OptOut { source: "telegram:/stop".into(), evidence: "update_id 2".into() }), now()).unwrap();
+        apply(
+            &store,
+            inbound(
+                "2",
+                InboundKind::OptOut {
+                    source: "telegram:/stop".into(),
+                    evidence: "update_id 2".into(),
+                },
+            ),
+            now(),
+        )
+        .unwrap();
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
-        apply(&store, inbound("3", InboundKind::Blocked { source: "telegram:kicked".into(), evidence: "update_id 3".into() }), now()).unwrap();
+        apply(
+            &store,
+            inbound(
+                "3",
+                InboundKind::Blocked {
+                    source: "telegram:kicked".into(),
+                    evidence: "update_id 3".into(),
+                },
+            ),
+            now(),
+        )
+        .unwrap();
         assert_eq!(load(&store).status, SubscriptionStatus::Blocked);
-        apply(&store, inbound("4", InboundKind::Unblocked { source: "telegram:member".into(), evidence: "update_id 4".into() }), now()).unwrap();
+        apply(
+            &store,
+            inbound(
+                "4",
+                InboundKind::Unblocked {
+                    source: "telegram:member".into(),
+                    evidence: "update_id 4".into(),
+                },
+            ),
+            now(),
+        )
+        .unwrap();
         let s = load(&store);
         assert_eq!(s.status, SubscriptionStatus::Subscribed);
         assert_eq!(s.consent.len(), 4);
@@ -356,30 +521,64 @@ mod tests {
     fn replies_become_feedback_events_and_open_the_service_window() {
         let store = MemoryStore::new();
         apply(&store, opt_in("1"), now()).unwrap();
-        let applied = apply(&store, inbound("2", InboundKind::Reply { message_id: "77".into(), text: "thanks!".into() }), now()).unwrap();
+        let applied = apply(
+            &store,
+            inbound(
+                "2",
+                InboundKind::Reply {
+                    message_id: "77".into(),
+                    text: "thanks!".into(),
+                },
+            ),
+            now(),
+        )
+        .unwrap();
         assert_eq!(applied.feedback.len(), 1);
-        assert!(matches!(&applied.feedback[0], InboundEvent::Reply { text, .. } if text == "thanks!"));
+        assert!(
+            matches!(&applied.feedback[0], InboundEvent::Reply { text, .. } if text == "thanks!")
+        );
         assert_eq!(load(&store).last_inbound_at, Some(now()));
     }
 
     #[test]
     fn a_reply_from_a_stranger_does_not_subscribe_them() {
         let store = MemoryStore::new();
-        let applied = apply(&store, inbound("9", InboundKind::Reply { message_id: "1".into(), text: "hello".into() }), now()).unwrap();
+        let applied = apply(
+            &store,
+            inbound(
+                "9",
+                InboundKind::Reply {
+                    message_id: "1".into(),
+                    text: "hello".into(),
+                },
+            ),
+            now(),
+        )
+        .unwrap();
         assert_eq!(applied.feedback.len(), 1);
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
     }
 
     struct FeedbackDown;
     impl HttpClient for FeedbackDown {
-        fn send(&self, _: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
-            Err(crate::messenger::TransportError("connection refused".into()))
+        fn send(
+            &self,
+            _: http::Request<Vec<u8>>,
+        ) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError>
+        {
+            Err(crate::messenger::TransportError(
+                "connection refused".into(),
+            ))
         }
     }
 
     struct FeedbackUp(std::sync::Mutex<usize>);
     impl HttpClient for FeedbackUp {
-        fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
+        fn send(
+            &self,
+            request: http::Request<Vec<u8>>,
+        ) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError>
+        {
             let batch: EventBatch = serde_json::from_slice(request.body()).unwrap();
             *self.0.lock().unwrap() += batch.events.len();
             Ok(http::Response::new(Vec::new()))
@@ -389,7 +588,15 @@ mod tests {
     #[test]
     fn a_delivery_is_marked_seen_only_after_its_feedback_was_handed_on() {
         let store = MemoryStore::new();
-        let reply = || inbound("5", InboundKind::Reply { message_id: "77".into(), text: "hi".into() });
+        let reply = || {
+            inbound(
+                "5",
+                InboundKind::Reply {
+                    message_id: "77".into(),
+                    text: "hi".into(),
+                },
+            )
+        };
         let err = receive(&store, &FeedbackDown, vec![opt_in("1"), reply()], now()).unwrap_err();
         assert_eq!(err.code(), "feedback_unavailable");
         // The platform redelivers; the opt-in is not recorded twice and the reply now goes through once.

@@ -126,10 +126,23 @@ mod tests {
         assert_eq!(delivery_batch("c1", 7), "dlv:c1:7");
         assert_eq!(campaign_counter("c1", "sent"), "stat:c1:sent");
         assert_eq!(pace(&channel), "pace:telegram:shop");
-        assert_eq!(webhook_seen("telegram", "shop", "10000"), "seen:telegram:shop:10000");
+        assert_eq!(
+            webhook_seen("telegram", "shop", "10000"),
+            "seen:telegram:shop:10000"
+        );
         // Families never share a prefix.
-        let all = [subscriber(&id), template("x"), campaign("x"), delivery_batch("x", 1), last_campaign_message(&id), rating("x", &id)];
-        let prefixes: std::collections::BTreeSet<_> = all.iter().map(|k| k.split(':').next().unwrap().to_owned()).collect();
+        let all = [
+            subscriber(&id),
+            template("x"),
+            campaign("x"),
+            delivery_batch("x", 1),
+            last_campaign_message(&id),
+            rating("x", &id),
+        ];
+        let prefixes: std::collections::BTreeSet<_> = all
+            .iter()
+            .map(|k| k.split(':').next().unwrap().to_owned())
+            .collect();
         assert_eq!(prefixes.len(), all.len());
     }
 }

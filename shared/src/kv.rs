@@ -60,7 +60,12 @@ pub trait KvStore {
     /// `increment(key, 0)` reads a counter portably, whatever encoding the backend uses.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
     /// Write `new` at `key` only if the stored value equals `expected` (`None`: the key is absent).
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<CasOutcome, StoreError>;
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<CasOutcome, StoreError>;
 }
 
 /// How many times a read-modify-write retries on conflict before giving up.
@@ -87,7 +92,10 @@ where
             CasOutcome::Conflict(seen) => current = seen,
         }
     }
-    Err(Error::conflict("contention", format!("record '{key}' kept changing; retry the request")))
+    Err(Error::conflict(
+        "contention",
+        format!("record '{key}' kept changing; retry the request"),
+    ))
 }
 
 /// Like [`update`] for a JSON record.
@@ -111,7 +119,10 @@ where
 ///
 /// # Errors
 /// Store failure, or an internal error when the record does not decode.
-pub fn get_json<S: KvStore + ?Sized, R: DeserializeOwned>(store: &S, key: &str) -> Result<Option<R>, Error> {
+pub fn get_json<S: KvStore + ?Sized, R: DeserializeOwned>(
+    store: &S,
+    key: &str,
+) -> Result<Option<R>, Error> {
     store.get(key)?.map(|b| decode(key, &b)).transpose()
 }
 
@@ -119,7 +130,11 @@ pub fn get_json<S: KvStore + ?Sized, R: DeserializeOwned>(store: &S, key: &str) 
 ///
 /// # Errors
 /// Store failure.
-pub fn set_json<S: KvStore + ?Sized, R: Serialize>(store: &S, key: &str, record: &R) -> Result<(), Error> {
+pub fn set_json<S: KvStore + ?Sized, R: Serialize>(
+    store: &S,
+    key: &str,
+    record: &R,
+) -> Result<(), Error> {
     Ok(store.set(key, &encode(record))?)
 }
 
@@ -127,7 +142,10 @@ pub fn set_json<S: KvStore + ?Sized, R: Serialize>(store: &S, key: &str, record:
 ///
 /// # Errors
 /// Store failure, or a record that does not decode.
-pub fn get_many_json<S: KvStore + ?Sized, R: DeserializeOwned>(store: &S, keys: &[String]) -> Result<Vec<Option<R>>, Error> {
+pub fn get_many_json<S: KvStore + ?Sized, R: DeserializeOwned>(
+    store: &S,
+    keys: &[String],
+) -> Result<Vec<Option<R>>, Error> {
     store
         .get_many(keys)?
         .into_iter()
@@ -141,7 +159,8 @@ pub fn encode<R: Serialize>(record: &R) -> Vec<u8> {
 }
 
 fn decode<R: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<R, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::internal(format!("record '{key}' is corrupt: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::internal(format!("record '{key}' is corrupt: {e}")))
 }
 
 #[cfg(test)]
@@ -159,7 +178,10 @@ mod tests {
                 store.set("n", b"5").unwrap();
                 interfered = true;
             }
-            let value: i64 = std::str::from_utf8(current.unwrap()).unwrap().parse().unwrap();
+            let value: i64 = std::str::from_utf8(current.unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             Ok((Some((value + 1).to_string().into_bytes()), value + 1))
         })
         .unwrap();
@@ -179,7 +201,10 @@ mod tests {
     fn json_records_round_trip_and_corruption_is_reported() {
         let store = MemoryStore::new();
         set_json(&store, "r", &vec![1, 2, 3]).unwrap();
-        assert_eq!(get_json::<_, Vec<i32>>(&store, "r").unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(
+            get_json::<_, Vec<i32>>(&store, "r").unwrap(),
+            Some(vec![1, 2, 3])
+        );
         store.set("bad", b"{").unwrap();
         let err = get_json::<_, Vec<i32>>(&store, "bad").unwrap_err();
         assert_eq!(err.status(), 500);

@@ -14,7 +14,10 @@ pub trait HttpClient {
     ///
     /// # Errors
     /// [`TransportError`] when no response arrived; an HTTP error status is a response, not an error.
-    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError>;
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError>;
 }
 
 /// What became of one send attempt, in terms the dispatcher acts on.

@@ -32,7 +32,12 @@ pub struct Page<T> {
 pub fn parse_cursor(cursor: Option<&str>) -> Result<u64> {
     match cursor.filter(|c| !c.is_empty()) {
         None => Ok(0),
-        Some(c) => c.parse().map_err(|_| Error::invalid("invalid_cursor", format!("cursor '{c}' was not returned by this API; pass a next_cursor value"))),
+        Some(c) => c.parse().map_err(|_| {
+            Error::invalid(
+                "invalid_cursor",
+                format!("cursor '{c}' was not returned by this API; pass a next_cursor value"),
+            )
+        }),
     }
 }
 
@@ -47,7 +52,12 @@ pub fn parse_limit(limit: Option<&str>) -> Result<usize> {
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| Error::invalid("invalid_limit", format!("limit '{l}' must be a number from 1 to {MAX_LIMIT}"))),
+            .ok_or_else(|| {
+                Error::invalid(
+                    "invalid_limit",
+                    format!("limit '{l}' must be a number from 1 to {MAX_LIMIT}"),
+                )
+            }),
     }
 }
 
@@ -90,7 +100,10 @@ where
         }
         position = next_page;
     }
-    Ok(Page { items, next_cursor: (position < end).then(|| position.to_string()) })
+    Ok(Page {
+        items,
+        next_cursor: (position < end).then(|| position.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -103,10 +116,16 @@ mod tests {
         assert_eq!(parse_cursor(None).unwrap(), 0);
         assert_eq!(parse_cursor(Some("")).unwrap(), 0);
         assert_eq!(parse_cursor(Some("12")).unwrap(), 12);
-        assert_eq!(parse_cursor(Some("x")).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(
+            parse_cursor(Some("x")).unwrap_err().code(),
+            "invalid_cursor"
+        );
         assert_eq!(parse_limit(None).unwrap(), DEFAULT_LIMIT);
         assert_eq!(parse_limit(Some("0")).unwrap_err().code(), "invalid_limit");
-        assert_eq!(parse_limit(Some("201")).unwrap_err().code(), "invalid_limit");
+        assert_eq!(
+            parse_limit(Some("201")).unwrap_err().code(),
+            "invalid_limit"
+        );
         assert_eq!(parse_limit(Some("7")).unwrap(), 7);
     }
 

@@ -57,13 +57,19 @@ impl FromStr for Platform {
         match s {
             "telegram" => Ok(Platform::Telegram),
             "whatsapp" => Ok(Platform::Whatsapp),
-            other => Err(Error::invalid("invalid_platform", format!("platform '{other}' is not one of: telegram, whatsapp"))),
+            other => Err(Error::invalid(
+                "invalid_platform",
+                format!("platform '{other}' is not one of: telegram, whatsapp"),
+            )),
         }
     }
 }
 
 fn is_slug(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// A channel: one account on one platform, e.g. `telegram:shop` (bot "shop") or `whatsapp:1122334455667`
@@ -81,11 +87,19 @@ impl Channel {
     /// # Errors
     /// `invalid_channel` saying which part is wrong.
     pub fn parse(s: &str) -> Result<Self> {
-        let (platform, account) = s
-            .split_once(':')
-            .ok_or_else(|| Error::invalid("invalid_channel", format!("channel '{s}' must look like 'telegram:<bot>' or 'whatsapp:<phone-number-id>'")))?;
+        let (platform, account) = s.split_once(':').ok_or_else(|| {
+            Error::invalid(
+                "invalid_channel",
+                format!(
+                    "channel '{s}' must look like 'telegram:<bot>' or 'whatsapp:<phone-number-id>'"
+                ),
+            )
+        })?;
         let platform: Platform = platform.parse().map_err(|_| {
-            Error::invalid("invalid_channel", format!("channel '{s}': platform must be telegram or whatsapp"))
+            Error::invalid(
+                "invalid_channel",
+                format!("channel '{s}': platform must be telegram or whatsapp"),
+            )
         })?;
         Self::new(platform, account)
     }
@@ -101,7 +115,10 @@ impl Channel {
                 format!("account '{account}' must be 1-64 characters of a-z, 0-9, '_' or '-'"),
             ));
         }
-        Ok(Channel { platform, account: account.to_owned() })
+        Ok(Channel {
+            platform,
+            account: account.to_owned(),
+        })
     }
 
     /// The platform.
@@ -159,7 +176,10 @@ impl Address {
                 Platform::Telegram => "an integer chat id",
                 Platform::Whatsapp => "6 to 15 digits of an international phone number",
             };
-            return Err(Error::invalid("invalid_address", format!("address '{s}' is not {expected}")));
+            return Err(Error::invalid(
+                "invalid_address",
+                format!("address '{s}' is not {expected}"),
+            ));
         }
         Ok(Address(s.trim_start_matches('+').to_owned()))
     }
@@ -193,7 +213,12 @@ impl SubscriberId {
     /// # Errors
     /// `invalid_subscriber_id` when it is not `<platform>:<account>:<address>`.
     pub fn parse(s: &str) -> Result<Self> {
-        let invalid = || Error::invalid("invalid_subscriber_id", format!("'{s}' is not a subscriber id like 'telegram:shop:1111111'"));
+        let invalid = || {
+            Error::invalid(
+                "invalid_subscriber_id",
+                format!("'{s}' is not a subscriber id like 'telegram:shop:1111111'"),
+            )
+        };
         let (channel, address) = s.rsplit_once(':').ok_or_else(invalid)?;
         let channel = Channel::parse(channel).map_err(|_| invalid())?;
         let address = Address::parse(channel.platform(), address).map_err(|_| invalid())?;
@@ -225,7 +250,10 @@ impl Tag {
     pub fn parse(s: &str) -> Result<Self> {
         let lower = s.trim().to_lowercase();
         if !is_slug(&lower, 64) {
-            return Err(Error::invalid("invalid_tag", format!("tag '{s}' must be 1-64 characters of a-z, 0-9, '_' or '-'")));
+            return Err(Error::invalid(
+                "invalid_tag",
+                format!("tag '{s}' must be 1-64 characters of a-z, 0-9, '_' or '-'"),
+            ));
         }
         Ok(Tag(lower))
     }
@@ -300,7 +328,10 @@ pub fn check_attribute_value(name: &AttributeName, value: &str) -> Result<()> {
     if value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
         return Err(Error::invalid(
             "invalid_attribute",
-            format!("attribute '{}' is longer than {MAX_ATTRIBUTE_VALUE_CHARS} characters", name.as_str()),
+            format!(
+                "attribute '{}' is longer than {MAX_ATTRIBUTE_VALUE_CHARS} characters",
+                name.as_str()
+            ),
         ));
     }
     Ok(())
@@ -317,12 +348,21 @@ impl Locale {
     /// # Errors
     /// `invalid_locale`.
     pub fn parse(s: &str) -> Result<Self> {
-        let invalid = || Error::invalid("invalid_locale", format!("locale '{s}' is not a language tag like 'en' or 'pt-BR'"));
+        let invalid = || {
+            Error::invalid(
+                "invalid_locale",
+                format!("locale '{s}' is not a language tag like 'en' or 'pt-BR'"),
+            )
+        };
         let mut parts = s.trim().split(['-', '_']);
-        let language = parts.next().filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic())).ok_or_else(invalid)?;
+        let language = parts
+            .next()
+            .filter(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()))
+            .ok_or_else(invalid)?;
         let mut normalised = language.to_ascii_lowercase();
         for part in parts {
-            if part.is_empty() || part.len() > 8 || !part.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if part.is_empty() || part.len() > 8 || !part.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
                 return Err(invalid());
             }
             normalised.push('-');
@@ -376,9 +416,12 @@ impl TimeZone {
     /// # Errors
     /// `invalid_timezone`.
     pub fn parse(s: &str) -> Result<Self> {
-        s.parse::<chrono_tz::Tz>()
-            .map(TimeZone)
-            .map_err(|_| Error::invalid("invalid_timezone", format!("'{s}' is not an IANA time zone like 'Europe/Berlin'")))
+        s.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            Error::invalid(
+                "invalid_timezone",
+                format!("'{s}' is not an IANA time zone like 'Europe/Berlin'"),
+            )
+        })
     }
 
     /// The zone.
@@ -419,7 +462,10 @@ impl FromStr for SubscriptionStatus {
             "subscribed" => Ok(Self::Subscribed),
             "unsubscribed" => Ok(Self::Unsubscribed),
             "blocked" => Ok(Self::Blocked),
-            other => Err(Error::invalid("invalid_status", format!("status '{other}' is not one of: subscribed, unsubscribed, blocked"))),
+            other => Err(Error::invalid(
+                "invalid_status",
+                format!("status '{other}' is not one of: subscribed, unsubscribed, blocked"),
+            )),
         }
     }
 }
@@ -469,7 +515,11 @@ impl Profile {
     /// Trim names to [`MAX_NAME_CHARS`]; platforms allow long names, our templates need not.
     pub fn bounded(self) -> Self {
         let cut = |s: Option<String>| s.map(|s| s.chars().take(MAX_NAME_CHARS).collect());
-        Profile { first_name: cut(self.first_name), last_name: cut(self.last_name), username: cut(self.username) }
+        Profile {
+            first_name: cut(self.first_name),
+            last_name: cut(self.last_name),
+            username: cut(self.username),
+        }
     }
 }
 
@@ -564,7 +614,10 @@ impl Subscriber {
     /// `too_many_tags`.
     pub fn add_tag(&mut self, tag: Tag) -> Result<()> {
         if !self.tags.contains(&tag) && self.tags.len() >= MAX_TAGS {
-            return Err(Error::invalid("too_many_tags", format!("a subscriber carries at most {MAX_TAGS} tags")));
+            return Err(Error::invalid(
+                "too_many_tags",
+                format!("a subscriber carries at most {MAX_TAGS} tags"),
+            ));
         }
         self.tags.insert(tag);
         Ok(())
@@ -581,7 +634,10 @@ impl Subscriber {
         }
         check_attribute_value(&name, &value)?;
         if !self.attributes.contains_key(&name) && self.attributes.len() >= MAX_ATTRIBUTES {
-            return Err(Error::invalid("too_many_attributes", format!("a subscriber carries at most {MAX_ATTRIBUTES} attributes")));
+            return Err(Error::invalid(
+                "too_many_attributes",
+                format!("a subscriber carries at most {MAX_ATTRIBUTES} attributes"),
+            ));
         }
         self.attributes.insert(name, value);
         Ok(())
@@ -602,8 +658,14 @@ mod tests {
         assert_eq!(c.platform(), Platform::Telegram);
         assert_eq!(c.account(), "shop");
         assert_eq!(c.to_string(), "telegram:shop");
-        assert_eq!(Channel::parse("shop").unwrap_err().code(), "invalid_channel");
-        assert!(Channel::parse("viber:shop").unwrap_err().message().contains("telegram or whatsapp"));
+        assert_eq!(
+            Channel::parse("shop").unwrap_err().code(),
+            "invalid_channel"
+        );
+        assert!(Channel::parse("viber:shop")
+            .unwrap_err()
+            .message()
+            .contains("telegram or whatsapp"));
         assert!(Channel::parse("telegram:Shop Bot").is_err());
     }
 
@@ -612,7 +674,12 @@ mod tests {
         assert!(Address::parse(Platform::Telegram, "1111111").is_ok());
         assert!(Address::parse(Platform::Telegram, "-100123").is_ok());
         assert!(Address::parse(Platform::Telegram, "abc").is_err());
-        assert_eq!(Address::parse(Platform::Whatsapp, "+972987654321").unwrap().as_str(), "972987654321");
+        assert_eq!(
+            Address::parse(Platform::Whatsapp, "+972987654321")
+                .unwrap()
+                .as_str(),
+            "972987654321"
+        );
         let err = Address::parse(Platform::Whatsapp, "12ab").unwrap_err();
         assert_eq!(err.code(), "invalid_address");
         assert!(err.message().contains("phone number"));
@@ -646,8 +713,14 @@ mod tests {
 
     #[test]
     fn timezones_are_iana_names() {
-        assert_eq!(String::from(TimeZone::parse("Europe/Berlin").unwrap()), "Europe/Berlin");
-        assert_eq!(TimeZone::parse("Mars/Olympus").unwrap_err().code(), "invalid_timezone");
+        assert_eq!(
+            String::from(TimeZone::parse("Europe/Berlin").unwrap()),
+            "Europe/Berlin"
+        );
+        assert_eq!(
+            TimeZone::parse("Mars/Olympus").unwrap_err().code(),
+            "invalid_timezone"
+        );
     }
 
     #[test]
@@ -655,9 +728,15 @@ mod tests {
         assert!(AttributeName::parse("order_id").is_ok());
         assert!(AttributeName::parse("1st").is_err());
         assert!(AttributeName::parse("a-b").is_err());
-        let mut s = Subscriber::new(Channel::parse("telegram:shop").unwrap(), Address::parse(Platform::Telegram, "1").unwrap(), at("2026-01-01T00:00:00Z"));
+        let mut s = Subscriber::new(
+            Channel::parse("telegram:shop").unwrap(),
+            Address::parse(Platform::Telegram, "1").unwrap(),
+            at("2026-01-01T00:00:00Z"),
+        );
         let name = AttributeName::parse("city").unwrap();
-        assert!(s.set_attribute(name.clone(), "x".repeat(MAX_ATTRIBUTE_VALUE_CHARS + 1)).is_err());
+        assert!(s
+            .set_attribute(name.clone(), "x".repeat(MAX_ATTRIBUTE_VALUE_CHARS + 1))
+            .is_err());
         s.set_attribute(name.clone(), "Berlin".into()).unwrap();
         s.set_attribute(name.clone(), String::new()).unwrap();
         assert!(s.attributes.is_empty());
@@ -665,7 +744,11 @@ mod tests {
 
     #[test]
     fn consent_changes_status_and_keeps_evidence() {
-        let mut s = Subscriber::new(Channel::parse("telegram:shop").unwrap(), Address::parse(Platform::Telegram, "1").unwrap(), at("2026-01-01T00:00:00Z"));
+        let mut s = Subscriber::new(
+            Channel::parse("telegram:shop").unwrap(),
+            Address::parse(Platform::Telegram, "1").unwrap(),
+            at("2026-01-01T00:00:00Z"),
+        );
         assert!(!s.may_receive());
         let changed = s.record_consent(ConsentEvent {
             action: ConsentAction::Subscribed,
@@ -675,7 +758,12 @@ mod tests {
         });
         assert!(changed);
         assert!(s.may_receive());
-        s.record_consent(ConsentEvent { action: ConsentAction::Blocked, at: at("2026-01-03T00:00:00Z"), source: "telegram:kicked".into(), evidence: "update 2".into() });
+        s.record_consent(ConsentEvent {
+            action: ConsentAction::Blocked,
+            at: at("2026-01-03T00:00:00Z"),
+            source: "telegram:kicked".into(),
+            evidence: "update 2".into(),
+        });
         assert_eq!(s.status, SubscriptionStatus::Blocked);
         assert!(!s.may_receive());
         assert_eq!(s.consent.len(), 2);
@@ -683,13 +771,29 @@ mod tests {
 
     #[test]
     fn consent_history_is_bounded_but_keeps_the_first_opt_in() {
-        let mut s = Subscriber::new(Channel::parse("telegram:shop").unwrap(), Address::parse(Platform::Telegram, "1").unwrap(), at("2026-01-01T00:00:00Z"));
+        let mut s = Subscriber::new(
+            Channel::parse("telegram:shop").unwrap(),
+            Address::parse(Platform::Telegram, "1").unwrap(),
+            at("2026-01-01T00:00:00Z"),
+        );
         for i in 0..(MAX_CONSENT_EVENTS + 10) {
-            let action = if i % 2 == 0 { ConsentAction::Subscribed } else { ConsentAction::Unsubscribed };
-            s.record_consent(ConsentEvent { action, at: at("2026-01-02T00:00:00Z"), source: "x".into(), evidence: i.to_string() });
+            let action = if i % 2 == 0 {
+                ConsentAction::Subscribed
+            } else {
+                ConsentAction::Unsubscribed
+            };
+            s.record_consent(ConsentEvent {
+                action,
+                at: at("2026-01-02T00:00:00Z"),
+                source: "x".into(),
+                evidence: i.to_string(),
+            });
         }
         assert_eq!(s.consent.len(), MAX_CONSENT_EVENTS);
         assert_eq!(s.consent[0].evidence, "0");
-        assert_eq!(s.consent.last().unwrap().evidence, (MAX_CONSENT_EVENTS + 9).to_string());
+        assert_eq!(
+            s.consent.last().unwrap().evidence,
+            (MAX_CONSENT_EVENTS + 9).to_string()
+        );
     }
 }

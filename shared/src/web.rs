@@ -35,13 +35,22 @@ pub struct Request {
 impl Request {
     /// A request with no headers or body, for tests and internal calls.
     pub fn new(method: Method, path_and_query: &str) -> Self {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        Request { method, path: path.to_owned(), query: query.to_owned(), headers: Vec::new(), body: Vec::new() }
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        Request {
+            method,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// Builder: add a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
 
@@ -53,7 +62,10 @@ impl Request {
 
     /// The first value of a header (name in any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The decoded query parameters (last value wins).
@@ -63,7 +75,9 @@ impl Request {
 
     /// One query parameter.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        form_urlencoded_pairs(&self.query).find(|(k, _)| k == name).map(|(_, v)| v)
+        form_urlencoded_pairs(&self.query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// Reject a body over `limit` bytes with 413.
@@ -75,7 +89,10 @@ impl Request {
             return Err(Error::new(
                 ErrorKind::PayloadTooLarge,
                 "payload_too_large",
-                format!("body is {} bytes; this route accepts at most {limit}", self.body.len()),
+                format!(
+                    "body is {} bytes; this route accepts at most {limit}",
+                    self.body.len()
+                ),
             ));
         }
         Ok(())
@@ -96,9 +113,13 @@ impl Request {
     pub fn json_within<T: DeserializeOwned>(&self, limit: usize) -> Result<T> {
         self.check_body_limit(limit)?;
         if self.body.is_empty() {
-            return Err(Error::invalid("invalid_json", "the request body is empty; send a JSON object"));
+            return Err(Error::invalid(
+                "invalid_json",
+                "the request body is empty; send a JSON object",
+            ));
         }
-        serde_json::from_slice(&self.body).map_err(|e| Error::invalid("invalid_json", format!("request body: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::invalid("invalid_json", format!("request body: {e}")))
     }
 }
 
@@ -165,12 +186,20 @@ impl Response {
 
     /// A body of a given content type.
     pub fn with_content(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Response { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+        Response {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
     }
 
     /// 204 with no body.
     pub fn no_content() -> Self {
-        Response { status: 204, headers: Vec::new(), body: Vec::new() }
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// The JSON error response for `err`.
@@ -181,7 +210,9 @@ impl Response {
             body: err.to_json(),
         };
         if err.kind() == ErrorKind::Unauthorized {
-            response.headers.push(("www-authenticate".into(), "Bearer".into()));
+            response
+                .headers
+                .push(("www-authenticate".into(), "Bearer".into()));
         }
         response
     }
@@ -206,7 +237,11 @@ pub struct Params(Vec<(&'static str, String)>);
 impl Params {
     /// A captured parameter; routes only ask for names they declare.
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
     }
 }
 
@@ -232,7 +267,11 @@ impl<C> Router<C> {
 
     /// Add a route, e.g. `.route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)`.
     pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<C>) -> Self {
-        let segments = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let segments = pattern
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         self.routes.push((method, segments, handler));
         self
     }
@@ -240,24 +279,41 @@ impl<C> Router<C> {
     /// Run the matching handler; 404 when no pattern matches, 405 (with `Allow`) when only the method differs.
     /// Errors from handlers become JSON error responses.
     pub fn handle(&self, context: &C, request: &Request) -> Response {
-        let path: Vec<&str> = request.path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let path: Vec<&str> = request
+            .path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         let mut allowed = Vec::new();
         for (method, pattern, handler) in &self.routes {
-            let Some(params) = match_pattern(pattern, &path) else { continue };
-            if *method == request.method || (request.method == Method::HEAD && *method == Method::GET) {
+            let Some(params) = match_pattern(pattern, &path) else {
+                continue;
+            };
+            if *method == request.method
+                || (request.method == Method::HEAD && *method == Method::GET)
+            {
                 return handler(context, request, &params).unwrap_or_else(Response::from);
             }
             allowed.push(method.as_str());
         }
         if allowed.is_empty() {
-            return Error::new(ErrorKind::NotFound, "not_found", format!("no route matches {}", request.path)).into();
+            return Error::new(
+                ErrorKind::NotFound,
+                "not_found",
+                format!("no route matches {}", request.path),
+            )
+            .into();
         }
         allowed.dedup();
         let allow = allowed.join(", ");
         Response::from(Error::new(
             ErrorKind::MethodNotAllowed,
             "method_not_allowed",
-            format!("{} is not allowed on {}; use {allow}", request.method, request.path),
+            format!(
+                "{} is not allowed on {}; use {allow}",
+                request.method, request.path
+            ),
         ))
         .with_header("allow", &allow)
     }
@@ -285,12 +341,17 @@ fn match_pattern(pattern: &[&'static str], path: &[&str]) -> Option<Params> {
 pub fn require_bearer(request: &Request, expected: &Secret) -> Result<()> {
     let presented = request
         .header("authorization")
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match presented {
         Some(token) if expected.matches(token) => Ok(()),
         Some(_) => Err(Error::unauthorized("the bearer token is not valid")),
-        None => Err(Error::unauthorized("send 'Authorization: Bearer <admin token>'")),
+        None => Err(Error::unauthorized(
+            "send 'Authorization: Bearer <admin token>'",
+        )),
     }
 }
 
@@ -303,7 +364,9 @@ mod tests {
     }
 
     fn router() -> Router<()> {
-        Router::new().route(Method::GET, "/api/v1/things/:id", hello).route(Method::DELETE, "/api/v1/things/:id", hello)
+        Router::new()
+            .route(Method::GET, "/api/v1/things/:id", hello)
+            .route(Method::DELETE, "/api/v1/things/:id", hello)
     }
 
     fn body(response: &Response) -> serde_json::Value {
@@ -325,7 +388,9 @@ mod tests {
         let response = router().handle(&(), &Request::new(Method::POST, "/api/v1/things/x"));
         assert_eq!(response.status, 405);
         assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
-        assert!(response.headers.contains(&("allow".into(), "GET, DELETE".into())));
+        assert!(response
+            .headers
+            .contains(&("allow".into(), "GET, DELETE".into())));
     }
 
     #[test]
@@ -337,7 +402,12 @@ mod tests {
         let err = require_bearer(&wrong, &secret).unwrap_err();
         assert_eq!(err.status(), 401);
         assert!(!err.message().contains("nope"));
-        assert_eq!(require_bearer(&Request::new(Method::GET, "/"), &secret).unwrap_err().status(), 401);
+        assert_eq!(
+            require_bearer(&Request::new(Method::GET, "/"), &secret)
+                .unwrap_err()
+                .status(),
+            401
+        );
     }
 
     #[test]
@@ -348,7 +418,13 @@ mod tests {
         assert!(err.message().contains("line 1"), "{}", err.message());
         let big = Request::new(Method::POST, "/").with_body(vec![b' '; DEFAULT_BODY_LIMIT + 1]);
         assert_eq!(big.json::<serde_json::Value>().unwrap_err().status(), 413);
-        assert_eq!(Request::new(Method::POST, "/").json::<serde_json::Value>().unwrap_err().status(), 400);
+        assert_eq!(
+            Request::new(Method::POST, "/")
+                .json::<serde_json::Value>()
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]

@@ -29,8 +29,10 @@ impl SpinStore {
     /// # Errors
     /// 500 when the component has no access to the store (a spin.toml mistake).
     pub fn open_default() -> Result<Self> {
-        let store = Store::open_default().map_err(|e| Error::internal(format!("opening key-value store: {e}")))?;
-        let bucket = wasi_store::open(STORE_LABEL).map_err(|e| Error::internal(format!("opening key-value bucket: {e:?}")))?;
+        let store = Store::open_default()
+            .map_err(|e| Error::internal(format!("opening key-value store: {e}")))?;
+        let bucket = wasi_store::open(STORE_LABEL)
+            .map_err(|e| Error::internal(format!("opening key-value bucket: {e:?}")))?;
         Ok(SpinStore { store, bucket })
     }
 }
@@ -74,8 +76,12 @@ impl KvStore for SpinStore {
         }
         let found = batch::get_many(&self.bucket, keys).map_err(wasi_err)?;
         // Hosts may return only the keys they hold, or in another order: answer in the order asked.
-        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> = found.into_iter().collect();
-        Ok(keys.iter().map(|k| (k.clone(), by_key.remove(k).flatten())).collect())
+        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
+            found.into_iter().collect();
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), by_key.remove(k).flatten()))
+            .collect())
     }
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
@@ -96,7 +102,12 @@ impl KvStore for SpinStore {
         atomics::increment(&self.bucket, key, delta).map_err(wasi_err)
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<CasOutcome, StoreError> {
         let cas = atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?;
         let current = cas.current().map_err(wasi_err)?;
         if current.as_deref() != expected {
@@ -115,7 +126,10 @@ impl KvStore for SpinStore {
 pub struct SpinHttp;
 
 impl HttpClient for SpinHttp {
-    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
         spin_sdk::http::run(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(request))
             .map_err(|e| TransportError(e.to_string()))
     }
@@ -139,7 +153,10 @@ pub fn secret(name: &str) -> Secret {
 pub fn number<T: std::str::FromStr>(name: &str) -> Result<T> {
     let raw = variable(name);
     raw.trim().parse().map_err(|_| {
-        Error::unavailable("invalid_configuration", format!("variable '{name}' must be a number, got '{raw}'"))
+        Error::unavailable(
+            "invalid_configuration",
+            format!("variable '{name}' must be a number, got '{raw}'"),
+        )
     })
 }
 
@@ -155,15 +172,28 @@ pub fn incoming(request: Request) -> web::Request {
         spin_sdk::http::Method::Options => web::Method::OPTIONS,
         spin_sdk::http::Method::Connect => web::Method::CONNECT,
         spin_sdk::http::Method::Trace => web::Method::TRACE,
-        spin_sdk::http::Method::Other(other) => web::Method::from_bytes(other.as_bytes()).unwrap_or(web::Method::GET),
+        spin_sdk::http::Method::Other(other) => {
+            web::Method::from_bytes(other.as_bytes()).unwrap_or(web::Method::GET)
+        }
     };
     let headers = request
         .headers()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str().unwrap_or_default().to_owned()))
+        .map(|(name, value)| {
+            (
+                name.to_ascii_lowercase(),
+                value.as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     let path = request.path().to_owned();
     let query = request.query().to_owned();
-    web::Request { method, path, query, headers, body: request.into_body() }
+    web::Request {
+        method,
+        path,
+        query,
+        headers,
+        body: request.into_body(),
+    }
 }
 
 /// Convert the core's response into Spin's.
@@ -178,7 +208,11 @@ pub fn outgoing(response: web::Response) -> Response {
 
 /// Serve one request: open the store, build the component's context, route, and convert back.
 /// A context that cannot be built (store unavailable) is a JSON 500, never a trap.
-pub fn serve<C>(request: Request, context: impl FnOnce() -> Result<C>, router: &web::Router<C>) -> Response {
+pub fn serve<C>(
+    request: Request,
+    context: impl FnOnce() -> Result<C>,
+    router: &web::Router<C>,
+) -> Response {
     let request = incoming(request);
     let response = match context() {
         Ok(context) => router.handle(&context, &request),

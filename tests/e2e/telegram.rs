@@ -42,7 +42,10 @@ fn callback_update(update_id: i64, chat: i64, press_id: &str, data: &str) -> Str
 }
 
 fn chrono_now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 async fn create_template(app: &TestApp) {
@@ -68,7 +71,13 @@ async fn run_until_completed(app: &TestApp, campaign: &str) -> Value {
     for _ in 0..60 {
         let (status, body) = app.tick().await;
         assert_eq!(status, 200, "{body}");
-        let (_, progress) = app.admin_json(Method::GET, &format!("/api/v1/campaigns/{campaign}/progress"), None).await;
+        let (_, progress) = app
+            .admin_json(
+                Method::GET,
+                &format!("/api/v1/campaigns/{campaign}/progress"),
+                None,
+            )
+            .await;
         if progress["state"] == "completed" {
             return progress;
         }
@@ -80,7 +89,10 @@ async fn run_until_completed(app: &TestApp, campaign: &str) -> Value {
 fn sends_by_chat(app: &TestApp) -> BTreeMap<i64, Vec<spinpost_tests::Recorded>> {
     let mut by_chat: BTreeMap<i64, Vec<_>> = BTreeMap::new();
     for call in app.fake.calls("sendMessage") {
-        by_chat.entry(call.json["chat_id"].as_i64().expect("chat_id is a number")).or_default().push(call);
+        by_chat
+            .entry(call.json["chat_id"].as_i64().expect("chat_id is a number"))
+            .or_default()
+            .push(call);
     }
     by_chat
 }
@@ -90,15 +102,33 @@ async fn the_whole_telegram_journey() {
     let app = std::sync::Arc::new(TestApp::start().await);
 
     // A customer subscribes in the chat.
-    let (status, body) = app.telegram_update(&fixtures::raw("telegram/update_start_command")).await;
+    let (status, body) = app
+        .telegram_update(&fixtures::raw("telegram/update_start_command"))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = app.admin_json(Method::PATCH, &format!("/api/v1/subscribers/telegram:shop:{FIXTURE_CHAT}"), Some(json!({"tags": {"add": ["vip"]}}))).await;
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/api/v1/subscribers/telegram:shop:{FIXTURE_CHAT}"),
+            Some(json!({"tags": {"add": ["vip"]}})),
+        )
+        .await;
     assert_eq!(status, 200);
 
     // More come from the shop's checkout, with consent evidence; one is not a VIP.
-    let mut lines = vec![import_line(2001, "<script>alert(1)</script>", &["vip"]), import_line(2002, "Rate Limited", &["vip"]), import_line(2003, "Blocker", &["vip"]), import_line(2004, "Not Vip", &[])];
+    let mut lines = vec![
+        import_line(2001, "<script>alert(1)</script>", &["vip"]),
+        import_line(2002, "Rate Limited", &["vip"]),
+        import_line(2003, "Blocker", &["vip"]),
+        import_line(2004, "Not Vip", &[]),
+    ];
     lines.extend((2005..2013).map(|chat| import_line(chat, &format!("Guest {chat}"), &["vip"])));
-    let response = app.admin(Method::POST, "/api/v1/subscribers/import").body(lines.join("\n")).send().await.unwrap();
+    let response = app
+        .admin(Method::POST, "/api/v1/subscribers/import")
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .unwrap();
     let (status, report) = spinpost_tests::app::status_and_json(response).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["created"], 12, "{report}");
@@ -107,10 +137,20 @@ async fn the_whole_telegram_journey() {
     // The shop writes a template and previews it for a real subscriber.
     create_template(&app).await;
     let (status, preview) = app
-        .admin_json(Method::POST, "/api/v1/templates/winter-promo/preview", Some(json!({"subscriber_id": format!("telegram:shop:{FIXTURE_CHAT}")})))
+        .admin_json(
+            Method::POST,
+            "/api/v1/templates/winter-promo/preview",
+            Some(json!({"subscriber_id": format!("telegram:shop:{FIXTURE_CHAT}")})),
+        )
         .await;
     assert_eq!(status, 200, "{preview}");
-    assert!(preview["text"].as_str().unwrap().contains("Hi <b>Test Firstname</b>!"), "{preview}");
+    assert!(
+        preview["text"]
+            .as_str()
+            .unwrap()
+            .contains("Hi <b>Test Firstname</b>!"),
+        "{preview}"
+    );
 
     // A campaign for the VIP tag, scheduled now.
     let (status, campaign) = app
@@ -121,12 +161,22 @@ async fn the_whole_telegram_journey() {
         )
         .await;
     assert_eq!(status, 201, "{campaign}");
-    let (status, scheduled) = app.admin_json(Method::POST, "/api/v1/campaigns/winter-26/schedule", Some(json!({"send_at": "now"}))).await;
+    let (status, scheduled) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns/winter-26/schedule",
+            Some(json!({"send_at": "now"})),
+        )
+        .await;
     assert_eq!(status, 200, "{scheduled}");
-    assert_eq!(scheduled["template_version"], 1, "the version is pinned at scheduling: {scheduled}");
+    assert_eq!(
+        scheduled["template_version"], 1,
+        "the version is pinned at scheduling: {scheduled}"
+    );
 
     // Telegram slows us down once for one chat and another chat has blocked the bot.
-    app.fake.script("2002", vec![FakeReply::telegram_too_many_requests(1)]);
+    app.fake
+        .script("2002", vec![FakeReply::telegram_too_many_requests(1)]);
     app.fake.script("2003", vec![FakeReply::telegram_blocked()]);
 
     // Two scheduler calls overlap; then it runs until done.
@@ -145,45 +195,89 @@ async fn the_whole_telegram_journey() {
     assert!(!by_chat.contains_key(&2004), "a non-VIP was messaged");
     for (chat, calls) in &by_chat {
         let expected = if *chat == 2002 { 2 } else { 1 };
-        assert_eq!(calls.len(), expected, "chat {chat} got {} sends", calls.len());
+        assert_eq!(
+            calls.len(),
+            expected,
+            "chat {chat} got {} sends",
+            calls.len()
+        );
     }
     let retried = &by_chat[&2002];
-    assert!(retried[1].at.duration_since(retried[0].at) >= Duration::from_millis(950), "retry_after was not honoured");
+    assert!(
+        retried[1].at.duration_since(retried[0].at) >= Duration::from_millis(950),
+        "retry_after was not honoured"
+    );
 
     let to_fixture = &by_chat[&FIXTURE_CHAT][0].json;
     assert_eq!(to_fixture["parse_mode"], "HTML");
-    assert_eq!(to_fixture["text"], "Hi <b>Test Firstname</b>! Your code: <code>SNOW-26</code>");
+    assert_eq!(
+        to_fixture["text"],
+        "Hi <b>Test Firstname</b>! Your code: <code>SNOW-26</code>"
+    );
     let keyboard = &to_fixture["reply_markup"]["inline_keyboard"];
     assert_eq!(keyboard[0][0]["url"], "https://shop.example/winter");
     assert_eq!(keyboard[1][0]["callback_data"], "rate:winter-26:5");
     let escaped = by_chat[&2001][0].json["text"].as_str().unwrap().to_owned();
-    assert!(escaped.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{escaped}");
+    assert!(
+        escaped.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{escaped}"
+    );
 
     // Paced at 20 messages/s: first sends spread over at least (n - 1) / 20 s.
     let mut times: Vec<_> = app.fake.calls("sendMessage").iter().map(|c| c.at).collect();
     times.sort();
     let spread = times.last().unwrap().duration_since(times[0]);
-    assert!(spread >= Duration::from_millis((times.len() as u64 - 1) * 1000 / 20 * 9 / 10), "{} sends in {spread:?}", times.len());
+    assert!(
+        spread >= Duration::from_millis((times.len() as u64 - 1) * 1000 / 20 * 9 / 10),
+        "{} sends in {spread:?}",
+        times.len()
+    );
 
     // The blocked chat is suppressed.
-    let (_, blocker) = app.admin_json(Method::GET, "/api/v1/subscribers/telegram:shop:2003", None).await;
+    let (_, blocker) = app
+        .admin_json(Method::GET, "/api/v1/subscribers/telegram:shop:2003", None)
+        .await;
     assert_eq!(blocker["status"], "blocked", "{blocker}");
 
     // Replies and ratings come back.
-    let (status, body) = app.telegram_update(&text_update(50001, FIXTURE_CHAT, "Love it, thanks!")).await;
+    let (status, body) = app
+        .telegram_update(&text_update(50001, FIXTURE_CHAT, "Love it, thanks!"))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app.telegram_update(&callback_update(50002, FIXTURE_CHAT, "press-1", "rate:winter-26:4")).await;
+    let (status, body) = app
+        .telegram_update(&callback_update(
+            50002,
+            FIXTURE_CHAT,
+            "press-1",
+            "rate:winter-26:4",
+        ))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = app.telegram_update(&callback_update(50003, 2005, "press-2", "rate:winter-26:5")).await;
+    let (status, body) = app
+        .telegram_update(&callback_update(50003, 2005, "press-2", "rate:winter-26:5"))
+        .await;
     assert_eq!(status, 200, "{body}");
     // Pressing again changes nothing; a redelivered update is not applied twice.
-    app.telegram_update(&callback_update(50004, FIXTURE_CHAT, "press-3", "rate:winter-26:1")).await;
-    app.telegram_update(&text_update(50001, FIXTURE_CHAT, "Love it, thanks!")).await;
+    app.telegram_update(&callback_update(
+        50004,
+        FIXTURE_CHAT,
+        "press-3",
+        "rate:winter-26:1",
+    ))
+    .await;
+    app.telegram_update(&text_update(50001, FIXTURE_CHAT, "Love it, thanks!"))
+        .await;
     let answers = app.fake.calls("answerCallbackQuery");
     assert_eq!(answers.len(), 3, "every press is answered");
     assert_eq!(answers[0].json["callback_query_id"], "press-1");
 
-    let (status, stats) = app.admin_json(Method::GET, "/api/v1/feedback/campaigns/winter-26/stats", None).await;
+    let (status, stats) = app
+        .admin_json(
+            Method::GET,
+            "/api/v1/feedback/campaigns/winter-26/stats",
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["targeted"], vip_count, "{stats}");
     assert_eq!(stats["sent"], vip_count - 1, "{stats}");
@@ -192,59 +286,119 @@ async fn the_whole_telegram_journey() {
     assert_eq!(stats["ratings"], 2, "{stats}");
     assert_eq!(stats["rating_average"], 4.5, "{stats}");
 
-    let csv = app.admin(Method::GET, "/api/v1/feedback/campaigns/winter-26/export?format=csv").send().await.unwrap();
+    let csv = app
+        .admin(
+            Method::GET,
+            "/api/v1/feedback/campaigns/winter-26/export?format=csv",
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     assert!(csv.contains("Love it, thanks!"), "{csv}");
-    assert_eq!(csv.lines().filter(|l| l.starts_with("rating,")).count(), 2, "{csv}");
-    let jsonl = app.admin(Method::GET, "/api/v1/feedback/campaigns/winter-26/export?format=jsonl").send().await.unwrap().text().await.unwrap();
-    let rows: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
-    assert!(rows.iter().any(|r| r["type"] == "reply" && r["text"] == "Love it, thanks!"), "{jsonl}");
-    assert!(rows.iter().any(|r| r["type"] == "rating" && r["score"] == 4), "{jsonl}");
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("rating,")).count(),
+        2,
+        "{csv}"
+    );
+    let jsonl = app
+        .admin(
+            Method::GET,
+            "/api/v1/feedback/campaigns/winter-26/export?format=jsonl",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|r| r["type"] == "reply" && r["text"] == "Love it, thanks!"),
+        "{jsonl}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["type"] == "rating" && r["score"] == 4),
+        "{jsonl}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
-    let app = std::sync::Arc::new(TestApp::start_with(|vars| {
-        vars.insert("telegram_rate_per_second".into(), "50".into());
-        vars.insert("tick_budget_ms".into(), "400".into());
-    })
-    .await);
-    let lines: Vec<String> = (3000..3060).map(|chat| import_line(chat, "Guest", &["all"])).collect();
-    let response = app.admin(Method::POST, "/api/v1/subscribers/import").body(lines.join("\n")).send().await.unwrap();
+    let app = std::sync::Arc::new(
+        TestApp::start_with(|vars| {
+            vars.insert("telegram_rate_per_second".into(), "50".into());
+            vars.insert("tick_budget_ms".into(), "400".into());
+        })
+        .await,
+    );
+    let lines: Vec<String> = (3000..3060)
+        .map(|chat| import_line(chat, "Guest", &["all"]))
+        .collect();
+    let response = app
+        .admin(Method::POST, "/api/v1/subscribers/import")
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     create_template(&app).await;
     let (status, body) = app
         .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "overlap", "name": "Overlap", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "X"}})))
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = app.admin_json(Method::POST, "/api/v1/campaigns/overlap/schedule", Some(json!({"send_at": "now"}))).await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns/overlap/schedule",
+            Some(json!({"send_at": "now"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     // Four scheduler calls at once, several rounds, each cut short by a small budget.
     for _ in 0..20 {
-        let ticks: Vec<_> = (0..4).map(|_| {
-            let app = std::sync::Arc::clone(&app);
-            tokio::spawn(async move { app.tick().await })
-        }).collect();
+        let ticks: Vec<_> = (0..4)
+            .map(|_| {
+                let app = std::sync::Arc::clone(&app);
+                tokio::spawn(async move { app.tick().await })
+            })
+            .collect();
         for tick in ticks {
             let (status, body) = tick.await.unwrap();
             assert_eq!(status, 200, "{body}");
         }
-        let (_, progress) = app.admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None).await;
+        let (_, progress) = app
+            .admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None)
+            .await;
         if progress["state"] == "completed" {
             break;
         }
     }
     let by_chat = sends_by_chat(&app);
     assert_eq!(by_chat.len(), 60, "everyone is messaged");
-    let twice: Vec<_> = by_chat.iter().filter(|(_, calls)| calls.len() > 1).map(|(chat, _)| *chat).collect();
+    let twice: Vec<_> = by_chat
+        .iter()
+        .filter(|(_, calls)| calls.len() > 1)
+        .map(|(chat, _)| *chat)
+        .collect();
     assert!(twice.is_empty(), "messaged twice: {twice:?}");
     // Overlapping calls share the bot's pace: 60 sends at 50/s take at least ~1.2 s in all.
     let mut times: Vec<_> = app.fake.calls("sendMessage").iter().map(|c| c.at).collect();
     times.sort();
     let spread = times.last().unwrap().duration_since(times[0]);
-    assert!(spread >= Duration::from_millis(59 * 1000 / 50 * 9 / 10), "60 sends in {spread:?}");
-    let (_, progress) = app.admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None).await;
+    assert!(
+        spread >= Duration::from_millis(59 * 1000 / 50 * 9 / 10),
+        "60 sends in {spread:?}"
+    );
+    let (_, progress) = app
+        .admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None)
+        .await;
     assert_eq!(progress["state"], "completed", "{progress}");
     assert_eq!(progress["counts"]["sent"], 60, "{progress}");
 }
@@ -269,13 +423,26 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_update");
     // An oversized webhook body.
-    let (status, body) = app.telegram_update(&format!("{{\"update_id\": 1, \"pad\": \"{}\"}}", "x".repeat(300 * 1024))).await;
+    let (status, body) = app
+        .telegram_update(&format!(
+            "{{\"update_id\": 1, \"pad\": \"{}\"}}",
+            "x".repeat(300 * 1024)
+        ))
+        .await;
     assert_eq!(status, 413, "{body}");
-    let (_, list) = app.admin_json(Method::GET, "/api/v1/subscribers", None).await;
+    let (_, list) = app
+        .admin_json(Method::GET, "/api/v1/subscribers", None)
+        .await;
     assert_eq!(list["items"], json!([]), "nothing was stored: {list}");
 
     // Bad JSON to the API.
-    let response = app.admin(Method::POST, "/api/v1/templates").header("content-type", "application/json").body("{\"name\": ").send().await.unwrap();
+    let response = app
+        .admin(Method::POST, "/api/v1/templates")
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
     let (status, body) = spinpost_tests::app::status_and_json(response).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_json");
@@ -284,7 +451,12 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
         .admin_json(Method::POST, "/api/v1/templates", Some(json!({"id": "bad-var", "name": "Bad", "locales": {"en": {"text": "Hi {{ customer.name }}"}}})))
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["details"]["unknown_variables"].to_string().contains("customer"), "{body}");
+    assert!(
+        body["error"]["details"]["unknown_variables"]
+            .to_string()
+            .contains("customer"),
+        "{body}"
+    );
     // A template that loops forever.
     let (status, body) = app
         .admin_json(
@@ -295,16 +467,28 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
         .await;
     assert!((400..500).contains(&status), "{status} {body}");
     let (_, templates) = app.admin_json(Method::GET, "/api/v1/templates", None).await;
-    assert_eq!(templates["items"], json!([]), "nothing was stored: {templates}");
+    assert_eq!(
+        templates["items"],
+        json!([]),
+        "nothing was stored: {templates}"
+    );
 
     // A campaign for a template that does not exist, and an unknown channel.
     let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"name": "X", "channel": "telegram:shop", "template_id": "nowhere"})))
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "X", "channel": "telegram:shop", "template_id": "nowhere"})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "unknown_template");
     let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"name": "X", "channel": "viber:shop", "template_id": "winter-promo"})))
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "X", "channel": "viber:shop", "template_id": "winter-promo"})),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_channel");

@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use spinpost_tests::app::{status_and_json, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN};
+use spinpost_tests::app::{
+    status_and_json, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN,
+};
 use spinpost_tests::{fixtures, FakeReply, TestApp};
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// The inbound text fixture, from another person and with another text.
@@ -52,7 +57,14 @@ async fn verification_handshake_answers_only_the_right_token() {
     let response = app.request(Method::GET, &path).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "1158201444");
-    let response = app.request(Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1").send().await.unwrap();
+    let response = app
+        .request(
+            Method::GET,
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1",
+        )
+        .send()
+        .await
+        .unwrap();
     let (status, body) = status_and_json(response).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "verification_failed");
@@ -62,14 +74,23 @@ async fn verification_handshake_answers_only_the_right_token() {
 async fn a_bad_signature_is_rejected_with_nothing_stored() {
     let app = TestApp::start().await;
     let body = inbound_text("972500000001", "wamid.in1", "START");
-    let (status, reply) = app.whatsapp_notification_signed(&body, &whatsapp_signature("not-the-secret", body.as_bytes())).await;
+    let (status, reply) = app
+        .whatsapp_notification_signed(
+            &body,
+            &whatsapp_signature("not-the-secret", body.as_bytes()),
+        )
+        .await;
     assert_eq!(status, 401, "{reply}");
     let (status, reply) = app.whatsapp_notification_signed(&body, "sha256=zz").await;
     assert_eq!(status, 401, "{reply}");
     // Signed over other bytes than were sent.
-    let (status, _) = app.whatsapp_notification_signed(&body, &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}")).await;
+    let (status, _) = app
+        .whatsapp_notification_signed(&body, &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}"))
+        .await;
     assert_eq!(status, 401);
-    let (_, list) = app.admin_json(Method::GET, "/api/v1/subscribers", None).await;
+    let (_, list) = app
+        .admin_json(Method::GET, "/api/v1/subscribers", None)
+        .await;
     assert_eq!(list["items"], json!([]), "{list}");
 }
 
@@ -82,18 +103,36 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     // never written, so only an approved template may reach them.
     let in_window: Vec<String> = (1..=10).map(|i| format!("97250000{i:04}")).collect();
     for (i, number) in in_window.iter().enumerate() {
-        let (status, body) = app.whatsapp_notification(&inbound_text(number, &format!("wamid.in{i}"), "start")).await;
+        let (status, body) = app
+            .whatsapp_notification(&inbound_text(number, &format!("wamid.in{i}"), "start"))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (_, first) = app.admin_json(Method::GET, &format!("/api/v1/subscribers/{channel}:{}", in_window[0]), None).await;
+    let (_, first) = app
+        .admin_json(
+            Method::GET,
+            &format!("/api/v1/subscribers/{channel}:{}", in_window[0]),
+            None,
+        )
+        .await;
     assert_eq!(first["status"], "subscribed", "{first}");
-    assert_eq!(first["consent"][0]["source"], "whatsapp:keyword START", "{first}");
+    assert_eq!(
+        first["consent"][0]["source"], "whatsapp:keyword START",
+        "{first}"
+    );
     let outside = ["972590000001", "972590000002"];
     let lines: Vec<String> = outside
         .iter()
         .map(|n| json!({"channel": channel, "address": n, "first_name": "Imported", "consent": {"at": "2026-10-01T00:00:00Z", "source": "store-signup", "evidence": format!("form-{n}")}}).to_string())
         .collect();
-    let (status, report) = status_and_json(app.admin(Method::POST, "/api/v1/subscribers/import").body(lines.join("\n")).send().await.unwrap()).await;
+    let (status, report) = status_and_json(
+        app.admin(Method::POST, "/api/v1/subscribers/import")
+            .body(lines.join("\n"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200, "{report}");
 
     let (status, body) = app
@@ -114,14 +153,28 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     assert_eq!(status, 201, "{body}");
 
     // The number's throughput limit is hit once.
-    app.fake.script(&in_window[3], vec![FakeReply::custom(400, json!({"error": {"message": "(#130429) Rate limit hit", "code": 130429}}))]);
-    let (status, body) = app.admin_json(Method::POST, "/api/v1/campaigns/wa-winter/schedule", Some(json!({"send_at": "now"}))).await;
+    app.fake.script(
+        &in_window[3],
+        vec![FakeReply::custom(
+            400,
+            json!({"error": {"message": "(#130429) Rate limit hit", "code": 130429}}),
+        )],
+    );
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns/wa-winter/schedule",
+            Some(json!({"send_at": "now"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let mut completed = false;
     for _ in 0..60 {
         let (status, body) = app.tick().await;
         assert_eq!(status, 200, "{body}");
-        let (_, progress) = app.admin_json(Method::GET, "/api/v1/campaigns/wa-winter/progress", None).await;
+        let (_, progress) = app
+            .admin_json(Method::GET, "/api/v1/campaigns/wa-winter/progress", None)
+            .await;
         if progress["state"] == "completed" {
             assert_eq!(progress["counts"]["sent"], 12, "{progress}");
             completed = true;
@@ -135,9 +188,22 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     let calls = app.fake.calls("messages");
     let mut by_recipient: BTreeMap<String, Vec<&spinpost_tests::Recorded>> = BTreeMap::new();
     for call in &calls {
-        assert!(call.path.ends_with("/v21.0/1122334455667/messages"), "{}", call.path);
-        assert_eq!(call.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str()), Some("Bearer test-access-token"));
-        by_recipient.entry(call.json["to"].as_str().unwrap().to_owned()).or_default().push(call);
+        assert!(
+            call.path.ends_with("/v21.0/1122334455667/messages"),
+            "{}",
+            call.path
+        );
+        assert_eq!(
+            call.headers
+                .iter()
+                .find(|(n, _)| n == "authorization")
+                .map(|(_, v)| v.as_str()),
+            Some("Bearer test-access-token")
+        );
+        by_recipient
+            .entry(call.json["to"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(call);
     }
     assert_eq!(by_recipient.len(), 12);
     for (to, calls) in &by_recipient {
@@ -146,22 +212,44 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     }
     let limited = &by_recipient[&in_window[3]];
     assert_eq!(limited.len(), 2);
-    assert!(limited[1].at.duration_since(limited[0].at) >= Duration::from_millis(1500), "130429 must slow the number down");
+    assert!(
+        limited[1].at.duration_since(limited[0].at) >= Duration::from_millis(1500),
+        "130429 must slow the number down"
+    );
     let session = &by_recipient[&in_window[0]][0].json;
     assert_eq!(session["type"], "interactive", "{session}");
-    assert_eq!(session["interactive"]["body"]["text"], format!("Hi Person {}, your code is SNOW", in_window[0]));
-    assert_eq!(session["interactive"]["action"]["buttons"][0]["reply"]["id"], "rate:wa-winter:5");
+    assert_eq!(
+        session["interactive"]["body"]["text"],
+        format!("Hi Person {}, your code is SNOW", in_window[0])
+    );
+    assert_eq!(
+        session["interactive"]["action"]["buttons"][0]["reply"]["id"],
+        "rate:wa-winter:5"
+    );
     let template = &by_recipient[outside[0]][0].json;
-    assert_eq!(template["type"], "template", "outside the window only an approved template may be sent: {template}");
+    assert_eq!(
+        template["type"], "template",
+        "outside the window only an approved template may be sent: {template}"
+    );
     assert_eq!(template["template"]["name"], "winter_promo");
-    assert_eq!(template["template"]["components"][0]["parameters"][0]["text"], "Imported");
+    assert_eq!(
+        template["template"]["components"][0]["parameters"][0]["text"],
+        "Imported"
+    );
 
     // Receipts: some out of order, one read without a delivered, one repeated, two never come.
     let wamid = |to: &str| -> String {
         let call = by_recipient[to].iter().find(|c| c.reply.0 == 200).unwrap();
-        call.reply.1["messages"][0]["id"].as_str().unwrap().to_owned()
+        call.reply.1["messages"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
-    let ids: Vec<String> = in_window.iter().map(|n| wamid(n)).chain(outside.iter().map(|n| wamid(n))).collect();
+    let ids: Vec<String> = in_window
+        .iter()
+        .map(|n| wamid(n))
+        .chain(outside.iter().map(|n| wamid(n)))
+        .collect();
     let mut events: Vec<(&str, &str)> = Vec::new();
     for id in &ids[0..4] {
         events.push((id, "sent"));
@@ -184,10 +272,18 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     // Meta redelivers a whole notification.
     let (status, _) = app.whatsapp_notification(&statuses(second_half)).await;
     assert_eq!(status, 200);
-    let (status, _) = app.whatsapp_notification(&statuses(&[(&ids[9], "delivered")])).await;
+    let (status, _) = app
+        .whatsapp_notification(&statuses(&[(&ids[9], "delivered")]))
+        .await;
     assert_eq!(status, 200);
 
-    let (status, stats) = app.admin_json(Method::GET, "/api/v1/feedback/campaigns/wa-winter/stats", None).await;
+    let (status, stats) = app
+        .admin_json(
+            Method::GET,
+            "/api/v1/feedback/campaigns/wa-winter/stats",
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["sent"], 12, "{stats}");
     assert_eq!(stats["delivered"], 10, "read counts as delivered: {stats}");
@@ -204,8 +300,27 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     value["messages"][0]["interactive"]["button_reply"]["id"] = "rate:wa-winter:5".into();
     let (status, body) = app.whatsapp_notification(&press.to_string()).await;
     assert_eq!(status, 200, "{body}");
-    let (_, stats) = app.admin_json(Method::GET, "/api/v1/feedback/campaigns/wa-winter/stats", None).await;
+    let (_, stats) = app
+        .admin_json(
+            Method::GET,
+            "/api/v1/feedback/campaigns/wa-winter/stats",
+            None,
+        )
+        .await;
     assert_eq!(stats["ratings"], 1, "{stats}");
-    let export = app.admin(Method::GET, "/api/v1/feedback/campaigns/wa-winter/export?format=jsonl").send().await.unwrap().text().await.unwrap();
-    assert!(export.lines().any(|l| l.contains("\"read\"")), "receipts are in the export: {export}");
+    let export = app
+        .admin(
+            Method::GET,
+            "/api/v1/feedback/campaigns/wa-winter/export?format=jsonl",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        export.lines().any(|l| l.contains("\"read\"")),
+        "receipts are in the export: {export}"
+    );
 }

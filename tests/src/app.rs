@@ -29,7 +29,10 @@ pub const WHATSAPP_VERIFY_TOKEN: &str = "test-verify-token";
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
 }
 
 /// Build the four components for wasm32-wasip2 once per test process.
@@ -75,10 +78,16 @@ impl TestApp {
     }
 
     /// The app from another manifest (e.g. a copy with a narrower outbound list).
-    pub async fn start_on(manifest: PathBuf, fake: FakePlatform, variables: HashMap<String, String>) -> Self {
+    pub async fn start_on(
+        manifest: PathBuf,
+        fake: FakePlatform,
+        variables: HashMap<String, String>,
+    ) -> Self {
         build_components();
         let state_dir = tempfile::tempdir().expect("temp state dir");
-        let host = start_host(&manifest, state_dir.path(), &variables).await.expect("host starts");
+        let host = start_host(&manifest, state_dir.path(), &variables)
+            .await
+            .expect("host starts");
         TestApp {
             base_url: host.base_url(),
             host: Some(host),
@@ -95,14 +104,17 @@ impl TestApp {
         if let Some(host) = self.host.take() {
             host.shutdown().await;
         }
-        let host = start_host(&self.manifest, self.state_dir.path(), &self.variables).await.expect("host restarts");
+        let host = start_host(&self.manifest, self.state_dir.path(), &self.variables)
+            .await
+            .expect("host restarts");
         self.base_url = host.base_url();
         self.host = Some(host);
     }
 
     /// A request to the app without credentials.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base_url))
+        self.client
+            .request(method, format!("{}{path}", self.base_url))
     }
 
     /// A request with the admin token.
@@ -111,7 +123,12 @@ impl TestApp {
     }
 
     /// A JSON admin call; returns status and body.
-    pub async fn admin_json(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub async fn admin_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut request = self.admin(method, path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -123,7 +140,10 @@ impl TestApp {
     /// Deliver a Telegram update to the webhook with the right secret.
     pub async fn telegram_update(&self, body: &str) -> (u16, serde_json::Value) {
         let response = self
-            .request(reqwest::Method::POST, &format!("/webhooks/telegram/{TELEGRAM_BOT}"))
+            .request(
+                reqwest::Method::POST,
+                &format!("/webhooks/telegram/{TELEGRAM_BOT}"),
+            )
             .header("x-telegram-bot-api-secret-token", TELEGRAM_WEBHOOK_SECRET)
             .header("content-type", "application/json")
             .body(body.to_owned())
@@ -135,11 +155,19 @@ impl TestApp {
 
     /// Deliver a WhatsApp notification signed with the app secret.
     pub async fn whatsapp_notification(&self, body: &str) -> (u16, serde_json::Value) {
-        self.whatsapp_notification_signed(body, &whatsapp_signature(WHATSAPP_APP_SECRET, body.as_bytes())).await
+        self.whatsapp_notification_signed(
+            body,
+            &whatsapp_signature(WHATSAPP_APP_SECRET, body.as_bytes()),
+        )
+        .await
     }
 
     /// Deliver a WhatsApp notification with a given signature header.
-    pub async fn whatsapp_notification_signed(&self, body: &str, signature: &str) -> (u16, serde_json::Value) {
+    pub async fn whatsapp_notification_signed(
+        &self,
+        body: &str,
+        signature: &str,
+    ) -> (u16, serde_json::Value) {
         let response = self
             .request(reqwest::Method::POST, "/webhooks/whatsapp")
             .header("x-hub-signature-256", signature)
@@ -153,7 +181,12 @@ impl TestApp {
 
     /// Call the scheduler route once.
     pub async fn tick(&self) -> (u16, serde_json::Value) {
-        let response = self.request(reqwest::Method::POST, "/dispatch/tick").bearer_auth(TICK_TOKEN).send().await.expect("tick reaches the host");
+        let response = self
+            .request(reqwest::Method::POST, "/dispatch/tick")
+            .bearer_auth(TICK_TOKEN)
+            .send()
+            .await
+            .expect("tick reaches the host");
         status_and_json(response).await
     }
 }
@@ -161,7 +194,8 @@ impl TestApp {
 /// `sha256=<hex HMAC-SHA256(secret, body)>`, as Meta signs webhooks.
 pub fn whatsapp_signature(secret: &str, body: &[u8]) -> String {
     use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -170,7 +204,10 @@ pub fn whatsapp_signature(secret: &str, body: &[u8]) -> String {
 pub async fn status_and_json(response: reqwest::Response) -> (u16, serde_json::Value) {
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap_or_default();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// The variables every test starts from: tokens, the test bot, and both platform APIs at the fake.
@@ -183,7 +220,10 @@ pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
         ("telegram_bots", bots.to_string()),
         ("telegram_rate_per_second", "20".to_owned()),
         ("whatsapp_api_url", fake.url()),
-        ("whatsapp_phone_number_id", WHATSAPP_PHONE_NUMBER_ID.to_owned()),
+        (
+            "whatsapp_phone_number_id",
+            WHATSAPP_PHONE_NUMBER_ID.to_owned(),
+        ),
         ("whatsapp_access_token", "test-access-token".to_owned()),
         ("whatsapp_app_secret", WHATSAPP_APP_SECRET.to_owned()),
         ("whatsapp_verify_token", WHATSAPP_VERIFY_TOKEN.to_owned()),
@@ -194,7 +234,11 @@ pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
     .collect()
 }
 
-async fn start_host(manifest: &Path, state_dir: &Path, variables: &HashMap<String, String>) -> anyhow::Result<RunningHost> {
+async fn start_host(
+    manifest: &Path,
+    state_dir: &Path,
+    variables: &HashMap<String, String>,
+) -> anyhow::Result<RunningHost> {
     let mut config = HostConfig::new(manifest);
     config.listen_addr = "127.0.0.1:0".parse()?;
     config.state_dir = state_dir.to_path_buf();

@@ -57,12 +57,18 @@ impl FakeReply {
 
     /// Telegram's 403 for a user who blocked the bot.
     pub fn telegram_blocked() -> Self {
-        FakeReply { status: 403, body: serde_json::json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}) }
+        FakeReply {
+            status: 403,
+            body: serde_json::json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+        }
     }
 
     /// A server error.
     pub fn server_error() -> Self {
-        FakeReply { status: 500, body: serde_json::json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}) }
+        FakeReply {
+            status: 500,
+            body: serde_json::json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+        }
     }
 
     /// Any status and body.
@@ -102,21 +108,27 @@ fn recipient_of(json: &serde_json::Value) -> Option<String> {
 impl FakePlatform {
     /// Start on a free loopback port; runs until the test's runtime ends.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind fake platform");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake platform");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         let fake = FakePlatform { addr, state };
         let serving = fake.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let fake = serving.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let fake = fake.clone();
                         async move { Ok::<_, std::convert::Infallible>(fake.answer(req).await) }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -128,17 +140,43 @@ impl FakePlatform {
         format!("http://{}", self.addr)
     }
 
-    async fn answer(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
+    async fn answer(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<Full<Bytes>> {
         let method = req.method().to_string();
-        let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-        let headers = req.headers().iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let json: serde_json::Value =
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         let reply = {
             let mut state = self.state.lock().expect("fake state");
             let recipient = recipient_of(&json);
             let scripted = recipient.as_ref().and_then(|r| {
-                state.scripts.iter_mut().find(|s| &s.recipient == r && !s.replies.is_empty()).and_then(|s| s.replies.pop_front())
+                state
+                    .scripts
+                    .iter_mut()
+                    .find(|s| &s.recipient == r && !s.replies.is_empty())
+                    .and_then(|s| s.replies.pop_front())
             });
             let reply = match scripted {
                 Some(reply) => reply,
@@ -147,7 +185,14 @@ impl FakePlatform {
                     default_reply(&path, state.next_message_id, recipient.as_deref())
                 }
             };
-            state.recorded.push(Recorded { method, path: path.clone(), headers, json, at: Instant::now(), reply: (reply.status, reply.body.clone()) });
+            state.recorded.push(Recorded {
+                method,
+                path: path.clone(),
+                headers,
+                json,
+                at: Instant::now(),
+                reply: (reply.status, reply.body.clone()),
+            });
             reply
         };
         hyper::Response::builder()
@@ -159,7 +204,10 @@ impl FakePlatform {
 
     /// Answer the next requests for `recipient` with `replies`, in order, then normally again.
     pub fn script(&self, recipient: &str, replies: Vec<FakeReply>) {
-        self.state.lock().expect("fake state").scripts.push(Script { recipient: recipient.to_owned(), replies: replies.into() });
+        self.state.lock().expect("fake state").scripts.push(Script {
+            recipient: recipient.to_owned(),
+            replies: replies.into(),
+        });
     }
 
     /// Everything received so far.
@@ -169,7 +217,10 @@ impl FakePlatform {
 
     /// Requests received for one API method (last path segment, e.g. `sendMessage`, `messages`).
     pub fn calls(&self, api_method: &str) -> Vec<Recorded> {
-        self.recorded().into_iter().filter(|r| r.api_method() == api_method).collect()
+        self.recorded()
+            .into_iter()
+            .filter(|r| r.api_method() == api_method)
+            .collect()
     }
 }
 
@@ -186,7 +237,13 @@ fn default_reply(path: &str, message_id: u64, recipient: Option<&str>) -> FakeRe
         };
     }
     if path.ends_with("/answerCallbackQuery") {
-        return FakeReply { status: 200, body: serde_json::json!({"ok": true, "result": true}) };
+        return FakeReply {
+            status: 200,
+            body: serde_json::json!({"ok": true, "result": true}),
+        };
     }
-    FakeReply { status: 200, body: serde_json::json!({"ok": true, "result": {"message_id": message_id, "date": 0, "chat": {"id": 0, "type": "private"}}}) }
+    FakeReply {
+        status: 200,
+        body: serde_json::json!({"ok": true, "result": {"message_id": message_id, "date": 0, "chat": {"id": 0, "type": "private"}}}),
+    }
 }

@@ -3,17 +3,26 @@
 use std::path::PathBuf;
 
 fn path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.json"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("{name}.json"))
 }
 
 /// The verbatim body of a fixture, e.g. `telegram/update_start_command`.
 pub fn raw(name: &str) -> String {
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path(name)).expect("fixture exists")).expect("fixture is JSON");
-    file["payload_raw"].as_str().expect("fixture has payload_raw").to_owned()
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path(name)).expect("fixture exists"))
+            .expect("fixture is JSON");
+    file["payload_raw"]
+        .as_str()
+        .expect("fixture has payload_raw")
+        .to_owned()
 }
 
 /// The parsed payload of a fixture, to adapt (other ids, other texts).
 pub fn payload(name: &str) -> serde_json::Value {
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path(name)).expect("fixture exists")).expect("fixture is JSON");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path(name)).expect("fixture exists"))
+            .expect("fixture is JSON");
     file["payload"].clone()
 }

@@ -12,9 +12,7 @@ use spin_adapter::{SpinHttp, SpinStore};
 use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
-use spinpost::campaign::{
-    self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions,
-};
+use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::delivery::{
     self, MessageRenderer, PlatformMessenger, SenderConfig, TelegramSender, WhatsAppSender,
@@ -95,7 +93,12 @@ fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web:
     let request: NewCampaign = req.json()?;
     Ok(web::Response::json(
         201,
-        &campaign::create(&ctx.store, &StoredTemplates { store: &ctx.store }, request, SystemClock.now())?,
+        &campaign::create(
+            &ctx.store,
+            &StoredTemplates { store: &ctx.store },
+            request,
+            SystemClock.now(),
+        )?,
     ))
 }
 
@@ -103,7 +106,9 @@ fn list_campaigns(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::
     web::require_bearer(req, &ctx.admin_token)?;
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
-    Ok(web::Response::ok(&campaign::list(&ctx.store, cursor, limit)?))
+    Ok(web::Response::ok(&campaign::list(
+        &ctx.store, cursor, limit,
+    )?))
 }
 
 fn get_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
@@ -172,7 +177,11 @@ fn campaign_deliveries(
 ) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
-    Ok(web::Response::ok(&delivery::deliveries(&ctx.store, params.get("id"), cursor)?))
+    Ok(web::Response::ok(&delivery::deliveries(
+        &ctx.store,
+        params.get("id"),
+        cursor,
+    )?))
 }
 
 /// `POST /dispatch/tick`: send what is due until nothing is or `tick_budget_ms` is spent.
@@ -354,7 +363,8 @@ mod tests {
             r#"{"id": "c1", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome", "template_version": 1, "variables": {"code": "X1"}}"#,
         )
         .unwrap();
-        let campaign = campaign::create(&store, &StoredTemplates { store: &store }, new, now()).unwrap();
+        let campaign =
+            campaign::create(&store, &StoredTemplates { store: &store }, new, now()).unwrap();
         let channel = Channel::parse("telegram:shop").unwrap();
         let mut subscriber = Subscriber::new(
             channel,

@@ -28,7 +28,10 @@ pub struct Context {
 #[cfg(target_arch = "wasm32")]
 impl Context {
     fn from_spin() -> Result<Self> {
-        Ok(Context { store: SpinStore::open_default()?, admin_token: spin_adapter::secret("admin_token") })
+        Ok(Context {
+            store: SpinStore::open_default()?,
+            admin_token: spin_adapter::secret("admin_token"),
+        })
     }
 }
 
@@ -39,7 +42,11 @@ pub fn routes() -> Router<Context> {
         .route(Method::GET, "/webhooks/whatsapp", whatsapp_verification)
         .route(Method::POST, "/webhooks/whatsapp", whatsapp_webhook)
         .route(Method::GET, "/api/v1/subscribers", list_subscribers)
-        .route(Method::POST, "/api/v1/subscribers/import", import_subscribers)
+        .route(
+            Method::POST,
+            "/api/v1/subscribers/import",
+            import_subscribers,
+        )
         .route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)
         .route(Method::PATCH, "/api/v1/subscribers/:id", patch_subscriber)
         .route(Method::DELETE, "/api/v1/subscribers/:id", erase_subscriber)
@@ -58,7 +65,12 @@ fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Resul
     telegram::authenticate(req, bot)?;
     req.check_body_limit(DEFAULT_BODY_LIMIT)?;
     let now = SystemClock.now();
-    let received = ingress::receive(&ctx.store, &SpinHttp, vec![telegram::parse_update(bot, &req.body, now)?], now)?;
+    let received = ingress::receive(
+        &ctx.store,
+        &SpinHttp,
+        vec![telegram::parse_update(bot, &req.body, now)?],
+        now,
+    )?;
     Ok(web::Response::ok(&received))
 }
 
@@ -84,7 +96,12 @@ fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
     // The signature is checked over the raw body before anything is parsed.
     whatsapp::authenticate(req, &config)?;
     let now = SystemClock.now();
-    let received = ingress::receive(&ctx.store, &SpinHttp, whatsapp::parse_notification(&config, &req.body, now)?, now)?;
+    let received = ingress::receive(
+        &ctx.store,
+        &SpinHttp,
+        whatsapp::parse_notification(&config, &req.body, now)?,
+        now,
+    )?;
     Ok(web::Response::ok(&received))
 }
 
@@ -94,13 +111,18 @@ const WHATSAPP_BODY_LIMIT: usize = 1024 * 1024;
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
     let filter = ListFilter {
-        channel: req.query_param("channel").map(|c| Channel::parse(&c)).transpose()?,
+        channel: req
+            .query_param("channel")
+            .map(|c| Channel::parse(&c))
+            .transpose()?,
         status: req.query_param("status").map(|s| s.parse()).transpose()?,
         tag: req.query_param("tag").map(|t| Tag::parse(&t)).transpose()?,
     };
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
-    Ok(web::Response::ok(&directory::list(&ctx.store, &filter, cursor, limit)?))
+    Ok(web::Response::ok(&directory::list(
+        &ctx.store, &filter, cursor, limit,
+    )?))
 }
 
 fn get_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
@@ -113,19 +135,32 @@ fn patch_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Resul
     web::require_bearer(req, &ctx.admin_token)?;
     let id = SubscriberId::parse(params.get("id"))?;
     let patch: SubscriberPatch = req.json()?;
-    Ok(web::Response::ok(&directory::patch(&ctx.store, &id, &patch, SystemClock.now())?))
+    Ok(web::Response::ok(&directory::patch(
+        &ctx.store,
+        &id,
+        &patch,
+        SystemClock.now(),
+    )?))
 }
 
 fn erase_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
     let id = SubscriberId::parse(params.get("id"))?;
     directory::erase(&ctx.store, &id, SystemClock.now())?;
-    Ok(web::Response::ok(&json!({ "erased": id, "suppressed": true })))
+    Ok(web::Response::ok(
+        &json!({ "erased": id, "suppressed": true }),
+    ))
 }
 
 fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
     req.check_body_limit(MAX_BODY_LIMIT)?;
-    let body = std::str::from_utf8(&req.body).map_err(|_| spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines"))?;
-    Ok(web::Response::ok(&directory::import(&ctx.store, body, SystemClock.now())?))
+    let body = std::str::from_utf8(&req.body).map_err(|_| {
+        spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines")
+    })?;
+    Ok(web::Response::ok(&directory::import(
+        &ctx.store,
+        body,
+        SystemClock.now(),
+    )?))
 }

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::Index;
-use crate::paging::{self, Page};
 use crate::keys;
 use crate::kv::{self, KvStore};
+use crate::paging::{self, Page};
 
 use super::model::{Campaign, CampaignState, NewCampaign};
 use super::schedule::{ScheduleRequest, Transition};
@@ -83,7 +83,14 @@ pub fn get<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Campaign> {
 /// # Errors
 /// Store failures.
 pub fn list<S: KvStore + ?Sized>(store: &S, cursor: u64, limit: usize) -> Result<Page<Campaign>> {
-    paging::list_index(store, Index::CAMPAIGNS, cursor, limit, keys::campaign, |_, campaign: Campaign| Some(campaign))
+    paging::list_index(
+        store,
+        Index::CAMPAIGNS,
+        cursor,
+        limit,
+        keys::campaign,
+        |_, campaign: Campaign| Some(campaign),
+    )
 }
 
 /// Schedule a draft (or move a scheduled campaign's time), pinning the template version.
@@ -256,11 +263,19 @@ mod tests {
     #[test]
     fn a_campaign_for_a_template_that_does_not_exist_is_refused_and_not_stored() {
         let store = MemoryStore::new();
-        let request: NewCampaign = serde_json::from_str(r#"{"id": "c9", "name": "X", "channel": "telegram:shop", "template_id": "missing"}"#).unwrap();
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "c9", "name": "X", "channel": "telegram:shop", "template_id": "missing"}"#,
+        )
+        .unwrap();
         let err = create(&store, &Templates, request, now()).unwrap_err();
         assert_eq!((err.status(), err.code()), (422, "unknown_template"));
         let request: NewCampaign = serde_json::from_str(r#"{"id": "c9", "name": "X", "channel": "telegram:shop", "template_id": "welcome", "template_version": 9}"#).unwrap();
-        assert_eq!(create(&store, &Templates, request, now()).unwrap_err().code(), "unknown_template");
+        assert_eq!(
+            create(&store, &Templates, request, now())
+                .unwrap_err()
+                .code(),
+            "unknown_template"
+        );
         assert_eq!(get(&store, "c9").unwrap_err().status(), 404);
     }
 
@@ -279,7 +294,9 @@ mod tests {
             create(&store, &Templates, new(&format!("c{i}")), now()).unwrap();
         }
         assert_eq!(
-            create(&store, &Templates, new("c1"), now()).unwrap_err().code(),
+            create(&store, &Templates, new("c1"), now())
+                .unwrap_err()
+                .code(),
             "campaign_exists"
         );
         let first = list(&store, 0, 2).unwrap();
@@ -291,7 +308,12 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["c0", "c1"]
         );
-        let rest = list(&store, crate::paging::parse_cursor(first.next_cursor.as_deref()).unwrap(), 10).unwrap();
+        let rest = list(
+            &store,
+            crate::paging::parse_cursor(first.next_cursor.as_deref()).unwrap(),
+            10,
+        )
+        .unwrap();
         assert_eq!(rest.items.len(), 3);
         assert!(rest.next_cursor.is_none());
         assert_eq!(get(&store, "nope").unwrap_err().status(), 404);

@@ -384,7 +384,9 @@ fn telegram_sends_leave_a_reference_for_reply_attribution_only() {
     assert_eq!(last.subscriber, id);
     assert_eq!(last.message_id, "133");
     // Telegram sends no receipts and reuses message ids across chats: no id mapping is written.
-    assert!(!store.exists(&keys::platform_message("telegram", "133")).unwrap());
+    assert!(!store
+        .exists(&keys::platform_message("telegram", "133"))
+        .unwrap());
 }
 
 #[test]

@@ -36,7 +36,12 @@ impl Effects {
 
     /// Append a record holding a subscriber's personal data to a campaign's log and to the
     /// subscriber's own log, which erasure reads.
-    pub(crate) fn log_personal(&mut self, campaign_id: Option<&str>, subscriber: &SubscriberId, record_key: String) {
+    pub(crate) fn log_personal(
+        &mut self,
+        campaign_id: Option<&str>,
+        subscriber: &SubscriberId,
+        record_key: String,
+    ) {
         self.logs
             .entry(keys::subscriber_feedback_log(subscriber))
             .or_default()

@@ -13,11 +13,19 @@ use super::record::FeedbackRecord;
 ///
 /// # Errors
 /// Store failure.
-pub fn erase_subscriber_feedback<S: KvStore + ?Sized>(store: &S, subscriber: &SubscriberId) -> Result<usize> {
+pub fn erase_subscriber_feedback<S: KvStore + ?Sized>(
+    store: &S,
+    subscriber: &SubscriberId,
+) -> Result<usize> {
     let log_name = keys::subscriber_feedback_log(subscriber);
     let record_keys = Index::named(&log_name).take_all(store)?;
     let records: Vec<Option<FeedbackRecord>> = kv::get_many_json(store, &record_keys)?;
-    let mut doomed: Vec<String> = record_keys.iter().zip(&records).filter(|(_, r)| r.is_some()).map(|(k, _)| k.clone()).collect();
+    let mut doomed: Vec<String> = record_keys
+        .iter()
+        .zip(&records)
+        .filter(|(_, r)| r.is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
     let erased = doomed.len();
     // The per-campaign "has replied" markers carry the subscriber id in their key.
     for record in records.iter().flatten() {

@@ -815,12 +815,24 @@ fn presses_are_answered_by_the_subscribers_bot_and_a_failed_answer_keeps_the_rat
 fn erasing_a_subscriber_removes_their_replies_presses_and_ratings_but_keeps_totals() {
     let store = MemoryStore::new();
     let other = SubscriberId::parse("telegram:shop:43").unwrap();
-    record_send(&store, "spring", &telegram_user(), Platform::Telegram, "100", t0());
+    record_send(
+        &store,
+        "spring",
+        &telegram_user(),
+        Platform::Telegram,
+        "100",
+        t0(),
+    );
     record_send(&store, "spring", &other, Platform::Telegram, "200", t0());
     apply(
         &store,
         vec![
-            reply(&telegram_user(), "101", "Call me on +49 151 000", t0() + Duration::minutes(5)),
+            reply(
+                &telegram_user(),
+                "101",
+                "Call me on +49 151 000",
+                t0() + Duration::minutes(5),
+            ),
             press(&telegram_user(), "p1", "rate:spring:4"),
             press(&telegram_user(), "p2", "menu"),
             reply(&other, "201", "Nice", t0() + Duration::minutes(5)),
@@ -832,7 +844,12 @@ fn erasing_a_subscriber_removes_their_replies_presses_and_ratings_but_keeps_tota
     let rows = export_jsonl(&store, Some("spring"));
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["subscriber_id"], "telegram:shop:43");
-    let leftovers: Vec<String> = store.get_keys().unwrap().into_iter().filter(|k| k.contains("telegram:shop:42") && !k.starts_with("last:")).collect();
+    let leftovers: Vec<String> = store
+        .get_keys()
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.contains("telegram:shop:42") && !k.starts_with("last:"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(counter_of(&store, "spring", counter::REPLIED), 2);
     assert_eq!(counter_of(&store, "spring", counter::RATINGS), 1);

@@ -17,7 +17,9 @@ impl MemoryStore {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
         // A panic while holding the lock cannot leave a half-applied operation, so the data stays valid.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -46,7 +48,10 @@ impl KvStore for MemoryStore {
 
     fn get_many(&self, keys: &[String]) -> Result<Entries, StoreError> {
         let entries = self.entries();
-        Ok(keys.iter().map(|k| (k.clone(), entries.get(k).cloned())).collect())
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), entries.get(k).cloned()))
+            .collect())
     }
 
     fn set_many(&self, items: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
@@ -81,7 +86,12 @@ impl KvStore for MemoryStore {
         Ok(next)
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<CasOutcome, StoreError> {
         let mut entries = self.entries();
         let current = entries.get(key).map(Vec::as_slice);
         if current != expected {
@@ -112,9 +122,20 @@ mod tests {
     #[test]
     fn batch_operations_keep_order_and_report_absent_keys() {
         let store = MemoryStore::new();
-        store.set_many(&[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())]).unwrap();
-        let got = store.get_many(&["y".into(), "z".into(), "x".into()]).unwrap();
-        assert_eq!(got, vec![("y".into(), Some(b"2".to_vec())), ("z".into(), None), ("x".into(), Some(b"1".to_vec()))]);
+        store
+            .set_many(&[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())])
+            .unwrap();
+        let got = store
+            .get_many(&["y".into(), "z".into(), "x".into()])
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("y".into(), Some(b"2".to_vec())),
+                ("z".into(), None),
+                ("x".into(), Some(b"1".to_vec()))
+            ]
+        );
         store.delete_many(&["x".into(), "y".into()]).unwrap();
         assert!(store.get_keys().unwrap().is_empty());
     }
@@ -122,14 +143,23 @@ mod tests {
     #[test]
     fn compare_and_swap_detects_conflicts() {
         let store = MemoryStore::new();
-        assert_eq!(store.compare_and_swap("k", None, b"v1").unwrap(), CasOutcome::Swapped);
+        assert_eq!(
+            store.compare_and_swap("k", None, b"v1").unwrap(),
+            CasOutcome::Swapped
+        );
         // Expecting absence fails once the key exists, and reports what is there.
-        assert_eq!(store.compare_and_swap("k", None, b"v2").unwrap(), CasOutcome::Conflict(Some(b"v1".to_vec())));
+        assert_eq!(
+            store.compare_and_swap("k", None, b"v2").unwrap(),
+            CasOutcome::Conflict(Some(b"v1".to_vec()))
+        );
         assert_eq!(
             store.compare_and_swap("k", Some(b"stale"), b"v2").unwrap(),
             CasOutcome::Conflict(Some(b"v1".to_vec()))
         );
-        assert_eq!(store.compare_and_swap("k", Some(b"v1"), b"v2").unwrap(), CasOutcome::Swapped);
+        assert_eq!(
+            store.compare_and_swap("k", Some(b"v1"), b"v2").unwrap(),
+            CasOutcome::Swapped
+        );
         assert_eq!(store.get("k").unwrap(), Some(b"v2".to_vec()));
     }
 
@@ -161,7 +191,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..50 {
                         crate::kv::update(store.as_ref(), "list", |current| {
-                            let mut n: u64 = current.map(|b| std::str::from_utf8(b).unwrap().parse().unwrap()).unwrap_or(0);
+                            let mut n: u64 = current
+                                .map(|b| std::str::from_utf8(b).unwrap().parse().unwrap())
+                                .unwrap_or(0);
                             n += 1;
                             Ok((Some(n.to_string().into_bytes()), ()))
                         })

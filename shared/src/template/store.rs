@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
-use crate::paging::{self, Page};
 use crate::message::RenderedMessage;
+use crate::paging::{self, Page};
 use crate::subscriber::{
     AttributeName, Channel, Locale, Platform, Subscriber, SubscriberId, Tag, TimeZone,
 };
@@ -197,8 +197,19 @@ pub fn load_latest<S: KvStore + ?Sized>(
 ///
 /// # Errors
 /// Store failures.
-pub fn list_templates<S: KvStore + ?Sized>(store: &S, cursor: u64, limit: usize) -> Result<Page<TemplateHead>> {
-    paging::list_index(store, Index::TEMPLATES, cursor, limit, keys::template, |_, head: TemplateHead| Some(head))
+pub fn list_templates<S: KvStore + ?Sized>(
+    store: &S,
+    cursor: u64,
+    limit: usize,
+) -> Result<Page<TemplateHead>> {
+    paging::list_index(
+        store,
+        Index::TEMPLATES,
+        cursor,
+        limit,
+        keys::template,
+        |_, head: TemplateHead| Some(head),
+    )
 }
 
 /// `POST /api/v1/templates/:id/preview`: what a version renders to for a stored subscriber or sample data.

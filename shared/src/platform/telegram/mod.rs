@@ -40,7 +40,12 @@ impl Bots {
     /// # Errors
     /// 503 `invalid_configuration` naming the problem but never echoing a value.
     pub fn parse(json: &str) -> Result<Self> {
-        let invalid = |why: String| Error::unavailable("invalid_configuration", format!("variable 'telegram_bots': {why}"));
+        let invalid = |why: String| {
+            Error::unavailable(
+                "invalid_configuration",
+                format!("variable 'telegram_bots': {why}"),
+            )
+        };
         if json.trim().is_empty() {
             return Ok(Bots::default());
         }
@@ -48,15 +53,30 @@ impl Bots {
             .map_err(|e| invalid(format!("expected {{\"<bot>\": {{\"token\": ..., \"webhook_secret\": ...}}}} (error at line {}, column {})", e.line(), e.column())))?;
         let mut bots = BTreeMap::new();
         for (name, bot) in raw {
-            let channel = Channel::new(Platform::Telegram, &name).map_err(|e| invalid(e.message().to_owned()))?;
+            let channel = Channel::new(Platform::Telegram, &name)
+                .map_err(|e| invalid(e.message().to_owned()))?;
             if bot.token.is_empty() || bot.webhook_secret.is_empty() {
-                return Err(invalid(format!("bot '{name}' needs a non-empty token and webhook_secret")));
+                return Err(invalid(format!(
+                    "bot '{name}' needs a non-empty token and webhook_secret"
+                )));
             }
             // Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and - in a webhook secret token.
-            if bot.webhook_secret.len() > 256 || !bot.webhook_secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if bot.webhook_secret.len() > 256
+                || !bot
+                    .webhook_secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(invalid(format!("bot '{name}': webhook_secret must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'")));
             }
-            bots.insert(name, BotConfig { channel, token: Secret::new(bot.token), webhook_secret: Secret::new(bot.webhook_secret) });
+            bots.insert(
+                name,
+                BotConfig {
+                    channel,
+                    token: Secret::new(bot.token),
+                    webhook_secret: Secret::new(bot.webhook_secret),
+                },
+            );
         }
         Ok(Bots(bots))
     }
@@ -66,7 +86,13 @@ impl Bots {
     /// # Errors
     /// 404 `unknown_bot`.
     pub fn get(&self, name: &str) -> Result<&BotConfig> {
-        self.0.get(name).ok_or_else(|| Error::new(crate::ErrorKind::NotFound, "unknown_bot", format!("no Telegram bot '{name}' is configured")))
+        self.0.get(name).ok_or_else(|| {
+            Error::new(
+                crate::ErrorKind::NotFound,
+                "unknown_bot",
+                format!("no Telegram bot '{name}' is configured"),
+            )
+        })
     }
 
     /// The bot of a channel.
@@ -84,14 +110,19 @@ mod tests {
 
     #[test]
     fn bots_parse_and_never_echo_secrets() {
-        let bots = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "s3cr3t_x"}}"#).unwrap();
+        let bots =
+            Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "s3cr3t_x"}}"#).unwrap();
         let shop = bots.get("shop").unwrap();
         assert_eq!(shop.channel.to_string(), "telegram:shop");
         assert!(shop.webhook_secret.matches("s3cr3t_x"));
         assert_eq!(bots.get("other").unwrap_err().code(), "unknown_bot");
-        let err = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "bad secret!"}}"#).unwrap_err();
+        let err = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "bad secret!"}}"#)
+            .unwrap_err();
         assert!(!err.message().contains("bad secret!"));
-        assert!(Bots::parse("{not json").unwrap_err().message().contains("line 1"));
+        assert!(Bots::parse("{not json")
+            .unwrap_err()
+            .message()
+            .contains("line 1"));
         assert!(Bots::parse("").unwrap().get("x").is_err());
     }
 }

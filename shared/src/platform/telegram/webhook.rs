@@ -22,8 +22,12 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 pub fn authenticate(request: &Request, bot: &BotConfig) -> Result<()> {
     match request.header(SECRET_HEADER) {
         Some(token) if bot.webhook_secret.matches(token) => Ok(()),
-        Some(_) => Err(Error::unauthorized("the X-Telegram-Bot-Api-Secret-Token header does not match this bot's webhook secret")),
-        None => Err(Error::unauthorized("missing X-Telegram-Bot-Api-Secret-Token header")),
+        Some(_) => Err(Error::unauthorized(
+            "the X-Telegram-Bot-Api-Secret-Token header does not match this bot's webhook secret",
+        )),
+        None => Err(Error::unauthorized(
+            "missing X-Telegram-Bot-Api-Secret-Token header",
+        )),
     }
 }
 
@@ -97,7 +101,9 @@ struct ChatMemberUpdated {
 }
 
 fn profile_of(user: Option<&User>, chat: Option<&Chat>) -> Profile {
-    let pick = |u: Option<&Option<String>>, c: Option<&Option<String>>| u.cloned().flatten().or_else(|| c.cloned().flatten());
+    let pick = |u: Option<&Option<String>>, c: Option<&Option<String>>| {
+        u.cloned().flatten().or_else(|| c.cloned().flatten())
+    };
     Profile {
         first_name: pick(user.map(|u| &u.first_name), chat.map(|c| &c.first_name)),
         last_name: pick(user.map(|u| &u.last_name), chat.map(|c| &c.last_name)),
@@ -118,7 +124,8 @@ const STOP_WORDS: &[&str] = &["/stop", "stop", "unsubscribe", "/unsubscribe"];
 /// # Errors
 /// 400 `invalid_update` when the body is not a Telegram update.
 pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<Inbound> {
-    let update: Update = serde_json::from_slice(body).map_err(|e| Error::invalid("invalid_update", format!("not a Telegram update: {e}")))?;
+    let update: Update = serde_json::from_slice(body)
+        .map_err(|e| Error::invalid("invalid_update", format!("not a Telegram update: {e}")))?;
     let event_id = update.update_id.to_string();
     let evidence = format!("update_id {}", update.update_id);
     let channel = bot.channel.clone();
@@ -130,33 +137,78 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
             return Ok(ignored("only private chats subscribe"));
         }
         let at = timestamp(message.date, now);
-        let locale = message.from.as_ref().and_then(|u| u.language_code.as_deref()).and_then(|c| Locale::parse(c).ok());
+        let locale = message
+            .from
+            .as_ref()
+            .and_then(|u| u.language_code.as_deref())
+            .and_then(|c| Locale::parse(c).ok());
         let profile = profile_of(message.from.as_ref(), Some(&message.chat));
         let text = message.text.unwrap_or_default();
         let trimmed = text.trim();
         let kind = if let Some(rest) = start_command(trimmed) {
             let payload = rest.trim();
-            let source = if payload.is_empty() { "telegram:/start".to_owned() } else { format!("telegram:/start {payload}") };
-            InboundKind::OptIn { source, payload: (!payload.is_empty()).then(|| payload.to_owned()), evidence }
+            let source = if payload.is_empty() {
+                "telegram:/start".to_owned()
+            } else {
+                format!("telegram:/start {payload}")
+            };
+            InboundKind::OptIn {
+                source,
+                payload: (!payload.is_empty()).then(|| payload.to_owned()),
+                evidence,
+            }
         } else if STOP_WORDS.iter().any(|w| trimmed.eq_ignore_ascii_case(w)) {
-            InboundKind::OptOut { source: format!("telegram:{}", trimmed.to_lowercase()), evidence }
+            InboundKind::OptOut {
+                source: format!("telegram:{}", trimmed.to_lowercase()),
+                evidence,
+            }
         } else if trimmed.is_empty() {
-            InboundKind::Ignored { reason: "message without text".into() }
+            InboundKind::Ignored {
+                reason: "message without text".into(),
+            }
         } else {
-            InboundKind::Reply { message_id: message.message_id.to_string(), text }
+            InboundKind::Reply {
+                message_id: message.message_id.to_string(),
+                text,
+            }
         };
-        return Ok(Inbound { channel, event_id, address: Some(address(message.chat.id)?), profile, locale, at, kind });
+        return Ok(Inbound {
+            channel,
+            event_id,
+            address: Some(address(message.chat.id)?),
+            profile,
+            locale,
+            at,
+            kind,
+        });
     }
 
     if let Some(query) = update.callback_query {
         let profile = profile_of(Some(&query.from), None);
-        let locale = query.from.language_code.as_deref().and_then(|c| Locale::parse(c).ok());
+        let locale = query
+            .from
+            .language_code
+            .as_deref()
+            .and_then(|c| Locale::parse(c).ok());
         let kind = match query.data {
-            Some(data) => InboundKind::ButtonPress { press_id: query.id, data },
-            None => InboundKind::Ignored { reason: "callback query without data (game)".into() },
+            Some(data) => InboundKind::ButtonPress {
+                press_id: query.id,
+                data,
+            },
+            None => InboundKind::Ignored {
+                reason: "callback query without data (game)".into(),
+            },
         };
         // Presses in a private chat come from the chat's own user, whose id is the chat id.
-        return Ok(Inbound { channel, event_id, address: Some(address(query.from.id)?), profile, locale, at: now, kind });
+        return Ok(Inbound {
+            channel,
+            event_id,
+            address: Some(address(query.from.id)?),
+            profile,
+            locale,
+            at: now,
+            kind,
+        });
     }
 
     if let Some(member) = update.my_chat_member {
@@ -166,12 +218,28 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
         let at = timestamp(member.date, now);
         let status = member.new_chat_member.status.as_str();
         let kind = match status {
-            "kicked" => InboundKind::Blocked { source: "telegram:my_chat_member kicked".into(), evidence },
-            "member" => InboundKind::Unblocked { source: "telegram:my_chat_member member".into(), evidence },
-            other => InboundKind::Ignored { reason: format!("membership status '{other}'") },
+            "kicked" => InboundKind::Blocked {
+                source: "telegram:my_chat_member kicked".into(),
+                evidence,
+            },
+            "member" => InboundKind::Unblocked {
+                source: "telegram:my_chat_member member".into(),
+                evidence,
+            },
+            other => InboundKind::Ignored {
+                reason: format!("membership status '{other}'"),
+            },
         };
         let profile = profile_of(Some(&member.from), Some(&member.chat));
-        return Ok(Inbound { channel, event_id, address: Some(address(member.chat.id)?), profile, locale: None, at, kind });
+        return Ok(Inbound {
+            channel,
+            event_id,
+            address: Some(address(member.chat.id)?),
+            profile,
+            locale: None,
+            at,
+            kind,
+        });
     }
 
     Ok(ignored("update type not used"))
@@ -184,7 +252,12 @@ fn start_command(text: &str) -> Option<&str> {
         return Some(rest);
     }
     let after_mention = rest.strip_prefix('@')?;
-    Some(after_mention.split_once(' ').map(|(_, payload)| payload).unwrap_or(""))
+    Some(
+        after_mention
+            .split_once(' ')
+            .map(|(_, payload)| payload)
+            .unwrap_or(""),
+    )
 }
 
 #[cfg(test)]
@@ -193,12 +266,20 @@ mod tests {
     use crate::platform::telegram::Bots;
 
     fn bot() -> BotConfig {
-        Bots::parse(r#"{"shop": {"token": "1:x", "webhook_secret": "hook"}}"#).unwrap().get("shop").unwrap().clone()
+        Bots::parse(r#"{"shop": {"token": "1:x", "webhook_secret": "hook"}}"#)
+            .unwrap()
+            .get("shop")
+            .unwrap()
+            .clone()
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../tests/fixtures/telegram/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let path = format!(
+            "{}/../tests/fixtures/telegram/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         file["payload_raw"].as_str().unwrap().as_bytes().to_vec()
     }
 
@@ -211,10 +292,17 @@ mod tests {
         let inbound = parse_update(&bot(), &fixture("update_start_command"), now()).unwrap();
         assert_eq!(inbound.event_id, "10000");
         assert_eq!(inbound.address.unwrap().as_str(), "1111111");
-        assert_eq!(inbound.profile.first_name.as_deref(), Some("Test Firstname"));
+        assert_eq!(
+            inbound.profile.first_name.as_deref(),
+            Some("Test Firstname")
+        );
         assert_eq!(inbound.at, timestamp(1441645532, now()));
         match inbound.kind {
-            InboundKind::OptIn { source, payload, evidence } => {
+            InboundKind::OptIn {
+                source,
+                payload,
+                evidence,
+            } => {
                 assert_eq!(source, "telegram:/start");
                 assert_eq!(payload, None);
                 assert_eq!(evidence, "update_id 10000");
@@ -226,13 +314,18 @@ mod tests {
     #[test]
     fn text_fixture_is_a_reply_with_locale() {
         let inbound = parse_update(&bot(), &fixture("update_text_message"), now()).unwrap();
-        assert!(matches!(inbound.kind, InboundKind::Reply { .. }), "{:?}", inbound.kind);
+        assert!(
+            matches!(inbound.kind, InboundKind::Reply { .. }),
+            "{:?}",
+            inbound.kind
+        );
         assert!(inbound.locale.is_some());
     }
 
     #[test]
     fn kicked_fixture_blocks() {
-        let inbound = parse_update(&bot(), &fixture("update_my_chat_member_kicked"), now()).unwrap();
+        let inbound =
+            parse_update(&bot(), &fixture("update_my_chat_member_kicked"), now()).unwrap();
         assert!(matches!(inbound.kind, InboundKind::Blocked { .. }));
     }
 
@@ -253,18 +346,36 @@ mod tests {
         let body = |text: &str| {
             serde_json::to_vec(&serde_json::json!({"update_id": 7, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "text": text}})).unwrap()
         };
-        match parse_update(&bot(), &body("/start summer-promo"), now()).unwrap().kind {
-            InboundKind::OptIn { payload, source, .. } => {
+        match parse_update(&bot(), &body("/start summer-promo"), now())
+            .unwrap()
+            .kind
+        {
+            InboundKind::OptIn {
+                payload, source, ..
+            } => {
                 assert_eq!(payload.as_deref(), Some("summer-promo"));
                 assert_eq!(source, "telegram:/start summer-promo");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_update(&bot(), &body("/start@shopbot vip"), now()).unwrap().kind, InboundKind::OptIn { payload: Some(p), .. } if p == "vip"));
+        assert!(
+            matches!(parse_update(&bot(), &body("/start@shopbot vip"), now()).unwrap().kind, InboundKind::OptIn { payload: Some(p), .. } if p == "vip")
+        );
         for word in ["/stop", "STOP", " unsubscribe "] {
-            assert!(matches!(parse_update(&bot(), &body(word), now()).unwrap().kind, InboundKind::OptOut { .. }), "{word}");
+            assert!(
+                matches!(
+                    parse_update(&bot(), &body(word), now()).unwrap().kind,
+                    InboundKind::OptOut { .. }
+                ),
+                "{word}"
+            );
         }
-        assert!(matches!(parse_update(&bot(), &body("/starting"), now()).unwrap().kind, InboundKind::Reply { .. }));
+        assert!(matches!(
+            parse_update(&bot(), &body("/starting"), now())
+                .unwrap()
+                .kind,
+            InboundKind::Reply { .. }
+        ));
     }
 
     #[test]
@@ -272,8 +383,16 @@ mod tests {
         let group = serde_json::json!({"update_id": 8, "message": {"message_id": 1, "date": 1, "chat": {"id": -5, "type": "group"}, "text": "/start"}});
         let inbound = parse_update(&bot(), &serde_json::to_vec(&group).unwrap(), now()).unwrap();
         assert!(matches!(inbound.kind, InboundKind::Ignored { .. }));
-        assert_eq!(parse_update(&bot(), b"{\"update\":", now()).unwrap_err().code(), "invalid_update");
-        assert_eq!(parse_update(&bot(), b"{}", now()).unwrap_err().code(), "invalid_update");
+        assert_eq!(
+            parse_update(&bot(), b"{\"update\":", now())
+                .unwrap_err()
+                .code(),
+            "invalid_update"
+        );
+        assert_eq!(
+            parse_update(&bot(), b"{}", now()).unwrap_err().code(),
+            "invalid_update"
+        );
     }
 
     #[test]
@@ -282,6 +401,11 @@ mod tests {
         assert!(authenticate(&ok, &bot()).is_ok());
         let wrong = Request::new(http::Method::POST, "/").with_header(SECRET_HEADER, "nope");
         assert_eq!(authenticate(&wrong, &bot()).unwrap_err().status(), 401);
-        assert_eq!(authenticate(&Request::new(http::Method::POST, "/"), &bot()).unwrap_err().status(), 401);
+        assert_eq!(
+            authenticate(&Request::new(http::Method::POST, "/"), &bot())
+                .unwrap_err()
+                .status(),
+            401
+        );
     }
 }

@@ -31,13 +31,36 @@ impl WhatsAppConfig {
     ///
     /// # Errors
     /// 503 `whatsapp_not_configured` when the phone number id is empty or invalid.
-    pub fn new(phone_number_id: &str, access_token: Secret, app_secret: Secret, verify_token: Secret, optin_keywords: &str) -> Result<Self> {
+    pub fn new(
+        phone_number_id: &str,
+        access_token: Secret,
+        app_secret: Secret,
+        verify_token: Secret,
+        optin_keywords: &str,
+    ) -> Result<Self> {
         if phone_number_id.trim().is_empty() {
-            return Err(Error::unavailable("whatsapp_not_configured", "WhatsApp is not configured: set the variable whatsapp_phone_number_id"));
+            return Err(Error::unavailable(
+                "whatsapp_not_configured",
+                "WhatsApp is not configured: set the variable whatsapp_phone_number_id",
+            ));
         }
-        let channel = Channel::new(Platform::Whatsapp, phone_number_id.trim())
-            .map_err(|_| Error::unavailable("invalid_configuration", "variable 'whatsapp_phone_number_id' must be the numeric phone number id"))?;
-        let optin_keywords = optin_keywords.split(',').map(|k| k.trim().to_uppercase()).filter(|k| !k.is_empty()).collect();
-        Ok(WhatsAppConfig { channel, access_token, app_secret, verify_token, optin_keywords })
+        let channel = Channel::new(Platform::Whatsapp, phone_number_id.trim()).map_err(|_| {
+            Error::unavailable(
+                "invalid_configuration",
+                "variable 'whatsapp_phone_number_id' must be the numeric phone number id",
+            )
+        })?;
+        let optin_keywords = optin_keywords
+            .split(',')
+            .map(|k| k.trim().to_uppercase())
+            .filter(|k| !k.is_empty())
+            .collect();
+        Ok(WhatsAppConfig {
+            channel,
+            access_token,
+            app_secret,
+            verify_token,
+            optin_keywords,
+        })
     }
 }

@@ -39,7 +39,11 @@ pub const OUTSIDE_WINDOW: &str = "outside_service_window";
 /// # Errors
 /// [`OUTSIDE_WINDOW`] with an explanation, when the window is closed and the template has no approved
 /// WhatsApp template to fall back on.
-pub fn choose_form(message: &RenderedMessage, last_inbound_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<MessageForm, (String, String)> {
+pub fn choose_form(
+    message: &RenderedMessage,
+    last_inbound_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<MessageForm, (String, String)> {
     let open = last_inbound_at.is_some_and(|at| now - at < Duration::hours(SERVICE_WINDOW_HOURS));
     if open {
         Ok(MessageForm::Session)
@@ -54,12 +58,22 @@ pub fn choose_form(message: &RenderedMessage, last_inbound_at: Option<DateTime<U
 }
 
 /// The Graph API request body for one message.
-pub fn request_body(campaign_id: &str, to: &Address, message: &RenderedMessage, form: &MessageForm) -> Value {
+pub fn request_body(
+    campaign_id: &str,
+    to: &Address,
+    message: &RenderedMessage,
+    form: &MessageForm,
+) -> Value {
     let mut body = json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": to.as_str() });
     match (form, &message.platform_template) {
         (MessageForm::ApprovedTemplate, Some(template)) => {
-            let parameters: Vec<Value> = template.parameters.iter().map(|p| json!({ "type": "text", "text": p })).collect();
-            let mut template_json = json!({ "name": template.name, "language": { "code": template.language } });
+            let parameters: Vec<Value> = template
+                .parameters
+                .iter()
+                .map(|p| json!({ "type": "text", "text": p }))
+                .collect();
+            let mut template_json =
+                json!({ "name": template.name, "language": { "code": template.language } });
             if !parameters.is_empty() {
                 template_json["components"] = json!([{ "type": "body", "parameters": parameters }]);
             }
@@ -107,19 +121,40 @@ pub fn request_body(campaign_id: &str, to: &Address, message: &RenderedMessage, 
 }
 
 /// Send one message through the Graph API: `POST {api_url}/{version}/{phone_number_id}/messages`.
-pub fn send<H: HttpClient + ?Sized>(client: &H, api_url: &str, api_version: &str, config: &WhatsAppConfig, body: &Value) -> SendOutcome {
-    let url = format!("{}/{}/{}/messages", api_url.trim_end_matches('/'), api_version, config.channel.account());
+pub fn send<H: HttpClient + ?Sized>(
+    client: &H,
+    api_url: &str,
+    api_version: &str,
+    config: &WhatsAppConfig,
+    body: &Value,
+) -> SendOutcome {
+    let url = format!(
+        "{}/{}/{}/messages",
+        api_url.trim_end_matches('/'),
+        api_version,
+        config.channel.account()
+    );
     let request = http::Request::post(url)
         .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", config.access_token.expose()))
+        .header(
+            "authorization",
+            format!("Bearer {}", config.access_token.expose()),
+        )
         .body(body.to_string().into_bytes());
     let request = match request {
         Ok(r) => r,
-        Err(e) => return SendOutcome::Rejected { code: "invalid_request".into(), reason: e.to_string() },
+        Err(e) => {
+            return SendOutcome::Rejected {
+                code: "invalid_request".into(),
+                reason: e.to_string(),
+            }
+        }
     };
     match client.send(request) {
         Ok(response) => outcome(response.status().as_u16(), response.body()),
-        Err(e) => SendOutcome::Transient { reason: e.to_string() },
+        Err(e) => SendOutcome::Transient {
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -167,23 +202,41 @@ pub fn error_meaning(code: i64) -> &'static str {
 /// Map a Graph API answer to an outcome.
 pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
     if (200..300).contains(&status) {
-        return match serde_json::from_slice::<Accepted>(body).ok().and_then(|a| a.messages.into_iter().next()) {
-            Some(message) => SendOutcome::Sent { message_id: message.id },
-            None => SendOutcome::Transient { reason: "accepted without a message id".into() },
+        return match serde_json::from_slice::<Accepted>(body)
+            .ok()
+            .and_then(|a| a.messages.into_iter().next())
+        {
+            Some(message) => SendOutcome::Sent {
+                message_id: message.id,
+            },
+            None => SendOutcome::Transient {
+                reason: "accepted without a message id".into(),
+            },
         };
     }
     let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) else {
         return if status >= 500 || status == 429 {
-            SendOutcome::Transient { reason: format!("HTTP {status} without an error body") }
+            SendOutcome::Transient {
+                reason: format!("HTTP {status} without an error body"),
+            }
         } else {
-            SendOutcome::Rejected { code: format!("http_{status}"), reason: format!("HTTP {status} without an error body") }
+            SendOutcome::Rejected {
+                code: format!("http_{status}"),
+                reason: format!("HTTP {status} without an error body"),
+            }
         };
     };
     let code = error.code.to_string();
     let reason = format!("{} ({})", error_meaning(error.code), error.message);
     match error.code {
-        130429 | 131056 | 80007 | 4 => SendOutcome::RateLimited { retry_after_secs: RATE_LIMIT_PAUSE_SECS, reason },
-        131048 => SendOutcome::RateLimited { retry_after_secs: 60, reason },
+        130429 | 131056 | 80007 | 4 => SendOutcome::RateLimited {
+            retry_after_secs: RATE_LIMIT_PAUSE_SECS,
+            reason,
+        },
+        131048 => SendOutcome::RateLimited {
+            retry_after_secs: 60,
+            reason,
+        },
         131050 => SendOutcome::RecipientGone { code, reason },
         131000 | 131016 | 1 | 2 => SendOutcome::Transient { reason },
         _ if status >= 500 => SendOutcome::Transient { reason },
@@ -199,13 +252,24 @@ mod tests {
     use crate::subscriber::Platform;
 
     fn fixture(name: &str) -> (u16, Vec<u8>) {
-        let path = format!("{}/../tests/fixtures/whatsapp/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../tests/fixtures/whatsapp/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        (file["_source"]["http_status"].as_u64().unwrap_or(200) as u16, file["payload_raw"].as_str().unwrap().as_bytes().to_vec())
+        (
+            file["_source"]["http_status"].as_u64().unwrap_or(200) as u16,
+            file["payload_raw"].as_str().unwrap().as_bytes().to_vec(),
+        )
     }
 
     fn message() -> RenderedMessage {
-        RenderedMessage { text: "Hi Ada".into(), photo_url: None, buttons: vec![], platform_template: None }
+        RenderedMessage {
+            text: "Hi Ada".into(),
+            photo_url: None,
+            buttons: vec![],
+            platform_template: None,
+        }
     }
 
     fn now() -> DateTime<Utc> {
@@ -215,18 +279,30 @@ mod tests {
     #[test]
     fn accepted_fixture_gives_the_wamid() {
         let (status, body) = fixture("response_send_message_ok");
-        assert_eq!(outcome(status, &body), SendOutcome::Sent { message_id: "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA".into() });
+        assert_eq!(
+            outcome(status, &body),
+            SendOutcome::Sent {
+                message_id: "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA".into()
+            }
+        );
     }
 
     #[test]
     fn throughput_error_fixture_slows_down() {
         let (status, body) = fixture("response_error_130429_throughput");
-        assert!(matches!(outcome(status, &body), SendOutcome::RateLimited { retry_after_secs: 2, .. }));
+        assert!(matches!(
+            outcome(status, &body),
+            SendOutcome::RateLimited {
+                retry_after_secs: 2,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn error_codes_decide_not_http_status() {
-        let body = |code: i64| format!(r#"{{"error":{{"message":"x","code":{code}}}}}"#).into_bytes();
+        let body =
+            |code: i64| format!(r#"{{"error":{{"message":"x","code":{code}}}}}"#).into_bytes();
         match outcome(400, &body(131047)) {
             SendOutcome::Rejected { code, reason } => {
                 assert_eq!(code, "131047");
@@ -234,24 +310,51 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(outcome(400, &body(131026)), SendOutcome::Rejected { reason, .. } if reason.contains("undeliverable")));
-        assert!(matches!(outcome(400, &body(131050)), SendOutcome::RecipientGone { .. }));
-        assert!(matches!(outcome(500, &body(131000)), SendOutcome::Transient { .. }));
-        assert!(matches!(outcome(503, b"<html>"), SendOutcome::Transient { .. }));
+        assert!(
+            matches!(outcome(400, &body(131026)), SendOutcome::Rejected { reason, .. } if reason.contains("undeliverable"))
+        );
+        assert!(matches!(
+            outcome(400, &body(131050)),
+            SendOutcome::RecipientGone { .. }
+        ));
+        assert!(matches!(
+            outcome(500, &body(131000)),
+            SendOutcome::Transient { .. }
+        ));
+        assert!(matches!(
+            outcome(503, b"<html>"),
+            SendOutcome::Transient { .. }
+        ));
     }
 
     #[test]
     fn the_service_window_decides_the_form() {
         let in_window = Some(now() - Duration::hours(23));
         let outside = Some(now() - Duration::hours(25));
-        assert_eq!(choose_form(&message(), in_window, now()), Ok(MessageForm::Session));
-        assert_eq!(choose_form(&message(), outside, now()).unwrap_err().0, OUTSIDE_WINDOW);
-        assert_eq!(choose_form(&message(), None, now()).unwrap_err().0, OUTSIDE_WINDOW);
+        assert_eq!(
+            choose_form(&message(), in_window, now()),
+            Ok(MessageForm::Session)
+        );
+        assert_eq!(
+            choose_form(&message(), outside, now()).unwrap_err().0,
+            OUTSIDE_WINDOW
+        );
+        assert_eq!(
+            choose_form(&message(), None, now()).unwrap_err().0,
+            OUTSIDE_WINDOW
+        );
         let with_template = RenderedMessage {
-            platform_template: Some(PlatformTemplate { name: "promo".into(), language: "en_US".into(), parameters: vec!["Ada".into()] }),
+            platform_template: Some(PlatformTemplate {
+                name: "promo".into(),
+                language: "en_US".into(),
+                parameters: vec!["Ada".into()],
+            }),
             ..message()
         };
-        assert_eq!(choose_form(&with_template, outside, now()), Ok(MessageForm::ApprovedTemplate));
+        assert_eq!(
+            choose_form(&with_template, outside, now()),
+            Ok(MessageForm::ApprovedTemplate)
+        );
     }
 
     #[test]
@@ -261,35 +364,83 @@ mod tests {
         assert_eq!(text["type"], "text");
         assert_eq!(text["text"]["body"], "Hi Ada");
         assert_eq!(text["to"], "972987654321");
-        let rated = RenderedMessage { buttons: vec![vec![Button::Rating { text: "Great".into(), score: 5 }, Button::Rating { text: "Bad".into(), score: 1 }]], ..message() };
+        let rated = RenderedMessage {
+            buttons: vec![vec![
+                Button::Rating {
+                    text: "Great".into(),
+                    score: 5,
+                },
+                Button::Rating {
+                    text: "Bad".into(),
+                    score: 1,
+                },
+            ]],
+            ..message()
+        };
         let interactive = request_body("c1", &to, &rated, &MessageForm::Session);
         assert_eq!(interactive["type"], "interactive");
-        assert_eq!(interactive["interactive"]["action"]["buttons"][0]["reply"]["id"], "rate:c1:5");
+        assert_eq!(
+            interactive["interactive"]["action"]["buttons"][0]["reply"]["id"],
+            "rate:c1:5"
+        );
         let templated = RenderedMessage {
-            platform_template: Some(PlatformTemplate { name: "promo".into(), language: "en_US".into(), parameters: vec!["Ada".into()] }),
+            platform_template: Some(PlatformTemplate {
+                name: "promo".into(),
+                language: "en_US".into(),
+                parameters: vec!["Ada".into()],
+            }),
             ..message()
         };
         let template = request_body("c1", &to, &templated, &MessageForm::ApprovedTemplate);
         assert_eq!(template["type"], "template");
         assert_eq!(template["template"]["name"], "promo");
-        assert_eq!(template["template"]["components"][0]["parameters"][0]["text"], "Ada");
+        assert_eq!(
+            template["template"]["components"][0]["parameters"][0]["text"],
+            "Ada"
+        );
     }
 
     #[test]
     fn send_posts_to_the_phone_number_with_the_token() {
         struct Capture(std::sync::Mutex<Option<http::Request<Vec<u8>>>>);
         impl HttpClient for Capture {
-            fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
+            fn send(
+                &self,
+                request: http::Request<Vec<u8>>,
+            ) -> Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
                 *self.0.lock().unwrap() = Some(request);
-                Ok(http::Response::new(br#"{"messages":[{"id":"wamid.1"}]}"#.to_vec()))
+                Ok(http::Response::new(
+                    br#"{"messages":[{"id":"wamid.1"}]}"#.to_vec(),
+                ))
             }
         }
-        let config = WhatsAppConfig::new("1122334455667", Secret::new("tok"), Secret::new("s"), Secret::new("v"), "START").unwrap();
+        let config = WhatsAppConfig::new(
+            "1122334455667",
+            Secret::new("tok"),
+            Secret::new("s"),
+            Secret::new("v"),
+            "START",
+        )
+        .unwrap();
         let capture = Capture(std::sync::Mutex::new(None));
-        let outcome = send(&capture, "http://127.0.0.1:9/", "v21.0", &config, &json!({}));
-        assert_eq!(outcome, SendOutcome::Sent { message_id: "wamid.1".into() });
+        let outcome = send(
+            &capture,
+            "http://127.0.0.1:9/",
+            "v21.0",
+            &config,
+            &json!({}),
+        );
+        assert_eq!(
+            outcome,
+            SendOutcome::Sent {
+                message_id: "wamid.1".into()
+            }
+        );
         let request = capture.0.lock().unwrap().take().unwrap();
-        assert_eq!(request.uri(), "http://127.0.0.1:9/v21.0/1122334455667/messages");
+        assert_eq!(
+            request.uri(),
+            "http://127.0.0.1:9/v21.0/1122334455667/messages"
+        );
         assert_eq!(request.headers()["authorization"], "Bearer tok");
     }
 }

@@ -25,7 +25,10 @@ pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 pub fn verify_subscription(request: &Request, config: &WhatsAppConfig) -> Result<String> {
     let params = request.query_params();
     let mode = params.get("hub.mode").map(String::as_str);
-    let token = params.get("hub.verify_token").map(String::as_str).unwrap_or_default();
+    let token = params
+        .get("hub.verify_token")
+        .map(String::as_str)
+        .unwrap_or_default();
     match (mode, params.get("hub.challenge")) {
         (Some("subscribe"), Some(challenge)) if config.verify_token.matches(token) => Ok(challenge.clone()),
         _ => Err(Error::new(ErrorKind::Forbidden, "verification_failed", "hub.mode must be 'subscribe' and hub.verify_token must match the configured verify token")),
@@ -37,22 +40,30 @@ pub fn verify_subscription(request: &Request, config: &WhatsAppConfig) -> Result
 /// # Errors
 /// 401 when the header is absent, malformed or does not match.
 pub fn authenticate(request: &Request, config: &WhatsAppConfig) -> Result<()> {
-    let header = request.header(SIGNATURE_HEADER).ok_or_else(|| Error::unauthorized("missing X-Hub-Signature-256 header"))?;
+    let header = request
+        .header(SIGNATURE_HEADER)
+        .ok_or_else(|| Error::unauthorized("missing X-Hub-Signature-256 header"))?;
     let signature = header
         .strip_prefix("sha256=")
         .and_then(|hex_sig| hex::decode(hex_sig).ok())
         .ok_or_else(|| Error::unauthorized("X-Hub-Signature-256 must be 'sha256=<hex digest>'"))?;
     if config.app_secret.is_empty() {
-        return Err(Error::unavailable("whatsapp_not_configured", "set the variable whatsapp_app_secret to receive WhatsApp webhooks"));
+        return Err(Error::unavailable(
+            "whatsapp_not_configured",
+            "set the variable whatsapp_app_secret to receive WhatsApp webhooks",
+        ));
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(config.app_secret.expose().as_bytes()).map_err(|_| Error::internal("HMAC key"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(config.app_secret.expose().as_bytes())
+        .map_err(|_| Error::internal("HMAC key"))?;
     mac.update(&request.body);
-    mac.verify_slice(&signature).map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
+    mac.verify_slice(&signature)
+        .map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
 }
 
 /// The signature a body gets with `secret` (for clients and tests).
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -167,18 +178,36 @@ struct StatusError {
 }
 
 fn timestamp(seconds: &str, fallback: DateTime<Utc>) -> DateTime<Utc> {
-    seconds.parse::<i64>().ok().and_then(|s| Utc.timestamp_opt(s, 0).single()).unwrap_or(fallback)
+    seconds
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| Utc.timestamp_opt(s, 0).single())
+        .unwrap_or(fallback)
 }
 
 /// Parse a notification into events. Messages for another phone number than ours are ignored.
 ///
 /// # Errors
 /// 400 `invalid_notification` when the body is not a WhatsApp Business Account notification.
-pub fn parse_notification(config: &WhatsAppConfig, body: &[u8], now: DateTime<Utc>) -> Result<Vec<Inbound>> {
-    let notification: Notification =
-        serde_json::from_slice(body).map_err(|e| Error::invalid("invalid_notification", format!("not a WhatsApp notification: {e}")))?;
+pub fn parse_notification(
+    config: &WhatsAppConfig,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<Inbound>> {
+    let notification: Notification = serde_json::from_slice(body).map_err(|e| {
+        Error::invalid(
+            "invalid_notification",
+            format!("not a WhatsApp notification: {e}"),
+        )
+    })?;
     if notification.object != "whatsapp_business_account" {
-        return Err(Error::invalid("invalid_notification", format!("object '{}' is not whatsapp_business_account", notification.object)));
+        return Err(Error::invalid(
+            "invalid_notification",
+            format!(
+                "object '{}' is not whatsapp_business_account",
+                notification.object
+            ),
+        ));
     }
     let channel = &config.channel;
     let mut events = Vec::new();
@@ -187,7 +216,11 @@ pub fn parse_notification(config: &WhatsAppConfig, body: &[u8], now: DateTime<Ut
             continue;
         }
         let value = change.value;
-        if value.metadata.as_ref().is_some_and(|m| m.phone_number_id != channel.account()) {
+        if value
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.phone_number_id != channel.account())
+        {
             continue;
         }
         for message in value.messages {
@@ -201,32 +234,81 @@ pub fn parse_notification(config: &WhatsAppConfig, body: &[u8], now: DateTime<Ut
     Ok(events)
 }
 
-fn message_event(config: &WhatsAppConfig, channel: &Channel, message: Message, contact: Option<&Contact>, now: DateTime<Utc>) -> Result<Inbound> {
+fn message_event(
+    config: &WhatsAppConfig,
+    channel: &Channel,
+    message: Message,
+    contact: Option<&Contact>,
+    now: DateTime<Utc>,
+) -> Result<Inbound> {
     let address = Address::parse(Platform::Whatsapp, &message.from)?;
-    let profile = Profile { first_name: contact.and_then(|c| c.profile.as_ref()).and_then(|p| p.name.clone()), ..Profile::default() }.bounded();
+    let profile = Profile {
+        first_name: contact
+            .and_then(|c| c.profile.as_ref())
+            .and_then(|p| p.name.clone()),
+        ..Profile::default()
+    }
+    .bounded();
     let evidence = format!("message {}", message.id);
-    let kind = match (message.kind.as_str(), message.text, message.interactive, message.button) {
+    let kind = match (
+        message.kind.as_str(),
+        message.text,
+        message.interactive,
+        message.button,
+    ) {
         ("text", Some(text), _, _) => {
             let word = text.body.trim().to_uppercase();
             if config.optin_keywords.contains(&word) {
-                InboundKind::OptIn { source: format!("whatsapp:keyword {word}"), payload: None, evidence }
+                InboundKind::OptIn {
+                    source: format!("whatsapp:keyword {word}"),
+                    payload: None,
+                    evidence,
+                }
             } else if STOP_KEYWORDS.contains(&word.as_str()) {
-                InboundKind::OptOut { source: format!("whatsapp:keyword {word}"), evidence }
+                InboundKind::OptOut {
+                    source: format!("whatsapp:keyword {word}"),
+                    evidence,
+                }
             } else {
-                InboundKind::Reply { message_id: message.id.clone(), text: text.body }
+                InboundKind::Reply {
+                    message_id: message.id.clone(),
+                    text: text.body,
+                }
             }
         }
-        ("interactive", _, Some(interactive), _) => match interactive.button_reply.or(interactive.list_reply) {
-            Some(reply) => InboundKind::ButtonPress { press_id: message.id.clone(), data: reply.id },
-            None => InboundKind::Ignored { reason: "interactive message without a reply".into() },
-        },
+        ("interactive", _, Some(interactive), _) => {
+            match interactive.button_reply.or(interactive.list_reply) {
+                Some(reply) => InboundKind::ButtonPress {
+                    press_id: message.id.clone(),
+                    data: reply.id,
+                },
+                None => InboundKind::Ignored {
+                    reason: "interactive message without a reply".into(),
+                },
+            }
+        }
         ("button", _, _, Some(button)) => match button.payload.or(button.text) {
-            Some(data) => InboundKind::ButtonPress { press_id: message.id.clone(), data },
-            None => InboundKind::Ignored { reason: "template button without payload".into() },
+            Some(data) => InboundKind::ButtonPress {
+                press_id: message.id.clone(),
+                data,
+            },
+            None => InboundKind::Ignored {
+                reason: "template button without payload".into(),
+            },
         },
-        (other, ..) => InboundKind::Ignored { reason: format!("message type '{other}'") },
+        (other, ..) => InboundKind::Ignored {
+            reason: format!("message type '{other}'"),
+        },
     };
-    Ok(Inbound { channel: channel.clone(), event_id: message.id, address: Some(address), profile, locale: None, at: timestamp(&message.timestamp, now), kind })
+    Ok(Inbound {
+        channel: channel.clone(),
+        event_id: message.id,
+        address: Some(address),
+        profile,
+        locale: None,
+        at: timestamp(&message.timestamp, now),
+        kind,
+    })
 }
 
 fn status_event(channel: &Channel, status: Status, now: DateTime<Utc>) -> Inbound {
@@ -249,8 +331,22 @@ fn status_event(channel: &Channel, status: Status, now: DateTime<Utc>) -> Inboun
         },
         title: e.title.or(e.message).unwrap_or_default(),
     });
-    let event = InboundEvent::Receipt { platform: Platform::Whatsapp, message_id: status.id, status: receipt, at, error };
-    Inbound { channel: channel.clone(), event_id, address: None, profile: Profile::default(), locale: None, at, kind: InboundKind::Feedback(event) }
+    let event = InboundEvent::Receipt {
+        platform: Platform::Whatsapp,
+        message_id: status.id,
+        status: receipt,
+        at,
+        error,
+    };
+    Inbound {
+        channel: channel.clone(),
+        event_id,
+        address: None,
+        profile: Profile::default(),
+        locale: None,
+        at,
+        kind: InboundKind::Feedback(event),
+    }
 }
 
 #[cfg(test)]
@@ -259,12 +355,23 @@ mod tests {
     use crate::secret::Secret;
 
     fn config() -> WhatsAppConfig {
-        WhatsAppConfig::new("1122334455667", Secret::new("token"), Secret::new("app-secret"), Secret::new("verify-me"), "START, Yes").unwrap()
+        WhatsAppConfig::new(
+            "1122334455667",
+            Secret::new("token"),
+            Secret::new("app-secret"),
+            Secret::new("verify-me"),
+            "START, Yes",
+        )
+        .unwrap()
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../tests/fixtures/whatsapp/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let path = format!(
+            "{}/../tests/fixtures/whatsapp/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         file["payload_raw"].as_str().unwrap().as_bytes().to_vec()
     }
 
@@ -273,7 +380,8 @@ mod tests {
     }
 
     fn with_text(text: &str) -> Vec<u8> {
-        let mut payload: serde_json::Value = serde_json::from_slice(&fixture("webhook_inbound_text")).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&fixture("webhook_inbound_text")).unwrap();
         payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = text.into();
         serde_json::to_vec(&payload).unwrap()
     }
@@ -282,27 +390,59 @@ mod tests {
     fn verification_echoes_the_challenge_only_for_the_right_token() {
         let ok = Request::new(http::Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444");
         assert_eq!(verify_subscription(&ok, &config()).unwrap(), "1158201444");
-        let wrong = Request::new(http::Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1");
-        assert_eq!(verify_subscription(&wrong, &config()).unwrap_err().status(), 403);
-        let no_mode = Request::new(http::Method::GET, "/webhooks/whatsapp?hub.verify_token=verify-me&hub.challenge=1");
-        assert_eq!(verify_subscription(&no_mode, &config()).unwrap_err().status(), 403);
+        let wrong = Request::new(
+            http::Method::GET,
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1",
+        );
+        assert_eq!(
+            verify_subscription(&wrong, &config()).unwrap_err().status(),
+            403
+        );
+        let no_mode = Request::new(
+            http::Method::GET,
+            "/webhooks/whatsapp?hub.verify_token=verify-me&hub.challenge=1",
+        );
+        assert_eq!(
+            verify_subscription(&no_mode, &config())
+                .unwrap_err()
+                .status(),
+            403
+        );
     }
 
     #[test]
     fn signatures_are_checked_over_the_raw_body() {
         let body = fixture("webhook_inbound_text");
-        let signed = Request::new(http::Method::POST, "/").with_header(SIGNATURE_HEADER, &sign("app-secret", &body)).with_body(body.clone());
+        let signed = Request::new(http::Method::POST, "/")
+            .with_header(SIGNATURE_HEADER, &sign("app-secret", &body))
+            .with_body(body.clone());
         assert!(authenticate(&signed, &config()).is_ok());
-        let forged = Request::new(http::Method::POST, "/").with_header(SIGNATURE_HEADER, &sign("other", &body)).with_body(body.clone());
+        let forged = Request::new(http::Method::POST, "/")
+            .with_header(SIGNATURE_HEADER, &sign("other", &body))
+            .with_body(body.clone());
         assert_eq!(authenticate(&forged, &config()).unwrap_err().status(), 401);
-        let malformed = Request::new(http::Method::POST, "/").with_header(SIGNATURE_HEADER, "md5=abc").with_body(body.clone());
-        assert_eq!(authenticate(&malformed, &config()).unwrap_err().status(), 401);
-        assert_eq!(authenticate(&Request::new(http::Method::POST, "/").with_body(body), &config()).unwrap_err().status(), 401);
+        let malformed = Request::new(http::Method::POST, "/")
+            .with_header(SIGNATURE_HEADER, "md5=abc")
+            .with_body(body.clone());
+        assert_eq!(
+            authenticate(&malformed, &config()).unwrap_err().status(),
+            401
+        );
+        assert_eq!(
+            authenticate(
+                &Request::new(http::Method::POST, "/").with_body(body),
+                &config()
+            )
+            .unwrap_err()
+            .status(),
+            401
+        );
     }
 
     #[test]
     fn text_fixture_is_a_reply_with_the_contact_name() {
-        let events = parse_notification(&config(), &fixture("webhook_inbound_text"), now()).unwrap();
+        let events =
+            parse_notification(&config(), &fixture("webhook_inbound_text"), now()).unwrap();
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event.address.as_ref().unwrap().as_str(), "972987654321");
@@ -314,25 +454,43 @@ mod tests {
     #[test]
     fn keywords_subscribe_and_unsubscribe() {
         let opt_in = parse_notification(&config(), &with_text(" yes "), now()).unwrap();
-        assert!(matches!(&opt_in[0].kind, InboundKind::OptIn { source, .. } if source == "whatsapp:keyword YES"));
+        assert!(
+            matches!(&opt_in[0].kind, InboundKind::OptIn { source, .. } if source == "whatsapp:keyword YES")
+        );
         let opt_out = parse_notification(&config(), &with_text("stop"), now()).unwrap();
         assert!(matches!(opt_out[0].kind, InboundKind::OptOut { .. }));
     }
 
     #[test]
     fn button_reply_fixture_is_a_press() {
-        let events = parse_notification(&config(), &fixture("webhook_interactive_button_reply"), now()).unwrap();
-        assert!(matches!(&events[0].kind, InboundKind::ButtonPress { data, .. } if data == "callback_data"));
+        let events = parse_notification(
+            &config(),
+            &fixture("webhook_interactive_button_reply"),
+            now(),
+        )
+        .unwrap();
+        assert!(
+            matches!(&events[0].kind, InboundKind::ButtonPress { data, .. } if data == "callback_data")
+        );
     }
 
     #[test]
     fn statuses_become_receipts_keyed_by_message_and_status() {
-        for (name, expected) in [("webhook_status_sent", ReceiptStatus::Sent), ("webhook_status_delivered", ReceiptStatus::Delivered), ("webhook_status_read", ReceiptStatus::Read)] {
+        for (name, expected) in [
+            ("webhook_status_sent", ReceiptStatus::Sent),
+            ("webhook_status_delivered", ReceiptStatus::Delivered),
+            ("webhook_status_read", ReceiptStatus::Read),
+        ] {
             let events = parse_notification(&config(), &fixture(name), now()).unwrap();
             assert_eq!(events.len(), 1);
-            assert_eq!(events[0].event_id, format!("wamid.xyzxyz:{}", expected_str(expected)));
+            assert_eq!(
+                events[0].event_id,
+                format!("wamid.xyzxyz:{}", expected_str(expected))
+            );
             match &events[0].kind {
-                InboundKind::Feedback(InboundEvent::Receipt { status, message_id, .. }) => {
+                InboundKind::Feedback(InboundEvent::Receipt {
+                    status, message_id, ..
+                }) => {
                     assert_eq!(*status, expected);
                     assert_eq!(message_id, "wamid.xyzxyz");
                 }
@@ -352,18 +510,28 @@ mod tests {
 
     #[test]
     fn failed_status_carries_the_error_code() {
-        let mut payload: serde_json::Value = serde_json::from_slice(&fixture("webhook_status_sent")).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&fixture("webhook_status_sent")).unwrap();
         let error = {
-            let path = format!("{}/../tests/fixtures/whatsapp/error_object_131047_reengagement.json", env!("CARGO_MANIFEST_DIR"));
-            let file: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            let path = format!(
+                "{}/../tests/fixtures/whatsapp/error_object_131047_reengagement.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let file: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
             file["payload"].clone()
         };
         let status = &mut payload["entry"][0]["changes"][0]["value"]["statuses"][0];
         status["status"] = "failed".into();
         status["errors"] = serde_json::json!([error]);
-        let events = parse_notification(&config(), &serde_json::to_vec(&payload).unwrap(), now()).unwrap();
+        let events =
+            parse_notification(&config(), &serde_json::to_vec(&payload).unwrap(), now()).unwrap();
         match &events[0].kind {
-            InboundKind::Feedback(InboundEvent::Receipt { status, error: Some(error), .. }) => {
+            InboundKind::Feedback(InboundEvent::Receipt {
+                status,
+                error: Some(error),
+                ..
+            }) => {
                 assert_eq!(*status, ReceiptStatus::Failed);
                 assert_eq!(error.code, "131047");
             }
@@ -373,9 +541,30 @@ mod tests {
 
     #[test]
     fn other_numbers_and_garbage() {
-        let other = WhatsAppConfig::new("999", Secret::new("t"), Secret::new("s"), Secret::new("v"), "START").unwrap();
-        assert!(parse_notification(&other, &fixture("webhook_inbound_text"), now()).unwrap().is_empty());
-        assert_eq!(parse_notification(&config(), b"[]", now()).unwrap_err().code(), "invalid_notification");
-        assert_eq!(parse_notification(&config(), br#"{"object":"page","entry":[]}"#, now()).unwrap_err().code(), "invalid_notification");
+        let other = WhatsAppConfig::new(
+            "999",
+            Secret::new("t"),
+            Secret::new("s"),
+            Secret::new("v"),
+            "START",
+        )
+        .unwrap();
+        assert!(
+            parse_notification(&other, &fixture("webhook_inbound_text"), now())
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            parse_notification(&config(), b"[]", now())
+                .unwrap_err()
+                .code(),
+            "invalid_notification"
+        );
+        assert_eq!(
+            parse_notification(&config(), br#"{"object":"page","entry":[]}"#, now())
+                .unwrap_err()
+                .code(),
+            "invalid_notification"
+        );
     }
 }
