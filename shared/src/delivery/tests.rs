@@ -774,6 +774,35 @@ fn a_bad_request_fails_with_the_platform_description() {
 }
 
 #[test]
+fn a_recipient_outside_the_service_window_without_an_approved_template_is_skipped_with_why() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(start());
+    subscribe(&store, 1, &[]);
+    launch(&store, "c1", "{}");
+    let calls = Log::default();
+    let closed = SendOutcome::Rejected {
+        code: crate::platform::whatsapp::send::OUTSIDE_WINDOW.into(),
+        reason: "the recipient has not written in the last 24 hours".into(),
+    };
+    run_tick(
+        &store,
+        &FakeMessenger::new(&clock, &calls).answer("1", vec![closed]),
+        &FakeRenderer,
+        &clock,
+        &config("t1", &clock, 60),
+    )
+    .unwrap();
+    match state_of(&store, "c1", 1) {
+        DeliveryState::Skipped { reason } => {
+            assert!(reason.starts_with("outside_service_window"), "{reason}")
+        }
+        other => panic!("expected skipped, got {other:?}"),
+    }
+    assert_eq!(counter_value(&store, "c1", counter::SKIPPED), 1);
+    assert_eq!(counter_value(&store, "c1", counter::FAILED), 0);
+}
+
+#[test]
 fn pacing_spaces_sends_at_the_channel_rate() {
     let store = MemoryStore::new();
     let clock = ManualClock::new(start());
