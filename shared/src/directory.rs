@@ -713,6 +713,18 @@ mod tests {
     }
 
     #[test]
+    fn another_spelling_of_an_erased_address_is_still_refused() {
+        let store = MemoryStore::new();
+        import(&store, &line("1111111", ""), now()).unwrap();
+        erase(&store, &id("1111111"), now()).unwrap();
+        for spelling in ["01111111", "+1111111", " 1111111 "] {
+            let report = import(&store, &line(spelling, ""), now()).unwrap();
+            assert_eq!(report.created, 0, "{spelling}");
+            assert_eq!(report.rejected[0].code, "erased", "{spelling}");
+        }
+    }
+
+    #[test]
     fn list_filters_and_pages_with_a_cursor() {
         let store = MemoryStore::new();
         let body: Vec<String> = (1..=25)

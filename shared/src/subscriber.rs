@@ -157,31 +157,34 @@ impl From<Channel> for String {
 pub struct Address(String);
 
 impl Address {
-    /// Parse an address for a platform: Telegram chat ids are integers (negative for groups),
-    /// WhatsApp ids are 6 to 15 digits (E.164 without '+').
+    /// Parse an address for a platform into its one canonical form, so one person never has two
+    /// subscriber ids (or two suppression hashes): Telegram chat ids are integers (negative for
+    /// groups) written without leading zeros or '+'; WhatsApp ids are 6 to 15 digits of an E.164
+    /// number without '+' (country codes never start with 0).
     ///
     /// # Errors
     /// `invalid_address` saying the expected form.
     pub fn parse(platform: Platform, s: &str) -> Result<Self> {
         let s = s.trim();
-        let valid = match platform {
-            Platform::Telegram => s.parse::<i64>().is_ok(),
+        let canonical = match platform {
+            Platform::Telegram => s.parse::<i64>().ok().map(|id| id.to_string()),
             Platform::Whatsapp => {
                 let digits = s.strip_prefix('+').unwrap_or(s);
-                (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+                let valid = (6..=15).contains(&digits.len())
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !digits.starts_with('0');
+                valid.then(|| digits.to_owned())
             }
         };
-        if !valid {
+        canonical.map(Address).ok_or_else(|| {
             let expected = match platform {
                 Platform::Telegram => "an integer chat id",
-                Platform::Whatsapp => "6 to 15 digits of an international phone number",
+                Platform::Whatsapp => {
+                    "6 to 15 digits of an international phone number, starting with the country code"
+                }
             };
-            return Err(Error::invalid(
-                "invalid_address",
-                format!("address '{s}' is not {expected}"),
-            ));
-        }
-        Ok(Address(s.trim_start_matches('+').to_owned()))
+            Error::invalid("invalid_address", format!("address '{s}' is not {expected}"))
+        })
     }
 
     /// The address text.
@@ -674,6 +677,22 @@ mod tests {
         assert!(Address::parse(Platform::Telegram, "1111111").is_ok());
         assert!(Address::parse(Platform::Telegram, "-100123").is_ok());
         assert!(Address::parse(Platform::Telegram, "abc").is_err());
+        // One chat, one canonical address: leading zeros and '+' do not make a second subscriber.
+        assert_eq!(
+            Address::parse(Platform::Telegram, "007").unwrap().as_str(),
+            "7"
+        );
+        assert_eq!(
+            Address::parse(Platform::Telegram, "+7").unwrap().as_str(),
+            "7"
+        );
+        assert_eq!(
+            Address::parse(Platform::Telegram, "-0100")
+                .unwrap()
+                .as_str(),
+            "-100"
+        );
+        assert!(Address::parse(Platform::Whatsapp, "0972987654321").is_err());
         assert_eq!(
             Address::parse(Platform::Whatsapp, "+972987654321")
                 .unwrap()

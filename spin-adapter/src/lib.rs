@@ -172,8 +172,9 @@ pub fn incoming(request: Request) -> web::Request {
         spin_sdk::http::Method::Options => web::Method::OPTIONS,
         spin_sdk::http::Method::Connect => web::Method::CONNECT,
         spin_sdk::http::Method::Trace => web::Method::TRACE,
+        // A method that is not a valid token matches no route (405) rather than passing as GET.
         spin_sdk::http::Method::Other(other) => {
-            web::Method::from_bytes(other.as_bytes()).unwrap_or(web::Method::GET)
+            web::Method::from_bytes(other.as_bytes()).unwrap_or(web::Method::CONNECT)
         }
     };
     let headers = request

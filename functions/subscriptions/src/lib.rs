@@ -60,7 +60,12 @@ fn handle(request: Request) -> Response {
 
 fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let bots = Bots::parse(&spin_adapter::variable("telegram_bots"))?;
-    let bot = bots.get(params.get("bot"))?;
+    // An unknown bot answers like a wrong secret, so outsiders cannot probe which bots exist.
+    let bot = bots.get(params.get("bot")).map_err(|_| {
+        spinpost::Error::unauthorized(
+            "the X-Telegram-Bot-Api-Secret-Token header does not match this bot's webhook secret",
+        )
+    })?;
     // Authenticate before reading anything else of the request.
     telegram::authenticate(req, bot)?;
     req.check_body_limit(DEFAULT_BODY_LIMIT)?;

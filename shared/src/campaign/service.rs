@@ -13,7 +13,7 @@ use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::paging::{self, Page};
 
-use super::model::{Campaign, CampaignState, NewCampaign};
+use super::model::{Campaign, CampaignId, CampaignState, NewCampaign};
 use super::schedule::{ScheduleRequest, Transition};
 
 /// The port through which scheduling pins a template version, so this module does not depend on the
@@ -74,10 +74,17 @@ pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
 /// # Errors
 /// 404 when absent.
 pub fn get<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Campaign> {
-    kv::get_json(store, &keys::campaign(id))?.ok_or_else(|| Error::not_found("campaign", id))
+    kv::get_json(store, &record_key(id)?)?.ok_or_else(|| Error::not_found("campaign", id))
 }
 
-/// One page of the campaign list.
+/// The record key of an id that came from outside (a URL); an id that cannot exist is not found,
+/// and never reaches the store as part of another family's key (`c1:cursor`).
+fn record_key(id: &str) -> Result<String> {
+    CampaignId::parse(id)
+        .map(|id| keys::campaign(id.as_str()))
+        .map_err(|_| Error::not_found("campaign", id))
+}
+
 /// List campaigns in creation order from index position `cursor`.
 ///
 /// # Errors
@@ -173,7 +180,7 @@ where
     S: KvStore + ?Sized,
     F: FnMut(&mut Campaign) -> Result<()>,
 {
-    kv::update_json(store, &keys::campaign(id), |current: Option<Campaign>| {
+    kv::update_json(store, &record_key(id)?, |current: Option<Campaign>| {
         let mut campaign = current.ok_or_else(|| Error::not_found("campaign", id))?;
         apply(&mut campaign)?;
         Ok((Some(campaign.clone()), campaign))
@@ -258,6 +265,17 @@ mod tests {
 
     fn new(id: &str) -> NewCampaign {
         serde_json::from_str(&format!(r#"{{"id": "{id}", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome"}}"#)).unwrap()
+    }
+
+    #[test]
+    fn an_id_that_names_another_record_is_not_found() {
+        let store = MemoryStore::new();
+        create(&store, &Templates, new("c1"), now()).unwrap();
+        store.set("camp:c1:cursor", b"{}").unwrap();
+        for id in ["c1:cursor", "C1", "", "c1/x"] {
+            assert_eq!(get(&store, id).unwrap_err().status(), 404, "{id}");
+            assert_eq!(pause(&store, id, now()).unwrap_err().status(), 404, "{id}");
+        }
     }
 
     #[test]

@@ -1,0 +1,127 @@
+//! Inputs crafted to get around a rule: another spelling of an erased address, an id that names
+//! another record.
+
+use reqwest::Method;
+use serde_json::json;
+use spinpost_tests::TestApp;
+
+fn import_line(address: &str) -> String {
+    json!({
+        "channel": "telegram:shop", "address": address, "first_name": "Erin",
+        "consent": {"at": "2026-11-01T10:00:00Z", "source": "checkout", "evidence": "order-1"}
+    })
+    .to_string()
+}
+
+async fn import(app: &TestApp, address: &str) -> serde_json::Value {
+    let response = app
+        .admin(Method::POST, "/api/v1/subscribers/import")
+        .body(import_line(address))
+        .send()
+        .await
+        .unwrap();
+    let (status, report) = spinpost_tests::app::status_and_json(response).await;
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// README: "An erased subscriber leaves only a hash of their address, so a later import cannot
+/// subscribe them again". A leading zero on the chat id gets around it and the erased chat is messaged.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erased_chat_is_not_messaged_after_a_reimport_with_a_leading_zero() {
+    let app = TestApp::start().await;
+    import(&app, "3003003").await;
+    let (status, body) = app
+        .admin_json(
+            Method::DELETE,
+            "/api/v1/subscribers/telegram:shop:3003003",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let again = import(&app, "3003003").await;
+    assert_eq!(again["rejected"][0]["code"], "erased", "{again}");
+    let sneaky = import(&app, "03003003").await;
+    assert_eq!(sneaky["rejected"][0]["code"], "erased", "{sneaky}");
+
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/templates",
+            Some(json!({"id": "hello", "name": "Hello", "locales": {"en": {"text": "Hello"}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "c1", "name": "C1", "channel": "telegram:shop", "template_id": "hello"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns/c1/schedule",
+            Some(json!({"send_at": "now"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for _ in 0..3 {
+        let (status, body) = app.tick().await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let to_erased: Vec<_> = app
+        .fake
+        .calls("sendMessage")
+        .into_iter()
+        .filter(|c| c.json["chat_id"] == 3003003)
+        .collect();
+    assert!(
+        to_erased.is_empty(),
+        "the erased chat 3003003 was messaged {} time(s) after re-import as '03003003' ({sneaky})",
+        to_erased.len()
+    );
+}
+
+/// Campaign ids from the path are not validated before they become store keys: `c1:cursor` reads the
+/// cursor record and the API answers 500 with the internal key and serde's message.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_campaign_id_that_names_another_record_is_not_found() {
+    let app = TestApp::start().await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/templates",
+            Some(json!({"id": "hello", "name": "Hello", "locales": {"en": {"text": "Hello"}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "c1", "name": "C1", "channel": "telegram:shop", "template_id": "hello"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/api/v1/campaigns/c1/schedule",
+            Some(json!({"send_at": "now"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.tick().await;
+    assert_eq!(status, 200, "{body}");
+    for path in [
+        "/api/v1/campaigns/c1:cursor",
+        "/api/v1/campaigns/c1%3Acursor/pause",
+    ] {
+        let method = if path.ends_with("pause") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let (status, body) = app.admin_json(method, path, None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(
+            !body.to_string().contains("camp:"),
+            "the key layout stays internal: {body}"
+        );
+    }
+}
