@@ -15,7 +15,9 @@ use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
 use crate::subscriber::SubscriberId;
 
-use super::ledger::{Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
+use super::ledger::{
+    Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
+};
 
 /// How many times a claim retries after losing a race.
 const CLAIM_ATTEMPTS: usize = 16;
@@ -184,23 +186,54 @@ fn advance_cursor<S: KvStore + ?Sized>(store: &S, batch: &DeliveryBatch) -> Resu
     )
 }
 
-/// Remove a finished batch from the cursor's open set.
+/// Remove a finished batch from the cursor's open set, adding its final states to the cursor's
+/// `counted` totals in the same write: a batch is counted exactly once, whichever tick closes it and
+/// however often. A batch that is not finished stays open.
 ///
 /// # Errors
 /// Store failures.
 pub fn close_batch<S: KvStore + ?Sized>(store: &S, campaign_id: &str, batch: u64) -> Result<()> {
+    let record: Option<DeliveryBatch> =
+        kv::get_json(store, &keys::delivery_batch(campaign_id, batch))?;
+    let tally = match record {
+        // Final states never change, so the tally of a finished batch is settled.
+        Some(record) if record.finished_at.is_some() => Tally::of(&record.entries),
+        Some(_) => return Ok(()),
+        // The record is gone: there is nothing left to count.
+        None => Tally::default(),
+    };
     kv::update_json(
         store,
         &keys::campaign_cursor(campaign_id),
         |current: Option<Cursor>| {
             let mut cursor = current.unwrap_or_default();
-            Ok(if cursor.open_batches.remove(&batch) {
-                (Some(cursor), ())
-            } else {
-                (None, ())
-            })
+            if !cursor.open_batches.remove(&batch) {
+                return Ok((None, ()));
+            }
+            cursor.counted.add(&tally);
+            Ok((Some(cursor), ()))
         },
     )
+}
+
+/// Move the cursor past a batch written by a tick that died before moving it (only a claim would
+/// otherwise, and a cancelled campaign claims nothing), so the batch is opened and can be finalised.
+///
+/// # Errors
+/// Store failures.
+pub fn adopt_orphan<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<()> {
+    for _ in 0..CLAIM_ATTEMPTS {
+        let current = cursor(store, campaign_id)?;
+        if current.exhausted {
+            return Ok(());
+        }
+        let key = keys::delivery_batch(campaign_id, current.next_batch);
+        let Some(orphan) = kv::get_json::<_, DeliveryBatch>(store, &key)? else {
+            return Ok(());
+        };
+        advance_cursor(store, &orphan)?;
+    }
+    Ok(())
 }
 
 /// What taking over a batch found.
@@ -216,13 +249,15 @@ pub enum Takeover {
     },
     /// Another tick holds it, or it has nothing to do now.
     Busy,
-    /// It is finished (the cursor's open set was stale).
+    /// It is finished (the cursor's open set was stale, or every entry was final and this call marked
+    /// it finished): the caller closes it.
     Finished,
 }
 
 /// Take over batch `number` if no live lease holds it and it has work: either entries in flight at a
 /// crash (closed here as failed `outcome_unknown`), entries ready to send, or — for a cancelled
-/// campaign — any entry still open.
+/// campaign — any entry still open. A batch whose entries are all final but which was never marked
+/// finished (its tick died between the last outcome and `finish`) is marked finished here.
 ///
 /// Entries in flight are never re-sent: the Bot API has no idempotency key, so a message whose answer
 /// was lost may well have been delivered, and a second copy is worse than a recorded unknown.
@@ -250,13 +285,18 @@ pub fn take_over<S: KvStore + ?Sized>(
             if batch.is_leased_by_other(&lease.owner, now) {
                 return Ok((None, Takeover::Busy));
             }
+            if batch.open_entries() == 0 {
+                batch.lease = None;
+                batch.finished_at = Some(now);
+                return Ok((Some(batch), Takeover::Finished));
+            }
             let crashed = batch
                 .entries
                 .iter()
                 .any(|e| e.outcome == DeliveryState::InFlight);
             let ready = batch.entries.iter().any(|e| e.is_ready(now));
-            let open = batch.open_entries() > 0;
-            if !(crashed || ready || (cancelled && open)) {
+            // Some entry is open here: a cancelled campaign's batch always has work (skipping it).
+            if !(crashed || ready || cancelled) {
                 return Ok((None, Takeover::Busy));
             }
             let mut finalised = Vec::new();

@@ -32,6 +32,90 @@ pub struct Cursor {
     /// Recipients put into batches so far.
     #[serde(default)]
     pub claimed: u64,
+    /// The final states of every closed batch, added in the same write that removes the batch from
+    /// `open_batches`, so each batch is counted exactly once.
+    #[serde(default)]
+    pub counted: Tally,
+    /// What the campaign counters are known to hold (of `counted`).
+    #[serde(default)]
+    pub synced: Tally,
+    /// A tick bringing the campaign counters up to `counted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<CounterSync>,
+}
+
+/// Recipients per final state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Sent.
+    #[serde(default)]
+    pub sent: u64,
+    /// Failed.
+    #[serde(default)]
+    pub failed: u64,
+    /// Blocked.
+    #[serde(default)]
+    pub blocked: u64,
+    /// Skipped.
+    #[serde(default)]
+    pub skipped: u64,
+}
+
+impl Tally {
+    /// The final states among `entries`.
+    pub fn of(entries: &[DeliveryEntry]) -> Self {
+        let mut tally = Tally::default();
+        for entry in entries {
+            tally.add_state(&entry.outcome);
+        }
+        tally
+    }
+
+    /// Count one state (nothing for a state that is not final).
+    pub fn add_state(&mut self, state: &DeliveryState) {
+        match state {
+            DeliveryState::Sent { .. } => self.sent += 1,
+            DeliveryState::Failed { .. } => self.failed += 1,
+            DeliveryState::Blocked { .. } => self.blocked += 1,
+            DeliveryState::Skipped { .. } => self.skipped += 1,
+            DeliveryState::Pending | DeliveryState::InFlight => {}
+        }
+    }
+
+    /// Add another tally.
+    pub fn add(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.blocked += other.blocked;
+        self.skipped += other.skipped;
+    }
+
+    /// Recipients with a final state.
+    pub fn targeted(&self) -> u64 {
+        self.sent + self.failed + self.blocked + self.skipped
+    }
+
+    /// The campaign counter of each state, with its value.
+    pub fn counters(&self) -> [(&'static str, u64); 5] {
+        [
+            (counter::SENT, self.sent),
+            (counter::FAILED, self.failed),
+            (counter::BLOCKED, self.blocked),
+            (counter::SKIPPED, self.skipped),
+            (counter::TARGETED, self.targeted()),
+        ]
+    }
+}
+
+/// A tick bringing the campaign counters up to a target; another tick may take over once it lapses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterSync {
+    /// The tick doing it.
+    pub owner: String,
+    /// When it lapses.
+    pub expires_at: DateTime<Utc>,
+    /// The totals the counters are being brought to.
+    pub target: Tally,
 }
 
 /// Who is working on a batch, until when. Another tick may take the batch over once it expires.

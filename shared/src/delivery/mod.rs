@@ -10,14 +10,19 @@
 //!    record, in one compare-and-swap that also renews the lease.
 //! 3. **Send**: consent is re-read, the message rendered and sent in send slots reserved from the
 //!    channel's shared pacing record ([`pacing`]).
-//! 4. **Outcome**: the answers are written back in one compare-and-swap, the [`crate::event::SentMessageRef`]s
-//!    in one `set_many`, and the counters incremented once per recipient reaching a final state.
+//! 4. **Outcome**: the answers are written back in one compare-and-swap and the
+//!    [`crate::event::SentMessageRef`]s in one `set_many`.
+//! 5. **Close**: a batch whose entries are all final leaves the cursor's open set in the same
+//!    compare-and-swap that adds its final states to the cursor's totals; the campaign counters are
+//!    then brought up to those totals (module `counters`), so a crash at any point neither loses nor
+//!    repeats a count.
 //!
 //! A tick that dies between 2 and 4 leaves entries in flight under an expiring lease; the tick that takes
 //! the batch over closes them as failed `outcome_unknown` and never sends them again (see
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
 pub mod claim;
+mod counters;
 pub mod ledger;
 mod messengers;
 pub mod pacing;
@@ -34,12 +39,14 @@ use crate::error::Result;
 use crate::message::RenderedMessage;
 use crate::subscriber::Subscriber;
 
-pub use ledger::{Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
+pub use ledger::{
+    CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
+};
 pub use messengers::{PlatformMessenger, TelegramSender, WhatsAppSender};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
 pub use sender::{
     run_tick, send_next_batch, BatchReport, SenderConfig, Step, StopReason, TickReport,
-    MAX_BUDGET_MS,
+    MAX_BUDGET_MS, MAX_RETRY_AFTER_SECS,
 };
 
 /// The port through which the sender renders a campaign's message for one recipient, so delivery does

@@ -98,6 +98,22 @@ pub fn pause_channel<S: KvStore + ?Sized>(
     })
 }
 
+/// Whether the channel is paused beyond `slot`: a pause recorded after the slot was reserved (a slot is
+/// never reserved inside a pause already known).
+///
+/// # Errors
+/// Store failures.
+pub fn paused_beyond<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    slot: DateTime<Utc>,
+) -> Result<bool> {
+    let pace: Option<PaceState> = kv::get_json(store, &keys::pace(channel))?;
+    Ok(pace
+        .and_then(|p| p.paused_until)
+        .is_some_and(|until| until > slot))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

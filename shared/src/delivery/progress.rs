@@ -1,19 +1,19 @@
-//! How far a campaign has got: counts per final state from the counters, open entries from the open
-//! batches, the recent send rate from the latest batch records, and an estimate of the time left.
+//! How far a campaign has got: counts per final state from the cursor's totals of closed batches plus
+//! the final entries of the open ones (the same snapshot, so nothing is counted twice), open entries
+//! from the open batches, the recent send rate from the latest batch records, and an estimate of the time left.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::campaign::{self, CampaignState};
 use crate::error::Result;
-use crate::event::counter;
 use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::paging::Page;
 
 use super::claim;
-use super::ledger::DeliveryBatch;
+use super::ledger::{DeliveryBatch, Tally};
 
 /// How many of the latest batches the send rate is measured over.
 const RATE_WINDOW_BATCHES: u64 = 5;
@@ -65,7 +65,6 @@ pub struct Progress {
 /// 404 for an unknown campaign; store failures.
 pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Progress> {
     let campaign = campaign::get(store, id)?;
-    let read = |name: &str| store.increment(&keys::campaign_counter(id, name), 0);
     let cursor = claim::cursor(store, id)?;
     let open_keys: Vec<String> = cursor
         .open_batches
@@ -74,12 +73,18 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
         .collect();
     let open: Vec<Option<DeliveryBatch>> = kv::get_many_json(store, &open_keys)?;
     let pending: u64 = open.iter().flatten().map(|b| b.open_entries() as u64).sum();
+    // A batch open in this cursor is not in its totals, even if it was closed since.
+    let mut tally = cursor.counted;
+    for batch in open.iter().flatten() {
+        tally.add(&Tally::of(&batch.entries));
+    }
+    let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let counts = Counts {
-        targeted: read(counter::TARGETED)?,
-        sent: read(counter::SENT)?,
-        failed: read(counter::FAILED)?,
-        blocked: read(counter::BLOCKED)?,
-        skipped: read(counter::SKIPPED)?,
+        targeted: signed(tally.targeted()),
+        sent: signed(tally.sent),
+        failed: signed(tally.failed),
+        blocked: signed(tally.blocked),
+        skipped: signed(tally.skipped),
         pending,
     };
     let first = cursor.next_batch.saturating_sub(RATE_WINDOW_BATCHES);

@@ -9,7 +9,7 @@ use crate::campaign::{self, Campaign, CampaignState, Transition};
 use crate::clock::Clock;
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
-use crate::event::{counter, SentMessageRef};
+use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::{Messenger, SendOutcome};
@@ -19,12 +19,20 @@ use crate::subscriber::{
 };
 
 use super::claim::{self, Takeover};
+use super::counters;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState, Lease, OUTCOME_UNKNOWN};
 use super::pacing;
 use super::{MessageRenderer, Outgoing};
 
 /// The longest time budget a tick may be given.
 pub const MAX_BUDGET_MS: u64 = 600_000;
+
+/// The longest pause a rate-limit answer can impose on a channel.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3_600;
+
+/// How old a consent reading may be when its message goes out; an older one is read again (the send
+/// slot can be far off when the channel is paused or its queue is long).
+const CONSENT_MAX_AGE: Duration = Duration::seconds(1);
 
 /// How a tick sends: who it is, until when, and the limits it keeps.
 #[derive(Debug, Clone)]
@@ -224,13 +232,16 @@ where
 {
     let mut report = TickReport::default();
     let mut config = config.clone();
+    // Campaigns whose channel has no send slot left within the budget (paused by a 429, or its queue
+    // full): taking their batch again would only rewrite its lease until the deadline.
+    let mut out_of_slots = BTreeSet::new();
     // Each step works on at most one batch, so this bound only guards against a bug looping in place.
     for _ in 0..10_000 {
         if clock.now() >= config.deadline {
             report.budget_spent = true;
             break;
         }
-        let step = send_next_batch(store, messenger, renderer, clock, &config)?;
+        let step = next_step(store, messenger, renderer, clock, &config, &out_of_slots)?;
         if step == Step::NothingDue {
             break;
         }
@@ -239,7 +250,10 @@ where
             report.failed += batch.failed;
             report.blocked += batch.blocked;
             report.skipped += batch.skipped;
-            report.budget_spent |= batch.stopped == StopReason::Deadline;
+            if batch.stopped == StopReason::Deadline {
+                report.budget_spent = true;
+                out_of_slots.insert(batch.campaign_id.clone());
+            }
         }
         report.steps.push(step);
         config.rotation = config.rotation.wrapping_add(1);
@@ -265,6 +279,24 @@ where
     R: MessageRenderer + ?Sized,
     C: Clock + ?Sized,
 {
+    next_step(store, messenger, renderer, clock, config, &BTreeSet::new())
+}
+
+/// [`send_next_batch`], passing over the campaigns in `skip`.
+fn next_step<S, M, R, C>(
+    store: &S,
+    messenger: &M,
+    renderer: &R,
+    clock: &C,
+    config: &SenderConfig,
+    skip: &BTreeSet<String>,
+) -> Result<Step>
+where
+    S: KvStore + ?Sized,
+    M: Messenger<Message = Outgoing> + ?Sized,
+    R: MessageRenderer + ?Sized,
+    C: Clock + ?Sized,
+{
     let sender = Sender {
         store,
         messenger,
@@ -278,6 +310,9 @@ where
     }
     let start = config.rotation % ids.len();
     for id in ids[start..].iter().chain(&ids[..start]) {
+        if skip.contains(id) {
+            continue;
+        }
         if let Some(step) = sender.step_campaign(id)? {
             return Ok(step);
         }
@@ -381,12 +416,21 @@ where
                     .map(|r| Some(Step::Batch(r)));
             }
         }
+        if cancelled {
+            // A cancelled campaign claims nothing, so it opens a batch whose creator died before moving
+            // the cursor itself; its recipients are then skipped like any other open batch's.
+            claim::adopt_orphan(self.store, id)?;
+        }
         let cursor = claim::cursor(self.store, id)?;
         // The claim may have found (and opened) a batch whose creator died before moving the cursor.
         if let Some(report) = self.resume_open(campaign, &cursor.open_batches, now)? {
             return Ok(Some(Step::Batch(report)));
         }
         if !cursor.open_batches.is_empty() || !(cursor.exhausted || cancelled) {
+            return Ok(None);
+        }
+        // The campaign leaves the active set only with its counters complete: no tick looks at it after.
+        if !self.sync_counters(id)? {
             return Ok(None);
         }
         if cancelled {
@@ -419,14 +463,15 @@ where
             match claim::take_over(self.store, id, number, &lease, now, cancelled)? {
                 Takeover::Taken { batch, finalised } => {
                     let mut report = BatchReport::new(id, number, true);
-                    let states: Vec<&DeliveryState> = finalised
-                        .iter()
-                        .map(|&i| &batch.entries[i].outcome)
-                        .collect();
-                    self.count(id, &states, &mut report)?;
+                    for &i in &finalised {
+                        report.tally(&batch.entries[i].outcome);
+                    }
                     return self.process(campaign, batch, report).map(Some);
                 }
-                Takeover::Finished => claim::close_batch(self.store, id, number)?,
+                Takeover::Finished => {
+                    claim::close_batch(self.store, id, number)?;
+                    self.sync_counters(id)?;
+                }
                 Takeover::Busy => {}
             }
         }
@@ -549,6 +594,7 @@ where
         let id = campaign.id.as_str();
         let number = batch.batch;
         let now = self.clock.now();
+        let planned_at = now;
         // Consent is judged on the record as it is now, not as it was when the batch was claimed.
         let record_keys: Vec<String> = chunk
             .iter()
@@ -614,6 +660,29 @@ where
             if slot > before {
                 self.clock.sleep(slot - before);
             }
+            // Another tick may have been told to stop (429) while this one waited for its slot.
+            if pacing::paused_beyond(self.store, &campaign.channel, slot)? {
+                halted = true;
+                outcomes.push((index, entry));
+                continue;
+            }
+            // Consent read more than a moment ago is judged again on the record as it is now.
+            let (subscriber, outgoing) = if self.clock.now() - planned_at > CONSENT_MAX_AGE {
+                let record: Option<StoredSubscriber> =
+                    kv::get_json(self.store, &keys::subscriber(&subscriber.id))?;
+                match self.plan(campaign, record.map(|r| r.subscriber)) {
+                    Plan::Final(state) => {
+                        outcomes.push((index, finalised(&entry, state, self.clock.now())));
+                        continue;
+                    }
+                    Plan::Send {
+                        subscriber,
+                        outgoing,
+                    } => (subscriber, outgoing),
+                }
+            } else {
+                (subscriber, outgoing)
+            };
             let answer = self
                 .messenger
                 .send(&campaign.channel, &subscriber.address, &outgoing);
@@ -635,14 +704,13 @@ where
                     retry_after_secs,
                     reason,
                 } => {
-                    let retry_after = i64::try_from(retry_after_secs)
-                        .unwrap_or(i64::MAX / 2_000)
-                        .max(1);
-                    pacing::pause_channel(
-                        self.store,
-                        &campaign.channel,
-                        now + Duration::seconds(retry_after),
-                    )?;
+                    // Platform data: clamped, so an absurd value can neither overflow the time nor stop
+                    // the channel for good.
+                    let retry_after = retry_after_secs.clamp(1, MAX_RETRY_AFTER_SECS);
+                    let retry_after =
+                        Duration::seconds(i64::try_from(retry_after).unwrap_or(i64::MAX));
+                    let until = now.checked_add_signed(retry_after).unwrap_or(now);
+                    pacing::pause_channel(self.store, &campaign.channel, until)?;
                     halted = true;
                     entry.rate_limited += 1;
                     if entry.rate_limited >= self.config.max_rate_limited {
@@ -769,7 +837,8 @@ where
     }
 
     /// Write entry changes to the batch in one compare-and-swap, if this tick still owns it, renewing
-    /// the lease; then count the entries that became final. `None` when the lease was lost.
+    /// the lease; the entries that became final are added to the report (the campaign counters count
+    /// them when the batch is closed). `None` when the lease was lost.
     fn write(
         &self,
         campaign_id: &str,
@@ -814,36 +883,21 @@ where
         let Some((batch, newly_final)) = written else {
             return Ok(None);
         };
-        self.count(campaign_id, &newly_final.iter().collect::<Vec<_>>(), report)?;
+        for state in &newly_final {
+            report.tally(state);
+        }
         Ok(Some(batch))
     }
 
-    /// Add finalised entries to the campaign counters (one increment per counter) and the report.
-    fn count(
-        &self,
-        campaign_id: &str,
-        states: &[&DeliveryState],
-        report: &mut BatchReport,
-    ) -> Result<()> {
-        if states.is_empty() {
-            return Ok(());
-        }
-        let mut deltas: Vec<(&str, i64)> = Vec::new();
-        for state in states {
-            report.tally(state);
-            if let Some(name) = state.counter() {
-                match deltas.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, d)) => *d += 1,
-                    None => deltas.push((name, 1)),
-                }
-            }
-        }
-        deltas.push((counter::TARGETED, deltas.iter().map(|(_, d)| d).sum()));
-        for (name, delta) in deltas {
-            self.store
-                .increment(&keys::campaign_counter(campaign_id, name), delta)?;
-        }
-        Ok(())
+    /// Bring the campaign counters up to the closed batches' totals (see `counters::sync_counters`).
+    fn sync_counters(&self, campaign_id: &str) -> Result<bool> {
+        counters::sync_counters(
+            self.store,
+            campaign_id,
+            &self.config.owner,
+            self.clock.now(),
+            self.config.lease,
+        )
     }
 
     fn release(&self, campaign_id: &str, number: u64) -> Result<()> {
@@ -861,25 +915,32 @@ where
         )
     }
 
+    /// Mark the batch finished if this tick holds it and every entry is final, then close it and
+    /// count it.
     fn finish(&self, campaign_id: &str, number: u64) -> Result<()> {
         let owner = &self.config.owner;
         let now = self.clock.now();
-        kv::update_json(
+        let finished = kv::update_json(
             self.store,
             &keys::delivery_batch(campaign_id, number),
             |current: Option<DeliveryBatch>| match current {
+                Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
                 Some(mut batch)
                     if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
                         && batch.open_entries() == 0 =>
                 {
                     batch.lease = None;
                     batch.finished_at = Some(now);
-                    Ok((Some(batch), ()))
+                    Ok((Some(batch), true))
                 }
-                _ => Ok((None, ())),
+                _ => Ok((None, false)),
             },
         )?;
-        claim::close_batch(self.store, campaign_id, number)
+        if finished {
+            claim::close_batch(self.store, campaign_id, number)?;
+            self.sync_counters(campaign_id)?;
+        }
+        Ok(())
     }
 }
 

@@ -134,31 +134,79 @@ impl TemplateVersions for PinFirstVersion {
     }
 }
 
-/// A store whose writes fail once armed: a tick "dies" at that point.
-struct CrashableStore {
-    inner: MemoryStore,
-    crashed: AtomicBool,
+/// What kind of write a [`FaultStore`] trigger sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Set,
+    Cas,
+    Increment,
+    Other,
 }
 
-impl CrashableStore {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.crashed.load(Ordering::SeqCst) {
+type Trigger = Box<dyn Fn(Op, &str, &[u8]) -> bool + Send + Sync>;
+
+/// A store whose tick "dies": told to (`die`), or once armed at the first write the trigger picks. That
+/// write and every later one fail until `revive`.
+struct FaultStore {
+    inner: MemoryStore,
+    armed: AtomicBool,
+    dead: AtomicBool,
+    trigger: Trigger,
+}
+
+impl FaultStore {
+    fn new() -> Self {
+        Self::dying_at(|_, _, _| false)
+    }
+
+    fn dying_at(trigger: impl Fn(Op, &str, &[u8]) -> bool + Send + Sync + 'static) -> Self {
+        FaultStore {
+            inner: MemoryStore::new(),
+            armed: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            trigger: Box::new(trigger),
+        }
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    fn die(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+    }
+
+    fn revive(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+        self.dead.store(false, Ordering::SeqCst);
+    }
+
+    fn died(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    fn check(&self, op: Op, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if self.dead.load(Ordering::SeqCst) {
             return Err(StoreError("the tick died".into()));
+        }
+        if self.armed.load(Ordering::SeqCst) && (self.trigger)(op, key, value) {
+            self.die();
+            return Err(StoreError("the tick died here".into()));
         }
         Ok(())
     }
 }
 
-impl KvStore for CrashableStore {
+impl KvStore for FaultStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.check()?;
+        self.check(Op::Set, key, value)?;
         self.inner.set(key, value)
     }
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.check()?;
+        self.check(Op::Other, key, &[])?;
         self.inner.delete(key)
     }
     fn exists(&self, key: &str) -> Result<bool, StoreError> {
@@ -171,16 +219,16 @@ impl KvStore for CrashableStore {
         self.inner.get_many(keys)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        self.check()?;
+        self.check(Op::Other, "", &[])?;
         self.inner.set_many(entries)
     }
     fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
-        self.check()?;
+        self.check(Op::Other, "", &[])?;
         self.inner.delete_many(keys)
     }
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         if delta != 0 {
-            self.check()?;
+            self.check(Op::Increment, key, &[])?;
         }
         self.inner.increment(key, delta)
     }
@@ -190,8 +238,28 @@ impl KvStore for CrashableStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<CasOutcome, StoreError> {
-        self.check()?;
+        self.check(Op::Cas, key, new)?;
         self.inner.compare_and_swap(key, expected, new)
+    }
+}
+
+/// A clock whose `sleep` runs a hook (once) when a sleep lasts at least `min`.
+struct HookClock<'a> {
+    inner: &'a ManualClock,
+    min: Duration,
+    fired: AtomicBool,
+    hook: Box<dyn Fn() + Send + Sync + 'a>,
+}
+
+impl Clock for HookClock<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+    fn sleep(&self, duration: Duration) {
+        self.inner.sleep(duration);
+        if duration >= self.min && !self.fired.swap(true, Ordering::SeqCst) {
+            (self.hook)();
+        }
     }
 }
 
@@ -299,6 +367,41 @@ fn state_of<S: KvStore + ?Sized>(store: &S, campaign_id: &str, chat: u32) -> Del
         "chat {chat} must be in the ledger exactly once"
     );
     entries[0].outcome.clone()
+}
+
+fn batch<S: KvStore + ?Sized>(store: &S, id: &str, n: u64) -> Option<DeliveryBatch> {
+    kv::get_json(store, &keys::delivery_batch(id, n)).unwrap()
+}
+
+fn campaign_state<S: KvStore + ?Sized>(store: &S, id: &str) -> CampaignState {
+    campaign::get(store, id).unwrap().state
+}
+
+/// Run ticks (ten minutes apart, so every lease lapses) until one finds nothing to do.
+fn drain<S: KvStore + ?Sized>(store: &S, clock: &ManualClock, calls: &Log) {
+    for i in 0..5 {
+        clock.advance(Duration::minutes(10));
+        let report = run_tick(
+            store,
+            &FakeMessenger::new(clock, calls),
+            &FakeRenderer,
+            clock,
+            &config(&format!("drain-{i}"), clock, 60),
+        )
+        .unwrap();
+        if report.steps.is_empty() {
+            break;
+        }
+    }
+}
+
+/// A store that dies when the tick writes batch 0 of `c1` as finished.
+fn dying_at_finish() -> FaultStore {
+    FaultStore::dying_at(|op, key, value| {
+        op == Op::Cas
+            && key == keys::delivery_batch("c1", 0)
+            && serde_json::from_slice::<DeliveryBatch>(value).is_ok_and(|b| b.finished_at.is_some())
+    })
 }
 
 #[test]
@@ -933,10 +1036,7 @@ fn concurrent_ticks_on_threads_never_send_anyone_twice() {
 
 #[test]
 fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
-    let store = CrashableStore {
-        inner: MemoryStore::new(),
-        crashed: AtomicBool::new(false),
-    };
+    let store = FaultStore::new();
     let clock = ManualClock::new(start());
     for chat in 1..=25 {
         subscribe(&store, chat, &[]);
@@ -944,8 +1044,7 @@ fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
     launch(&store, "c1", "{}");
     let calls = Log::default();
     // The tick dies during the 13th send: the first chunk of ten is recorded, the second is in flight.
-    let dying = FakeMessenger::new(&clock, &calls)
-        .on_call(13, || store.crashed.store(true, Ordering::SeqCst));
+    let dying = FakeMessenger::new(&clock, &calls).on_call(13, || store.die());
     assert!(run_tick(
         &store,
         &dying,
@@ -959,7 +1058,7 @@ fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
         20,
         "the in-flight chunk was handed to the platform"
     );
-    store.crashed.store(false, Ordering::SeqCst);
+    store.revive();
 
     // While the lease is live nobody touches the batch.
     let survivor = FakeMessenger::new(&clock, &calls);
@@ -1010,10 +1109,7 @@ fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
 
 #[test]
 fn a_crash_between_claiming_a_batch_and_moving_the_cursor_loses_nobody() {
-    let store = CrashableStore {
-        inner: MemoryStore::new(),
-        crashed: AtomicBool::new(false),
-    };
+    let store = FaultStore::new();
     let clock = ManualClock::new(start());
     for chat in 1..=5 {
         subscribe(&store, chat, &[]);
@@ -1221,4 +1317,314 @@ fn a_duplicate_index_entry_is_not_a_second_recipient() {
     .unwrap();
     assert_eq!(calls.lock().unwrap().len(), 1);
     assert_eq!(counter_value(&store, "c1", counter::TARGETED), 1);
+}
+
+#[test]
+fn a_crash_between_the_last_outcome_write_and_finish_still_completes() {
+    let store = dying_at_finish();
+    let clock = ManualClock::new(start());
+    for chat in 1..=5 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    store.arm();
+    let calls = Log::default();
+    assert!(run_tick(
+        &store,
+        &FakeMessenger::new(&clock, &calls),
+        &FakeRenderer,
+        &clock,
+        &config("dies", &clock, 60)
+    )
+    .is_err());
+    assert!(store.died());
+    store.revive();
+    assert_eq!(calls.lock().unwrap().len(), 5);
+    let b = batch(&store, "c1", 0).unwrap();
+    assert_eq!(b.open_entries(), 0, "every outcome was recorded");
+    assert!(b.finished_at.is_none());
+
+    drain(&store, &clock, &calls);
+    assert_eq!(calls.lock().unwrap().len(), 5, "nobody sent twice");
+    assert_eq!(campaign_state(&store, "c1"), CampaignState::Completed);
+    assert_eq!(counter_value(&store, "c1", counter::SENT), 5);
+}
+
+#[test]
+fn a_crash_between_the_cancel_skips_and_finish_still_leaves_the_active_set() {
+    let store = dying_at_finish();
+    let clock = ManualClock::new(start());
+    for chat in 1..=30 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    store.arm();
+    let calls = Log::default();
+    let messenger = FakeMessenger::new(&clock, &calls).on_call(3, || {
+        campaign::cancel(&store, "c1", clock.now()).unwrap();
+    });
+    assert!(run_tick(
+        &store,
+        &messenger,
+        &FakeRenderer,
+        &clock,
+        &config("dies", &clock, 60)
+    )
+    .is_err());
+    store.revive();
+    assert_eq!(batch(&store, "c1", 0).unwrap().open_entries(), 0);
+    drain(&store, &clock, &calls);
+    assert!(campaign::active_ids(&store).unwrap().is_empty());
+    assert_eq!(counter_value(&store, "c1", counter::TARGETED), 30);
+}
+
+#[test]
+fn an_orphan_batch_of_a_cancelled_campaign_is_finalised() {
+    let store =
+        FaultStore::dying_at(|op, key, _| op == Op::Cas && key == keys::campaign_cursor("c1"));
+    let clock = ManualClock::new(start());
+    for chat in 1..=5 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    store.arm();
+    let calls = Log::default();
+    assert!(run_tick(
+        &store,
+        &FakeMessenger::new(&clock, &calls),
+        &FakeRenderer,
+        &clock,
+        &config("dies", &clock, 60)
+    )
+    .is_err());
+    store.revive();
+    assert_eq!(calls.lock().unwrap().len(), 0);
+    assert_eq!(
+        batch(&store, "c1", 0).unwrap().entries.len(),
+        5,
+        "batch 0 was written"
+    );
+    assert_eq!(
+        claim::cursor(&store, "c1").unwrap().next_batch,
+        0,
+        "the cursor was not"
+    );
+
+    campaign::cancel(&store, "c1", clock.now()).unwrap();
+    drain(&store, &clock, &calls);
+    assert_eq!(calls.lock().unwrap().len(), 0, "nothing sent after cancel");
+    let orphan = batch(&store, "c1", 0).unwrap();
+    assert!(
+        orphan.entries.iter().all(|e| e.outcome.is_final()),
+        "{:?}",
+        orphan.entries
+    );
+    assert_eq!(counter_value(&store, "c1", counter::TARGETED), 5);
+    assert!(campaign::active_ids(&store).unwrap().is_empty());
+}
+
+#[test]
+fn a_channel_paused_past_the_budget_ends_the_tick_instead_of_spinning() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(start());
+    subscribe(&store, 1, &[]);
+    subscribe(&store, 2, &[]);
+    launch(&store, "c1", "{}");
+    let calls = Log::default();
+    let long_wait = SendOutcome::RateLimited {
+        retry_after_secs: 300,
+        reason: "Too Many Requests: retry after 300".into(),
+    };
+    let messenger = FakeMessenger::new(&clock, &calls).answer("1", vec![long_wait]);
+    let report = run_tick(
+        &store,
+        &messenger,
+        &FakeRenderer,
+        &clock,
+        &config("t1", &clock, 20),
+    )
+    .unwrap();
+    assert!(report.budget_spent);
+    assert!(
+        report.steps.len() <= 4,
+        "the tick kept re-taking the same batch: {} steps",
+        report.steps.len()
+    );
+}
+
+#[test]
+fn a_huge_retry_after_does_not_panic_the_tick() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(start());
+    subscribe(&store, 1, &[]);
+    launch(&store, "c1", "{}");
+    let calls = Log::default();
+    let absurd = SendOutcome::RateLimited {
+        retry_after_secs: u64::MAX,
+        reason: "Too Many Requests".into(),
+    };
+    let messenger = FakeMessenger::new(&clock, &calls).answer("1", vec![absurd]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_tick(
+            &store,
+            &messenger,
+            &FakeRenderer,
+            &clock,
+            &config("t1", &clock, 20),
+        )
+    }));
+    assert!(outcome.is_ok_and(|r| r.is_ok()));
+    let pace: pacing::PaceState = kv::get_json(&store, &keys::pace(&shop())).unwrap().unwrap();
+    assert!(pace.paused_until <= Some(start() + Duration::seconds(3_600)));
+}
+
+#[test]
+fn a_pause_recorded_by_an_overlapping_tick_stops_sends_already_planned() {
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(start());
+    for chat in 1..=5 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    let calls = Log::default();
+    let paused_at = Mutex::new(None);
+    let messenger = FakeMessenger::new(&clock, &calls).on_call(2, || {
+        let until = clock.now() + Duration::seconds(30);
+        pacing::pause_channel(&store, &shop(), until).unwrap();
+        *paused_at.lock().unwrap() = Some((clock.now(), until));
+    });
+    let report = run_tick(
+        &store,
+        &messenger,
+        &FakeRenderer,
+        &clock,
+        &config("t1", &clock, 60),
+    )
+    .unwrap();
+    let (from, until) = paused_at.lock().unwrap().unwrap();
+    let during: Vec<_> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, at)| *at > from && *at < until)
+        .cloned()
+        .collect();
+    assert!(
+        during.is_empty(),
+        "sent while the channel was paused: {during:?}"
+    );
+    assert_eq!(report.sent, 5, "the rest went out after the pause");
+    assert!(sends_per_chat(&calls).values().all(|&n| n == 1));
+}
+
+#[test]
+fn consent_withdrawn_while_waiting_for_the_slot_is_honoured() {
+    let store = MemoryStore::new();
+    let manual = ManualClock::new(start());
+    subscribe(&store, 1, &[]);
+    launch(&store, "c1", "{}");
+    // Another tick got a 429 a moment ago: the channel is paused for 30 s.
+    pacing::pause_channel(&store, &shop(), start() + Duration::seconds(30)).unwrap();
+    let clock = HookClock {
+        inner: &manual,
+        min: Duration::seconds(10),
+        fired: AtomicBool::new(false),
+        hook: Box::new(|| {
+            consent(
+                &store,
+                1,
+                ConsentAction::Unsubscribed,
+                manual.now() - Duration::seconds(5),
+            )
+        }),
+    };
+    let calls = Log::default();
+    run_tick(
+        &store,
+        &FakeMessenger::new(&manual, &calls),
+        &FakeRenderer,
+        &clock,
+        &config("t1", &manual, 60),
+    )
+    .unwrap();
+    assert!(
+        calls.lock().unwrap().is_empty(),
+        "sent to a recipient who unsubscribed 25 s before the send: {:?}",
+        calls.lock().unwrap()
+    );
+    assert_eq!(
+        state_of(&store, "c1", 1),
+        DeliveryState::Skipped {
+            reason: "unsubscribed".into()
+        }
+    );
+}
+
+#[test]
+fn a_crash_between_the_outcome_write_and_the_counters_keeps_counts_exact() {
+    let store = FaultStore::dying_at(|op, key, _| {
+        op == Op::Increment && key == keys::campaign_counter("c1", counter::SENT)
+    });
+    let clock = ManualClock::new(start());
+    for chat in 1..=5 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    store.arm();
+    let calls = Log::default();
+    assert!(run_tick(
+        &store,
+        &FakeMessenger::new(&clock, &calls),
+        &FakeRenderer,
+        &clock,
+        &config("dies", &clock, 60)
+    )
+    .is_err());
+    store.revive();
+    drain(&store, &clock, &calls);
+    let finals = ledger(&store, "c1")
+        .iter()
+        .filter(|e| e.outcome.is_final())
+        .count() as i64;
+    assert_eq!(finals, 5);
+    assert_eq!(
+        (
+            counter_value(&store, "c1", counter::SENT),
+            counter_value(&store, "c1", counter::TARGETED)
+        ),
+        (5, 5),
+        "counters lost a whole chunk"
+    );
+    assert_eq!(campaign_state(&store, "c1"), CampaignState::Completed);
+}
+
+#[test]
+fn a_crash_after_some_counters_were_incremented_counts_nothing_twice() {
+    // `sent` is incremented, then the tick dies at `targeted`; the next tick adds only what is missing.
+    let store = FaultStore::dying_at(|op, key, _| {
+        op == Op::Increment && key == keys::campaign_counter("c1", counter::TARGETED)
+    });
+    let clock = ManualClock::new(start());
+    for chat in 1..=5 {
+        subscribe(&store, chat, &[]);
+    }
+    launch(&store, "c1", "{}");
+    store.arm();
+    let calls = Log::default();
+    assert!(run_tick(
+        &store,
+        &FakeMessenger::new(&clock, &calls),
+        &FakeRenderer,
+        &clock,
+        &config("dies", &clock, 60)
+    )
+    .is_err());
+    store.revive();
+    assert_eq!(counter_value(&store, "c1", counter::SENT), 5);
+    drain(&store, &clock, &calls);
+    assert_eq!(counter_value(&store, "c1", counter::SENT), 5);
+    assert_eq!(counter_value(&store, "c1", counter::TARGETED), 5);
+    assert_eq!(campaign_state(&store, "c1"), CampaignState::Completed);
+    let report = progress(&store, "c1", clock.now()).unwrap();
+    assert_eq!((report.counts.sent, report.counts.targeted), (5, 5));
 }

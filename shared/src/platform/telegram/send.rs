@@ -14,6 +14,9 @@ use super::BotConfig;
 
 /// When a 429 carries no `parameters.retry_after`, wait this long before trying again.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
+/// The longest `retry_after` taken at its word: the Bot API asks for seconds, at most minutes; a larger
+/// value is a broken answer and must not stop the bot for longer than this.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3_600;
 
 /// One Bot API call: the method (`sendMessage`, `sendPhoto`) and its JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +169,8 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
             retry_after_secs: parsed
                 .parameters
                 .and_then(|p| p.retry_after)
-                .unwrap_or(DEFAULT_RETRY_AFTER_SECS),
+                .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+                .min(MAX_RETRY_AFTER_SECS),
             reason,
         },
         403 => SendOutcome::RecipientGone {
@@ -257,6 +261,18 @@ mod tests {
             outcome(429, longer),
             SendOutcome::RateLimited {
                 retry_after_secs: 35,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_absurd_retry_after_is_clamped_to_an_hour() {
+        let absurd = br#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":18446744073709551615}}"#;
+        assert!(matches!(
+            outcome(429, absurd),
+            SendOutcome::RateLimited {
+                retry_after_secs: MAX_RETRY_AFTER_SECS,
                 ..
             }
         ));
