@@ -65,7 +65,8 @@ impl FromStr for Platform {
     }
 }
 
-fn is_slug(s: &str, max: usize) -> bool {
+/// Whether `s` is 1 to `max` characters of a-z, 0-9, '_' or '-' (ids that are safe inside store keys).
+pub(crate) fn is_slug(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.bytes()

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::subscriber::is_slug;
 use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, Tag, TimeZone};
 
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
@@ -23,13 +24,6 @@ pub const MAX_AUDIENCE_TAGS: usize = 20;
 pub const MAX_AUDIENCE_ATTRIBUTES: usize = 20;
 /// The longest template id.
 const MAX_TEMPLATE_ID_CHARS: usize = 64;
-
-fn is_slug(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
 
 /// A campaign id: 1-40 characters of a-z, 0-9, '_' and '-', given by the client or generated from the name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

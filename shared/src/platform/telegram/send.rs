@@ -191,20 +191,9 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::messenger::TransportError;
+    use crate::platform::fixtures::response;
     use crate::secret::Secret;
     use crate::subscriber::{Channel, Platform};
-
-    fn fixture(name: &str) -> (u16, Vec<u8>) {
-        let path = format!(
-            "{}/../tests/fixtures/telegram/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        (
-            file["_source"]["http_status"].as_u64().unwrap_or(200) as u16,
-            file["payload_raw"].as_str().unwrap().as_bytes().to_vec(),
-        )
-    }
 
     fn message() -> RenderedMessage {
         RenderedMessage {
@@ -225,7 +214,7 @@ mod tests {
 
     #[test]
     fn ok_fixture_gives_the_message_id() {
-        let (status, body) = fixture("response_send_message_ok_minimal");
+        let (status, body) = response("telegram/response_send_message_ok_minimal");
         assert_eq!(
             outcome(status, &body),
             SendOutcome::Sent {
@@ -236,7 +225,7 @@ mod tests {
 
     #[test]
     fn blocked_fixture_means_the_recipient_is_gone() {
-        let (status, body) = fixture("response_error_403_blocked");
+        let (status, body) = response("telegram/response_error_403_blocked");
         assert_eq!(
             outcome(status, &body),
             SendOutcome::RecipientGone {
@@ -248,7 +237,7 @@ mod tests {
 
     #[test]
     fn too_many_requests_fixture_waits_retry_after() {
-        let (status, body) = fixture("response_error_429_retry_after");
+        let (status, body) = response("telegram/response_error_429_retry_after");
         assert!(matches!(
             outcome(status, &body),
             SendOutcome::RateLimited {

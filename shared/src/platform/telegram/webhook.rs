@@ -263,6 +263,7 @@ fn start_command(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::fixtures::raw;
     use crate::platform::telegram::Bots;
 
     fn bot() -> BotConfig {
@@ -273,23 +274,13 @@ mod tests {
             .clone()
     }
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../tests/fixtures/telegram/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        file["payload_raw"].as_str().unwrap().as_bytes().to_vec()
-    }
-
     fn now() -> DateTime<Utc> {
         "2026-11-24T12:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn start_command_fixture_is_an_opt_in_with_evidence() {
-        let inbound = parse_update(&bot(), &fixture("update_start_command"), now()).unwrap();
+        let inbound = parse_update(&bot(), &raw("telegram/update_start_command"), now()).unwrap();
         assert_eq!(inbound.event_id, "10000");
         assert_eq!(inbound.address.unwrap().as_str(), "1111111");
         assert_eq!(
@@ -313,7 +304,7 @@ mod tests {
 
     #[test]
     fn text_fixture_is_a_reply_with_locale() {
-        let inbound = parse_update(&bot(), &fixture("update_text_message"), now()).unwrap();
+        let inbound = parse_update(&bot(), &raw("telegram/update_text_message"), now()).unwrap();
         assert!(
             matches!(inbound.kind, InboundKind::Reply { .. }),
             "{:?}",
@@ -325,13 +316,13 @@ mod tests {
     #[test]
     fn kicked_fixture_blocks() {
         let inbound =
-            parse_update(&bot(), &fixture("update_my_chat_member_kicked"), now()).unwrap();
+            parse_update(&bot(), &raw("telegram/update_my_chat_member_kicked"), now()).unwrap();
         assert!(matches!(inbound.kind, InboundKind::Blocked { .. }));
     }
 
     #[test]
     fn callback_fixture_is_a_button_press() {
-        let inbound = parse_update(&bot(), &fixture("update_callback_query"), now()).unwrap();
+        let inbound = parse_update(&bot(), &raw("telegram/update_callback_query"), now()).unwrap();
         match inbound.kind {
             InboundKind::ButtonPress { press_id, data } => {
                 assert_eq!(press_id, "4382bfdwdsb323b2d9");

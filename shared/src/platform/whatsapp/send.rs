@@ -248,20 +248,9 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::message::PlatformTemplate;
+    use crate::platform::fixtures::response;
     use crate::secret::Secret;
     use crate::subscriber::Platform;
-
-    fn fixture(name: &str) -> (u16, Vec<u8>) {
-        let path = format!(
-            "{}/../tests/fixtures/whatsapp/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        (
-            file["_source"]["http_status"].as_u64().unwrap_or(200) as u16,
-            file["payload_raw"].as_str().unwrap().as_bytes().to_vec(),
-        )
-    }
 
     fn message() -> RenderedMessage {
         RenderedMessage {
@@ -278,7 +267,7 @@ mod tests {
 
     #[test]
     fn accepted_fixture_gives_the_wamid() {
-        let (status, body) = fixture("response_send_message_ok");
+        let (status, body) = response("whatsapp/response_send_message_ok");
         assert_eq!(
             outcome(status, &body),
             SendOutcome::Sent {
@@ -289,7 +278,7 @@ mod tests {
 
     #[test]
     fn throughput_error_fixture_slows_down() {
-        let (status, body) = fixture("response_error_130429_throughput");
+        let (status, body) = response("whatsapp/response_error_130429_throughput");
         assert!(matches!(
             outcome(status, &body),
             SendOutcome::RateLimited {

@@ -352,6 +352,7 @@ fn status_event(channel: &Channel, status: Status, now: DateTime<Utc>) -> Inboun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::fixtures::raw;
     use crate::secret::Secret;
 
     fn config() -> WhatsAppConfig {
@@ -365,23 +366,13 @@ mod tests {
         .unwrap()
     }
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../tests/fixtures/whatsapp/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let file: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        file["payload_raw"].as_str().unwrap().as_bytes().to_vec()
-    }
-
     fn now() -> DateTime<Utc> {
         "2026-11-24T12:00:00Z".parse().unwrap()
     }
 
     fn with_text(text: &str) -> Vec<u8> {
         let mut payload: serde_json::Value =
-            serde_json::from_slice(&fixture("webhook_inbound_text")).unwrap();
+            serde_json::from_slice(&raw("whatsapp/webhook_inbound_text")).unwrap();
         payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = text.into();
         serde_json::to_vec(&payload).unwrap()
     }
@@ -412,7 +403,7 @@ mod tests {
 
     #[test]
     fn signatures_are_checked_over_the_raw_body() {
-        let body = fixture("webhook_inbound_text");
+        let body = raw("whatsapp/webhook_inbound_text");
         let signed = Request::new(http::Method::POST, "/")
             .with_header(SIGNATURE_HEADER, &sign("app-secret", &body))
             .with_body(body.clone());
@@ -442,7 +433,7 @@ mod tests {
     #[test]
     fn text_fixture_is_a_reply_with_the_contact_name() {
         let events =
-            parse_notification(&config(), &fixture("webhook_inbound_text"), now()).unwrap();
+            parse_notification(&config(), &raw("whatsapp/webhook_inbound_text"), now()).unwrap();
         assert_eq!(events.len(), 1);
         let event = &events[0];
         assert_eq!(event.address.as_ref().unwrap().as_str(), "972987654321");
@@ -465,7 +456,7 @@ mod tests {
     fn button_reply_fixture_is_a_press() {
         let events = parse_notification(
             &config(),
-            &fixture("webhook_interactive_button_reply"),
+            &raw("whatsapp/webhook_interactive_button_reply"),
             now(),
         )
         .unwrap();
@@ -481,7 +472,8 @@ mod tests {
             ("webhook_status_delivered", ReceiptStatus::Delivered),
             ("webhook_status_read", ReceiptStatus::Read),
         ] {
-            let events = parse_notification(&config(), &fixture(name), now()).unwrap();
+            let events =
+                parse_notification(&config(), &raw(&format!("whatsapp/{name}")), now()).unwrap();
             assert_eq!(events.len(), 1);
             assert_eq!(
                 events[0].event_id,
@@ -511,16 +503,8 @@ mod tests {
     #[test]
     fn failed_status_carries_the_error_code() {
         let mut payload: serde_json::Value =
-            serde_json::from_slice(&fixture("webhook_status_sent")).unwrap();
-        let error = {
-            let path = format!(
-                "{}/../tests/fixtures/whatsapp/error_object_131047_reengagement.json",
-                env!("CARGO_MANIFEST_DIR")
-            );
-            let file: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-            file["payload"].clone()
-        };
+            serde_json::from_slice(&raw("whatsapp/webhook_status_sent")).unwrap();
+        let error = crate::platform::fixtures::payload("whatsapp/error_object_131047_reengagement");
         let status = &mut payload["entry"][0]["changes"][0]["value"]["statuses"][0];
         status["status"] = "failed".into();
         status["errors"] = serde_json::json!([error]);
@@ -550,7 +534,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            parse_notification(&other, &fixture("webhook_inbound_text"), now())
+            parse_notification(&other, &raw("whatsapp/webhook_inbound_text"), now())
                 .unwrap()
                 .is_empty()
         );
