@@ -66,26 +66,6 @@ async fn create_template(app: &TestApp) {
     assert_eq!(status, 201, "{body}");
 }
 
-/// Tick until the campaign completes; returns the tick reports.
-async fn run_until_completed(app: &TestApp, campaign: &str) -> Value {
-    for _ in 0..60 {
-        let (status, body) = app.tick().await;
-        assert_eq!(status, 200, "{body}");
-        let (_, progress) = app
-            .admin_json(
-                Method::GET,
-                &format!("/api/v1/campaigns/{campaign}/progress"),
-                None,
-            )
-            .await;
-        if progress["state"] == "completed" {
-            return progress;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("campaign {campaign} did not complete");
-}
-
 fn sends_by_chat(app: &TestApp) -> BTreeMap<i64, Vec<spinpost_tests::Recorded>> {
     let mut by_chat: BTreeMap<i64, Vec<_>> = BTreeMap::new();
     for call in app.fake.calls("sendMessage") {
@@ -161,14 +141,7 @@ async fn the_whole_telegram_journey() {
         )
         .await;
     assert_eq!(status, 201, "{campaign}");
-    let (status, scheduled) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns/winter-26/schedule",
-            Some(json!({"send_at": "now"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{scheduled}");
+    let scheduled = app.schedule_now("winter-26").await;
     assert_eq!(
         scheduled["template_version"], 1,
         "the version is pinned at scheduling: {scheduled}"
@@ -183,7 +156,7 @@ async fn the_whole_telegram_journey() {
     let (first, second) = tokio::join!(app.tick(), app.tick());
     assert_eq!(first.0, 200, "{}", first.1);
     assert_eq!(second.0, 200, "{}", second.1);
-    let progress = run_until_completed(&app, "winter-26").await;
+    let progress = app.run_until_completed("winter-26").await;
     assert_eq!(progress["counts"]["targeted"], vip_count, "{progress}");
     assert_eq!(progress["counts"]["sent"], vip_count - 1, "{progress}");
     assert_eq!(progress["counts"]["blocked"], 1, "{progress}");
@@ -353,14 +326,7 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
         .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "overlap", "name": "Overlap", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "X"}})))
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns/overlap/schedule",
-            Some(json!({"send_at": "now"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.schedule_now("overlap").await;
     // Four scheduler calls at once, several rounds, each cut short by a small budget.
     for _ in 0..20 {
         let ticks: Vec<_> = (0..4)

@@ -160,29 +160,9 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
             json!({"error": {"message": "(#130429) Rate limit hit", "code": 130429}}),
         )],
     );
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns/wa-winter/schedule",
-            Some(json!({"send_at": "now"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let mut completed = false;
-    for _ in 0..60 {
-        let (status, body) = app.tick().await;
-        assert_eq!(status, 200, "{body}");
-        let (_, progress) = app
-            .admin_json(Method::GET, "/api/v1/campaigns/wa-winter/progress", None)
-            .await;
-        if progress["state"] == "completed" {
-            assert_eq!(progress["counts"]["sent"], 12, "{progress}");
-            completed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(completed, "the campaign completes");
+    app.schedule_now("wa-winter").await;
+    let progress = app.run_until_completed("wa-winter").await;
+    assert_eq!(progress["counts"]["sent"], 12, "{progress}");
 
     // What the Graph API received: one accepted message per person; the rate-limited one retried later.
     let calls = app.fake.calls("messages");

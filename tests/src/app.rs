@@ -179,6 +179,35 @@ impl TestApp {
         status_and_json(response).await
     }
 
+    /// Schedule a campaign to start now; returns the scheduled campaign.
+    pub async fn schedule_now(&self, campaign_id: &str) -> serde_json::Value {
+        let path = format!("/api/v1/campaigns/{campaign_id}/schedule");
+        let (status, body) = self
+            .admin_json(
+                reqwest::Method::POST,
+                &path,
+                Some(serde_json::json!({"send_at": "now"})),
+            )
+            .await;
+        assert_eq!(status, 200, "scheduling {campaign_id}: {body}");
+        body
+    }
+
+    /// Call the scheduler route until the campaign completes; returns its final progress.
+    pub async fn run_until_completed(&self, campaign_id: &str) -> serde_json::Value {
+        let path = format!("/api/v1/campaigns/{campaign_id}/progress");
+        for _ in 0..60 {
+            let (status, body) = self.tick().await;
+            assert_eq!(status, 200, "{body}");
+            let (_, progress) = self.admin_json(reqwest::Method::GET, &path, None).await;
+            if progress["state"] == "completed" {
+                return progress;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("campaign {campaign_id} did not complete");
+    }
+
     /// Call the scheduler route once.
     pub async fn tick(&self) -> (u16, serde_json::Value) {
         let response = self
