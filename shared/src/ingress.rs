@@ -116,7 +116,7 @@ pub struct Applied {
     pub subscriber: Option<SubscriberId>,
     /// Whether the delivery had been applied before (a redelivery).
     pub duplicate: bool,
-    /// Events for the feedback component; the caller forwards them, then calls [`mark_seen`].
+    /// Events for the feedback component; [`receive`] forwards them, then marks the delivery seen.
     pub feedback: Vec<InboundEvent>,
 }
 
@@ -316,29 +316,17 @@ where
     if let Some((channel, _)) = seen.first() {
         let channel = channel.clone();
         let ids: Vec<String> = seen.into_iter().map(|(_, id)| id).collect();
-        mark_all_seen(store, &channel, &ids, now)?;
+        mark_seen(store, &channel, &ids, now)?;
     }
     Ok(received)
 }
 
-/// Mark a delivery as applied, once everything it caused (including forwarding) has succeeded.
+/// Mark the deliveries of one notification as applied, in one batched write; only once everything
+/// they caused (including forwarding) has succeeded.
 ///
 /// # Errors
 /// Store failures.
-pub fn mark_seen<S: KvStore + ?Sized>(
-    store: &S,
-    channel: &Channel,
-    event_id: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    mark_all_seen(store, channel, &[event_id.to_owned()], now)
-}
-
-/// Mark many deliveries of one notification as applied, in one batched write.
-///
-/// # Errors
-/// Store failures.
-pub fn mark_all_seen<S: KvStore + ?Sized>(
+fn mark_seen<S: KvStore + ?Sized>(
     store: &S,
     channel: &Channel,
     event_ids: &[String],
@@ -462,7 +450,7 @@ mod tests {
         mark_seen(
             &store,
             &Channel::parse("telegram:shop").unwrap(),
-            "1",
+            &["1".to_owned()],
             now(),
         )
         .unwrap();
