@@ -56,9 +56,6 @@ use crate::subscriber::{Platform, SubscriberId};
 pub const DEFAULT_REPLY_WINDOW_HOURS: i64 = 72;
 /// The longest reply window accepted (a year).
 pub const MAX_REPLY_WINDOW_HOURS: i64 = 24 * 365;
-/// The longest campaign id accepted in paths and rating data.
-pub const MAX_CAMPAIGN_ID_CHARS: usize = 64;
-
 /// How feedback is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedbackSettings {
@@ -92,25 +89,13 @@ impl FeedbackSettings {
     }
 }
 
-/// Check a campaign id from a path or from button data: 1 to [`MAX_CAMPAIGN_ID_CHARS`] characters of
-/// A-Z, a-z, 0-9, '_' or '-' (so it embeds in keys and index names without ambiguity).
+/// Check a campaign id from a path or from button data with the campaigns' own rule, so it embeds in
+/// keys and index names without ambiguity.
 ///
 /// # Errors
 /// 400 `invalid_campaign_id`.
 pub fn check_campaign_id(id: &str) -> Result<()> {
-    let valid = !id.is_empty()
-        && id.len() <= MAX_CAMPAIGN_ID_CHARS
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "invalid_campaign_id",
-            format!("campaign id must be 1-{MAX_CAMPAIGN_ID_CHARS} characters of A-Z, a-z, 0-9, '_' or '-'"),
-        ))
-    }
+    crate::campaign::CampaignId::parse(id).map(|_| ())
 }
 
 /// The platform of a subscriber id (`telegram:shop:42` is on Telegram).
