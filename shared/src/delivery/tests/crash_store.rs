@@ -1,0 +1,107 @@
+//! A store whose tick "dies": every write goes through one fault decision, then to a [`MemoryStore`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use crate::kv::{CasOutcome, KvStore, MemoryStore, StoreError};
+
+/// What kind of write a crash trigger sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Set,
+    Cas,
+    Increment,
+    Other,
+}
+
+/// Picks the write at which the tick dies: its kind, key and new value.
+pub type Trigger = Box<dyn Fn(Write, &str, &[u8]) -> bool + Send + Sync>;
+
+/// What the store answers (shortened so the delegating methods read as one line each).
+type Reply<T> = Result<T, StoreError>;
+
+/// Reads always succeed; a write fails once the store is dead, and the store dies when told to or at
+/// the first write the armed trigger picks. That write and every later one fail until `recover`.
+#[derive(Default)]
+pub struct CrashStore {
+    inner: MemoryStore,
+    trigger: Mutex<Option<Trigger>>,
+    dead: AtomicBool,
+}
+
+impl CrashStore {
+    /// Die at the first write `trigger` picks from now on.
+    pub fn crash_at(&self, trigger: impl Fn(Write, &str, &[u8]) -> bool + Send + Sync + 'static) {
+        *self.trigger.lock().unwrap() = Some(Box::new(trigger));
+    }
+
+    /// Die now.
+    pub fn crash(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+    }
+
+    /// Come back to life with no trigger armed.
+    pub fn recover(&self) {
+        self.trigger.lock().unwrap().take();
+        self.dead.store(false, Ordering::SeqCst);
+    }
+
+    pub fn crashed(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    /// The one fault decision every write passes.
+    fn admit(&self, write: Write, key: &str, value: &[u8]) -> Reply<()> {
+        if self.crashed() {
+            return Err(StoreError("the tick died".into()));
+        }
+        let armed = self.trigger.lock().unwrap();
+        if armed.as_ref().is_some_and(|picks| picks(write, key, value)) {
+            self.crash();
+            return Err(StoreError("the tick died here".into()));
+        }
+        Ok(())
+    }
+}
+
+impl KvStore for CrashStore {
+    fn get(&self, key: &str) -> Reply<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn exists(&self, key: &str) -> Reply<bool> {
+        self.inner.exists(key)
+    }
+    fn get_keys(&self) -> Reply<Vec<String>> {
+        self.inner.get_keys()
+    }
+    fn get_many(&self, keys: &[String]) -> Reply<Vec<(String, Option<Vec<u8>>)>> {
+        self.inner.get_many(keys)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Reply<()> {
+        self.admit(Write::Set, key, value)?;
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Reply<()> {
+        self.admit(Write::Other, key, &[])?;
+        self.inner.delete(key)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Reply<()> {
+        self.admit(Write::Other, "", &[])?;
+        self.inner.set_many(entries)
+    }
+    fn delete_many(&self, keys: &[String]) -> Reply<()> {
+        self.admit(Write::Other, "", &[])?;
+        self.inner.delete_many(keys)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Reply<i64> {
+        // Reading a counter (`delta` 0) is not a write.
+        if delta != 0 {
+            self.admit(Write::Increment, key, &[])?;
+        }
+        self.inner.increment(key, delta)
+    }
+    fn compare_and_swap(&self, key: &str, old: Option<&[u8]>, new: &[u8]) -> Reply<CasOutcome> {
+        self.admit(Write::Cas, key, new)?;
+        self.inner.compare_and_swap(key, old, new)
+    }
+}

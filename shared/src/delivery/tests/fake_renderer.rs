@@ -1,0 +1,36 @@
+//! A renderer that stands in for the template engine.
+
+use crate::campaign::Campaign;
+use crate::delivery::MessageRenderer;
+use crate::message::RenderedMessage;
+use crate::subscriber::{AttributeName, Subscriber};
+
+/// Renders "Hi <first name> from <campaign name>"; a subscriber with the attribute `broken` fails to
+/// render.
+pub struct FakeRenderer;
+
+impl MessageRenderer for FakeRenderer {
+    fn render(
+        &self,
+        subscriber: &Subscriber,
+        campaign: &Campaign,
+    ) -> crate::Result<RenderedMessage> {
+        let broken = AttributeName::parse("broken").expect("a valid attribute name");
+        if subscriber.attributes.contains_key(&broken) {
+            return Err(crate::Error::unprocessable(
+                "template_render_failed",
+                "undefined value",
+            ));
+        }
+        Ok(RenderedMessage {
+            text: format!(
+                "Hi {} from {}",
+                subscriber.profile.first_name.as_deref().unwrap_or("friend"),
+                campaign.name
+            ),
+            photo_url: None,
+            buttons: vec![],
+            platform_template: None,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! The sender driven end to end in memory, one file per behaviour. Every test runs in a [`world::World`]:
+//! a store that can crash, a manual clock (sleeps are instant), a platform that records every send and
+//! answers 429, 403, 5xx or 400 on demand, and a fake renderer.
+
+mod crash_store;
+mod fake_platform;
+mod fake_renderer;
+mod world;
+
+mod budget;
+mod cancel_pause;
+mod consent;
+mod crash_recovery;
+mod exactly_once;
+mod failures;
+mod pacing;
+mod progress;
+mod references;
+mod retries;
+mod scheduling;
