@@ -11,18 +11,14 @@ use crate::delivery::DeliveryState;
 
 /// Two subscribers and a campaign to both, where the platform tells the first send to wait five minutes.
 fn first_send_told_to_wait_five_minutes() -> World<'static> {
-    let world = World::new();
-    world.subscribe_all(1..=2);
-    world.launch("c1");
+    let world = World::campaign_to(1..=2);
     world.answer(1, [rate_limited(300)]);
     world
 }
 
 #[test]
 fn a_tick_stops_at_its_budget_and_the_next_one_continues_without_duplicates() {
-    let world = World::new().sending_per_second(10);
-    world.subscribe_all(1..=60);
-    world.launch("c1");
+    let world = World::campaign_to(1..=60).sending_per_second(10);
     let first = world.tick_within(Duration::seconds(1));
     assert!(first.budget_spent);
     assert!(first.sent > 0 && first.sent < 60, "{first:?}");

@@ -8,9 +8,7 @@ use crate::event::counter;
 
 #[test]
 fn pause_stops_sending_and_resume_continues_where_it_stopped() {
-    let world = World::new();
-    world.subscribe_all(1..=30);
-    world.launch("c1");
+    let world = World::campaign_to(1..=30);
     world.on_send(3, |w| w.pause("c1"));
     let first = world.tick();
     assert_eq!(
@@ -27,9 +25,7 @@ fn pause_stops_sending_and_resume_continues_where_it_stopped() {
 
 #[test]
 fn cancel_skips_claimed_recipients_and_sends_nothing_more() {
-    let world = World::new();
-    world.subscribe_all(1..=150);
-    world.launch("c1");
+    let world = World::campaign_to(1..=150);
     world.on_send(3, |w| w.cancel("c1"));
     world.tick();
     assert_eq!(world.send_count(), 10);

@@ -9,9 +9,7 @@ use crate::subscriber::ConsentAction;
 
 #[test]
 fn consent_withdrawn_after_scheduling_is_skipped_with_the_reason() {
-    let world = World::new();
-    world.subscribe_all(1..=3);
-    world.launch("c1");
+    let world = World::campaign_to(1..=3);
     let later = start() + Duration::seconds(1);
     world.record_consent(2, ConsentAction::Unsubscribed, later);
     world.record_consent(3, ConsentAction::Blocked, later);
@@ -32,9 +30,7 @@ fn consent_withdrawn_after_scheduling_is_skipped_with_the_reason() {
 
 #[test]
 fn consent_withdrawn_after_the_batch_was_claimed_is_checked_again_before_sending() {
-    let world = World::new();
-    world.subscribe_all(1..=15);
-    world.launch("c1");
+    let world = World::campaign_to(1..=15);
     // While the first chunk of ten goes out, chat 14 unsubscribes.
     world.on_send(2, |w| {
         w.record_consent(14, ConsentAction::Unsubscribed, w.now())
@@ -46,9 +42,7 @@ fn consent_withdrawn_after_the_batch_was_claimed_is_checked_again_before_sending
 
 #[test]
 fn consent_withdrawn_while_waiting_for_the_slot_is_honoured() {
-    let world = World::new();
-    world.subscribe(1);
-    world.launch("c1");
+    let world = World::campaign_to(1..=1);
     // Another tick got a 429 a moment ago: the channel is paused for 30 s.
     world.pause_channel_until(start() + Duration::seconds(30));
     world.on_wait_of_at_least(Duration::seconds(10), |w| {

@@ -50,9 +50,7 @@ fn die_between_claim_and_cursor(world: &World) {
 
 #[test]
 fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
-    let world = World::new();
-    world.subscribe_all(1..=25);
-    world.launch("c1");
+    let world = World::campaign_to(1..=25);
     // The tick dies during the 13th send: the first chunk of ten is recorded, the second is in flight.
     world.on_send(13, |w| w.store().crash());
     world.crashing_tick();
@@ -95,9 +93,7 @@ fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
 
 #[test]
 fn a_crash_between_claiming_a_batch_and_moving_the_cursor_loses_nobody() {
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     die_between_claim_and_cursor(&world);
     // The dead tick's lease lapses.
     world.advance(Duration::minutes(10));
@@ -109,9 +105,7 @@ fn a_crash_between_claiming_a_batch_and_moving_the_cursor_loses_nobody() {
 
 #[test]
 fn an_orphan_batch_of_a_cancelled_campaign_is_finalised() {
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     die_between_claim_and_cursor(&world);
 
     world.cancel("c1");
@@ -129,9 +123,7 @@ fn an_orphan_batch_of_a_cancelled_campaign_is_finalised() {
 
 #[test]
 fn a_crash_between_the_last_outcome_write_and_finish_still_completes() {
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     die_at(&world, finishing_batch_0);
     assert_eq!(world.send_count(), 5);
     let batch = world.batch("c1", 0).unwrap();
@@ -146,9 +138,7 @@ fn a_crash_between_the_last_outcome_write_and_finish_still_completes() {
 
 #[test]
 fn a_crash_between_the_cancel_skips_and_finish_still_leaves_the_active_set() {
-    let world = World::new();
-    world.subscribe_all(1..=30);
-    world.launch("c1");
+    let world = World::campaign_to(1..=30);
     world.on_send(3, |w| w.cancel("c1"));
     die_at(&world, finishing_batch_0);
     assert_eq!(world.batch("c1", 0).unwrap().open_entries(), 0);
@@ -159,9 +149,7 @@ fn a_crash_between_the_cancel_skips_and_finish_still_leaves_the_active_set() {
 
 #[test]
 fn a_crash_between_the_outcome_write_and_the_counters_keeps_counts_exact() {
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     die_at(&world, incrementing(counter::SENT));
     world.drain();
     assert_eq!(world.final_entries("c1"), 5);
@@ -176,9 +164,7 @@ fn a_crash_between_the_outcome_write_and_the_counters_keeps_counts_exact() {
 #[test]
 fn a_crash_after_some_counters_were_incremented_counts_nothing_twice() {
     // `sent` is incremented, then the tick dies at `targeted`; the next tick adds only what is missing.
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     die_at(&world, incrementing(counter::TARGETED));
     assert_eq!(world.counter("c1", counter::SENT), 5);
     world.drain();

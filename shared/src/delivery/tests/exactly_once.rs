@@ -68,9 +68,7 @@ fn a_duplicate_index_entry_is_not_a_second_recipient() {
 #[test]
 fn two_interleaved_ticks_never_send_anyone_twice() {
     let report_b = Mutex::new(None);
-    let world = World::new().in_batches_of(10);
-    world.subscribe_all(1..=35);
-    world.launch("c1");
+    let world = World::campaign_to(1..=35).in_batches_of(10);
     // Tick B runs whole while tick A is in the middle of its first batch.
     world.on_send(2, |w| *report_b.lock().unwrap() = Some(w.tick()));
     let report_a = world.tick();
@@ -88,9 +86,7 @@ fn two_interleaved_ticks_never_send_anyone_twice() {
 
 #[test]
 fn concurrent_ticks_on_threads_never_send_anyone_twice() {
-    let world = World::new().in_batches_of(20);
-    world.subscribe_all(1..=300);
-    world.launch("c1");
+    let world = World::campaign_to(1..=300).in_batches_of(20);
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| world.tick_within(Duration::seconds(600)));

@@ -2,11 +2,20 @@
 //! with the platform's words.
 
 use super::fake_platform::{bad_request, blocked_by_user, outside_service_window};
-use super::world::World;
+use super::world::{failed, subscriber_id, World};
 use crate::delivery::DeliveryState;
 use crate::directory;
 use crate::event::counter;
+use crate::messenger::SendOutcome;
 use crate::subscriber::SubscriptionStatus;
+
+/// Campaign `c1` sent to chat 1 alone, whose send the platform answers with `answer`.
+fn one_send_answered(answer: SendOutcome) -> World<'static> {
+    let world = World::campaign_to(1..=1);
+    world.answer(1, [answer]);
+    world.tick();
+    world
+}
 
 #[test]
 fn a_render_failure_fails_only_that_recipient() {
@@ -17,10 +26,7 @@ fn a_render_failure_fails_only_that_recipient() {
     world.tick();
     assert_eq!(
         world.state_of("c1", 2),
-        DeliveryState::Failed {
-            code: "template_render_failed".into(),
-            reason: "undefined value".into()
-        }
+        failed("template_render_failed", "undefined value")
     );
     assert!(matches!(
         world.state_of("c1", 1),
@@ -30,11 +36,7 @@ fn a_render_failure_fails_only_that_recipient() {
 
 #[test]
 fn a_blocked_recipient_is_suppressed_and_recorded_blocked() {
-    let world = World::new();
-    let id = world.subscribe(1);
-    world.launch("c1");
-    world.answer(1, [blocked_by_user()]);
-    world.tick();
+    let world = one_send_answered(blocked_by_user());
     assert_eq!(
         world.state_of("c1", 1),
         DeliveryState::Blocked {
@@ -42,7 +44,7 @@ fn a_blocked_recipient_is_suppressed_and_recorded_blocked() {
             reason: "Forbidden: bot was blocked by the user".into()
         }
     );
-    let subscriber = directory::get(world.store(), &id).unwrap();
+    let subscriber = directory::get(world.store(), &subscriber_id(1)).unwrap();
     assert_eq!(subscriber.status, SubscriptionStatus::Blocked);
     let evidence = subscriber.consent.last().unwrap();
     assert_eq!(evidence.source, "send:403");
@@ -53,28 +55,17 @@ fn a_blocked_recipient_is_suppressed_and_recorded_blocked() {
 
 #[test]
 fn a_bad_request_fails_with_the_platform_description() {
-    let world = World::new();
-    world.subscribe(1);
-    world.launch("c1");
-    world.answer(1, [bad_request()]);
-    world.tick();
+    let world = one_send_answered(bad_request());
     assert_eq!(
         world.state_of("c1", 1),
-        DeliveryState::Failed {
-            code: "400".into(),
-            reason: "Bad Request: can't parse entities".into()
-        }
+        failed("400", "Bad Request: can't parse entities")
     );
     assert_eq!(world.send_count(), 1);
 }
 
 #[test]
 fn a_recipient_outside_the_service_window_without_an_approved_template_is_skipped_with_why() {
-    let world = World::new();
-    world.subscribe(1);
-    world.launch("c1");
-    world.answer(1, [outside_service_window()]);
-    world.tick();
+    let world = one_send_answered(outside_service_window());
     match world.state_of("c1", 1) {
         DeliveryState::Skipped { reason } => {
             assert!(reason.starts_with("outside_service_window"), "{reason}")

@@ -10,9 +10,7 @@ use super::world::{start, World};
 
 #[test]
 fn pacing_spaces_sends_at_the_channel_rate() {
-    let world = World::new().sending_per_second(5);
-    world.subscribe_all(1..=30);
-    world.launch("c1");
+    let world = World::campaign_to(1..=30).sending_per_second(5);
     world.tick();
     let times: Vec<DateTime<Utc>> = world.sends().into_iter().map(|(_, t)| t).collect();
     assert_eq!(times.len(), 30);
@@ -28,9 +26,7 @@ fn pacing_spaces_sends_at_the_channel_rate() {
 
 #[test]
 fn a_huge_retry_after_does_not_panic_the_tick() {
-    let world = World::new();
-    world.subscribe(1);
-    world.launch("c1");
+    let world = World::campaign_to(1..=1);
     world.answer(1, [rate_limited(u64::MAX)]);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         world.tick_as("t1", Duration::seconds(20))
@@ -42,9 +38,7 @@ fn a_huge_retry_after_does_not_panic_the_tick() {
 #[test]
 fn a_pause_recorded_by_an_overlapping_tick_stops_sends_already_planned() {
     let paused_at = Mutex::new(None);
-    let world = World::new();
-    world.subscribe_all(1..=5);
-    world.launch("c1");
+    let world = World::campaign_to(1..=5);
     world.on_send(2, |w| {
         let until = w.now() + Duration::seconds(30);
         w.pause_channel_until(until);

@@ -8,9 +8,7 @@ use crate::delivery::deliveries;
 
 #[test]
 fn progress_reports_counts_rate_and_time_left() {
-    let world = World::new().sending_per_second(20);
-    world.subscribe_all(1..=250);
-    world.launch("c1");
+    let world = World::campaign_to(1..=250).sending_per_second(20);
     world.tick_within(Duration::seconds(6));
     let report = world.progress("c1");
     assert_eq!(report.state, CampaignState::Running);

@@ -10,9 +10,7 @@ use crate::event::counter;
 
 #[test]
 fn rate_limit_pauses_the_channel_and_retries_the_same_message_once() {
-    let world = World::new();
-    world.subscribe_all(1..=4);
-    world.launch("c1");
+    let world = World::campaign_to(1..=4);
     world.answer(2, [rate_limited(3)]);
     let report = world.tick();
     assert_eq!(report.sent, 4);
@@ -41,9 +39,7 @@ fn rate_limit_pauses_the_channel_and_retries_the_same_message_once() {
 
 #[test]
 fn server_errors_are_retried_with_backoff_then_failed() {
-    let world = World::new();
-    world.subscribe_all(1..=2);
-    world.launch("c1");
+    let world = World::campaign_to(1..=2);
     world.answer(1, (0..5).map(|_| server_error()));
     world.answer(2, [server_error(), server_error()]);
     let report = world.tick_within(Duration::seconds(120));

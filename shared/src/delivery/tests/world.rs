@@ -52,6 +52,14 @@ pub fn skipped(reason: &str) -> DeliveryState {
     }
 }
 
+/// The ledger state of a recipient whose delivery failed with `code` and `reason`.
+pub fn failed(code: &str, reason: &str) -> DeliveryState {
+    DeliveryState::Failed {
+        code: code.into(),
+        reason: reason.into(),
+    }
+}
+
 /// How long a tick may run unless a test says otherwise.
 const BUDGET: Duration = Duration::seconds(60);
 
@@ -86,6 +94,14 @@ impl<'h> World<'h> {
             batch_size: None,
             ticks: AtomicUsize::new(0),
         }
+    }
+
+    /// A world where chats `chats` subscribed and campaign `c1` is launched to everyone.
+    pub fn campaign_to(chats: RangeInclusive<u32>) -> Self {
+        let world = World::new();
+        world.subscribe_all(chats);
+        world.launch("c1");
+        world
     }
 
     /// The shop bot may send `rate` messages per second.
