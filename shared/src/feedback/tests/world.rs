@@ -1,0 +1,156 @@
+//! The world a feedback test runs in: an in-memory store, the references the dispatcher leaves when it
+//! sends, and the events that come back.
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{InboundEvent, ReceiptStatus, SentMessageRef};
+use crate::feedback::{
+    apply_events, campaign_stats, export_feedback, platform_of, CampaignStats, ExportFormat,
+    FeedbackSettings, IntakeReport,
+};
+use crate::keys;
+use crate::kv::{self, KvStore, MemoryStore};
+use crate::subscriber::{Platform, SubscriberId};
+
+/// When every test starts.
+pub fn t0() -> DateTime<Utc> {
+    "2026-03-01T10:00:00Z".parse().expect("a valid time")
+}
+
+pub fn telegram_user() -> SubscriberId {
+    SubscriberId::parse("telegram:shop:42").expect("a valid subscriber id")
+}
+
+pub fn whatsapp_user() -> SubscriberId {
+    SubscriberId::parse("whatsapp:123456:4915112345678").expect("a valid subscriber id")
+}
+
+/// The reference the dispatcher keeps when it sends `message_id` of `campaign` to `subscriber`.
+pub fn sent_ref(
+    campaign: &str,
+    subscriber: &SubscriberId,
+    message_id: &str,
+    sent_at: DateTime<Utc>,
+) -> SentMessageRef {
+    SentMessageRef {
+        campaign_id: campaign.into(),
+        subscriber: subscriber.clone(),
+        message_id: message_id.into(),
+        batch: 0,
+        sent_at,
+    }
+}
+
+pub fn reply(
+    subscriber: &SubscriberId,
+    message_id: &str,
+    text: &str,
+    at: DateTime<Utc>,
+) -> InboundEvent {
+    InboundEvent::Reply {
+        subscriber: subscriber.clone(),
+        message_id: message_id.into(),
+        text: text.into(),
+        at,
+    }
+}
+
+pub fn press(subscriber: &SubscriberId, press_id: &str, data: &str) -> InboundEvent {
+    InboundEvent::ButtonPress {
+        subscriber: subscriber.clone(),
+        press_id: press_id.into(),
+        data: data.into(),
+        at: t0(),
+    }
+}
+
+/// A WhatsApp status for `message_id`.
+pub fn receipt(message_id: &str, status: ReceiptStatus) -> InboundEvent {
+    InboundEvent::Receipt {
+        platform: Platform::Whatsapp,
+        message_id: message_id.into(),
+        status,
+        at: t0(),
+        error: None,
+    }
+}
+
+#[derive(Default)]
+pub struct World {
+    store: MemoryStore,
+}
+
+impl World {
+    pub fn new() -> Self {
+        World::default()
+    }
+
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+
+    /// What the dispatcher leaves behind when it sends `message_id` to `subscriber`: the platform's
+    /// message id mapped to the send, and the subscriber's last campaign message.
+    pub fn record_send(
+        &self,
+        campaign: &str,
+        subscriber: &SubscriberId,
+        message_id: &str,
+        sent_at: DateTime<Utc>,
+    ) -> SentMessageRef {
+        let sent = sent_ref(campaign, subscriber, message_id, sent_at);
+        self.record_reference(&sent);
+        kv::set_json(&self.store, &keys::last_campaign_message(subscriber), &sent)
+            .expect("the last message is written");
+        sent
+    }
+
+    /// Map the platform's message id of `sent` to it, as the dispatcher does after sending.
+    pub fn record_reference(&self, sent: &SentMessageRef) {
+        let platform = platform_of(&sent.subscriber).expect("a platform subscriber");
+        let key = keys::platform_message(platform.as_str(), &sent.message_id);
+        kv::set_json(&self.store, &key, sent).expect("the reference is written");
+    }
+
+    /// Remove the mapping of `sent`, as if the dispatcher had not written it yet.
+    pub fn forget_reference(&self, sent: &SentMessageRef) {
+        let platform = platform_of(&sent.subscriber).expect("a platform subscriber");
+        let key = keys::platform_message(platform.as_str(), &sent.message_id);
+        self.store.delete(&key).expect("the reference is removed");
+    }
+
+    /// Apply `events` with the default settings.
+    pub fn apply(&self, events: &[InboundEvent]) -> IntakeReport {
+        self.apply_with(&FeedbackSettings::default(), events)
+            .expect("the events are applied")
+    }
+
+    pub fn apply_with(
+        &self,
+        settings: &FeedbackSettings,
+        events: &[InboundEvent],
+    ) -> crate::Result<IntakeReport> {
+        apply_events(&self.store, settings, events)
+    }
+
+    pub fn counter(&self, campaign: &str, name: &str) -> i64 {
+        self.store
+            .increment(&keys::campaign_counter(campaign, name), 0)
+            .expect("the counter reads")
+    }
+
+    pub fn stats(&self, campaign: &str) -> CampaignStats {
+        campaign_stats(&self.store, campaign).expect("the statistics read")
+    }
+
+    /// The first page of the feedback log (of `campaign`, or unattributed), as JSON rows.
+    pub fn export_jsonl(&self, campaign: Option<&str>) -> Vec<serde_json::Value> {
+        let page = export_feedback(&self.store, campaign, ExportFormat::JsonLines, 0)
+            .expect("the export runs");
+        String::from_utf8(page.body)
+            .expect("UTF-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON row"))
+            .collect()
+    }
+}
