@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 
-use super::fake_platform::rate_limited;
+use super::fake_messenger::rate_limited;
 use super::world::World;
 use crate::campaign::CampaignState;
 use crate::delivery::DeliveryState;

@@ -1,7 +1,7 @@
 //! What the platform refuses for good, or what cannot be rendered, fails or skips only that recipient,
 //! with the platform's words.
 
-use super::fake_platform::{bad_request, blocked_by_user, outside_service_window};
+use super::fake_messenger::{bad_request, blocked_by_user, outside_service_window};
 use super::world::{failed, subscriber_id, World};
 use crate::delivery::DeliveryState;
 use crate::directory;

@@ -3,7 +3,7 @@
 //! answers 429, 403, 5xx or 400 on demand, and a fake renderer.
 
 mod crash_store;
-mod fake_platform;
+mod fake_messenger;
 mod fake_renderer;
 mod world;
 

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::fake_platform::rate_limited;
+use super::fake_messenger::rate_limited;
 use super::world::{start, World};
 
 #[test]

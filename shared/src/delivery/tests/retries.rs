@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::fake_platform::{rate_limited, server_error};
+use super::fake_messenger::{rate_limited, server_error};
 use super::world::World;
 use crate::delivery::DeliveryState;
 use crate::event::counter;

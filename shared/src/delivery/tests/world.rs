@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 
 use super::crash_store::CrashStore;
-use super::fake_platform::{Call, FakePlatform};
+use super::fake_messenger::{Call, FakeMessenger};
 use super::fake_renderer::FakeRenderer;
 use crate::campaign::{self, CampaignState, NewCampaign, ScheduleRequest, TemplateVersions};
 use crate::clock::{Clock, ManualClock};
@@ -24,7 +24,8 @@ use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::{Messenger, SendOutcome};
 use crate::subscriber::{
-    Address, AttributeName, Channel, ConsentAction, ConsentEvent, Platform, SubscriberId, Tag,
+    Address, AttributeName, Channel, ConsentAction, ConsentEvent, Platform, Subscriber,
+    SubscriberId, Tag,
 };
 
 /// Something a test runs in the middle of a tick: at the n-th send, or during a long wait.
@@ -75,7 +76,7 @@ impl TemplateVersions for PinFirstVersion {
 pub struct World<'h> {
     store: CrashStore,
     clock: ManualClock,
-    platform: FakePlatform<Hook<'h>>,
+    messenger: FakeMessenger<Hook<'h>>,
     long_wait: Mutex<Option<(Duration, Hook<'h>)>>,
     rate_per_second: Option<u32>,
     batch_size: Option<usize>,
@@ -88,7 +89,7 @@ impl<'h> World<'h> {
         World {
             store: CrashStore::default(),
             clock: ManualClock::new(start()),
-            platform: FakePlatform::default(),
+            messenger: FakeMessenger::default(),
             long_wait: Mutex::new(None),
             rate_per_second: None,
             batch_size: None,
@@ -189,8 +190,8 @@ impl<'h> World<'h> {
         chat: u32,
         at: DateTime<Utc>,
         opted_in: bool,
-        change: impl FnMut(&mut crate::subscriber::Subscriber),
-    ) -> crate::subscriber::Subscriber {
+        change: impl FnMut(&mut Subscriber),
+    ) -> Subscriber {
         let address = Address::parse(Platform::Telegram, &chat.to_string()).expect("a chat id");
         directory::touch(&self.store, &shop(), &address, at, opted_in, change)
             .expect("the subscriber is written")
@@ -249,12 +250,12 @@ impl<'h> World<'h> {
 
     /// Answer the next sends to chat `chat` with `outcomes`, then "sent" again.
     pub fn answer(&self, chat: u32, outcomes: impl IntoIterator<Item = SendOutcome>) {
-        self.platform.script(&chat.to_string(), outcomes);
+        self.messenger.script(&chat.to_string(), outcomes);
     }
 
     /// Run `hook` as the `call_number`-th send reaches the platform, before it answers.
     pub fn on_send(&self, call_number: usize, hook: impl FnOnce(&World<'h>) + Send + 'h) {
-        self.platform.on_call(call_number, Box::new(hook));
+        self.messenger.on_call(call_number, Box::new(hook));
     }
 
     /// Run `hook` once, after the first wait of at least `min` a tick makes.
@@ -331,11 +332,11 @@ impl<'h> World<'h> {
 
     /// Every send the platform was asked for, with its time.
     pub fn sends(&self) -> Vec<Call> {
-        self.platform.calls()
+        self.messenger.calls()
     }
 
     pub fn send_count(&self) -> usize {
-        self.platform.calls().len()
+        self.messenger.calls().len()
     }
 
     /// The times of the sends to chat `chat`.
@@ -350,7 +351,7 @@ impl<'h> World<'h> {
 
     /// How many sends each chat got.
     pub fn sends_per_chat(&self) -> BTreeMap<String, usize> {
-        self.platform.calls_per_chat()
+        self.messenger.calls_per_chat()
     }
 
     /// Whether every chat sent to was sent exactly once.
@@ -428,16 +429,16 @@ impl<'h> World<'h> {
     }
 }
 
-/// The world is the platform the sender talks to: it records the send, runs a hook due now, then answers.
+/// The world is the messenger the sender talks to: it records the send, runs a hook due now, then answers.
 impl Messenger for World<'_> {
     type Message = Outgoing;
 
     fn send(&self, _channel: &Channel, to: &Address, message: &Outgoing) -> SendOutcome {
         assert!(message.message.text.starts_with("Hi "));
-        if let Some(hook) = self.platform.record(to.as_str(), self.now()) {
+        if let Some(hook) = self.messenger.record(to.as_str(), self.now()) {
             hook(self);
         }
-        self.platform.answer(to.as_str())
+        self.messenger.answer(to.as_str())
     }
 }
 

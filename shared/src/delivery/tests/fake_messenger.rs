@@ -52,17 +52,17 @@ pub fn outside_service_window() -> SendOutcome {
 /// One call to the platform: the chat and when it was asked.
 pub type Call = (String, DateTime<Utc>);
 
-/// The platform's memory: calls, scripted answers and the one pending hook.
-pub struct FakePlatform<H> {
+/// The recording messenger's memory: calls, scripted answers and the one pending hook.
+pub struct FakeMessenger<H> {
     calls: Mutex<Vec<Call>>,
     script: Mutex<HashMap<String, VecDeque<SendOutcome>>>,
     next_message_id: AtomicUsize,
     hook: Mutex<Option<(usize, H)>>,
 }
 
-impl<H> Default for FakePlatform<H> {
+impl<H> Default for FakeMessenger<H> {
     fn default() -> Self {
-        FakePlatform {
+        FakeMessenger {
             calls: Mutex::default(),
             script: Mutex::default(),
             next_message_id: AtomicUsize::new(1000),
@@ -71,7 +71,7 @@ impl<H> Default for FakePlatform<H> {
     }
 }
 
-impl<H> FakePlatform<H> {
+impl<H> FakeMessenger<H> {
     /// Answer the next calls to `chat` with `outcomes`, in order, then "sent" again.
     pub fn script(&self, chat: &str, outcomes: impl IntoIterator<Item = SendOutcome>) {
         self.script
