@@ -15,6 +15,7 @@ pub mod keys;
 pub mod kv;
 pub mod message;
 pub mod messenger;
+mod newtype;
 pub mod paging;
 pub mod platform;
 pub mod secret;
