@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod clock;
 pub mod delivery;
 pub mod directory;
+pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod feedback;

@@ -6,21 +6,36 @@ use super::{get, suppression_key, Suppression};
 use crate::error::Result;
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::subscriber::SubscriberId;
+use crate::subscriber::{Subscriber, SubscriberId};
 
-/// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
-/// ratings are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
-/// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
-/// the subscriber id, as the record that each message was sent exactly once.
+/// The first step of erasing a person: from now on a suppression record keyed by a hash of the
+/// address refuses a re-import. Everything else holding the person's data is deleted after this, so a
+/// failure part-way leaves a suppressed record that a second erasure finishes, never a half-erased
+/// person who can be imported again. Returns the record, still stored.
+///
+/// # Errors
+/// 404 when absent.
+pub fn suppress<S: KvStore + ?Sized>(
+    store: &S,
+    id: &SubscriberId,
+    now: DateTime<Utc>,
+) -> Result<Subscriber> {
+    let subscriber = get(store, id)?;
+    let suppression = suppression_key(&subscriber.channel, &subscriber.address);
+    kv::set_json(store, &suppression, &Suppression { erased_at: now })?;
+    Ok(subscriber)
+}
+
+/// Erase the directory's part of a person: the record (names, attributes, consent history) and the
+/// reference to the last campaign message they received are deleted after [`suppress`]ing the address.
+/// What other capabilities hold (replies, presses, ratings) is theirs to erase: callers erasing a whole
+/// person use [`crate::erasure::erase_subscriber`], which does so between the two steps.
 ///
 /// # Errors
 /// 404 when absent.
 pub fn erase<S: KvStore + ?Sized>(store: &S, id: &SubscriberId, now: DateTime<Utc>) -> Result<()> {
-    let subscriber = get(store, id)?;
-    let suppression = suppression_key(&subscriber.channel, &subscriber.address);
     // Suppress first: a crash in between leaves a suppressed record, never an erased person re-importable.
-    kv::set_json(store, &suppression, &Suppression { erased_at: now })?;
-    crate::feedback::erase_subscriber_feedback(store, id)?;
+    suppress(store, id, now)?;
     store.delete_many(&[keys::subscriber(id), keys::last_campaign_message(id)])?;
     Ok(())
 }

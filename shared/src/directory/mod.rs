@@ -12,7 +12,7 @@ mod stored;
 mod suppression;
 mod touch;
 
-pub use erase::erase;
+pub use erase::{erase, suppress};
 pub use import::{
     import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
 };
