@@ -9,6 +9,9 @@
 /// Serde reads the value through `parse`, so stored and received text is validated alike. Writing
 /// `#[serde(transparent)]` after the doc comment instead reads the text as stored: for ids the code
 /// derives itself, whose stored form must be kept as it was written.
+use crate::error::{Error, Result};
+use crate::subscriber::is_slug;
+
 macro_rules! validated_string {
     (@conversions $name:ident) => {
         impl $name {
@@ -24,12 +27,7 @@ macro_rules! validated_string {
             }
         }
 
-        impl ::std::convert::TryFrom<String> for $name {
-            type Error = $crate::error::Error;
-            fn try_from(s: String) -> $crate::error::Result<Self> {
-                $name::parse(&s)
-            }
-        }
+        $crate::newtype::try_from_string_by_parse!($name);
 
         impl From<$name> for String {
             fn from(value: $name) -> String {
@@ -60,6 +58,36 @@ macro_rules! validated_string {
 }
 
 pub(crate) use validated_string;
+
+/// `TryFrom<String>` through the type's own `parse(&str) -> Result<Self>`: what
+/// `#[serde(try_from = "String")]` reads with. [`validated_string!`] types get it; a parsed type that
+/// holds something other than its text (a time zone) asks for it alone.
+macro_rules! try_from_string_by_parse {
+    ($name:ident) => {
+        impl ::std::convert::TryFrom<String> for $name {
+            type Error = $crate::error::Error;
+            fn try_from(s: String) -> $crate::error::Result<Self> {
+                $name::parse(&s)
+            }
+        }
+    };
+}
+
+pub(crate) use try_from_string_by_parse;
+
+/// Check an id that goes into store keys: 1 to `max` characters of a-z, 0-9, '_' or '-'.
+///
+/// # Errors
+/// 400 `code`, saying "`<what> '<s>'` must be 1-`max` characters of a-z, 0-9, '_' or '-'".
+pub(crate) fn check_slug_id(s: &str, max: usize, code: &'static str, what: &str) -> Result<()> {
+    if !is_slug(s, max) {
+        return Err(Error::invalid(
+            code,
+            format!("{what} '{s}' must be 1-{max} characters of a-z, 0-9, '_' or '-'"),
+        ));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::newtype::validated_string;
+use crate::newtype::{check_slug_id, validated_string};
 use crate::subscriber::is_slug;
 use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, Tag, TimeZone};
 
@@ -37,12 +37,12 @@ impl CampaignId {
     /// # Errors
     /// 400 `invalid_campaign_id` saying the allowed form.
     pub fn parse(s: &str) -> Result<Self> {
-        if !is_slug(s, MAX_CAMPAIGN_ID_CHARS) {
-            return Err(Error::invalid(
-                "invalid_campaign_id",
-                format!("campaign id '{s}' must be 1-{MAX_CAMPAIGN_ID_CHARS} characters of a-z, 0-9, '_' or '-'"),
-            ));
-        }
+        check_slug_id(
+            s,
+            MAX_CAMPAIGN_ID_CHARS,
+            "invalid_campaign_id",
+            "campaign id",
+        )?;
         Ok(CampaignId(s.to_owned()))
     }
 

@@ -146,13 +146,18 @@ mod tests {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn attribute_values_are_bounded_and_an_empty_one_removes_it() {
-        let mut s = Subscriber::new(
+    /// A subscriber first seen on 1 January, with no consent yet.
+    fn new_subscriber() -> Subscriber {
+        Subscriber::new(
             Channel::parse("telegram:shop").unwrap(),
             Address::parse(Platform::Telegram, "1").unwrap(),
             at("2026-01-01T00:00:00Z"),
-        );
+        )
+    }
+
+    #[test]
+    fn attribute_values_are_bounded_and_an_empty_one_removes_it() {
+        let mut s = new_subscriber();
         let name = AttributeName::parse("city").unwrap();
         assert!(s
             .set_attribute(name.clone(), "x".repeat(MAX_ATTRIBUTE_VALUE_CHARS + 1))
@@ -164,11 +169,7 @@ mod tests {
 
     #[test]
     fn consent_changes_status_and_keeps_evidence() {
-        let mut s = Subscriber::new(
-            Channel::parse("telegram:shop").unwrap(),
-            Address::parse(Platform::Telegram, "1").unwrap(),
-            at("2026-01-01T00:00:00Z"),
-        );
+        let mut s = new_subscriber();
         assert!(!s.may_receive());
         let changed = s.record_consent(ConsentEvent {
             action: ConsentAction::Subscribed,
@@ -191,11 +192,7 @@ mod tests {
 
     #[test]
     fn consent_history_is_bounded_but_keeps_the_first_opt_in() {
-        let mut s = Subscriber::new(
-            Channel::parse("telegram:shop").unwrap(),
-            Address::parse(Platform::Telegram, "1").unwrap(),
-            at("2026-01-01T00:00:00Z"),
-        );
+        let mut s = new_subscriber();
         for i in 0..(MAX_CONSENT_EVENTS + 10) {
             let action = if i % 2 == 0 {
                 ConsentAction::Subscribed

@@ -42,10 +42,15 @@ mod tests {
 
     #[test]
     fn subscriber_id_round_trips() {
-        let channel = Channel::parse("telegram:shop").unwrap();
-        let id = SubscriberId::of(&channel, &Address::parse(Platform::Telegram, "42").unwrap());
+        let id = SubscriberId::parse("telegram:shop:42").unwrap();
         assert_eq!(id.as_str(), "telegram:shop:42");
-        assert_eq!(SubscriberId::parse("telegram:shop:42").unwrap(), id);
+        let derived = SubscriberId::of(
+            &Channel::parse("telegram:shop").unwrap(),
+            &Address::parse(Platform::Telegram, "42").unwrap(),
+        );
+        assert_eq!(derived, id);
+        // Another spelling of the same address is the same subscriber.
+        assert_eq!(SubscriberId::parse("telegram:shop:042").unwrap(), id);
         assert!(SubscriberId::parse("telegram:shop:x").is_err());
         assert!(SubscriberId::parse("nonsense").is_err());
     }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::newtype::try_from_string_by_parse;
 
 /// An IANA time zone, e.g. `Europe/Berlin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,12 +30,7 @@ impl TimeZone {
     }
 }
 
-impl TryFrom<String> for TimeZone {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        TimeZone::parse(&s)
-    }
-}
+try_from_string_by_parse!(TimeZone);
 
 impl From<TimeZone> for String {
     fn from(t: TimeZone) -> String {

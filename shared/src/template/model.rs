@@ -15,8 +15,8 @@ use super::limits::{
 };
 use super::validate::Problems;
 use crate::error::{Error, Result};
-use crate::newtype::validated_string;
-use crate::subscriber::{is_slug, Locale};
+use crate::newtype::{check_slug_id, validated_string};
+use crate::subscriber::Locale;
 
 validated_string! {
     /// A template id: 1 to 40 characters of `a-z`, `0-9`, `_` or `-`.
@@ -29,12 +29,12 @@ impl TemplateId {
     /// # Errors
     /// 400 `invalid_template_id` saying the allowed form.
     pub fn parse(s: &str) -> Result<Self> {
-        if !is_slug(s, MAX_TEMPLATE_ID_CHARS) {
-            return Err(Error::invalid(
-                "invalid_template_id",
-                format!("template id '{s}' must be 1-{MAX_TEMPLATE_ID_CHARS} characters of a-z, 0-9, '_' or '-'"),
-            ));
-        }
+        check_slug_id(
+            s,
+            MAX_TEMPLATE_ID_CHARS,
+            "invalid_template_id",
+            "template id",
+        )?;
         Ok(TemplateId(s.to_owned()))
     }
 
