@@ -48,13 +48,15 @@ mod tests {
 
     const IMPORT_LINE: &str = r#"{"channel":"telegram:shop","address":"42","first_name":"Ada","consent":{"at":"2026-01-01T00:00:00Z","source":"checkout","evidence":"form-42"}}"#;
 
-    fn reply_from(subscriber: &SubscriberId, text: &str) -> InboundEvent {
-        InboundEvent::Reply {
+    /// What the feedback intake keeps when `subscriber` writes `text`.
+    fn record_reply(store: &MemoryStore, subscriber: &SubscriberId, text: &str) {
+        let reply = InboundEvent::Reply {
             subscriber: subscriber.clone(),
             message_id: "101".into(),
             text: text.into(),
             at: now(),
-        }
+        };
+        apply_events(store, &FeedbackSettings::default(), &[reply]).unwrap();
     }
 
     fn keys_naming(store: &MemoryStore, id: &SubscriberId) -> Vec<String> {
@@ -72,12 +74,7 @@ mod tests {
     fn erasing_a_person_removes_their_record_and_feedback_and_refuses_a_reimport() {
         let store = MemoryStore::new();
         directory::import(&store, IMPORT_LINE, now()).unwrap();
-        apply_events(
-            &store,
-            &FeedbackSettings::default(),
-            &[reply_from(&person(), "Call me on +49 151 000")],
-        )
-        .unwrap();
+        record_reply(&store, &person(), "Call me on +49 151 000");
         assert!(!keys_naming(&store, &person()).is_empty());
 
         erase_subscriber(&store, &person(), now()).unwrap();
@@ -93,12 +90,7 @@ mod tests {
     fn erasing_an_unknown_person_is_not_found_and_changes_nothing() {
         let store = MemoryStore::new();
         let stranger = SubscriberId::parse("telegram:shop:7").unwrap();
-        apply_events(
-            &store,
-            &FeedbackSettings::default(),
-            &[reply_from(&stranger, "hello")],
-        )
-        .unwrap();
+        record_reply(&store, &stranger, "hello");
         let before = store.get_keys().unwrap();
 
         let err = erase_subscriber(&store, &stranger, now()).unwrap_err();

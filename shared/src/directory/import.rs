@@ -36,19 +36,16 @@ pub struct ImportLine {
     pub channel: String,
     /// The platform address.
     pub address: String,
-    /// Consent evidence (required).
+    /// Consent evidence (required; absent only to be reported as missing). Like it, the optional
+    /// fields below may be left out: serde reads a missing `Option` as `None`.
     pub consent: Option<ImportedConsent>,
-    /// Names.
-    #[serde(default)]
+    /// First name.
     pub first_name: Option<String>,
-    /// Names.
-    #[serde(default)]
+    /// Last name.
     pub last_name: Option<String>,
-    /// Locale.
-    #[serde(default)]
+    /// Locale, e.g. `pt-BR`.
     pub locale: Option<String>,
-    /// Time zone.
-    #[serde(default)]
+    /// IANA time zone.
     pub timezone: Option<String>,
     /// Tags.
     #[serde(default)]

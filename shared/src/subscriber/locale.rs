@@ -59,8 +59,17 @@ mod tests {
 
     #[test]
     fn locales_are_normalised() {
-        assert_eq!(Locale::parse("pt_br").unwrap().as_str(), "pt-BR");
-        assert_eq!(Locale::parse("zh-hant").unwrap().as_str(), "zh-Hant");
+        for (given, normalised) in [
+            ("pt_br", "pt-BR"),
+            ("PT-br", "pt-BR"),
+            ("zh-hant", "zh-Hant"),
+        ] {
+            assert_eq!(
+                Locale::parse(given).unwrap().as_str(),
+                normalised,
+                "{given}"
+            );
+        }
         assert_eq!(Locale::parse("EN").unwrap().language(), "en");
         assert_eq!(Locale::parse("e").unwrap_err().code(), "invalid_locale");
         assert!(Locale::parse("en-").is_err());
