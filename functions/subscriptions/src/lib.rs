@@ -9,6 +9,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
+use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::paging;
 use spinpost::platform::telegram::{webhook as telegram, Bots};
@@ -151,7 +152,7 @@ fn patch_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Resul
 fn erase_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     web::require_bearer(req, &ctx.admin_token)?;
     let id = SubscriberId::parse(params.get("id"))?;
-    directory::erase(&ctx.store, &id, SystemClock.now())?;
+    erasure::erase_subscriber(&ctx.store, &id, SystemClock.now())?;
     Ok(web::Response::ok(
         &json!({ "erased": id, "suppressed": true }),
     ))

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::newtype::{check_slug_id, validated_string};
 use crate::subscriber::is_slug;
 use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, Tag, TimeZone};
 
@@ -25,10 +26,10 @@ pub const MAX_AUDIENCE_ATTRIBUTES: usize = 20;
 /// The longest template id.
 const MAX_TEMPLATE_ID_CHARS: usize = 64;
 
-/// A campaign id: 1-40 characters of a-z, 0-9, '_' and '-', given by the client or generated from the name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CampaignId(String);
+validated_string! {
+    /// A campaign id: 1-40 characters of a-z, 0-9, '_' and '-', given by the client or generated from the name.
+    pub struct CampaignId;
+}
 
 impl CampaignId {
     /// Parse a client-given id.
@@ -36,12 +37,12 @@ impl CampaignId {
     /// # Errors
     /// 400 `invalid_campaign_id` saying the allowed form.
     pub fn parse(s: &str) -> Result<Self> {
-        if !is_slug(s, MAX_CAMPAIGN_ID_CHARS) {
-            return Err(Error::invalid(
-                "invalid_campaign_id",
-                format!("campaign id '{s}' must be 1-{MAX_CAMPAIGN_ID_CHARS} characters of a-z, 0-9, '_' or '-'"),
-            ));
-        }
+        check_slug_id(
+            s,
+            MAX_CAMPAIGN_ID_CHARS,
+            "invalid_campaign_id",
+            "campaign id",
+        )?;
         Ok(CampaignId(s.to_owned()))
     }
 
@@ -66,11 +67,6 @@ impl CampaignId {
         }
         CampaignId(format!("{slug}-{stamp}"))
     }
-
-    /// The id text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 fn base36(mut n: u64) -> String {
@@ -85,25 +81,6 @@ fn base36(mut n: u64) -> String {
     }
     out.reverse();
     String::from_utf8(out).unwrap_or_default()
-}
-
-impl fmt::Display for CampaignId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for CampaignId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        CampaignId::parse(&s)
-    }
-}
-
-impl From<CampaignId> for String {
-    fn from(id: CampaignId) -> String {
-        id.0
-    }
 }
 
 /// Where a campaign is in its life.

@@ -3,7 +3,6 @@
 //! into these types; the shape and size rules live here, the template-language rules in `validate`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,12 +15,13 @@ use super::limits::{
 };
 use super::validate::Problems;
 use crate::error::{Error, Result};
+use crate::newtype::{check_slug_id, validated_string};
 use crate::subscriber::Locale;
 
-/// A template id: 1 to 40 characters of `a-z`, `0-9`, `_` or `-`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TemplateId(String);
+validated_string! {
+    /// A template id: 1 to 40 characters of `a-z`, `0-9`, `_` or `-`.
+    pub struct TemplateId;
+}
 
 impl TemplateId {
     /// Parse an id given by a client or a URL.
@@ -29,16 +29,12 @@ impl TemplateId {
     /// # Errors
     /// 400 `invalid_template_id` saying the allowed form.
     pub fn parse(s: &str) -> Result<Self> {
-        let valid = !s.is_empty()
-            && s.len() <= MAX_TEMPLATE_ID_CHARS
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !valid {
-            return Err(Error::invalid(
-                "invalid_template_id",
-                format!("template id '{s}' must be 1-{MAX_TEMPLATE_ID_CHARS} characters of a-z, 0-9, '_' or '-'"),
-            ));
-        }
+        check_slug_id(
+            s,
+            MAX_TEMPLATE_ID_CHARS,
+            "invalid_template_id",
+            "template id",
+        )?;
         Ok(TemplateId(s.to_owned()))
     }
 
@@ -64,30 +60,6 @@ impl TemplateId {
             ));
         }
         Self::parse(slug)
-    }
-
-    /// The id text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TemplateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for TemplateId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        TemplateId::parse(&s)
-    }
-}
-
-impl From<TemplateId> for String {
-    fn from(id: TemplateId) -> String {
-        id.0
     }
 }
 

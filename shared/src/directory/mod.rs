@@ -1,0 +1,24 @@
+//! The subscriber directory: create and change subscriber records safely under concurrent webhooks,
+//! list them with filters and cursor paging, edit, bulk-import with per-line reports, and erase.
+//! One concept per file; everything is re-exported here, so `crate::directory::X` names each.
+
+mod erase;
+#[cfg(test)]
+mod fixtures;
+mod import;
+mod list;
+mod patch;
+mod stored;
+mod suppression;
+mod touch;
+
+pub use erase::{erase, suppress};
+pub use import::{
+    import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
+};
+pub use list::{list, ListFilter};
+pub use patch::{patch, SubscriberPatch, TagPatch};
+pub use stored::{get, StoredSubscriber};
+use suppression::suppression_key;
+pub use suppression::{address_hash, is_suppressed, Suppression};
+pub use touch::touch;

@@ -1,0 +1,162 @@
+//! Platforms and channels: which messenger, and which account on it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A messenger platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Telegram Bot API.
+    Telegram,
+    /// WhatsApp Cloud API.
+    Whatsapp,
+}
+
+impl Platform {
+    /// Whether the platform reports delivery and reading per message (WhatsApp does, Telegram does not).
+    pub fn sends_receipts(self) -> bool {
+        matches!(self, Platform::Whatsapp)
+    }
+
+    /// The lower-case name used in routes, keys and ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Telegram => "telegram",
+            Platform::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "telegram" => Ok(Platform::Telegram),
+            "whatsapp" => Ok(Platform::Whatsapp),
+            other => Err(Error::invalid(
+                "invalid_platform",
+                format!("platform '{other}' is not one of: telegram, whatsapp"),
+            )),
+        }
+    }
+}
+
+/// Whether `s` is 1 to `max` characters of a-z, 0-9, '_' or '-' (ids that are safe inside store keys).
+pub(crate) fn is_slug(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A channel: one account on one platform, e.g. `telegram:shop` (bot "shop") or `whatsapp:1122334455667`
+/// (a WhatsApp phone number id). Campaigns target channels; subscribers belong to one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Channel {
+    platform: Platform,
+    account: String,
+}
+
+impl Channel {
+    /// Parse `platform:account`; the account is a slug of at most 64 characters.
+    ///
+    /// # Errors
+    /// `invalid_channel` saying which part is wrong.
+    pub fn parse(s: &str) -> Result<Self> {
+        let (platform, account) = s.split_once(':').ok_or_else(|| {
+            Error::invalid(
+                "invalid_channel",
+                format!(
+                    "channel '{s}' must look like 'telegram:<bot>' or 'whatsapp:<phone-number-id>'"
+                ),
+            )
+        })?;
+        let platform: Platform = platform.parse().map_err(|_| {
+            Error::invalid(
+                "invalid_channel",
+                format!("channel '{s}': platform must be telegram or whatsapp"),
+            )
+        })?;
+        Self::new(platform, account)
+    }
+
+    /// A channel from its parts.
+    ///
+    /// # Errors
+    /// `invalid_channel` when the account is not a slug.
+    pub fn new(platform: Platform, account: &str) -> Result<Self> {
+        if !is_slug(account, 64) {
+            return Err(Error::invalid(
+                "invalid_channel",
+                format!("account '{account}' must be 1-64 characters of a-z, 0-9, '_' or '-'"),
+            ));
+        }
+        Ok(Channel {
+            platform,
+            account: account.to_owned(),
+        })
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    /// The account (bot name or phone number id).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.account)
+    }
+}
+
+impl TryFrom<String> for Channel {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Channel::parse(&s)
+    }
+}
+
+impl From<Channel> for String {
+    fn from(c: Channel) -> String {
+        c.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_parses_and_rejects_clearly() {
+        let c = Channel::parse("telegram:shop").unwrap();
+        assert_eq!(c.platform(), Platform::Telegram);
+        assert_eq!(c.account(), "shop");
+        assert_eq!(c.to_string(), "telegram:shop");
+        assert_eq!(
+            Channel::parse("shop").unwrap_err().code(),
+            "invalid_channel"
+        );
+        assert!(Channel::parse("viber:shop")
+            .unwrap_err()
+            .message()
+            .contains("telegram or whatsapp"));
+        assert!(Channel::parse("telegram:Shop Bot").is_err());
+    }
+}
