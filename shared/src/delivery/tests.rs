@@ -883,8 +883,7 @@ fn a_recipient_outside_the_service_window_without_an_approved_template_is_skippe
     subscribe(&store, 1, &[]);
     launch(&store, "c1", "{}");
     let calls = Log::default();
-    let closed = SendOutcome::Rejected {
-        code: crate::platform::whatsapp::send::OUTSIDE_WINDOW.into(),
+    let closed = SendOutcome::OutsideWindow {
         reason: "the recipient has not written in the last 24 hours".into(),
     };
     run_tick(
@@ -915,7 +914,7 @@ fn pacing_spaces_sends_at_the_channel_rate() {
     launch(&store, "c1", "{}");
     let calls = Log::default();
     let mut settings = config("t1", &clock, 60);
-    settings.telegram_rate_per_second = 5;
+    settings.rates.insert(Platform::Telegram, 5);
     run_tick(
         &store,
         &FakeMessenger::new(&clock, &calls),
@@ -947,12 +946,12 @@ fn a_tick_stops_at_its_budget_and_the_next_one_continues_without_duplicates() {
     let calls = Log::default();
     let messenger = FakeMessenger::new(&clock, &calls);
     let mut settings = config("t1", &clock, 1);
-    settings.telegram_rate_per_second = 10;
+    settings.rates.insert(Platform::Telegram, 10);
     let first = run_tick(&store, &messenger, &FakeRenderer, &clock, &settings).unwrap();
     assert!(first.budget_spent);
     assert!(first.sent > 0 && first.sent < 60, "{first:?}");
     let mut next = config("t2", &clock, 60);
-    next.telegram_rate_per_second = 10;
+    next.rates.insert(Platform::Telegram, 10);
     let second = run_tick(&store, &messenger, &FakeRenderer, &clock, &next).unwrap();
     assert_eq!(first.sent + second.sent, 60);
     assert!(sends_per_chat(&calls).values().all(|&n| n == 1));
@@ -1266,7 +1265,7 @@ fn progress_reports_counts_rate_and_time_left() {
     launch(&store, "c1", "{}");
     let calls = Log::default();
     let mut settings = config("t1", &clock, 6);
-    settings.telegram_rate_per_second = 20;
+    settings.rates.insert(Platform::Telegram, 20);
     run_tick(
         &store,
         &FakeMessenger::new(&clock, &calls),
