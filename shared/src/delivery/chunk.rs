@@ -4,13 +4,11 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::campaign::Campaign;
-use crate::clock::Clock;
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
 use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::messenger::Messenger;
 use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
@@ -21,7 +19,7 @@ use super::pacing;
 use super::policy::{Candidate, Verdict};
 use super::report::BatchReport;
 use super::sender::Sender;
-use super::{MessageRenderer, Outgoing};
+use super::Outgoing;
 
 /// How old a consent reading may be when its message goes out; an older one is read again (the send
 /// slot can be far off when the channel is paused or its queue is long).
@@ -78,13 +76,7 @@ struct Sent {
     references: Vec<SentMessageRef>,
 }
 
-impl<S, M, R, C> Sender<'_, S, M, R, C>
-where
-    S: KvStore + ?Sized,
-    M: Messenger<Message = Outgoing> + ?Sized,
-    R: MessageRenderer + ?Sized,
-    C: Clock + ?Sized,
-{
+impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// Decide, record intent, send and record outcomes for a few entries.
     pub(super) fn send_chunk(
         &self,

@@ -201,6 +201,18 @@ mod tests {
         apply_outcome(entry, outcome, &policy(), attempt)
     }
 
+    /// The answer to a first attempt.
+    fn first(outcome: SendOutcome) -> Applied {
+        apply(&in_flight(), outcome)
+    }
+
+    fn failed(code: &str, reason: &str) -> DeliveryState {
+        DeliveryState::Failed {
+            code: code.into(),
+            reason: reason.into(),
+        }
+    }
+
     fn transient() -> SendOutcome {
         SendOutcome::Transient {
             reason: "502".into(),
@@ -216,12 +228,9 @@ mod tests {
 
     #[test]
     fn sent_is_final_and_leaves_a_reference() {
-        let applied = apply(
-            &in_flight(),
-            SendOutcome::Sent {
-                message_id: "m1".into(),
-            },
-        );
+        let applied = first(SendOutcome::Sent {
+            message_id: "m1".into(),
+        });
         assert_eq!(
             applied.entry.outcome,
             DeliveryState::Sent {
@@ -239,19 +248,16 @@ mod tests {
 
     #[test]
     fn sent_without_a_message_id_leaves_no_reference() {
-        let applied = apply(
-            &in_flight(),
-            SendOutcome::Sent {
-                message_id: String::new(),
-            },
-        );
+        let applied = first(SendOutcome::Sent {
+            message_id: String::new(),
+        });
         assert!(applied.entry.outcome.is_final());
         assert_eq!(applied.effects, Effects::default());
     }
 
     #[test]
     fn rate_limited_pauses_the_channel_and_goes_back_to_pending() {
-        let applied = apply(&in_flight(), rate_limited(30));
+        let applied = first(rate_limited(30));
         assert_eq!(applied.entry.outcome, DeliveryState::Pending);
         assert_eq!(applied.entry.rate_limited, 1);
         assert_eq!(applied.entry.not_before, None);
@@ -264,24 +270,18 @@ mod tests {
 
     #[test]
     fn rate_limited_too_often_fails_with_429_and_still_pauses() {
-        let once = apply(&in_flight(), rate_limited(5)).entry;
+        let once = first(rate_limited(5)).entry;
         let applied = apply(&once, rate_limited(5));
-        assert_eq!(
-            applied.entry.outcome,
-            DeliveryState::Failed {
-                code: "429".into(),
-                reason: "slow down".into()
-            }
-        );
+        assert_eq!(applied.entry.outcome, failed("429", "slow down"));
         assert!(applied.effects.pause_channel_until.is_some());
         assert!(!applied.effects.retried);
     }
 
     #[test]
     fn retry_after_is_clamped_between_a_second_and_an_hour() {
-        let zero = apply(&in_flight(), rate_limited(0)).effects;
+        let zero = first(rate_limited(0)).effects;
         assert_eq!(zero.pause_channel_until, Some(now() + Duration::seconds(1)));
-        let absurd = apply(&in_flight(), rate_limited(u64::MAX)).effects;
+        let absurd = first(rate_limited(u64::MAX)).effects;
         assert_eq!(
             absurd.pause_channel_until,
             Some(now() + Duration::seconds(3_600))
@@ -290,19 +290,16 @@ mod tests {
 
     #[test]
     fn transient_failures_back_off_doubling_then_give_up() {
-        let first = apply(&in_flight(), transient());
-        assert_eq!(first.entry.outcome, DeliveryState::Pending);
-        assert_eq!(first.entry.not_before, Some(now() + Duration::seconds(2)));
-        assert!(first.effects.retried);
-        let second = apply(&first.entry, transient());
+        let once = first(transient());
+        assert_eq!(once.entry.outcome, DeliveryState::Pending);
+        assert_eq!(once.entry.not_before, Some(now() + Duration::seconds(2)));
+        assert!(once.effects.retried);
+        let second = apply(&once.entry, transient());
         assert_eq!(second.entry.not_before, Some(now() + Duration::seconds(4)));
         let third = apply(&second.entry, transient());
         assert_eq!(
             third.entry.outcome,
-            DeliveryState::Failed {
-                code: "transient".into(),
-                reason: "gave up after 3 attempts: 502".into()
-            }
+            failed("transient", "gave up after 3 attempts: 502")
         );
         assert_eq!(third.entry.not_before, None);
         assert!(!third.effects.retried);
@@ -310,12 +307,9 @@ mod tests {
 
     #[test]
     fn outside_the_window_is_skipped_with_the_reason() {
-        let applied = apply(
-            &in_flight(),
-            SendOutcome::OutsideWindow {
-                reason: "no approved template".into(),
-            },
-        );
+        let applied = first(SendOutcome::OutsideWindow {
+            reason: "no approved template".into(),
+        });
         assert_eq!(
             applied.entry.outcome,
             DeliveryState::Skipped {
@@ -327,13 +321,10 @@ mod tests {
 
     #[test]
     fn recipient_gone_is_blocked_and_asks_to_block_the_subscriber() {
-        let applied = apply(
-            &in_flight(),
-            SendOutcome::RecipientGone {
-                code: "403".into(),
-                reason: "blocked by the user".into(),
-            },
-        );
+        let applied = first(SendOutcome::RecipientGone {
+            code: "403".into(),
+            reason: "blocked by the user".into(),
+        });
         assert_eq!(
             applied.entry.outcome,
             DeliveryState::Blocked {
@@ -352,20 +343,11 @@ mod tests {
 
     #[test]
     fn rejected_fails_with_the_platform_code() {
-        let applied = apply(
-            &in_flight(),
-            SendOutcome::Rejected {
-                code: "400".into(),
-                reason: "bad request".into(),
-            },
-        );
-        assert_eq!(
-            applied.entry.outcome,
-            DeliveryState::Failed {
-                code: "400".into(),
-                reason: "bad request".into()
-            }
-        );
+        let applied = first(SendOutcome::Rejected {
+            code: "400".into(),
+            reason: "bad request".into(),
+        });
+        assert_eq!(applied.entry.outcome, failed("400", "bad request"));
         assert_eq!(applied.effects, Effects::default());
     }
 }

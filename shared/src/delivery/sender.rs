@@ -24,19 +24,13 @@ use super::{MessageRenderer, Outgoing};
 ///
 /// # Errors
 /// A store failure; work already done is recorded in the ledger and the leases lapse.
-pub fn run_tick<S, M, R, C>(
+pub fn run_tick<S: KvStore + ?Sized>(
     store: &S,
-    messenger: &M,
-    renderer: &R,
-    clock: &C,
+    messenger: &dyn Messenger<Message = Outgoing>,
+    renderer: &dyn MessageRenderer,
+    clock: &dyn Clock,
     config: &SenderConfig,
-) -> Result<TickReport>
-where
-    S: KvStore + ?Sized,
-    M: Messenger<Message = Outgoing> + ?Sized,
-    R: MessageRenderer + ?Sized,
-    C: Clock + ?Sized,
-{
+) -> Result<TickReport> {
     let mut report = TickReport::default();
     let mut config = config.clone();
     // Campaigns whose channel has no send slot left within the budget (paused by a 429, or its queue
@@ -48,7 +42,14 @@ where
             report.budget_spent = true;
             break;
         }
-        let step = next_step(store, messenger, renderer, clock, &config, &out_of_slots)?;
+        let sender = Sender {
+            store,
+            messenger,
+            renderer,
+            clock,
+            config: &config,
+        };
+        let step = sender.next_step(&out_of_slots)?;
         if step == Step::NothingDue {
             break;
         }
@@ -73,37 +74,13 @@ where
 ///
 /// # Errors
 /// Store failures.
-pub fn send_next_batch<S, M, R, C>(
+pub fn send_next_batch<S: KvStore + ?Sized>(
     store: &S,
-    messenger: &M,
-    renderer: &R,
-    clock: &C,
+    messenger: &dyn Messenger<Message = Outgoing>,
+    renderer: &dyn MessageRenderer,
+    clock: &dyn Clock,
     config: &SenderConfig,
-) -> Result<Step>
-where
-    S: KvStore + ?Sized,
-    M: Messenger<Message = Outgoing> + ?Sized,
-    R: MessageRenderer + ?Sized,
-    C: Clock + ?Sized,
-{
-    next_step(store, messenger, renderer, clock, config, &BTreeSet::new())
-}
-
-/// [`send_next_batch`], passing over the campaigns in `skip`.
-fn next_step<S, M, R, C>(
-    store: &S,
-    messenger: &M,
-    renderer: &R,
-    clock: &C,
-    config: &SenderConfig,
-    skip: &BTreeSet<String>,
-) -> Result<Step>
-where
-    S: KvStore + ?Sized,
-    M: Messenger<Message = Outgoing> + ?Sized,
-    R: MessageRenderer + ?Sized,
-    C: Clock + ?Sized,
-{
+) -> Result<Step> {
     let sender = Sender {
         store,
         messenger,
@@ -111,38 +88,39 @@ where
         clock,
         config,
     };
-    let ids = campaign::active_ids(store)?;
-    if ids.is_empty() {
-        return Ok(Step::NothingDue);
-    }
-    let start = config.rotation % ids.len();
-    for id in ids[start..].iter().chain(&ids[..start]) {
-        if skip.contains(id) {
-            continue;
-        }
-        if let Some(step) = sender.step_campaign(id)? {
-            return Ok(step);
-        }
-    }
-    Ok(Step::NothingDue)
+    sender.next_step(&BTreeSet::new())
 }
 
 /// One step's view of the world: the store, the platforms, the renderer, the time and the limits.
-pub(super) struct Sender<'a, S: ?Sized, M: ?Sized, R: ?Sized, C: ?Sized> {
+/// Only the store is a type parameter (callers hold it behind generic references); the other ports
+/// are called a few times per message, where dynamic dispatch costs nothing next to the request.
+pub(super) struct Sender<'a, S: ?Sized> {
     pub(super) store: &'a S,
-    pub(super) messenger: &'a M,
-    pub(super) renderer: &'a R,
-    pub(super) clock: &'a C,
+    pub(super) messenger: &'a dyn Messenger<Message = Outgoing>,
+    pub(super) renderer: &'a dyn MessageRenderer,
+    pub(super) clock: &'a dyn Clock,
     pub(super) config: &'a SenderConfig,
 }
 
-impl<S, M, R, C> Sender<'_, S, M, R, C>
-where
-    S: KvStore + ?Sized,
-    M: Messenger<Message = Outgoing> + ?Sized,
-    R: MessageRenderer + ?Sized,
-    C: Clock + ?Sized,
-{
+impl<S: KvStore + ?Sized> Sender<'_, S> {
+    /// [`send_next_batch`], passing over the campaigns in `skip`.
+    fn next_step(&self, skip: &BTreeSet<String>) -> Result<Step> {
+        let ids = campaign::active_ids(self.store)?;
+        if ids.is_empty() {
+            return Ok(Step::NothingDue);
+        }
+        let start = self.config.rotation % ids.len();
+        for id in ids[start..].iter().chain(&ids[..start]) {
+            if skip.contains(id) {
+                continue;
+            }
+            if let Some(step) = self.step_campaign(id)? {
+                return Ok(step);
+            }
+        }
+        Ok(Step::NothingDue)
+    }
+
     fn lease(&self, until: DateTime<Utc>) -> Lease {
         Lease {
             owner: self.config.owner.clone(),
