@@ -85,6 +85,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         chunk: &[usize],
         report: &mut BatchReport,
     ) -> Result<Chunk> {
+        let (id, number) = (campaign.id.as_str(), batch.batch);
         let planned_at = self.clock.now();
         let Plans {
             mut decided,
@@ -110,14 +111,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }));
         let last_slot = slots.last().copied().unwrap_or(planned_at);
         let lease_until = last_slot + self.config.lease;
-        let Some(written) = self.write(
-            campaign.id.as_str(),
-            batch.batch,
-            &decided,
-            lease_until,
-            report,
-        )?
-        else {
+        let Some(written) = self.write(id, number, &decided, lease_until, report)? else {
             return Ok(Chunk::LeaseLost);
         };
         if starved {
@@ -133,13 +127,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         self.record_references(campaign, &sent.references)?;
         let lease_until = self.clock.now() + self.config.lease;
         Ok(
-            match self.write(
-                campaign.id.as_str(),
-                batch.batch,
-                &sent.outcomes,
-                lease_until,
-                report,
-            )? {
+            match self.write(id, number, &sent.outcomes, lease_until, report)? {
                 Some(written) => Chunk::Done(written),
                 None => Chunk::LeaseLost,
             },
@@ -234,13 +222,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let mut sent = Sent::default();
         let mut halted = false;
         for (recipient, &slot) in ready.into_iter().zip(slots) {
-            let entry = &batch.entries[recipient.index];
+            let index = recipient.index;
+            let entry = &batch.entries[index];
             if halted || !self.wait_for_slot(campaign, slot)? {
                 halted = true;
-                sent.outcomes.push((recipient.index, entry.clone()));
+                sent.outcomes.push((index, entry.clone()));
                 continue;
             }
-            let index = recipient.index;
             let recipient = match self.reconsider(campaign, entry, recipient, planned_at)? {
                 Ok(recipient) => recipient,
                 Err(decision) => {
@@ -252,18 +240,20 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             let answer =
                 self.messenger
                     .send(&campaign.channel, &recipient.address, &recipient.outgoing);
+            let answered_at = self.clock.now();
             let attempt = Attempt {
                 campaign_id: campaign.id.as_str(),
                 batch: batch.batch,
-                answered_at: self.clock.now(),
+                answered_at,
             };
             let applied = apply_outcome(entry, answer, &policy, attempt);
             halted = applied.effects.pause_channel_until.is_some();
             if applied.effects.retried {
                 report.retried += 1;
             }
-            self.perform(campaign, &entry.subscriber, applied.effects, &mut sent)?;
-            sent.outcomes.push((recipient.index, applied.entry));
+            let effects = applied.effects;
+            self.perform(campaign, &entry.subscriber, effects, answered_at, &mut sent)?;
+            sent.outcomes.push((index, applied.entry));
         }
         Ok(sent)
     }
@@ -302,14 +292,15 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         campaign: &Campaign,
         subscriber: &SubscriberId,
         effects: Effects,
+        answered_at: DateTime<Utc>,
         sent: &mut Sent,
     ) -> Result<()> {
         if let Some(until) = effects.pause_channel_until {
             pacing::pause_channel(self.store, &campaign.channel, until)?;
         }
         if let Some(block) = effects.block {
-            let now = self.clock.now();
-            block_subscriber(self.store, subscriber, campaign.id.as_str(), &block, now)?;
+            let campaign_id = campaign.id.as_str();
+            block_subscriber(self.store, subscriber, campaign_id, &block, answered_at)?;
         }
         sent.references.extend(effects.reference);
         Ok(())
