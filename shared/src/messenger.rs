@@ -40,6 +40,12 @@ pub enum SendOutcome {
         /// What happened.
         reason: String,
     },
+    /// The platform allows this message only inside the recipient's service (reply) window, which is
+    /// closed: not sent now, recorded as skipped.
+    OutsideWindow {
+        /// Why the window does not allow it.
+        reason: String,
+    },
     /// The recipient blocked us, left or does not exist: suppress them, never retry.
     RecipientGone {
         /// The platform's code.

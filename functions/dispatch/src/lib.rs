@@ -195,8 +195,14 @@ fn tick(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> 
         started_at,
         budget_ms,
     );
-    config.telegram_rate_per_second = positive_rate("telegram_rate_per_second")?;
-    config.whatsapp_rate_per_second = positive_rate("whatsapp_rate_per_second")?;
+    config.rates.insert(
+        Platform::Telegram,
+        positive_rate("telegram_rate_per_second")?,
+    );
+    config.rates.insert(
+        Platform::Whatsapp,
+        positive_rate("whatsapp_rate_per_second")?,
+    );
     let messenger = PlatformMessenger {
         http: &SpinHttp,
         clock: &clock,

@@ -8,10 +8,12 @@
 //!    through the subscriber index) as a new batch record leased to this tick ([`claim`]).
 //! 2. **Intent**: before a few recipients are sent, their entries are marked in flight in the batch
 //!    record, in one compare-and-swap that also renews the lease.
-//! 3. **Send**: consent is re-read, the message rendered and sent in send slots reserved from the
+//! 3. **Send**: the [`policy`] chain judges each recipient on the record as it is now (and again when
+//!    that reading grew old), the message is rendered and sent in send slots reserved from the
 //!    channel's shared pacing record ([`pacing`]).
-//! 4. **Outcome**: the answers are written back in one compare-and-swap and the
-//!    [`crate::event::SentMessageRef`]s in one `set_many`.
+//! 4. **Outcome**: each answer is applied to its entry by [`outcome::apply_outcome`]; the entries are
+//!    written back in one compare-and-swap after the [`crate::event::SentMessageRef`]s in one
+//!    `set_many`.
 //! 5. **Close**: a batch whose entries are all final leaves the cursor's open set in the same
 //!    compare-and-swap that adds its final states to the cursor's totals; the campaign counters are
 //!    then brought up to those totals (module `counters`), so a crash at any point neither loses nor
@@ -21,12 +23,17 @@
 //! the batch over closes them as failed `outcome_unknown` and never sends them again (see
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
+mod chunk;
 pub mod claim;
+mod config;
 mod counters;
 pub mod ledger;
 mod messengers;
+pub mod outcome;
 pub mod pacing;
+pub mod policy;
 mod progress;
+mod report;
 mod sender;
 
 #[cfg(test)]
@@ -39,15 +46,16 @@ use crate::error::Result;
 use crate::message::RenderedMessage;
 use crate::subscriber::Subscriber;
 
+pub use config::{default_rate, SenderConfig, MAX_BUDGET_MS};
 pub use ledger::{
     CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
 pub use messengers::{PlatformMessenger, TelegramSender, WhatsAppSender};
+pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
+pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
-pub use sender::{
-    run_tick, send_next_batch, BatchReport, SenderConfig, Step, StopReason, TickReport,
-    MAX_BUDGET_MS, MAX_RETRY_AFTER_SECS,
-};
+pub use report::{BatchReport, Step, StopReason, TickReport};
+pub use sender::{run_tick, send_next_batch};
 
 /// The port through which the sender renders a campaign's message for one recipient, so delivery does
 /// not depend on the template engine.

@@ -137,24 +137,12 @@ mod tests {
         let far = now() + Duration::hours(1);
         let first = addresses(&["1", "2"]);
         let second = addresses(&["3", "4"]);
-        let a = reserve_slots(
-            &store,
-            &channel,
-            &first.iter().collect::<Vec<_>>(),
-            10,
-            now(),
-            far,
-        )
-        .unwrap();
-        let b = reserve_slots(
-            &store,
-            &channel,
-            &second.iter().collect::<Vec<_>>(),
-            10,
-            now(),
-            far,
-        )
-        .unwrap();
+        let reserve = |recipients: &[Address]| {
+            let recipients: Vec<_> = recipients.iter().collect();
+            reserve_slots(&store, &channel, &recipients, 10, now(), far).unwrap()
+        };
+        let a = reserve(&first);
+        let b = reserve(&second);
         let all: Vec<_> = a.into_iter().chain(b).collect();
         for pair in all.windows(2) {
             assert_eq!(pair[1] - pair[0], Duration::milliseconds(100));

@@ -43,8 +43,7 @@ pub fn bad_request() -> SendOutcome {
 
 /// The recipient has not written within the platform's service window.
 pub fn outside_service_window() -> SendOutcome {
-    SendOutcome::Rejected {
-        code: crate::platform::whatsapp::send::OUTSIDE_WINDOW.into(),
+    SendOutcome::OutsideWindow {
         reason: "the recipient has not written in the last 24 hours".into(),
     }
 }

@@ -121,7 +121,7 @@ impl<'h> World<'h> {
     fn config(&self, owner: &str, budget: Duration) -> SenderConfig {
         let mut config = SenderConfig::new(owner, self.clock.now() + budget);
         if let Some(rate) = self.rate_per_second {
-            config.telegram_rate_per_second = rate;
+            config.rates.insert(Platform::Telegram, rate);
         }
         if let Some(size) = self.batch_size {
             config.batch_size = size;

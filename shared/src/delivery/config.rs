@@ -1,0 +1,117 @@
+//! How a tick sends: [`SenderConfig`], its per-platform rates and its retry limits.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::subscriber::Platform;
+
+use super::outcome::RetryPolicy;
+use super::policy::PolicyChain;
+
+/// The longest time budget a tick may be given.
+pub const MAX_BUDGET_MS: u64 = 600_000;
+
+/// The send rate of a platform when the deployment sets none: what its API allows for broadcasts.
+pub fn default_rate(platform: Platform) -> u32 {
+    match platform {
+        Platform::Telegram => 25,
+        Platform::Whatsapp => 80,
+    }
+}
+
+/// How a tick sends: who it is, until when, and the limits it keeps.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// This tick's lease owner id (unique per tick).
+    pub owner: String,
+    /// Stop starting work at this time.
+    pub deadline: DateTime<Utc>,
+    /// Messages per second per channel, by platform; a platform missing here sends at [`default_rate`].
+    pub rates: BTreeMap<Platform, u32>,
+    /// Recipients per batch record.
+    pub batch_size: usize,
+    /// Sends between two ledger writes: the most entries that can end as `outcome_unknown` after a crash.
+    pub chunk_size: usize,
+    /// Index pages one audience walk reads at most.
+    pub max_pages_per_walk: u64,
+    /// How long a lease outlives the last reserved send slot.
+    pub lease: Duration,
+    /// Attempts for transient failures (5xx, network) before the delivery fails.
+    pub max_attempts: u32,
+    /// The first backoff after a transient failure; it doubles with each attempt.
+    pub backoff_base: Duration,
+    /// Rate-limit answers for one message before it fails (the platform keeps refusing).
+    pub max_rate_limited: u32,
+    /// Which active campaign a step looks at first, so campaigns share ticks.
+    pub rotation: usize,
+    /// The checks that decide whether and when each recipient is sent, in order.
+    pub policies: PolicyChain,
+}
+
+impl SenderConfig {
+    /// Defaults: the platforms' default rates, batches of 100 written every 10 sends, 5 attempts, the
+    /// standard policy chain.
+    pub fn new(owner: impl Into<String>, deadline: DateTime<Utc>) -> Self {
+        SenderConfig {
+            owner: owner.into(),
+            deadline,
+            rates: BTreeMap::new(),
+            batch_size: 100,
+            chunk_size: 10,
+            max_pages_per_walk: 5,
+            lease: Duration::seconds(120),
+            max_attempts: 5,
+            backoff_base: Duration::seconds(1),
+            max_rate_limited: 10,
+            rotation: 0,
+            policies: PolicyChain::standard(),
+        }
+    }
+
+    /// Defaults, with the deadline `budget_ms` after `now` (at most ten minutes: a tick is one HTTP request).
+    pub fn with_budget(owner: impl Into<String>, now: DateTime<Utc>, budget_ms: u64) -> Self {
+        let budget =
+            Duration::milliseconds(i64::try_from(budget_ms.min(MAX_BUDGET_MS)).unwrap_or(0));
+        Self::new(owner, now + budget)
+    }
+
+    /// The send rate of a platform: the configured one, else its default.
+    pub fn rate_for(&self, platform: Platform) -> u32 {
+        self.rates
+            .get(&platform)
+            .copied()
+            .unwrap_or_else(|| default_rate(platform))
+    }
+
+    /// The limits under which a send outcome is retried or given up.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts,
+            backoff_base: self.backoff_base,
+            max_rate_limited: self.max_rate_limited,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_rate_overrides_the_platform_default() {
+        let mut config = SenderConfig::new("t", Utc::now());
+        assert_eq!(config.rate_for(Platform::Telegram), 25);
+        assert_eq!(config.rate_for(Platform::Whatsapp), 80);
+        config.rates.insert(Platform::Telegram, 5);
+        assert_eq!(config.rate_for(Platform::Telegram), 5);
+        assert_eq!(config.rate_for(Platform::Whatsapp), 80);
+    }
+
+    #[test]
+    fn the_budget_is_capped_at_ten_minutes() {
+        let now = Utc::now();
+        let config = SenderConfig::with_budget("t", now, u64::MAX);
+        assert_eq!(config.deadline - now, Duration::milliseconds(600_000));
+    }
+}
