@@ -222,54 +222,32 @@ impl RequestState {
     }
 }
 
-/// The operations `fermyon:spin/key-value.store` and `wasi:keyvalue/store.bucket` have in
-/// common: the same calls on the handle's backend, each answering in its own error type.
+/// Host functions that are one call on the backend of an open store or bucket, with the
+/// backend's error turned into the interface's own: each interface lists them as
+/// `name(arguments) -> ok type;` and gets the same forwarding body.
+macro_rules! forward_to_backend {
+    ($handle:ty, $error:ty; $($op:ident($($arg:ident: $arg_ty:ty),*) -> $ok:ty;)*) => {$(
+        async fn $op(
+            &mut self,
+            handle: Resource<$handle>,
+            $($arg: $arg_ty),*
+        ) -> wasmtime::Result<Result<$ok, $error>> {
+            let store = self.store(&handle)?;
+            Ok(store.$op($($arg),*).await.map_err(Into::into))
+        }
+    )*};
+}
+
+/// The single-key operations `fermyon:spin/key-value.store` and `wasi:keyvalue/store.bucket`
+/// share.
 macro_rules! single_key_operations {
     ($handle:ty, $error:ty) => {
-        async fn get(
-            &mut self,
-            handle: Resource<$handle>,
-            key: String,
-        ) -> wasmtime::Result<Result<Option<Vec<u8>>, $error>> {
-            Ok(self.store(&handle)?.get(key).await.map_err(<$error>::from))
-        }
-
-        async fn set(
-            &mut self,
-            handle: Resource<$handle>,
-            key: String,
-            value: Vec<u8>,
-        ) -> wasmtime::Result<Result<(), $error>> {
-            Ok(self
-                .store(&handle)?
-                .set(key, value)
-                .await
-                .map_err(<$error>::from))
-        }
-
-        async fn delete(
-            &mut self,
-            handle: Resource<$handle>,
-            key: String,
-        ) -> wasmtime::Result<Result<(), $error>> {
-            Ok(self
-                .store(&handle)?
-                .delete(key)
-                .await
-                .map_err(<$error>::from))
-        }
-
-        async fn exists(
-            &mut self,
-            handle: Resource<$handle>,
-            key: String,
-        ) -> wasmtime::Result<Result<bool, $error>> {
-            Ok(self
-                .store(&handle)?
-                .exists(key)
-                .await
-                .map_err(<$error>::from))
-        }
+        forward_to_backend!($handle, $error;
+            get(key: String) -> Option<Vec<u8>>;
+            set(key: String, value: Vec<u8>) -> ();
+            delete(key: String) -> ();
+            exists(key: String) -> bool;
+        );
 
         async fn drop(&mut self, handle: Resource<$handle>) -> wasmtime::Result<()> {
             self.table.delete(handle)?;
@@ -296,11 +274,7 @@ impl spin_kv::HostStore for RequestState {
         &mut self,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
-        Ok(self
-            .store(&store)?
-            .keys()
-            .await
-            .map_err(spin_kv::Error::from))
+        Ok(self.store(&store)?.keys().await.map_err(Into::into))
     }
 }
 
@@ -347,25 +321,16 @@ impl wasi_kv::HostBucket for RequestState {
             .keys()
             .await
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
-            .map_err(wasi_kv::Error::from))
+            .map_err(Into::into))
     }
 }
 
 // ---- wasi:keyvalue/atomics@0.2.0-draft2 ----
 
 impl atomics::Host for RequestState {
-    async fn increment(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-        delta: i64,
-    ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store
-            .increment(key, delta)
-            .await
-            .map_err(wasi_kv::Error::from))
-    }
+    forward_to_backend!(BucketHandle, wasi_kv::Error;
+        increment(key: String, delta: i64) -> i64;
+    );
 
     async fn swap(
         &mut self,
@@ -443,33 +408,9 @@ impl atomics::HostCas for RequestState {
 // ---- wasi:keyvalue/batch@0.2.0-draft2 ----
 
 impl batch::Host for RequestState {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        keys: Vec<String>,
-    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.get_many(keys).await.map_err(wasi_kv::Error::from))
-    }
-
-    async fn set_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key_values: Vec<(String, Vec<u8>)>,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store
-            .set_many(key_values)
-            .await
-            .map_err(wasi_kv::Error::from))
-    }
-
-    async fn delete_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        keys: Vec<String>,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.delete_many(keys).await.map_err(wasi_kv::Error::from))
-    }
+    forward_to_backend!(BucketHandle, wasi_kv::Error;
+        get_many(keys: Vec<String>) -> Vec<(String, Option<Vec<u8>>)>;
+        set_many(key_values: Vec<(String, Vec<u8>)>) -> ();
+        delete_many(keys: Vec<String>) -> ();
+    );
 }
