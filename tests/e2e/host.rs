@@ -43,10 +43,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_json_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_private_component_is_unreachable_from_outside_but_reachable_by_chaining() {
     let app = TestApp::start().await;
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     // The feedback intake route exists only as a private trigger.
     let events = app
         .request(Method::POST, "/events")
@@ -63,10 +60,7 @@ async fn the_private_component_is_unreachable_from_outside_but_reachable_by_chai
 #[tokio::test(flavor = "multi_thread")]
 async fn stored_values_survive_a_host_restart() {
     let mut app = TestApp::start().await;
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     app.restart().await;
     let body = expect_status(200, app.admin_get(SUBSCRIBER).await);
     assert_eq!(body["status"], "subscribed");
@@ -76,10 +70,7 @@ async fn stored_values_survive_a_host_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn compare_and_swap_loses_no_update_under_50_concurrent_requests() {
     let app = std::sync::Arc::new(TestApp::start().await);
-    let (status, _) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200);
+    app.subscribe_by_start_command().await;
     let requests = (0..50).map(|i| {
         let app = std::sync::Arc::clone(&app);
         tokio::spawn(async move {

@@ -70,10 +70,7 @@ async fn the_whole_telegram_journey() {
     let app = std::sync::Arc::new(TestApp::start().await);
 
     // A customer subscribes in the chat.
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     let (status, _) = app
         .admin_json(
             Method::PATCH,

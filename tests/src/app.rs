@@ -187,6 +187,12 @@ impl TestApp {
         self.webhook(&path, secret, body).await
     }
 
+    /// The `/start` fixture from chat 1111111, which subscribes it (the webhook must answer 200).
+    pub async fn subscribe_by_start_command(&self) -> serde_json::Value {
+        let start = crate::fixtures::raw("telegram/update_start_command");
+        expect_status(200, self.telegram_update(&start).await)
+    }
+
     /// Deliver a WhatsApp notification signed with the app secret.
     pub async fn whatsapp_notification(&self, body: &str) -> (u16, serde_json::Value) {
         self.whatsapp_notification_signed(
