@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use spinpost_host::kv::{KvBackend, KvDb, KvError, KvFuture, KvResult, RedisStore, SqliteStore};
+use spinpost_host::kv::{
+    KvBackend, KvDb, KvError, KvFuture, KvResult, RedisStore, Snapshot, SqliteStore,
+};
 
 /// A typical per-recipient record.
 const VALUE_BYTES: usize = 200;
@@ -73,6 +75,15 @@ struct Measured {
 }
 
 impl Measured {
+    /// `records` operations that began at `started` and have just finished.
+    fn since(name: &'static str, started: Instant, records: usize) -> Self {
+        Self {
+            name,
+            total: started.elapsed(),
+            records,
+        }
+    }
+
     fn per_record(&self) -> Duration {
         self.total / self.records as u32
     }
@@ -112,21 +123,13 @@ async fn run(backend: &str, store: Arc<dyn KvBackend>, n: usize) {
     for k in keys("single") {
         store.set(k, value.clone()).await.expect("set");
     }
-    let single = Measured {
-        name: "single set",
-        total: started.elapsed(),
-        records: n,
-    };
+    let single = Measured::since("single set", started, n);
 
     let started = Instant::now();
     for _ in 0..n {
         store.increment("counter".into(), 1).await.expect("inc");
     }
-    let increment = Measured {
-        name: "increment",
-        total: started.elapsed(),
-        records: n,
-    };
+    let increment = Measured::since("increment", started, n);
 
     // What a guest's `cas::new` + `swap` costs the host: read the snapshot, then swap.
     let started = Instant::now();
@@ -137,11 +140,7 @@ async fn run(backend: &str, store: Arc<dyn KvBackend>, n: usize) {
             .await
             .expect("uncontended cas");
     }
-    let cas = Measured {
-        name: "compare-and-swap (read + swap)",
-        total: started.elapsed(),
-        records: n,
-    };
+    let cas = Measured::since("compare-and-swap (read + swap)", started, n);
 
     let baseline = set_many.per_record().as_secs_f64();
     for m in [&set_many, &single, &increment, &cas] {
@@ -250,12 +249,7 @@ impl KvBackend for SpinSqlite {
         })
     }
 
-    fn compare_and_swap(
-        &self,
-        key: String,
-        expected: Option<Vec<u8>>,
-        new: Vec<u8>,
-    ) -> KvFuture<()> {
+    fn compare_and_swap(&self, key: String, expected: Snapshot, new: Vec<u8>) -> KvFuture<()> {
         let swapped = self.run(move |c| match expected {
             Some(old) => c
                 .prepare_cached(

@@ -50,7 +50,7 @@ use crate::router::Router;
 use crate::runtime::{ComponentPolicy, RequestState};
 use crate::runtime_config::RuntimeConfig;
 use crate::server::{App, LoadedComponent};
-use crate::variables::AppVariables;
+use crate::variables::{AppVariables, VariableNames};
 
 /// Default per-request time limit.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -79,16 +79,13 @@ pub struct HostConfig {
 }
 
 impl std::fmt::Debug for HostConfig {
-    // Variable values may be secrets: show only their names.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<_> = self.variables_env.keys().collect();
-        names.sort();
         f.debug_struct("HostConfig")
             .field("manifest_path", &self.manifest_path)
             .field("listen_addr", &self.listen_addr)
             .field("state_dir", &self.state_dir)
             .field("runtime_config", &self.runtime_config)
-            .field("variables_env (names)", &names)
+            .field("variables_env (names)", &VariableNames(&self.variables_env))
             .field("tick_every", &self.tick_every)
             .field("request_timeout", &self.request_timeout)
             .finish()

@@ -8,8 +8,9 @@ use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::kv::{KvBackend, KvError, KvStores};
+use crate::kv::{KvBackend, KvError, KvStores, Snapshot};
 use crate::outbound::AllowedHosts;
+use crate::variables::VariableNames;
 
 /// Bindings generated from `host/wit` (copied from spin-sdk 5.2.0).
 mod bindings {
@@ -41,17 +42,26 @@ pub struct BucketHandle {
 }
 
 /// Resources that stand for an open store.
-trait OpenStore: 'static {
+trait OpenStore: Send + 'static {
+    fn new(store: Arc<dyn KvBackend>) -> Self;
     fn store(&self) -> &Arc<dyn KvBackend>;
 }
 
 impl OpenStore for StoreHandle {
+    fn new(store: Arc<dyn KvBackend>) -> Self {
+        Self { store }
+    }
+
     fn store(&self) -> &Arc<dyn KvBackend> {
         &self.store
     }
 }
 
 impl OpenStore for BucketHandle {
+    fn new(store: Arc<dyn KvBackend>) -> Self {
+        Self { store }
+    }
+
     fn store(&self) -> &Arc<dyn KvBackend> {
         &self.store
     }
@@ -62,7 +72,7 @@ impl OpenStore for BucketHandle {
 pub struct CasHandle {
     store: Arc<dyn KvBackend>,
     key: String,
-    snapshot: Option<Vec<u8>>,
+    snapshot: Snapshot,
 }
 
 /// What a component is allowed to do, resolved from the manifest at start-up.
@@ -80,13 +90,10 @@ pub struct ComponentPolicy {
 }
 
 impl std::fmt::Debug for ComponentPolicy {
-    // Variable values may be secrets: show only their names.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<_> = self.variables.keys().collect();
-        names.sort();
         f.debug_struct("ComponentPolicy")
             .field("id", &self.id)
-            .field("variables (names)", &names)
+            .field("variables (names)", &VariableNames(&self.variables))
             .field("kv_stores", &self.kv_stores)
             .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
@@ -163,15 +170,49 @@ enum OpenError {
     NoSuchStore,
 }
 
-impl RequestState {
-    fn check_open(&self, label: &str) -> Result<Arc<dyn KvBackend>, OpenError> {
-        if !self.policy.kv_stores.contains(label) {
-            return Err(OpenError::AccessDenied);
+impl From<OpenError> for spin_kv::Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::AccessDenied => Self::AccessDenied,
+            OpenError::NoSuchStore => Self::NoSuchStore,
         }
-        self.stores
-            .get(label)
-            .cloned()
-            .ok_or(OpenError::NoSuchStore)
+    }
+}
+
+impl From<OpenError> for wasi_kv::Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::AccessDenied => Self::AccessDenied,
+            OpenError::NoSuchStore => Self::NoSuchStore,
+        }
+    }
+}
+
+impl From<KvError> for spin_kv::Error {
+    fn from(e: KvError) -> Self {
+        Self::Other(e.to_string())
+    }
+}
+
+impl From<KvError> for wasi_kv::Error {
+    fn from(e: KvError) -> Self {
+        Self::Other(e.to_string())
+    }
+}
+
+impl RequestState {
+    /// Opens `label` as a `H` resource if the component may use it and the host defines it.
+    fn open_store<H: OpenStore, E: From<OpenError>>(
+        &mut self,
+        label: &str,
+    ) -> wasmtime::Result<Result<Resource<H>, E>> {
+        if !self.policy.kv_stores.contains(label) {
+            return Ok(Err(OpenError::AccessDenied.into()));
+        }
+        match self.stores.get(label).cloned() {
+            Some(store) => Ok(Ok(self.table.push(H::new(store))?)),
+            None => Ok(Err(OpenError::NoSuchStore.into())),
+        }
     }
 
     /// The backend behind an open store or bucket. The futures it returns own what they need,
@@ -181,8 +222,38 @@ impl RequestState {
     }
 }
 
-fn kv_other(e: KvError) -> String {
-    e.to_string()
+/// Host functions that are one call on the backend of an open store or bucket, with the
+/// backend's error turned into the interface's own: each interface lists them as
+/// `name(arguments) -> ok type;` and gets the same forwarding body.
+macro_rules! forward_to_backend {
+    ($handle:ty, $error:ty; $($op:ident($($arg:ident: $arg_ty:ty),*) -> $ok:ty;)*) => {$(
+        async fn $op(
+            &mut self,
+            handle: Resource<$handle>,
+            $($arg: $arg_ty),*
+        ) -> wasmtime::Result<Result<$ok, $error>> {
+            let store = self.store(&handle)?;
+            Ok(store.$op($($arg),*).await.map_err(Into::into))
+        }
+    )*};
+}
+
+/// The single-key operations `fermyon:spin/key-value.store` and `wasi:keyvalue/store.bucket`
+/// share.
+macro_rules! single_key_operations {
+    ($handle:ty, $error:ty) => {
+        forward_to_backend!($handle, $error;
+            get(key: String) -> Option<Vec<u8>>;
+            set(key: String, value: Vec<u8>) -> ();
+            delete(key: String) -> ();
+            exists(key: String) -> bool;
+        );
+
+        async fn drop(&mut self, handle: Resource<$handle>) -> wasmtime::Result<()> {
+            self.table.delete(handle)?;
+            Ok(())
+        }
+    };
 }
 
 // ---- fermyon:spin/key-value@2.0.0 ----
@@ -194,77 +265,16 @@ impl spin_kv::HostStore for RequestState {
         &mut self,
         label: String,
     ) -> wasmtime::Result<Result<Resource<StoreHandle>, spin_kv::Error>> {
-        let store = match self.check_open(&label) {
-            Err(OpenError::AccessDenied) => return Ok(Err(spin_kv::Error::AccessDenied)),
-            Err(OpenError::NoSuchStore) => return Ok(Err(spin_kv::Error::NoSuchStore)),
-            Ok(store) => store,
-        };
-        Ok(Ok(self.table.push(StoreHandle { store })?))
+        self.open_store(&label)
     }
 
-    async fn get(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
-        let store = self.store(&store)?;
-        Ok(store
-            .get(key)
-            .await
-            .map_err(|e| spin_kv::Error::Other(kv_other(e))))
-    }
-
-    async fn set(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let store = self.store(&store)?;
-        Ok(store
-            .set(key, value)
-            .await
-            .map_err(|e| spin_kv::Error::Other(kv_other(e))))
-    }
-
-    async fn delete(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let store = self.store(&store)?;
-        Ok(store
-            .delete(key)
-            .await
-            .map_err(|e| spin_kv::Error::Other(kv_other(e))))
-    }
-
-    async fn exists(
-        &mut self,
-        store: Resource<StoreHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
-        let store = self.store(&store)?;
-        Ok(store
-            .exists(key)
-            .await
-            .map_err(|e| spin_kv::Error::Other(kv_other(e))))
-    }
+    single_key_operations!(StoreHandle, spin_kv::Error);
 
     async fn get_keys(
         &mut self,
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
-        let store = self.store(&store)?;
-        Ok(store
-            .keys()
-            .await
-            .map_err(|e| spin_kv::Error::Other(kv_other(e))))
-    }
-
-    async fn drop(&mut self, store: Resource<StoreHandle>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
-        Ok(())
+        Ok(self.store(&store)?.keys().await.map_err(Into::into))
     }
 }
 
@@ -292,56 +302,12 @@ impl wasi_kv::Host for RequestState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<BucketHandle>, wasi_kv::Error>> {
-        let store = match self.check_open(&identifier) {
-            Err(OpenError::AccessDenied) => return Ok(Err(wasi_kv::Error::AccessDenied)),
-            Err(OpenError::NoSuchStore) => return Ok(Err(wasi_kv::Error::NoSuchStore)),
-            Ok(store) => store,
-        };
-        Ok(Ok(self.table.push(BucketHandle { store })?))
+        self.open_store(&identifier)
     }
-}
-
-fn wasi_other(e: KvError) -> wasi_kv::Error {
-    wasi_kv::Error::Other(e.to_string())
 }
 
 impl wasi_kv::HostBucket for RequestState {
-    async fn get(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.get(key).await.map_err(wasi_other))
-    }
-
-    async fn set(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.set(key, value).await.map_err(wasi_other))
-    }
-
-    async fn delete(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.delete(key).await.map_err(wasi_other))
-    }
-
-    async fn exists(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-    ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.exists(key).await.map_err(wasi_other))
-    }
+    single_key_operations!(BucketHandle, wasi_kv::Error);
 
     async fn list_keys(
         &mut self,
@@ -355,27 +321,16 @@ impl wasi_kv::HostBucket for RequestState {
             .keys()
             .await
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
-            .map_err(wasi_other))
-    }
-
-    async fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
-        self.table.delete(bucket)?;
-        Ok(())
+            .map_err(Into::into))
     }
 }
 
 // ---- wasi:keyvalue/atomics@0.2.0-draft2 ----
 
 impl atomics::Host for RequestState {
-    async fn increment(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key: String,
-        delta: i64,
-    ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.increment(key, delta).await.map_err(wasi_other))
-    }
+    forward_to_backend!(BucketHandle, wasi_kv::Error;
+        increment(key: String, delta: i64) -> i64;
+    );
 
     async fn swap(
         &mut self,
@@ -395,7 +350,7 @@ impl atomics::Host for RequestState {
             Err(KvError::CasFailed) => {
                 let current = match store.get(key.clone()).await {
                     Ok(v) => v,
-                    Err(e) => return Ok(Err(atomics::CasError::StoreError(wasi_other(e)))),
+                    Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
                 };
                 let fresh = self.table.push(CasHandle {
                     store,
@@ -404,7 +359,7 @@ impl atomics::Host for RequestState {
                 })?;
                 Ok(Err(atomics::CasError::CasFailed(fresh)))
             }
-            Err(e) => Ok(Err(atomics::CasError::StoreError(wasi_other(e)))),
+            Err(e) => Ok(Err(atomics::CasError::StoreError(e.into()))),
         }
     }
 }
@@ -419,7 +374,7 @@ impl atomics::HostCas for RequestState {
         // Snapshot now: `swap` succeeds only if the value is still this one.
         let snapshot = match store.get(key.clone()).await {
             Ok(v) => v,
-            Err(e) => return Ok(Err(wasi_other(e))),
+            Err(e) => return Ok(Err(e.into())),
         };
         Ok(Ok(self.table.push(CasHandle {
             store,
@@ -440,7 +395,7 @@ impl atomics::HostCas for RequestState {
                 self.table.get_mut(&cas)?.snapshot = v.clone();
                 Ok(Ok(v))
             }
-            Err(e) => Ok(Err(wasi_other(e))),
+            Err(e) => Ok(Err(e.into())),
         }
     }
 
@@ -453,30 +408,9 @@ impl atomics::HostCas for RequestState {
 // ---- wasi:keyvalue/batch@0.2.0-draft2 ----
 
 impl batch::Host for RequestState {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        keys: Vec<String>,
-    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.get_many(keys).await.map_err(wasi_other))
-    }
-
-    async fn set_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        key_values: Vec<(String, Vec<u8>)>,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.set_many(key_values).await.map_err(wasi_other))
-    }
-
-    async fn delete_many(
-        &mut self,
-        bucket: Resource<BucketHandle>,
-        keys: Vec<String>,
-    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        let store = self.store(&bucket)?;
-        Ok(store.delete_many(keys).await.map_err(wasi_other))
-    }
+    forward_to_backend!(BucketHandle, wasi_kv::Error;
+        get_many(keys: Vec<String>) -> Vec<(String, Option<Vec<u8>>)>;
+        set_many(key_values: Vec<(String, Vec<u8>)>) -> ();
+        delete_many(keys: Vec<String>) -> ();
+    );
 }

@@ -486,6 +486,22 @@ mod tests {
             .unwrap_or("<missing>")
     }
 
+    /// A request for `uri` (with `host`, if any) carrying the Spin headers for `route`.
+    fn routed(
+        uri: &str,
+        host: Option<&str>,
+        route: &RouteMatch,
+        client: SocketAddr,
+    ) -> Request<()> {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(host) = host {
+            builder = builder.header("host", host);
+        }
+        let mut req = builder.body(()).expect("request");
+        set_spin_headers(&mut req, route, client);
+        req
+    }
+
     #[test]
     fn spin_headers_match_spin() {
         let mut router = Router::default();
@@ -494,13 +510,13 @@ mod tests {
             .expect("route");
         router.add("/users/:id", "users").expect("route");
         let route = router.route("/api/v1/subscribers/42").expect("match");
-        let mut req = Request::builder()
-            .uri("/api/v1/subscribers/42?x=1")
-            .header("host", "127.0.0.1:3000")
-            .body(())
-            .expect("request");
         let client: SocketAddr = "127.0.0.1:5555".parse().expect("addr");
-        set_spin_headers(&mut req, &route, client);
+        let req = routed(
+            "/api/v1/subscribers/42?x=1",
+            Some("127.0.0.1:3000"),
+            &route,
+            client,
+        );
         assert_eq!(
             header(&req, "spin-full-url"),
             "http://127.0.0.1:3000/api/v1/subscribers/42?x=1"
@@ -519,22 +535,15 @@ mod tests {
         assert_eq!(header(&req, "spin-client-addr"), "127.0.0.1:5555");
 
         let route = router.route("/users/7").expect("match");
-        let mut req = Request::builder()
-            .uri("/users/7")
-            .body(())
-            .expect("request");
-        set_spin_headers(&mut req, &route, client);
+        let req = routed("/users/7", None, &route, client);
         assert_eq!(header(&req, "spin-path-match-id"), "7");
         assert_eq!(header(&req, "spin-path-info"), "");
         // HTTP/1.0 clients may omit Host; wasi:http needs an authority.
         assert_eq!(header(&req, "host"), "localhost");
 
         let route = RouteMatch::chained("feedback", "/events");
-        let mut req = Request::builder()
-            .uri("http://feedback.spin.internal/events")
-            .body(())
-            .expect("request");
-        set_spin_headers(&mut req, &route, LOCAL_CLIENT);
+        let uri = "http://feedback.spin.internal/events";
+        let req = routed(uri, None, &route, LOCAL_CLIENT);
         assert_eq!(header(&req, "spin-path-info"), "/events");
         assert_eq!(header(&req, "spin-matched-route"), "/...");
         assert_eq!(

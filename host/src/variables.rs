@@ -41,13 +41,21 @@ pub struct AppVariables {
     secret: HashMap<String, bool>,
 }
 
-impl std::fmt::Debug for AppVariables {
-    // Never print values: some are secrets.
+/// Debug-prints the names of variables, sorted, and never their values: some are secrets.
+pub(crate) struct VariableNames<'a>(pub(crate) &'a HashMap<String, String>);
+
+impl std::fmt::Debug for VariableNames<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<_> = self.values.keys().collect();
+        let mut names: Vec<_> = self.0.keys().collect();
         names.sort();
+        f.debug_list().entries(names).finish()
+    }
+}
+
+impl std::fmt::Debug for AppVariables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppVariables")
-            .field("names", &names)
+            .field("names", &VariableNames(&self.values))
             .finish()
     }
 }

@@ -5,67 +5,32 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+#[path = "support/served_app.rs"]
+mod served_app;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use redis_server::RedisServer;
+use served_app::{components_built, on_a_free_port, request, workspace_root, write_file};
 use spinpost_host::HostConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ADMIN_TOKEN: &str = "admin-secret";
 const START_UPDATE: &str = r#"{"update_id":1,"message":{"message_id":1,"date":1441645532,"chat":{"id":1111111,"type":"private","first_name":"A"},"text":"/start"}}"#;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ is inside the workspace")
-        .to_path_buf()
+/// A runtime config file in `dir` whose `default` store is the Redis at `url`.
+fn default_store_on_redis(dir: &Path, url: &str) -> PathBuf {
+    default_store_of_type(dir, &format!("type = \"redis\"\nurl = \"{url}\"\n"))
 }
 
-fn components_built() -> bool {
-    ["subscriptions", "templates", "dispatch", "feedback"]
-        .iter()
-        .all(|c| {
-            workspace_root()
-                .join(format!("target/wasm32-wasip2/release/{c}.wasm"))
-                .exists()
-        })
-}
-
-/// One HTTP/1.1 request over a fresh connection; returns status and body text.
-async fn request(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    (status, body.to_owned())
+/// A runtime config file in `dir` whose `default` store is described by `settings`.
+fn default_store_of_type(dir: &Path, settings: &str) -> PathBuf {
+    let contents = format!("[key_value_store.default]\n{settings}");
+    write_file(dir, "runtime-config.toml", &contents)
 }
 
 fn host_config(state_dir: &Path, runtime_config: &Path) -> HostConfig {
-    let mut config = HostConfig::new(workspace_root().join("spin.toml"));
-    config.listen_addr = "127.0.0.1:0".parse().expect("addr");
+    let mut config = on_a_free_port(workspace_root().join("spin.toml"));
     config.state_dir = state_dir.to_path_buf();
     config.runtime_config = Some(runtime_config.to_path_buf());
     for (name, value) in [
@@ -84,30 +49,19 @@ fn host_config(state_dir: &Path, runtime_config: &Path) -> HostConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_written_by_a_component_lives_in_redis_across_host_restarts() {
     if !components_built() {
-        eprintln!(
-            "skipped: build the components first (cargo build --target wasm32-wasip2 --release)"
-        );
         return;
     }
     let Some(redis) = RedisServer::start_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime_config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url()
-        ),
-    )
-    .expect("write runtime config");
+    let runtime_config = default_store_on_redis(dir.path(), &redis.url());
     let (state_a, state_b) = (dir.path().join("state-a"), dir.path().join("state-b"));
 
     let host = spinpost_host::start(host_config(&state_a, &runtime_config))
         .await
         .expect("start");
-    let (status, body) = request(
+    let response = request(
         host.local_addr(),
         "POST",
         "/webhooks/telegram/shop",
@@ -118,7 +72,7 @@ async fn a_subscriber_written_by_a_component_lives_in_redis_across_host_restarts
         START_UPDATE,
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(response.status, 200, "{}", response.body);
     host.shutdown().await;
 
     // The component's write went to Redis, under its own key (Spin adds no label prefix).
@@ -146,7 +100,7 @@ async fn a_subscriber_written_by_a_component_lives_in_redis_across_host_restarts
         .await
         .expect("restart");
     let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let (status, body) = request(
+    let response = request(
         host.local_addr(),
         "GET",
         "/api/v1/subscribers/telegram:shop:1111111",
@@ -154,7 +108,8 @@ async fn a_subscriber_written_by_a_component_lives_in_redis_across_host_restarts
         "",
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    let body = &response.body;
+    assert_eq!(response.status, 200, "{body}");
     assert!(body.contains("1111111"), "{body}");
     host.shutdown().await;
     assert!(!state_b.join("sqlite_key_value.db").exists());
@@ -163,12 +118,7 @@ async fn a_subscriber_written_by_a_component_lives_in_redis_across_host_restarts
 #[tokio::test]
 async fn an_unreachable_redis_stops_start_up_with_its_address() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime_config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:1\"\n",
-    )
-    .expect("write");
+    let runtime_config = default_store_on_redis(dir.path(), "redis://127.0.0.1:1");
     let err = spinpost_host::start(host_config(dir.path(), &runtime_config))
         .await
         .expect_err("must fail");
@@ -180,12 +130,7 @@ async fn an_unreachable_redis_stops_start_up_with_its_address() {
 #[test]
 fn the_cli_takes_the_runtime_config_file_flag() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime_config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        "[key_value_store.default]\ntype = \"azure_cosmos\"\n",
-    )
-    .expect("write");
+    let runtime_config = default_store_of_type(dir.path(), "type = \"azure_cosmos\"\n");
     let output = Command::new(env!("CARGO_BIN_EXE_spinpost-host"))
         .arg("--manifest")
         .arg(workspace_root().join("spin.toml"))

@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use spinpost_tests::app::expect_status;
 use spinpost_tests::TestApp;
 
 fn import_line(address: &str) -> String {
@@ -13,32 +14,16 @@ fn import_line(address: &str) -> String {
     .to_string()
 }
 
-async fn import(app: &TestApp, address: &str) -> serde_json::Value {
-    let response = app
-        .admin(Method::POST, "/api/v1/subscribers/import")
-        .body(import_line(address))
-        .send()
-        .await
-        .unwrap();
-    let (status, report) = spinpost_tests::app::status_and_json(response).await;
-    assert_eq!(status, 200, "{report}");
-    report
-}
-
 /// A one-line template and campaign `c1` for every Telegram subscriber, scheduled now.
 async fn launch_hello_campaign(app: &TestApp) {
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/templates",
-            Some(json!({"id": "hello", "name": "Hello", "locales": {"en": {"text": "Hello"}}})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "c1", "name": "C1", "channel": "telegram:shop", "template_id": "hello"})))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    app.create_template(
+        json!({"id": "hello", "name": "Hello", "locales": {"en": {"text": "Hello"}}}),
+    )
+    .await;
+    app.create_campaign(
+        json!({"id": "c1", "name": "C1", "channel": "telegram:shop", "template_id": "hello"}),
+    )
+    .await;
     app.schedule_now("c1").await;
 }
 
@@ -47,18 +32,18 @@ async fn launch_hello_campaign(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erased_chat_is_not_messaged_after_a_reimport_with_a_leading_zero() {
     let app = TestApp::start().await;
-    import(&app, "3003003").await;
-    let (status, body) = app
+    app.import_subscribers(&import_line("3003003")).await;
+    let erase = app
         .admin_json(
             Method::DELETE,
             "/api/v1/subscribers/telegram:shop:3003003",
             None,
         )
         .await;
-    assert_eq!(status, 200, "{body}");
-    let again = import(&app, "3003003").await;
+    expect_status(200, erase);
+    let again = app.import_subscribers(&import_line("3003003")).await;
     assert_eq!(again["rejected"][0]["code"], "erased", "{again}");
-    let sneaky = import(&app, "03003003").await;
+    let sneaky = app.import_subscribers(&import_line("03003003")).await;
     assert_eq!(sneaky["rejected"][0]["code"], "erased", "{sneaky}");
 
     launch_hello_campaign(&app).await;

@@ -1,7 +1,11 @@
 //! The embedded host runs the components as Spin would.
 
 use reqwest::Method;
+use spinpost_tests::app::{expect_status, send};
 use spinpost_tests::{fixtures, TestApp};
+
+/// The subscriber the `/start` fixture creates.
+const SUBSCRIBER: &str = "/api/v1/subscribers/telegram:shop:1111111";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_component_answers_on_its_routes() {
@@ -13,38 +17,20 @@ async fn each_component_answers_on_its_routes() {
         "/api/v1/campaigns",
         "/api/v1/feedback/campaigns/x/stats",
     ] {
-        let (status, body) = spinpost_tests::app::status_and_json(
-            app.request(Method::GET, path).send().await.unwrap(),
-        )
-        .await;
+        let (status, body) = send(app.request(Method::GET, path)).await;
         assert_eq!(status, 401, "{path}: {body}");
         assert_eq!(body["error"]["code"], "unauthorized", "{path}");
     }
-    let (status, _) = spinpost_tests::app::status_and_json(
-        app.request(Method::POST, "/dispatch/tick")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = send(app.request(Method::POST, "/dispatch/tick")).await;
     assert_eq!(status, 401);
-    let (status, body) = app
-        .admin_json(Method::GET, "/api/v1/subscribers", None)
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = expect_status(200, app.admin_get("/api/v1/subscribers").await);
     assert_eq!(body["items"], serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_routes_are_404_and_wrong_methods_405_with_json_errors() {
     let app = TestApp::start().await;
-    let (status, body) = spinpost_tests::app::status_and_json(
-        app.request(Method::GET, "/nothing/here")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = send(app.request(Method::GET, "/nothing/here")).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     let (status, body) = app
@@ -57,19 +43,12 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_json_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_private_component_is_unreachable_from_outside_but_reachable_by_chaining() {
     let app = TestApp::start().await;
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     // The feedback intake route exists only as a private trigger.
-    let (status, _) = spinpost_tests::app::status_and_json(
-        app.request(Method::POST, "/events")
-            .json(&serde_json::json!({"events": []}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let events = app
+        .request(Method::POST, "/events")
+        .json(&serde_json::json!({"events": []}));
+    let (status, _) = send(events).await;
     assert_eq!(status, 404);
     // A reply is handed from subscriptions to feedback by local service chaining: 200 only if it arrived.
     let (status, body) = app
@@ -81,19 +60,9 @@ async fn the_private_component_is_unreachable_from_outside_but_reachable_by_chai
 #[tokio::test(flavor = "multi_thread")]
 async fn stored_values_survive_a_host_restart() {
     let mut app = TestApp::start().await;
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     app.restart().await;
-    let (status, body) = app
-        .admin_json(
-            Method::GET,
-            "/api/v1/subscribers/telegram:shop:1111111",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = expect_status(200, app.admin_get(SUBSCRIBER).await);
     assert_eq!(body["status"], "subscribed");
     assert_eq!(body["consent"][0]["evidence"], "update_id 10000");
 }
@@ -101,33 +70,19 @@ async fn stored_values_survive_a_host_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn compare_and_swap_loses_no_update_under_50_concurrent_requests() {
     let app = std::sync::Arc::new(TestApp::start().await);
-    let (status, _) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200);
+    app.subscribe_by_start_command().await;
     let requests = (0..50).map(|i| {
         let app = std::sync::Arc::clone(&app);
         tokio::spawn(async move {
             let body = serde_json::json!({ "tags": { "add": [format!("t{i}")] } });
-            app.admin_json(
-                Method::PATCH,
-                "/api/v1/subscribers/telegram:shop:1111111",
-                Some(body),
-            )
-            .await
+            app.admin_json(Method::PATCH, SUBSCRIBER, Some(body)).await
         })
     });
     for request in requests.collect::<Vec<_>>() {
         let (status, body) = request.await.unwrap();
         assert_eq!(status, 200, "{body}");
     }
-    let (_, body) = app
-        .admin_json(
-            Method::GET,
-            "/api/v1/subscribers/telegram:shop:1111111",
-            None,
-        )
-        .await;
+    let (_, body) = app.admin_get(SUBSCRIBER).await;
     assert_eq!(body["tags"].as_array().unwrap().len(), 50, "{body}");
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use spinpost_tests::app::{expect_status, send};
 use spinpost_tests::{fixtures, FakeReply, TestApp};
 
 /// The fixture `/start` comes from chat 1111111, "Test Firstname".
@@ -28,7 +29,7 @@ fn text_update(update_id: i64, chat: i64, text: &str) -> String {
     update["message"]["chat"]["id"] = chat.into();
     update["message"]["from"]["id"] = chat.into();
     update["message"]["text"] = text.into();
-    update["message"]["date"] = (chrono_now_secs()).into();
+    update["message"]["date"] = fixtures::unix_now_secs().into();
     update.to_string()
 }
 
@@ -41,29 +42,16 @@ fn callback_update(update_id: i64, chat: i64, press_id: &str, data: &str) -> Str
     update.to_string()
 }
 
-fn chrono_now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 async fn create_template(app: &TestApp) {
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/templates",
-            Some(json!({
-                "id": "winter-promo",
-                "name": "Winter promo",
-                "locales": {"en": {
-                    "text": "Hi <b>{{ subscriber.first_name | default('friend') }}</b>! Your code: <code>{{ campaign.variables.code }}</code>",
-                    "buttons": [[{"text": "Shop now", "url": "https://shop.example/winter"}], [{"text": "★★★★★", "rating": 5}, {"text": "★", "rating": 1}]]
-                }}
-            })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    app.create_template(json!({
+        "id": "winter-promo",
+        "name": "Winter promo",
+        "locales": {"en": {
+            "text": "Hi <b>{{ subscriber.first_name | default('friend') }}</b>! Your code: <code>{{ campaign.variables.code }}</code>",
+            "buttons": [[{"text": "Shop now", "url": "https://shop.example/winter"}], [{"text": "★★★★★", "rating": 5}, {"text": "★", "rating": 1}]]
+        }}
+    }))
+    .await;
 }
 
 fn sends_by_chat(app: &TestApp) -> BTreeMap<i64, Vec<spinpost_tests::Recorded>> {
@@ -82,10 +70,7 @@ async fn the_whole_telegram_journey() {
     let app = std::sync::Arc::new(TestApp::start().await);
 
     // A customer subscribes in the chat.
-    let (status, body) = app
-        .telegram_update(&fixtures::raw("telegram/update_start_command"))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.subscribe_by_start_command().await;
     let (status, _) = app
         .admin_json(
             Method::PATCH,
@@ -103,14 +88,7 @@ async fn the_whole_telegram_journey() {
         import_line(2004, "Not Vip", &[]),
     ];
     lines.extend((2005..2013).map(|chat| import_line(chat, &format!("Guest {chat}"), &["vip"])));
-    let response = app
-        .admin(Method::POST, "/api/v1/subscribers/import")
-        .body(lines.join("\n"))
-        .send()
-        .await
-        .unwrap();
-    let (status, report) = spinpost_tests::app::status_and_json(response).await;
-    assert_eq!(status, 200, "{report}");
+    let report = app.import_subscribers(&lines.join("\n")).await;
     assert_eq!(report["created"], 12, "{report}");
     let vip_count = 12; // the fixture subscriber and 11 imported VIPs
 
@@ -133,14 +111,8 @@ async fn the_whole_telegram_journey() {
     );
 
     // A campaign for the VIP tag, scheduled now.
-    let (status, campaign) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"id": "winter-26", "name": "Winter 26", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "SNOW-26"}, "audience": {"all_tags": ["vip"]}})),
-        )
+    app.create_campaign(json!({"id": "winter-26", "name": "Winter 26", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "SNOW-26"}, "audience": {"all_tags": ["vip"]}}))
         .await;
-    assert_eq!(status, 201, "{campaign}");
     let scheduled = app.schedule_now("winter-26").await;
     assert_eq!(
         scheduled["template_version"], 1,
@@ -208,7 +180,7 @@ async fn the_whole_telegram_journey() {
 
     // The blocked chat is suppressed.
     let (_, blocker) = app
-        .admin_json(Method::GET, "/api/v1/subscribers/telegram:shop:2003", None)
+        .admin_get("/api/v1/subscribers/telegram:shop:2003")
         .await;
     assert_eq!(blocker["status"], "blocked", "{blocker}");
 
@@ -244,14 +216,7 @@ async fn the_whole_telegram_journey() {
     assert_eq!(answers.len(), 3, "every press is answered");
     assert_eq!(answers[0].json["callback_query_id"], "press-1");
 
-    let (status, stats) = app
-        .admin_json(
-            Method::GET,
-            "/api/v1/feedback/campaigns/winter-26/stats",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{stats}");
+    let stats = app.feedback_stats("winter-26").await;
     assert_eq!(stats["targeted"], vip_count, "{stats}");
     assert_eq!(stats["sent"], vip_count - 1, "{stats}");
     assert_eq!(stats["blocked"], 1, "{stats}");
@@ -259,14 +224,7 @@ async fn the_whole_telegram_journey() {
     assert_eq!(stats["ratings"], 2, "{stats}");
     assert_eq!(stats["rating_average"], 4.5, "{stats}");
 
-    let csv = app
-        .admin(
-            Method::GET,
-            "/api/v1/feedback/campaigns/winter-26/export?format=csv",
-        )
-        .send()
-        .await
-        .unwrap();
+    let csv = app.feedback_export("winter-26", "csv").await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
     assert!(csv.contains("Love it, thanks!"), "{csv}");
@@ -275,17 +233,8 @@ async fn the_whole_telegram_journey() {
         2,
         "{csv}"
     );
-    let jsonl = app
-        .admin(
-            Method::GET,
-            "/api/v1/feedback/campaigns/winter-26/export?format=jsonl",
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jsonl = app.feedback_export("winter-26", "jsonl").await;
+    let jsonl = jsonl.text().await.unwrap();
     let rows: Vec<Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
@@ -314,18 +263,10 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
     let lines: Vec<String> = (3000..3060)
         .map(|chat| import_line(chat, "Guest", &["all"]))
         .collect();
-    let response = app
-        .admin(Method::POST, "/api/v1/subscribers/import")
-        .body(lines.join("\n"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    app.import_subscribers(&lines.join("\n")).await;
     create_template(&app).await;
-    let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "overlap", "name": "Overlap", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "X"}})))
+    app.create_campaign(json!({"id": "overlap", "name": "Overlap", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "X"}}))
         .await;
-    assert_eq!(status, 201, "{body}");
     app.schedule_now("overlap").await;
     // Four scheduler calls at once, several rounds, each cut short by a small budget.
     for _ in 0..20 {
@@ -339,9 +280,7 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
             let (status, body) = tick.await.unwrap();
             assert_eq!(status, 200, "{body}");
         }
-        let (_, progress) = app
-            .admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None)
-            .await;
+        let (_, progress) = app.admin_get("/api/v1/campaigns/overlap/progress").await;
         if progress["state"] == "completed" {
             break;
         }
@@ -362,9 +301,7 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
         spread >= Duration::from_millis(59 * 1000 / 50 * 9 / 10),
         "60 sends in {spread:?}"
     );
-    let (_, progress) = app
-        .admin_json(Method::GET, "/api/v1/campaigns/overlap/progress", None)
-        .await;
+    let (_, progress) = app.admin_get("/api/v1/campaigns/overlap/progress").await;
     assert_eq!(progress["state"], "completed", "{progress}");
     assert_eq!(progress["counts"]["sent"], 60, "{progress}");
 }
@@ -374,14 +311,11 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     let app = TestApp::start().await;
 
     // A webhook with the wrong secret.
-    let response = app
+    let wrong_secret = app
         .request(Method::POST, "/webhooks/telegram/shop")
         .header("x-telegram-bot-api-secret-token", "wrong")
-        .body(fixtures::raw("telegram/update_start_command"))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = spinpost_tests::app::status_and_json(response).await;
+        .body(fixtures::raw("telegram/update_start_command"));
+    let (status, body) = send(wrong_secret).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "unauthorized");
     // Bad JSON from Telegram.
@@ -396,27 +330,23 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
         ))
         .await;
     assert_eq!(status, 413, "{body}");
-    let (_, list) = app
-        .admin_json(Method::GET, "/api/v1/subscribers", None)
-        .await;
+    let (_, list) = app.admin_get("/api/v1/subscribers").await;
     assert_eq!(list["items"], json!([]), "nothing was stored: {list}");
 
     // Bad JSON to the API.
-    let response = app
+    let bad_json = app
         .admin(Method::POST, "/api/v1/templates")
         .header("content-type", "application/json")
-        .body("{\"name\": ")
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = spinpost_tests::app::status_and_json(response).await;
+        .body("{\"name\": ");
+    let (status, body) = send(bad_json).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_json");
     // A template with a variable that does not exist.
-    let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/templates", Some(json!({"id": "bad-var", "name": "Bad", "locales": {"en": {"text": "Hi {{ customer.name }}"}}})))
+    let bad_var = json!({"id": "bad-var", "name": "Bad", "locales": {"en": {"text": "Hi {{ customer.name }}"}}});
+    let response = app
+        .admin_json(Method::POST, "/api/v1/templates", Some(bad_var))
         .await;
-    assert_eq!(status, 422, "{body}");
+    let body = expect_status(422, response);
     assert!(
         body["error"]["details"]["unknown_variables"]
             .to_string()
@@ -432,7 +362,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
         )
         .await;
     assert!((400..500).contains(&status), "{status} {body}");
-    let (_, templates) = app.admin_json(Method::GET, "/api/v1/templates", None).await;
+    let (_, templates) = app.admin_get("/api/v1/templates").await;
     assert_eq!(
         templates["items"],
         json!([]),
@@ -440,22 +370,15 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     );
 
     // A campaign for a template that does not exist, and an unknown channel.
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"name": "X", "channel": "telegram:shop", "template_id": "nowhere"})),
-        )
-        .await;
-    assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["code"], "unknown_template");
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"name": "X", "channel": "viber:shop", "template_id": "winter-promo"})),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_channel");
+    for (channel, template_id, status, code) in [
+        ("telegram:shop", "nowhere", 422, "unknown_template"),
+        ("viber:shop", "winter-promo", 400, "invalid_channel"),
+    ] {
+        let campaign = json!({"name": "X", "channel": channel, "template_id": template_id});
+        let response = app
+            .admin_json(Method::POST, "/api/v1/campaigns", Some(campaign))
+            .await;
+        let body = expect_status(status, response);
+        assert_eq!(body["error"]["code"], code);
+    }
 }

@@ -6,17 +6,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use spinpost_tests::app::{
-    status_and_json, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN,
-};
-use spinpost_tests::{fixtures, FakeReply, TestApp};
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
+use spinpost_tests::app::{send, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN};
+use spinpost_tests::fixtures::{self, unix_now_secs};
+use spinpost_tests::{FakeReply, TestApp};
 
 /// The inbound text fixture, from another person and with another text.
 fn inbound_text(from: &str, message_id: &str, text: &str) -> String {
@@ -27,7 +19,7 @@ fn inbound_text(from: &str, message_id: &str, text: &str) -> String {
     let message = &mut value["messages"][0];
     message["from"] = from.into();
     message["id"] = message_id.into();
-    message["timestamp"] = now_secs().to_string().into();
+    message["timestamp"] = unix_now_secs().to_string().into();
     message["text"]["body"] = text.into();
     payload.to_string()
 }
@@ -42,7 +34,7 @@ fn statuses(items: &[(&str, &str)]) -> String {
             let mut s = template.clone();
             s["id"] = (*id).into();
             s["status"] = (*status).into();
-            s["timestamp"] = now_secs().to_string().into();
+            s["timestamp"] = unix_now_secs().to_string().into();
             s
         })
         .collect();
@@ -57,15 +49,8 @@ async fn verification_handshake_answers_only_the_right_token() {
     let response = app.request(Method::GET, &path).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "1158201444");
-    let response = app
-        .request(
-            Method::GET,
-            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1",
-        )
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
+    let guess = "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1";
+    let (status, body) = send(app.request(Method::GET, guess)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "verification_failed");
 }
@@ -88,9 +73,7 @@ async fn a_bad_signature_is_rejected_with_nothing_stored() {
         .whatsapp_notification_signed(&body, &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}"))
         .await;
     assert_eq!(status, 401);
-    let (_, list) = app
-        .admin_json(Method::GET, "/api/v1/subscribers", None)
-        .await;
+    let (_, list) = app.admin_get("/api/v1/subscribers").await;
     assert_eq!(list["items"], json!([]), "{list}");
 }
 
@@ -109,11 +92,7 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
         assert_eq!(status, 200, "{body}");
     }
     let (_, first) = app
-        .admin_json(
-            Method::GET,
-            &format!("/api/v1/subscribers/{channel}:{}", in_window[0]),
-            None,
-        )
+        .admin_get(&format!("/api/v1/subscribers/{channel}:{}", in_window[0]))
         .await;
     assert_eq!(first["status"], "subscribed", "{first}");
     assert_eq!(
@@ -125,32 +104,16 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
         .iter()
         .map(|n| json!({"channel": channel, "address": n, "first_name": "Imported", "consent": {"at": "2026-10-01T00:00:00Z", "source": "store-signup", "evidence": format!("form-{n}")}}).to_string())
         .collect();
-    let (status, report) = status_and_json(
-        app.admin(Method::POST, "/api/v1/subscribers/import")
-            .body(lines.join("\n"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{report}");
+    app.import_subscribers(&lines.join("\n")).await;
 
-    let (status, body) = app
-        .admin_json(
-            Method::POST,
-            "/api/v1/templates",
-            Some(json!({"id": "wa-promo", "name": "WA promo", "locales": {"en": {
-                "text": "Hi {{ subscriber.first_name | default('there') }}, your code is {{ campaign.variables.code }}",
-                "buttons": [[{"text": "Great", "rating": 5}, {"text": "Meh", "rating": 2}]],
-                "whatsapp_template": {"name": "winter_promo", "language": "en_US", "parameters": ["{{ subscriber.first_name | default('there') }}", "{{ campaign.variables.code }}"]}
-            }}})),
-        )
+    app.create_template(json!({"id": "wa-promo", "name": "WA promo", "locales": {"en": {
+        "text": "Hi {{ subscriber.first_name | default('there') }}, your code is {{ campaign.variables.code }}",
+        "buttons": [[{"text": "Great", "rating": 5}, {"text": "Meh", "rating": 2}]],
+        "whatsapp_template": {"name": "winter_promo", "language": "en_US", "parameters": ["{{ subscriber.first_name | default('there') }}", "{{ campaign.variables.code }}"]}
+    }}}))
+    .await;
+    app.create_campaign(json!({"id": "wa-winter", "name": "WA winter", "channel": channel, "template_id": "wa-promo", "variables": {"code": "SNOW"}}))
         .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .admin_json(Method::POST, "/api/v1/campaigns", Some(json!({"id": "wa-winter", "name": "WA winter", "channel": channel, "template_id": "wa-promo", "variables": {"code": "SNOW"}})))
-        .await;
-    assert_eq!(status, 201, "{body}");
 
     // The number's throughput limit is hit once.
     app.fake.script(
@@ -257,14 +220,7 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
         .await;
     assert_eq!(status, 200);
 
-    let (status, stats) = app
-        .admin_json(
-            Method::GET,
-            "/api/v1/feedback/campaigns/wa-winter/stats",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{stats}");
+    let stats = app.feedback_stats("wa-winter").await;
     assert_eq!(stats["sent"], 12, "{stats}");
     assert_eq!(stats["delivered"], 10, "read counts as delivered: {stats}");
     assert_eq!(stats["read"], 7, "{stats}");
@@ -276,29 +232,14 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
     value["contacts"][0]["wa_id"] = in_window[0].clone().into();
     value["messages"][0]["from"] = in_window[0].clone().into();
     value["messages"][0]["id"] = "wamid.press1".into();
-    value["messages"][0]["timestamp"] = now_secs().to_string().into();
+    value["messages"][0]["timestamp"] = unix_now_secs().to_string().into();
     value["messages"][0]["interactive"]["button_reply"]["id"] = "rate:wa-winter:5".into();
     let (status, body) = app.whatsapp_notification(&press.to_string()).await;
     assert_eq!(status, 200, "{body}");
-    let (_, stats) = app
-        .admin_json(
-            Method::GET,
-            "/api/v1/feedback/campaigns/wa-winter/stats",
-            None,
-        )
-        .await;
+    let stats = app.feedback_stats("wa-winter").await;
     assert_eq!(stats["ratings"], 1, "{stats}");
-    let export = app
-        .admin(
-            Method::GET,
-            "/api/v1/feedback/campaigns/wa-winter/export?format=jsonl",
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = app.feedback_export("wa-winter", "jsonl").await;
+    let export = export.text().await.unwrap();
     assert!(
         export.lines().any(|l| l.contains("\"read\"")),
         "receipts are in the export: {export}"

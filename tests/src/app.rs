@@ -133,24 +133,64 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request reaches the host");
-        status_and_json(response).await
+        send(request).await
+    }
+
+    /// An admin `GET`; returns status and body.
+    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.admin_json(reqwest::Method::GET, path, None).await
+    }
+
+    /// Import subscribers from JSON lines; returns the import report (the call must answer 200).
+    pub async fn import_subscribers(&self, json_lines: &str) -> serde_json::Value {
+        let request = self
+            .admin(reqwest::Method::POST, "/api/v1/subscribers/import")
+            .body(json_lines.to_owned());
+        expect_status(200, send(request).await)
+    }
+
+    /// Create a template; returns it (the call must answer 201).
+    pub async fn create_template(&self, template: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .admin_json(reqwest::Method::POST, "/api/v1/templates", Some(template))
+            .await;
+        expect_status(201, response)
+    }
+
+    /// Create a campaign; returns it (the call must answer 201).
+    pub async fn create_campaign(&self, campaign: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .admin_json(reqwest::Method::POST, "/api/v1/campaigns", Some(campaign))
+            .await;
+        expect_status(201, response)
+    }
+
+    /// A campaign's feedback statistics (the call must answer 200).
+    pub async fn feedback_stats(&self, campaign_id: &str) -> serde_json::Value {
+        let path = format!("/api/v1/feedback/campaigns/{campaign_id}/stats");
+        expect_status(200, self.admin_get(&path).await)
+    }
+
+    /// A campaign's feedback export in `format` (`csv` or `jsonl`).
+    pub async fn feedback_export(&self, campaign_id: &str, format: &str) -> reqwest::Response {
+        let path = format!("/api/v1/feedback/campaigns/{campaign_id}/export?format={format}");
+        self.admin(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .expect("request reaches the host")
     }
 
     /// Deliver a Telegram update to the webhook with the right secret.
     pub async fn telegram_update(&self, body: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .request(
-                reqwest::Method::POST,
-                &format!("/webhooks/telegram/{TELEGRAM_BOT}"),
-            )
-            .header("x-telegram-bot-api-secret-token", TELEGRAM_WEBHOOK_SECRET)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("request reaches the host");
-        status_and_json(response).await
+        let path = format!("/webhooks/telegram/{TELEGRAM_BOT}");
+        let secret = ("x-telegram-bot-api-secret-token", TELEGRAM_WEBHOOK_SECRET);
+        self.webhook(&path, secret, body).await
+    }
+
+    /// The `/start` fixture from chat 1111111, which subscribes it (the webhook must answer 200).
+    pub async fn subscribe_by_start_command(&self) -> serde_json::Value {
+        let start = crate::fixtures::raw("telegram/update_start_command");
+        expect_status(200, self.telegram_update(&start).await)
     }
 
     /// Deliver a WhatsApp notification signed with the app secret.
@@ -168,15 +208,23 @@ impl TestApp {
         body: &str,
         signature: &str,
     ) -> (u16, serde_json::Value) {
-        let response = self
-            .request(reqwest::Method::POST, "/webhooks/whatsapp")
-            .header("x-hub-signature-256", signature)
+        let signature = ("x-hub-signature-256", signature);
+        self.webhook("/webhooks/whatsapp", signature, body).await
+    }
+
+    /// POST a JSON webhook body with the header that authenticates it.
+    async fn webhook(
+        &self,
+        path: &str,
+        (auth_name, auth_value): (&str, &str),
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .request(reqwest::Method::POST, path)
+            .header(auth_name, auth_value)
             .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("request reaches the host");
-        status_and_json(response).await
+            .body(body.to_owned());
+        send(request).await
     }
 
     /// Schedule a campaign to start now; returns the scheduled campaign.
@@ -199,7 +247,7 @@ impl TestApp {
         for _ in 0..60 {
             let (status, body) = self.tick().await;
             assert_eq!(status, 200, "{body}");
-            let (_, progress) = self.admin_json(reqwest::Method::GET, &path, None).await;
+            let (_, progress) = self.admin_get(&path).await;
             if progress["state"] == "completed" {
                 return progress;
             }
@@ -210,13 +258,10 @@ impl TestApp {
 
     /// Call the scheduler route once.
     pub async fn tick(&self) -> (u16, serde_json::Value) {
-        let response = self
+        let request = self
             .request(reqwest::Method::POST, "/dispatch/tick")
-            .bearer_auth(TICK_TOKEN)
-            .send()
-            .await
-            .expect("tick reaches the host");
-        status_and_json(response).await
+            .bearer_auth(TICK_TOKEN);
+        send(request).await
     }
 }
 
@@ -227,6 +272,19 @@ pub fn whatsapp_signature(secret: &str, body: &[u8]) -> String {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Send `request` (from [`TestApp::request`] or [`TestApp::admin`]); returns status and JSON body.
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("request reaches the host");
+    status_and_json(response).await
+}
+
+/// The body of `response` after checking that its status is `expected`.
+#[track_caller]
+pub fn expect_status(expected: u16, (status, body): (u16, serde_json::Value)) -> serde_json::Value {
+    assert_eq!(status, expected, "{body}");
+    body
 }
 
 /// Status and JSON body (Null when the body is not JSON).

@@ -26,3 +26,11 @@ pub fn payload(name: &str) -> serde_json::Value {
             .expect("fixture is JSON");
     file["payload"].clone()
 }
+
+/// The current Unix time in seconds, for the timestamps of adapted payloads.
+pub fn unix_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -49,6 +49,9 @@ pub type KvResult<T> = std::result::Result<T, KvError>;
 /// non-`Sync` state (a request's `Store<T>`) can await it.
 pub type KvFuture<T> = Pin<Box<dyn Future<Output = KvResult<T>> + Send + 'static>>;
 
+/// A key's value as it was read (`None`: absent): what a compare-and-swap expects still to find.
+pub type Snapshot = Option<Vec<u8>>;
+
 /// One key-value store (one label), with the operations of `wasi:keyvalue/{store,batch,atomics}`.
 ///
 /// Implementations must not block the async runtime's worker threads.
@@ -75,12 +78,7 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     fn increment(&self, key: String, delta: i64) -> KvFuture<i64>;
     /// Atomically replaces the value of `key` with `new` only if it still equals `expected`
     /// (`None`: the key must still be absent); otherwise [`KvError::CasFailed`].
-    fn compare_and_swap(
-        &self,
-        key: String,
-        expected: Option<Vec<u8>>,
-        new: Vec<u8>,
-    ) -> KvFuture<()>;
+    fn compare_and_swap(&self, key: String, expected: Snapshot, new: Vec<u8>) -> KvFuture<()>;
 }
 
 /// The stores a host defines, by label. Cheap to clone (one per request).

@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
 
-use super::{KvBackend, KvError, KvFuture, KvResult};
+use super::{KvBackend, KvError, KvFuture, KvResult, Snapshot};
 
 /// Replaces `KEYS[1]` with `ARGV[3]` if its value is `ARGV[2]` (`ARGV[1] == "1"`) or if it is
 /// absent (`ARGV[1] == "0"`). Returns 1 if it did.
@@ -169,12 +169,7 @@ impl KvBackend for RedisStore {
         self.query(redis::cmd("INCRBY").arg(key).arg(delta).clone())
     }
 
-    fn compare_and_swap(
-        &self,
-        key: String,
-        expected: Option<Vec<u8>>,
-        new: Vec<u8>,
-    ) -> KvFuture<()> {
+    fn compare_and_swap(&self, key: String, expected: Snapshot, new: Vec<u8>) -> KvFuture<()> {
         let mut conn = self.conn.clone();
         let script = self.cas.clone();
         Box::pin(async move {
@@ -252,18 +247,14 @@ mod tests {
             .get_multiplexed_async_connection()
             .await
             .expect("connect");
-        let k: Option<Vec<u8>> = redis::cmd("GET")
-            .arg("k")
-            .query_async(&mut other)
-            .await
-            .expect("GET");
-        assert_eq!(k, Some(b"v".to_vec()));
-        let n: Option<Vec<u8>> = redis::cmd("GET")
-            .arg("n")
-            .query_async(&mut other)
-            .await
-            .expect("GET");
-        assert_eq!(n, Some(b"42".to_vec()));
+        for (key, expected) in [("k", &b"v"[..]), ("n", &b"42"[..])] {
+            let value: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut other)
+                .await
+                .expect("GET");
+            assert_eq!(value.as_deref(), Some(expected), "{key}");
+        }
         // A binary value with bytes Lua must not mangle survives compare-and-swap.
         let binary = vec![0u8, 255, b'\n', 0, 7];
         store

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{KvBackend, KvError, KvFuture, KvResult};
+use super::{KvBackend, KvError, KvFuture, KvResult, Snapshot};
 
 /// The file name Spin uses for its default key-value store.
 pub const DB_FILE_NAME: &str = "sqlite_key_value.db";
@@ -279,12 +279,7 @@ impl KvBackend for SqliteStore {
         self.run(move |db, label| db.increment(label, &key, delta))
     }
 
-    fn compare_and_swap(
-        &self,
-        key: String,
-        expected: Option<Vec<u8>>,
-        new: Vec<u8>,
-    ) -> KvFuture<()> {
+    fn compare_and_swap(&self, key: String, expected: Snapshot, new: Vec<u8>) -> KvFuture<()> {
         self.run(move |db, label| db.compare_and_swap(label, &key, expected.as_deref(), &new))
     }
 }
