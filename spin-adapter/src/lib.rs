@@ -1,10 +1,12 @@
 //! The Spin adapters of the core's ports, shared by the four components so each component is only its
 //! route table: [`SpinStore`] (`fermyon:spin/key-value` plus `wasi:keyvalue` atomics and batch),
-//! [`SpinHttp`] (outbound HTTP), [`variable`] (Spin variables) and request/response conversion.
+//! [`SpinHttp`] (outbound HTTP), [`variable`] (Spin variables), the start-up every component shares
+//! ([`Ports`]) and request/response conversion.
 
 use spin_sdk::http::{Request, Response};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
+use spinpost::clock::SystemClock;
 use spinpost::kv::{CasOutcome, Entries, KvStore, StoreError};
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
@@ -121,6 +123,48 @@ impl KvStore for SpinStore {
     }
 }
 
+/// What every component's handlers reach the world through: the store, the clock and the admin token.
+/// A component wraps it with what is its own (dispatch adds its tick token).
+pub struct Ports<S = SpinStore, C = SystemClock> {
+    /// The key-value store.
+    pub store: S,
+    /// The time of everything a handler records, schedules or paces.
+    pub clock: C,
+    /// The bearer token of the admin routes.
+    pub admin_token: Secret,
+}
+
+impl<S, C> Ports<S, C> {
+    /// Ports over any store and clock (tests use the in-memory store and a manual clock).
+    pub fn new(store: S, clock: C, admin_token: Secret) -> Self {
+        Ports {
+            store,
+            clock,
+            admin_token,
+        }
+    }
+
+    /// The admin token, as an admin route group asks for it: `Group::bearer(Ports::admin_token)`.
+    pub fn admin_token(&self) -> &Secret {
+        &self.admin_token
+    }
+}
+
+impl Ports {
+    /// The start-up every component shares: open the default store, take the system clock and read the
+    /// `admin_token` variable.
+    ///
+    /// # Errors
+    /// 500 when the component has no access to the store (a spin.toml mistake).
+    pub fn from_spin() -> Result<Self> {
+        Ok(Ports::new(
+            SpinStore::open_default()?,
+            SystemClock,
+            secret("admin_token"),
+        ))
+    }
+}
+
 /// Outbound HTTP through Spin (`wasi:http/outgoing-handler`), limited by `allowed_outbound_hosts`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SpinHttp;
@@ -208,7 +252,7 @@ pub fn outgoing(response: web::Response) -> Response {
 }
 
 /// Serve one request: open the store, build the component's context, route, and convert back.
-/// A context that cannot be built (store unavailable) is a JSON 500, never a trap.
+/// A context that cannot be built (store unavailable) is a JSON 500, logged, never a trap.
 pub fn serve<C>(
     request: Request,
     context: impl FnOnce() -> Result<C>,
@@ -217,7 +261,7 @@ pub fn serve<C>(
     let request = incoming(request);
     let response = match context() {
         Ok(context) => router.handle(&context, &request),
-        Err(err) => web::Response::from_error(&err),
+        Err(err) => web::error_response(&request, &err),
     };
     outgoing(response)
 }

@@ -1,7 +1,7 @@
 //! The templates component: its route table over the core's [`spinpost::template`] store functions.
 //! Every route requires `Authorization: Bearer <admin_token>`.
 
-use spin_adapter::SpinStore;
+use spin_adapter::{Ports, SpinStore};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
@@ -9,55 +9,28 @@ use spin_sdk::http_component;
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::kv::KvStore;
 use spinpost::paging;
-use spinpost::secret::Secret;
 use spinpost::template::{self, NewTemplate, PreviewRequest, TemplateUpdate};
-use spinpost::web::{self, Method, Params, Router};
+use spinpost::web::{self, Group, Method, Params, Router};
 use spinpost::{Error, Result};
 
-/// What the handlers reach the world through.
-pub struct Context<S = SpinStore, C = SystemClock> {
-    store: S,
-    clock: C,
-    admin_token: Secret,
-}
+/// What the handlers reach the world through: only the ports every component shares.
+pub type Context<S = SpinStore, C = SystemClock> = Ports<S, C>;
 
-// The Spin entry point exists only in the wasm build: natively the component is a library that tests
-// drive through `routes()` (a native cdylib cannot link the component's wasm export names).
-#[cfg(target_arch = "wasm32")]
-impl Context {
-    fn from_spin() -> Result<Self> {
-        Ok(Context {
-            store: SpinStore::open_default()?,
-            clock: SystemClock,
-            admin_token: spin_adapter::secret("admin_token"),
-        })
-    }
-}
-
-impl<S, C> Context<S, C> {
-    /// A context over any store and clock (tests use the in-memory store).
-    pub fn new(store: S, clock: C, admin_token: Secret) -> Self {
-        Context {
-            store,
-            clock,
-            admin_token,
-        }
-    }
-}
-
-/// The route table.
+/// The route table: every route is an admin route.
 pub fn routes<S: KvStore, C: Clock>() -> Router<Context<S, C>> {
-    Router::new()
-        .route(Method::POST, "/api/v1/templates", create)
-        .route(Method::GET, "/api/v1/templates", list)
-        .route(Method::GET, "/api/v1/templates/:id", get)
-        .route(Method::PUT, "/api/v1/templates/:id", update)
-        .route(
-            Method::GET,
-            "/api/v1/templates/:id/versions/:version",
-            get_version,
-        )
-        .route(Method::POST, "/api/v1/templates/:id/preview", preview)
+    Router::new().group(
+        Group::bearer(Ports::admin_token)
+            .route(Method::POST, "/api/v1/templates", create)
+            .route(Method::GET, "/api/v1/templates", list)
+            .route(Method::GET, "/api/v1/templates/:id", get)
+            .route(Method::PUT, "/api/v1/templates/:id", update)
+            .route(
+                Method::GET,
+                "/api/v1/templates/:id/versions/:version",
+                get_version,
+            )
+            .route(Method::POST, "/api/v1/templates/:id/preview", preview),
+    )
 }
 
 /// `POST /api/v1/templates` → 201 with the head and version 1.
@@ -66,7 +39,6 @@ fn create<S: KvStore, C: Clock>(
     request: &web::Request,
     _: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     let body: NewTemplate = request.json()?;
     let created = template::create_template(&ctx.store, body, ctx.clock.now())?;
     Ok(web::Response::json(201, &created).with_header(
@@ -81,7 +53,6 @@ fn list<S: KvStore, C: Clock>(
     request: &web::Request,
     _: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     let cursor = paging::parse_cursor(request.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(request.query_param("limit").as_deref())?;
     let page = template::list_templates(&ctx.store, cursor, limit)?;
@@ -91,10 +62,9 @@ fn list<S: KvStore, C: Clock>(
 /// `GET /api/v1/templates/:id` → the head and the latest version.
 fn get<S: KvStore, C: Clock>(
     ctx: &Context<S, C>,
-    request: &web::Request,
+    _: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     Ok(web::Response::ok(&template::load_latest(
         &ctx.store,
         params.get("id"),
@@ -107,7 +77,6 @@ fn update<S: KvStore, C: Clock>(
     request: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     let body: TemplateUpdate = request.json()?;
     Ok(web::Response::ok(&template::update_template(
         &ctx.store,
@@ -120,10 +89,9 @@ fn update<S: KvStore, C: Clock>(
 /// `GET /api/v1/templates/:id/versions/:version` → that version.
 fn get_version<S: KvStore, C: Clock>(
     ctx: &Context<S, C>,
-    request: &web::Request,
+    _: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     let number: u32 = params.get("version").parse().map_err(|_| {
         Error::invalid(
             "invalid_version",
@@ -147,7 +115,6 @@ fn preview<S: KvStore, C: Clock>(
     request: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
     let body: PreviewRequest = if request.body.iter().all(u8::is_ascii_whitespace) {
         PreviewRequest::default()
     } else {
@@ -164,7 +131,7 @@ fn preview<S: KvStore, C: Clock>(
 #[cfg(target_arch = "wasm32")]
 #[http_component]
 fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
+    spin_adapter::serve(request, Ports::from_spin, &routes())
 }
 
 #[cfg(test)]
@@ -172,6 +139,7 @@ mod tests {
     use super::*;
     use spinpost::clock::ManualClock;
     use spinpost::kv::MemoryStore;
+    use spinpost::secret::Secret;
 
     fn context() -> Context<MemoryStore, ManualClock> {
         let start = "2026-03-01T12:00:00Z".parse().unwrap_or_default();
