@@ -7,7 +7,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use spinpost::clock::SystemClock;
-use spinpost::kv::{CasOutcome, Entries, KvStore, StoreError};
+use spinpost::kv::{CasOutcome, CasSlot, Entries, KvStore, StoreError};
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
 use spinpost::web;
@@ -104,20 +104,32 @@ impl KvStore for SpinStore {
         atomics::increment(&self.bucket, key, delta).map_err(wasi_err)
     }
 
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<CasOutcome, StoreError> {
-        let cas = atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?;
-        let current = cas.current().map_err(wasi_err)?;
-        if current.as_deref() != expected {
-            return Ok(CasOutcome::Conflict(current));
-        }
+    fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
+        Ok(Box::new(SpinCasSlot {
+            store: self,
+            key: key.to_owned(),
+            cas: atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?,
+        }))
+    }
+}
+
+/// A key held through `wasi:keyvalue/atomics`: the host refuses the swap if the key changed since.
+struct SpinCasSlot<'a> {
+    store: &'a SpinStore,
+    key: String,
+    cas: atomics::Cas,
+}
+
+impl CasSlot for SpinCasSlot<'_> {
+    fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.cas.current().map_err(wasi_err)
+    }
+
+    fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+        let SpinCasSlot { store, key, cas } = *self;
         match atomics::swap(cas, new) {
             Ok(()) => Ok(CasOutcome::Swapped),
-            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Conflict(self.get(key)?)),
+            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Conflict(store.get(&key)?)),
             Err(atomics::CasError::StoreError(e)) => Err(wasi_err(e)),
         }
     }

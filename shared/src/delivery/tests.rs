@@ -232,6 +232,9 @@ impl KvStore for FaultStore {
         }
         self.inner.increment(key, delta)
     }
+    fn cas_slot(&self, key: &str) -> Result<Box<dyn crate::kv::CasSlot + '_>, StoreError> {
+        self.inner.cas_slot(key)
+    }
     fn compare_and_swap(
         &self,
         key: &str,
