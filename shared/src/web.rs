@@ -317,6 +317,31 @@ impl<C> Group<C> {
         }
     }
 
+    /// Add a `GET` route (which also answers `HEAD`).
+    pub fn get(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::GET, pattern, handler)
+    }
+
+    /// Add a `POST` route.
+    pub fn post(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::POST, pattern, handler)
+    }
+
+    /// Add a `PUT` route.
+    pub fn put(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::PUT, pattern, handler)
+    }
+
+    /// Add a `PATCH` route.
+    pub fn patch(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::PATCH, pattern, handler)
+    }
+
+    /// Add a `DELETE` route.
+    pub fn delete(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::DELETE, pattern, handler)
+    }
+
     /// Add a route, e.g. `.route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)`.
     pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<C>) -> Self {
         let segments = pattern
@@ -539,11 +564,7 @@ mod tests {
     #[test]
     fn guarded_routes_answer_404_and_405_before_asking_for_a_token() {
         assert_eq!(call(Method::GET, "/admin", None).status, 404);
-        let response = call(Method::PUT, "/admin/1", None);
-        assert_eq!(response.status, 405);
-        assert!(response
-            .headers
-            .contains(&("allow".into(), "GET, DELETE".into())));
+        assert_405_allowing(&call(Method::PUT, "/admin/1", None), "GET, DELETE");
     }
 
     #[test]
@@ -590,11 +611,13 @@ mod tests {
         assert_eq!(response.status, 404);
         assert_eq!(body(&response)["error"]["code"], "not_found");
         let response = router().handle(&(), &Request::new(Method::POST, "/api/v1/things/x"));
+        assert_405_allowing(&response, "GET, DELETE");
+    }
+
+    fn assert_405_allowing(response: &Response, allow: &str) {
         assert_eq!(response.status, 405);
-        assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
-        assert!(response
-            .headers
-            .contains(&("allow".into(), "GET, DELETE".into())));
+        assert_eq!(body(response)["error"]["code"], "method_not_allowed");
+        assert!(response.headers.contains(&("allow".into(), allow.into())));
     }
 
     #[test]

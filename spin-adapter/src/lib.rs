@@ -277,3 +277,19 @@ pub fn serve<C>(
     };
     outgoing(response)
 }
+
+/// Export a component's Spin entry point: each request is served by [`serve`] through the route table
+/// `routes` over the context `start` builds, e.g. `spin_adapter::export_component!(Ports::from_spin, routes())`.
+///
+/// Only the wasm build exports it: natively the component is a library that tests drive through its route
+/// table (a native cdylib cannot link the component's wasm export names).
+#[macro_export]
+macro_rules! export_component {
+    ($start:expr, $routes:expr) => {
+        #[cfg(target_arch = "wasm32")]
+        #[::spin_sdk::http_component]
+        fn handle(request: ::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
+            $crate::serve(request, $start, &$routes)
+        }
+    };
+}

@@ -10,10 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
 use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
 use spinpost::clock::Clock;
 use spinpost::delivery::{
@@ -27,7 +23,7 @@ use spinpost::platform::whatsapp::WhatsAppConfig;
 use spinpost::secret::Secret;
 use spinpost::subscriber::{Channel, Platform, Subscriber};
 use spinpost::template::{self, CampaignVars, RenderInput, TemplateVersion};
-use spinpost::web::{self, Group, Method, Params, Router};
+use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
 /// What the handlers reach the world through: the shared ports and the scheduler's token.
@@ -58,46 +54,22 @@ impl Context {
 /// The route table.
 pub fn routes() -> Router<Context> {
     Router::new()
-        .group(Group::bearer(Context::tick_token).route(Method::POST, "/dispatch/tick", tick))
+        .group(Group::bearer(Context::tick_token).post("/dispatch/tick", tick))
         .group(
             Group::bearer(Context::admin_token)
-                .route(Method::POST, "/api/v1/campaigns", create_campaign)
-                .route(Method::GET, "/api/v1/campaigns", list_campaigns)
-                .route(Method::GET, "/api/v1/campaigns/:id", get_campaign)
-                .route(
-                    Method::POST,
-                    "/api/v1/campaigns/:id/schedule",
-                    schedule_campaign,
-                )
-                .route(Method::POST, "/api/v1/campaigns/:id/pause", pause_campaign)
-                .route(
-                    Method::POST,
-                    "/api/v1/campaigns/:id/resume",
-                    resume_campaign,
-                )
-                .route(
-                    Method::POST,
-                    "/api/v1/campaigns/:id/cancel",
-                    cancel_campaign,
-                )
-                .route(
-                    Method::GET,
-                    "/api/v1/campaigns/:id/progress",
-                    campaign_progress,
-                )
-                .route(
-                    Method::GET,
-                    "/api/v1/campaigns/:id/deliveries",
-                    campaign_deliveries,
-                ),
+                .post("/api/v1/campaigns", create_campaign)
+                .get("/api/v1/campaigns", list_campaigns)
+                .get("/api/v1/campaigns/:id", get_campaign)
+                .post("/api/v1/campaigns/:id/schedule", schedule_campaign)
+                .post("/api/v1/campaigns/:id/pause", pause_campaign)
+                .post("/api/v1/campaigns/:id/resume", resume_campaign)
+                .post("/api/v1/campaigns/:id/cancel", cancel_campaign)
+                .get("/api/v1/campaigns/:id/progress", campaign_progress)
+                .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries),
         )
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
-}
+spin_adapter::export_component!(Context::from_spin, routes());
 
 fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     let request: NewCampaign = req.json()?;

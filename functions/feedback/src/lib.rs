@@ -9,14 +9,10 @@
 
 use serde::Serialize;
 use spin_adapter::{Ports, SpinHttp};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
 use spinpost::event::EventBatch;
 use spinpost::feedback::{self, AnswerSummary, ExportFormat, FeedbackSettings, IntakeReport};
 use spinpost::platform::telegram::Bots;
-use spinpost::web::{self, Group, Method, Params, Router};
+use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
 /// An event batch is a re-encoded webhook body (at most [`web::DEFAULT_BODY_LIMIT`]) plus the ids the
@@ -30,24 +26,12 @@ pub type Context = Ports;
 pub fn routes() -> Router<Context> {
     Router::new()
         // Private: only local service chaining reaches it.
-        .group(Group::open().route(Method::POST, "/events", apply_events))
+        .group(Group::open().post("/events", apply_events))
         .group(
             Group::bearer(Ports::admin_token)
-                .route(
-                    Method::GET,
-                    "/api/v1/feedback/campaigns/:id/stats",
-                    campaign_stats,
-                )
-                .route(
-                    Method::GET,
-                    "/api/v1/feedback/campaigns/:id/export",
-                    export_campaign,
-                )
-                .route(
-                    Method::GET,
-                    "/api/v1/feedback/unattributed/export",
-                    export_unattributed,
-                ),
+                .get("/api/v1/feedback/campaigns/:id/stats", campaign_stats)
+                .get("/api/v1/feedback/campaigns/:id/export", export_campaign)
+                .get("/api/v1/feedback/unattributed/export", export_unattributed),
         )
 }
 
@@ -152,8 +136,4 @@ fn export(
     Ok(response)
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Ports::from_spin, &routes())
-}
+spin_adapter::export_component!(Ports::from_spin, routes());

@@ -3,10 +3,6 @@
 
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
 use spinpost::clock::Clock;
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::ingress;
@@ -14,7 +10,7 @@ use spinpost::paging;
 use spinpost::platform::telegram::{webhook as telegram, Bots};
 use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
-use spinpost::web::{self, Group, Method, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
+use spinpost::web::{self, Group, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
 use spinpost::Result;
 
 /// What the handlers reach the world through: only the ports every component shares.
@@ -26,29 +22,21 @@ pub fn routes() -> Router<Context> {
         // Webhooks authenticate with their platform's own rules (secret token, signature).
         .group(
             Group::open()
-                .route(Method::POST, "/webhooks/telegram/:bot", telegram_webhook)
-                .route(Method::GET, "/webhooks/whatsapp", whatsapp_verification)
-                .route(Method::POST, "/webhooks/whatsapp", whatsapp_webhook),
+                .post("/webhooks/telegram/:bot", telegram_webhook)
+                .get("/webhooks/whatsapp", whatsapp_verification)
+                .post("/webhooks/whatsapp", whatsapp_webhook),
         )
         .group(
             Group::bearer(Ports::admin_token)
-                .route(Method::GET, "/api/v1/subscribers", list_subscribers)
-                .route(
-                    Method::POST,
-                    "/api/v1/subscribers/import",
-                    import_subscribers,
-                )
-                .route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)
-                .route(Method::PATCH, "/api/v1/subscribers/:id", patch_subscriber)
-                .route(Method::DELETE, "/api/v1/subscribers/:id", erase_subscriber),
+                .get("/api/v1/subscribers", list_subscribers)
+                .post("/api/v1/subscribers/import", import_subscribers)
+                .get("/api/v1/subscribers/:id", get_subscriber)
+                .patch("/api/v1/subscribers/:id", patch_subscriber)
+                .delete("/api/v1/subscribers/:id", erase_subscriber),
         )
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Ports::from_spin, &routes())
-}
+spin_adapter::export_component!(Ports::from_spin, routes());
 
 fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let bots = Bots::parse(&spin_adapter::variable("telegram_bots"))?;
