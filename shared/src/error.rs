@@ -120,7 +120,8 @@ impl Error {
         Self::new(ErrorKind::Unavailable, code, message)
     }
 
-    /// 500: the store or host failed; the message is for operators and holds no secrets.
+    /// 500: the store or host failed. The message is for operators (the edge logs it and answers callers
+    /// with a generic message) and holds no secrets.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, "internal", message)
     }

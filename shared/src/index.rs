@@ -141,7 +141,6 @@ impl<'a> Index<'a> {
 mod tests {
     use super::*;
     use crate::kv::MemoryStore;
-    use std::sync::Arc;
 
     #[test]
     fn appends_are_listed_in_order_across_pages() {
@@ -167,26 +166,16 @@ mod tests {
 
     #[test]
     fn concurrent_appends_lose_nothing() {
-        let store = Arc::new(MemoryStore::new());
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    for i in 0..100 {
-                        Index::CAMPAIGNS
-                            .append(store.as_ref(), &format!("{t}-{i}"))
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        let store = MemoryStore::new();
+        crate::kv::concurrently(&store, 4, |store, t| {
+            for i in 0..100 {
+                Index::CAMPAIGNS.append(store, &format!("{t}-{i}")).unwrap();
+            }
+        });
         let mut seen = 0;
         let mut from = 0;
-        while from < Index::CAMPAIGNS.len(store.as_ref()).unwrap() {
-            let (entries, next) = Index::CAMPAIGNS.read_from(store.as_ref(), from).unwrap();
+        while from < Index::CAMPAIGNS.len(&store).unwrap() {
+            let (entries, next) = Index::CAMPAIGNS.read_from(&store, from).unwrap();
             seen += entries.len();
             from = next;
         }

@@ -6,6 +6,8 @@
 
 mod memory;
 
+#[cfg(test)]
+pub(crate) use memory::concurrently;
 pub use memory::MemoryStore;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -59,13 +61,51 @@ pub trait KvStore {
     /// Atomically add `delta` to the counter at `key` (absent counts as 0); returns the new value.
     /// `increment(key, 0)` reads a counter portably, whatever encoding the backend uses.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Hold `key` for a compare-and-swap: the store's atomic read and write of one key.
+    fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError>;
     /// Write `new` at `key` only if the stored value equals `expected` (`None`: the key is absent).
+    /// Every store shares this comparison; a store differs only in its [`KvStore::cas_slot`].
     fn compare_and_swap(
         &self,
         key: &str,
         expected: Option<&[u8]>,
         new: &[u8],
-    ) -> Result<CasOutcome, StoreError>;
+    ) -> Result<CasOutcome, StoreError> {
+        compare_and_swap_slot(self.cas_slot(key)?, expected, new)
+    }
+}
+
+/// One key of a store, held for a compare-and-swap ([`KvStore::cas_slot`]). Each store says how it reads
+/// the key and writes it atomically; [`compare_and_swap_slot`] is the comparison they all share.
+pub trait CasSlot {
+    /// The value at the key now (`None`: absent).
+    ///
+    /// # Errors
+    /// Store failure.
+    fn current(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Write `new` at the key: `Conflict` with the value seen when another writer came in since
+    /// [`CasSlot::current`].
+    ///
+    /// # Errors
+    /// Store failure.
+    fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError>;
+}
+
+/// Compare-and-swap through a store's slot: write `new` only if the key holds `expected`, otherwise
+/// report what it holds. Every [`KvStore::compare_and_swap`] goes through here.
+///
+/// # Errors
+/// Store failure.
+pub fn compare_and_swap_slot(
+    slot: Box<dyn CasSlot + '_>,
+    expected: Option<&[u8]>,
+    new: &[u8],
+) -> Result<CasOutcome, StoreError> {
+    let current = slot.current()?;
+    if current.as_deref() != expected {
+        return Ok(CasOutcome::Conflict(current));
+    }
+    slot.swap(new)
 }
 
 /// How many times a read-modify-write retries on conflict before giving up.
@@ -190,6 +230,49 @@ mod tests {
         .unwrap();
         assert_eq!(result, 6);
         assert_eq!(store.get("n").unwrap().unwrap(), b"6");
+    }
+
+    /// A slot whose store refuses the swap, as a host does when another writer came in.
+    struct RacedSlot {
+        current: Option<Vec<u8>>,
+        swapped: std::rc::Rc<std::cell::Cell<bool>>,
+    }
+
+    impl CasSlot for RacedSlot {
+        fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(self.current.clone())
+        }
+
+        fn swap(self: Box<Self>, _: &[u8]) -> Result<CasOutcome, StoreError> {
+            self.swapped.set(true);
+            Ok(CasOutcome::Conflict(Some(b"theirs".to_vec())))
+        }
+    }
+
+    #[test]
+    fn the_shared_compare_and_swap_swaps_only_over_the_expected_value() {
+        let swapped = std::rc::Rc::new(std::cell::Cell::new(false));
+        let slot = |current: Option<&[u8]>| {
+            Box::new(RacedSlot {
+                current: current.map(<[u8]>::to_vec),
+                swapped: std::rc::Rc::clone(&swapped),
+            })
+        };
+        assert_eq!(
+            compare_and_swap_slot(slot(Some(b"v1")), Some(b"v0"), b"v2").unwrap(),
+            CasOutcome::Conflict(Some(b"v1".to_vec()))
+        );
+        assert_eq!(
+            compare_and_swap_slot(slot(None), Some(b"v0"), b"v2").unwrap(),
+            CasOutcome::Conflict(None)
+        );
+        assert!(!swapped.get(), "a mismatch never reaches the store's swap");
+        // A swap the store refuses reports the value it saw instead.
+        assert_eq!(
+            compare_and_swap_slot(slot(Some(b"v0")), Some(b"v0"), b"v2").unwrap(),
+            CasOutcome::Conflict(Some(b"theirs".to_vec()))
+        );
+        assert!(swapped.get());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! HTTP at the edge of the core: a host-independent request and response, a route table that answers
-//! 404 and 405 itself, body size limits, JSON parsing with field-level messages, and admin authentication.
+//! 404 and 405 itself, guarded route groups (admin and tick bearer tokens), body size limits, JSON parsing
+//! with field-level messages, and answers to errors that keep internal causes in the log.
 //!
 //! Components convert Spin's request into [`Request`], dispatch it through a [`Router`], and convert the
 //! [`Response`] back; everything in between is plain Rust that unit tests drive directly.
@@ -16,6 +17,9 @@ use crate::secret::Secret;
 pub const MAX_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The body limit of ordinary JSON routes and webhooks.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// What a 500 tells the caller; the cause goes to the component log.
+pub const INTERNAL_ERROR_MESSAGE: &str = "internal error";
 
 /// An incoming request, as the core sees it.
 #[derive(Debug, Clone)]
@@ -202,12 +206,18 @@ impl Response {
         }
     }
 
-    /// The JSON error response for `err`.
+    /// The JSON error response for `err`. A 500 says only that something failed inside: store errors,
+    /// serde text and keys never reach callers (use [`error_response`] to log the cause).
     pub fn from_error(err: &Error) -> Self {
+        let body = if err.kind() == ErrorKind::Internal {
+            Error::internal(INTERNAL_ERROR_MESSAGE).to_json()
+        } else {
+            err.to_json()
+        };
         let mut response = Response {
             status: err.status(),
             headers: vec![("content-type".into(), "application/json".into())],
-            body: err.to_json(),
+            body,
         };
         if err.kind() == ErrorKind::Unauthorized {
             response
@@ -248,9 +258,118 @@ impl Params {
 /// A route handler over a context `C` (the component's ports).
 pub type Handler<C> = fn(&C, &Request, &Params) -> Result<Response>;
 
-/// A route table: method plus a path pattern of literal and `:param` segments.
+/// Where a guard finds the token a caller must present, in the component's context.
+pub type TokenOf<C> = fn(&C) -> &Secret;
+
+/// Who may call the routes of a [`Group`]; the router checks it before any of their handlers runs.
+pub enum Guard<C> {
+    /// Anyone: webhooks authenticate with their platform's own rules, private routes are unreachable
+    /// from outside.
+    Open,
+    /// `Authorization: Bearer <token>` with the token the context holds (see [`require_bearer`]).
+    Bearer(TokenOf<C>),
+}
+
+// Derived `Clone`/`Copy` would require `C: Copy`; a function pointer is always copyable.
+impl<C> Clone for Guard<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Guard<C> {}
+
+impl<C> Guard<C> {
+    /// Let the request through, or answer it with the guard's error.
+    ///
+    /// # Errors
+    /// 401 `unauthorized` from [`require_bearer`].
+    pub fn check(self, context: &C, request: &Request) -> Result<()> {
+        match self {
+            Guard::Open => Ok(()),
+            Guard::Bearer(token) => require_bearer(request, token(context)),
+        }
+    }
+}
+
+/// Routes that share a guard, e.g. every admin route of a component.
+pub struct Group<C> {
+    guard: Guard<C>,
+    routes: Vec<Route<C>>,
+}
+
+impl<C> Group<C> {
+    /// Routes anyone may call.
+    pub fn open() -> Self {
+        Self::guarded(Guard::Open)
+    }
+
+    /// Routes that require `Authorization: Bearer` with the token `token` picks from the context.
+    pub fn bearer(token: TokenOf<C>) -> Self {
+        Self::guarded(Guard::Bearer(token))
+    }
+
+    /// Routes behind `guard`.
+    pub fn guarded(guard: Guard<C>) -> Self {
+        Group {
+            guard,
+            routes: Vec::new(),
+        }
+    }
+
+    /// Add a `GET` route (which also answers `HEAD`).
+    pub fn get(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::GET, pattern, handler)
+    }
+
+    /// Add a `POST` route.
+    pub fn post(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::POST, pattern, handler)
+    }
+
+    /// Add a `PUT` route.
+    pub fn put(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::PUT, pattern, handler)
+    }
+
+    /// Add a `PATCH` route.
+    pub fn patch(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::PATCH, pattern, handler)
+    }
+
+    /// Add a `DELETE` route.
+    pub fn delete(self, pattern: &'static str, handler: Handler<C>) -> Self {
+        self.route(Method::DELETE, pattern, handler)
+    }
+
+    /// Add a route, e.g. `.route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)`.
+    pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<C>) -> Self {
+        let segments = pattern
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.routes.push(Route {
+            method,
+            segments,
+            guard: self.guard,
+            handler,
+        });
+        self
+    }
+}
+
+struct Route<C> {
+    method: Method,
+    segments: Vec<&'static str>,
+    guard: Guard<C>,
+    handler: Handler<C>,
+}
+
+/// A route table: method plus a path pattern of literal and `:param` segments, each route behind the
+/// guard of the [`Group`] it was added in.
 pub struct Router<C> {
-    routes: Vec<(Method, Vec<&'static str>, Handler<C>)>,
+    routes: Vec<Route<C>>,
 }
 
 impl<C> Default for Router<C> {
@@ -265,19 +384,14 @@ impl<C> Router<C> {
         Self::default()
     }
 
-    /// Add a route, e.g. `.route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)`.
-    pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<C>) -> Self {
-        let segments = pattern
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        self.routes.push((method, segments, handler));
+    /// Add a group of routes; earlier routes match first.
+    pub fn group(mut self, group: Group<C>) -> Self {
+        self.routes.extend(group.routes);
         self
     }
 
-    /// Run the matching handler; 404 when no pattern matches, 405 (with `Allow`) when only the method differs.
-    /// Errors from handlers become JSON error responses.
+    /// Run the matching handler behind its guard; 404 when no pattern matches, 405 (with `Allow`) when
+    /// only the method differs. Errors become JSON error responses (see [`error_response`]).
     pub fn handle(&self, context: &C, request: &Request) -> Response {
         let path: Vec<&str> = request
             .path
@@ -286,16 +400,20 @@ impl<C> Router<C> {
             .filter(|s| !s.is_empty())
             .collect();
         let mut allowed = Vec::new();
-        for (method, pattern, handler) in &self.routes {
-            let Some(params) = match_pattern(pattern, &path) else {
+        for route in &self.routes {
+            let Some(params) = match_pattern(&route.segments, &path) else {
                 continue;
             };
-            if *method == request.method
-                || (request.method == Method::HEAD && *method == Method::GET)
+            if route.method == request.method
+                || (request.method == Method::HEAD && route.method == Method::GET)
             {
-                return handler(context, request, &params).unwrap_or_else(Response::from);
+                return route
+                    .guard
+                    .check(context, request)
+                    .and_then(|()| (route.handler)(context, request, &params))
+                    .unwrap_or_else(|err| error_response(request, &err));
             }
-            allowed.push(method.as_str());
+            allowed.push(route.method.as_str());
         }
         if allowed.is_empty() {
             return Error::new(
@@ -317,6 +435,21 @@ impl<C> Router<C> {
         ))
         .with_header("allow", &allow)
     }
+}
+
+/// The answer to a request that failed with `err`. A 500 is logged (one stderr line naming the route
+/// and the cause) and answered with a generic message: its cause is for operators, not callers.
+pub fn error_response(request: &Request, err: &Error) -> Response {
+    if err.kind() == ErrorKind::Internal {
+        let cause = err.message().replace(['\n', '\r'], " ");
+        eprintln!(
+            "spinpost: 500 on {} {}: {}: {cause}",
+            request.method,
+            request.path,
+            err.code()
+        );
+    }
+    Response::from_error(err)
 }
 
 fn match_pattern(pattern: &[&'static str], path: &[&str]) -> Option<Params> {
@@ -364,9 +497,101 @@ mod tests {
     }
 
     fn router() -> Router<()> {
+        Router::new().group(
+            Group::open()
+                .route(Method::GET, "/api/v1/things/:id", hello)
+                .route(Method::DELETE, "/api/v1/things/:id", hello),
+        )
+    }
+
+    /// A context holding two tokens, like a component with admin and tick routes.
+    struct Tokens {
+        admin: Secret,
+        tick: Secret,
+    }
+
+    fn guarded_router() -> Router<Tokens> {
+        fn whoami(_: &Tokens, _: &Request, _: &Params) -> Result<Response> {
+            Ok(Response::no_content())
+        }
         Router::new()
-            .route(Method::GET, "/api/v1/things/:id", hello)
-            .route(Method::DELETE, "/api/v1/things/:id", hello)
+            .group(Group::bearer(|t: &Tokens| &t.tick).route(Method::POST, "/tick", whoami))
+            .group(
+                Group::bearer(|t: &Tokens| &t.admin)
+                    .route(Method::GET, "/admin/:id", whoami)
+                    .route(Method::DELETE, "/admin/:id", whoami),
+            )
+            .group(Group::open().route(Method::POST, "/webhook", whoami))
+    }
+
+    fn tokens() -> Tokens {
+        Tokens {
+            admin: Secret::new("admin-secret"),
+            tick: Secret::new("tick-secret"),
+        }
+    }
+
+    fn call(method: Method, path: &str, token: Option<&str>) -> Response {
+        let mut request = Request::new(method, path);
+        if let Some(token) = token {
+            request = request.with_header("authorization", &format!("Bearer {token}"));
+        }
+        guarded_router().handle(&tokens(), &request)
+    }
+
+    #[test]
+    fn a_group_guard_runs_before_every_handler_of_the_group() {
+        assert_eq!(
+            call(Method::GET, "/admin/1", Some("admin-secret")).status,
+            204
+        );
+        assert_eq!(call(Method::POST, "/tick", Some("tick-secret")).status, 204);
+        assert_eq!(call(Method::POST, "/webhook", None).status, 204);
+        for (method, path, token) in [
+            (Method::GET, "/admin/1", None),
+            (Method::DELETE, "/admin/1", Some("tick-secret")),
+            (Method::POST, "/tick", Some("admin-secret")),
+        ] {
+            let response = call(method, path, token);
+            assert_eq!(response.status, 401, "{path}");
+            assert_eq!(body(&response)["error"]["code"], "unauthorized");
+            assert!(response
+                .headers
+                .contains(&("www-authenticate".into(), "Bearer".into())));
+        }
+    }
+
+    #[test]
+    fn guarded_routes_answer_404_and_405_before_asking_for_a_token() {
+        assert_eq!(call(Method::GET, "/admin", None).status, 404);
+        assert_405_allowing(&call(Method::PUT, "/admin/1", None), "GET, DELETE");
+    }
+
+    #[test]
+    fn a_500_hides_its_cause_and_other_errors_keep_their_message() {
+        fn failing(_: &(), _: &Request, params: &Params) -> Result<Response> {
+            match params.get("kind") {
+                "store" => Err(Error::internal("key-value store: disk full at 'sub:42'")),
+                _ => Err(Error::unavailable(
+                    "telegram_unavailable",
+                    "set variable 'telegram_bots'",
+                )),
+            }
+        }
+        let router = Router::new().group(Group::open().route(Method::GET, "/fail/:kind", failing));
+        let response = router.handle(&(), &Request::new(Method::GET, "/fail/store"));
+        assert_eq!(response.status, 500);
+        assert_eq!(
+            body(&response),
+            serde_json::json!({"error": {"code": "internal", "message": INTERNAL_ERROR_MESSAGE}})
+        );
+        let response = router.handle(&(), &Request::new(Method::GET, "/fail/config"));
+        assert_eq!(response.status, 503);
+        assert_eq!(body(&response)["error"]["code"], "telegram_unavailable");
+        assert_eq!(
+            body(&response)["error"]["message"],
+            "set variable 'telegram_bots'"
+        );
     }
 
     fn body(response: &Response) -> serde_json::Value {
@@ -386,11 +611,13 @@ mod tests {
         assert_eq!(response.status, 404);
         assert_eq!(body(&response)["error"]["code"], "not_found");
         let response = router().handle(&(), &Request::new(Method::POST, "/api/v1/things/x"));
+        assert_405_allowing(&response, "GET, DELETE");
+    }
+
+    fn assert_405_allowing(response: &Response, allow: &str) {
         assert_eq!(response.status, 405);
-        assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
-        assert!(response
-            .headers
-            .contains(&("allow".into(), "GET, DELETE".into())));
+        assert_eq!(body(response)["error"]["code"], "method_not_allowed");
+        assert!(response.headers.contains(&("allow".into(), allow.into())));
     }
 
     #[test]

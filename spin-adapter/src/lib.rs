@@ -1,11 +1,13 @@
 //! The Spin adapters of the core's ports, shared by the four components so each component is only its
 //! route table: [`SpinStore`] (`fermyon:spin/key-value` plus `wasi:keyvalue` atomics and batch),
-//! [`SpinHttp`] (outbound HTTP), [`variable`] (Spin variables) and request/response conversion.
+//! [`SpinHttp`] (outbound HTTP), [`variable`] (Spin variables), the start-up every component shares
+//! ([`Ports`]) and request/response conversion.
 
 use spin_sdk::http::{Request, Response};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
-use spinpost::kv::{CasOutcome, Entries, KvStore, StoreError};
+use spinpost::clock::SystemClock;
+use spinpost::kv::{CasOutcome, CasSlot, Entries, KvStore, StoreError};
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
 use spinpost::web;
@@ -102,22 +104,76 @@ impl KvStore for SpinStore {
         atomics::increment(&self.bucket, key, delta).map_err(wasi_err)
     }
 
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<CasOutcome, StoreError> {
-        let cas = atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?;
-        let current = cas.current().map_err(wasi_err)?;
-        if current.as_deref() != expected {
-            return Ok(CasOutcome::Conflict(current));
-        }
+    fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
+        Ok(Box::new(SpinCasSlot {
+            store: self,
+            key: key.to_owned(),
+            cas: atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?,
+        }))
+    }
+}
+
+/// A key held through `wasi:keyvalue/atomics`: the host refuses the swap if the key changed since.
+struct SpinCasSlot<'a> {
+    store: &'a SpinStore,
+    key: String,
+    cas: atomics::Cas,
+}
+
+impl CasSlot for SpinCasSlot<'_> {
+    fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.cas.current().map_err(wasi_err)
+    }
+
+    fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+        let SpinCasSlot { store, key, cas } = *self;
         match atomics::swap(cas, new) {
             Ok(()) => Ok(CasOutcome::Swapped),
-            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Conflict(self.get(key)?)),
+            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Conflict(store.get(&key)?)),
             Err(atomics::CasError::StoreError(e)) => Err(wasi_err(e)),
         }
+    }
+}
+
+/// What every component's handlers reach the world through: the store, the clock and the admin token.
+/// A component wraps it with what is its own (dispatch adds its tick token).
+pub struct Ports<S = SpinStore, C = SystemClock> {
+    /// The key-value store.
+    pub store: S,
+    /// The time of everything a handler records, schedules or paces.
+    pub clock: C,
+    /// The bearer token of the admin routes.
+    pub admin_token: Secret,
+}
+
+impl<S, C> Ports<S, C> {
+    /// Ports over any store and clock (tests use the in-memory store and a manual clock).
+    pub fn new(store: S, clock: C, admin_token: Secret) -> Self {
+        Ports {
+            store,
+            clock,
+            admin_token,
+        }
+    }
+
+    /// The admin token, as an admin route group asks for it: `Group::bearer(Ports::admin_token)`.
+    pub fn admin_token(&self) -> &Secret {
+        &self.admin_token
+    }
+}
+
+impl Ports {
+    /// The start-up every component shares: open the default store, take the system clock and read the
+    /// `admin_token` variable.
+    ///
+    /// # Errors
+    /// 500 when the component has no access to the store (a spin.toml mistake).
+    pub fn from_spin() -> Result<Self> {
+        Ok(Ports::new(
+            SpinStore::open_default()?,
+            SystemClock,
+            secret("admin_token"),
+        ))
     }
 }
 
@@ -208,7 +264,7 @@ pub fn outgoing(response: web::Response) -> Response {
 }
 
 /// Serve one request: open the store, build the component's context, route, and convert back.
-/// A context that cannot be built (store unavailable) is a JSON 500, never a trap.
+/// A context that cannot be built (store unavailable) is a JSON 500, logged, never a trap.
 pub fn serve<C>(
     request: Request,
     context: impl FnOnce() -> Result<C>,
@@ -217,7 +273,23 @@ pub fn serve<C>(
     let request = incoming(request);
     let response = match context() {
         Ok(context) => router.handle(&context, &request),
-        Err(err) => web::Response::from_error(&err),
+        Err(err) => web::error_response(&request, &err),
     };
     outgoing(response)
+}
+
+/// Export a component's Spin entry point: each request is served by [`serve`] through the route table
+/// `routes` over the context `start` builds, e.g. `spin_adapter::export_component!(Ports::from_spin, routes())`.
+///
+/// Only the wasm build exports it: natively the component is a library that tests drive through its route
+/// table (a native cdylib cannot link the component's wasm export names).
+#[macro_export]
+macro_rules! export_component {
+    ($start:expr, $routes:expr) => {
+        #[cfg(target_arch = "wasm32")]
+        #[::spin_sdk::http_component]
+        fn handle(request: ::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
+            $crate::serve(request, $start, &$routes)
+        }
+    };
 }

@@ -6,14 +6,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
-use spin_adapter::{SpinHttp, SpinStore};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
+use spin_adapter::{Ports, SpinHttp, SpinStore};
 use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
-use spinpost::clock::{Clock, SystemClock};
+use spinpost::clock::Clock;
 use spinpost::delivery::{
     self, MessageRenderer, PlatformMessenger, SenderConfig, TelegramSender, WhatsAppSender,
 };
@@ -25,149 +23,123 @@ use spinpost::platform::whatsapp::WhatsAppConfig;
 use spinpost::secret::Secret;
 use spinpost::subscriber::{Channel, Platform, Subscriber};
 use spinpost::template::{self, CampaignVars, RenderInput, TemplateVersion};
-use spinpost::web::{self, Method, Params, Router};
+use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
-/// What the handlers reach the world through.
+/// What the handlers reach the world through: the shared ports and the scheduler's token.
 pub struct Context {
-    store: SpinStore,
-    admin_token: Secret,
+    ports: Ports,
     tick_token: Secret,
 }
 
-// Natively (clippy, unit tests) there is no Spin host to export the handler to.
-#[cfg(target_arch = "wasm32")]
 impl Context {
+    // Natively (clippy, unit tests) there is no Spin host to export the handler to.
+    #[cfg(target_arch = "wasm32")]
     fn from_spin() -> Result<Self> {
         Ok(Context {
-            store: SpinStore::open_default()?,
-            admin_token: spin_adapter::secret("admin_token"),
+            ports: Ports::from_spin()?,
             tick_token: spin_adapter::secret("tick_token"),
         })
+    }
+
+    fn admin_token(&self) -> &Secret {
+        &self.ports.admin_token
+    }
+
+    fn tick_token(&self) -> &Secret {
+        &self.tick_token
     }
 }
 
 /// The route table.
 pub fn routes() -> Router<Context> {
     Router::new()
-        .route(Method::POST, "/dispatch/tick", tick)
-        .route(Method::POST, "/api/v1/campaigns", create_campaign)
-        .route(Method::GET, "/api/v1/campaigns", list_campaigns)
-        .route(Method::GET, "/api/v1/campaigns/:id", get_campaign)
-        .route(
-            Method::POST,
-            "/api/v1/campaigns/:id/schedule",
-            schedule_campaign,
-        )
-        .route(Method::POST, "/api/v1/campaigns/:id/pause", pause_campaign)
-        .route(
-            Method::POST,
-            "/api/v1/campaigns/:id/resume",
-            resume_campaign,
-        )
-        .route(
-            Method::POST,
-            "/api/v1/campaigns/:id/cancel",
-            cancel_campaign,
-        )
-        .route(
-            Method::GET,
-            "/api/v1/campaigns/:id/progress",
-            campaign_progress,
-        )
-        .route(
-            Method::GET,
-            "/api/v1/campaigns/:id/deliveries",
-            campaign_deliveries,
+        .group(Group::bearer(Context::tick_token).post("/dispatch/tick", tick))
+        .group(
+            Group::bearer(Context::admin_token)
+                .post("/api/v1/campaigns", create_campaign)
+                .get("/api/v1/campaigns", list_campaigns)
+                .get("/api/v1/campaigns/:id", get_campaign)
+                .post("/api/v1/campaigns/:id/schedule", schedule_campaign)
+                .post("/api/v1/campaigns/:id/pause", pause_campaign)
+                .post("/api/v1/campaigns/:id/resume", resume_campaign)
+                .post("/api/v1/campaigns/:id/cancel", cancel_campaign)
+                .get("/api/v1/campaigns/:id/progress", campaign_progress)
+                .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries),
         )
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
-}
+spin_adapter::export_component!(Context::from_spin, routes());
 
 fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let request: NewCampaign = req.json()?;
+    let store = &ctx.ports.store;
     Ok(web::Response::json(
         201,
         &campaign::create(
-            &ctx.store,
-            &StoredTemplates { store: &ctx.store },
+            store,
+            &StoredTemplates { store },
             request,
-            SystemClock.now(),
+            ctx.ports.clock.now(),
         )?,
     ))
 }
 
 fn list_campaigns(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
     Ok(web::Response::ok(&campaign::list(
-        &ctx.store, cursor, limit,
+        &ctx.ports.store,
+        cursor,
+        limit,
     )?))
 }
 
-fn get_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
+fn get_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
     Ok(web::Response::ok(&campaign::get(
-        &ctx.store,
+        &ctx.ports.store,
         params.get("id"),
     )?))
 }
 
 fn schedule_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let request: ScheduleRequest = req.json()?;
-    let current = campaign::get(&ctx.store, params.get("id"))?;
+    let store = &ctx.ports.store;
+    let current = campaign::get(store, params.get("id"))?;
     require_configured(&current.channel)?;
-    let templates = StoredTemplates { store: &ctx.store };
     Ok(web::Response::ok(&campaign::schedule(
-        &ctx.store,
-        &templates,
+        store,
+        &StoredTemplates { store },
         params.get("id"),
         &request,
-        SystemClock.now(),
+        ctx.ports.clock.now(),
     )?))
 }
 
-fn pause_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
-    Ok(web::Response::ok(&campaign::pause(
-        &ctx.store,
-        params.get("id"),
-        SystemClock.now(),
-    )?))
+fn pause_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, campaign::pause)
 }
 
-fn resume_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
-    Ok(web::Response::ok(&campaign::resume(
-        &ctx.store,
-        params.get("id"),
-        SystemClock.now(),
-    )?))
+fn resume_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, campaign::resume)
 }
 
-fn cancel_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
-    Ok(web::Response::ok(&campaign::cancel(
-        &ctx.store,
-        params.get("id"),
-        SystemClock.now(),
-    )?))
+fn cancel_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, campaign::cancel)
 }
 
-fn campaign_progress(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
-    Ok(web::Response::ok(&delivery::progress(
-        &ctx.store,
-        params.get("id"),
-        SystemClock.now(),
-    )?))
+fn campaign_progress(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, delivery::progress)
+}
+
+/// Answer what `action` makes of the campaign in the path at the context's current time.
+fn at_now<T: Serialize>(
+    ctx: &Context,
+    params: &Params,
+    action: fn(&SpinStore, &str, DateTime<Utc>) -> Result<T>,
+) -> Result<web::Response> {
+    let answer = action(&ctx.ports.store, params.get("id"), ctx.ports.clock.now())?;
+    Ok(web::Response::ok(&answer))
 }
 
 fn campaign_deliveries(
@@ -175,19 +147,17 @@ fn campaign_deliveries(
     req: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     Ok(web::Response::ok(&delivery::deliveries(
-        &ctx.store,
+        &ctx.ports.store,
         params.get("id"),
         cursor,
     )?))
 }
 
 /// `POST /dispatch/tick`: send what is due until nothing is or `tick_budget_ms` is spent.
-fn tick(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.tick_token)?;
-    let clock = SystemClock;
+fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
+    let clock = &ctx.ports.clock;
     let started_at = clock.now();
     let budget_ms: u64 = spin_adapter::number("tick_budget_ms")?;
     let mut config = SenderConfig::with_budget(
@@ -205,12 +175,12 @@ fn tick(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> 
     );
     let messenger = PlatformMessenger {
         http: &SpinHttp,
-        clock: &clock,
+        clock,
         telegram: Some(telegram_sender()?),
         whatsapp: whatsapp_sender()?,
     };
-    let renderer = TemplateRenderer::new(&ctx.store);
-    let report = delivery::run_tick(&ctx.store, &messenger, &renderer, &clock, &config)?;
+    let renderer = TemplateRenderer::new(&ctx.ports.store);
+    let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;
     let finished_at = clock.now();
     Ok(web::Response::ok(&json!({
         "owner": config.owner,
@@ -349,6 +319,7 @@ impl<S: KvStore + ?Sized> MessageRenderer for TemplateRenderer<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spinpost::clock::SystemClock;
     use spinpost::kv::MemoryStore;
     use spinpost::subscriber::{Address, ConsentAction, ConsentEvent};
 

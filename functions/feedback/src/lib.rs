@@ -8,57 +8,30 @@
 //!   could be credited with.
 
 use serde::Serialize;
-use spin_adapter::{SpinHttp, SpinStore};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
+use spin_adapter::{Ports, SpinHttp};
 use spinpost::event::EventBatch;
 use spinpost::feedback::{self, AnswerSummary, ExportFormat, FeedbackSettings, IntakeReport};
 use spinpost::platform::telegram::Bots;
-use spinpost::secret::Secret;
-use spinpost::web::{self, Method, Params, Router};
+use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
 /// An event batch is a re-encoded webhook body (at most [`web::DEFAULT_BODY_LIMIT`]) plus the ids the
 /// subscriptions component adds; this leaves room for that without accepting anything unbounded.
 const EVENT_BATCH_BODY_LIMIT: usize = 1024 * 1024;
 
-/// What the handlers reach the world through.
-pub struct Context {
-    store: SpinStore,
-    admin_token: Secret,
-}
-
-// Natively (clippy, unit tests) there is no Spin host to export the handler to.
-#[cfg(target_arch = "wasm32")]
-impl Context {
-    fn from_spin() -> Result<Self> {
-        Ok(Context {
-            store: SpinStore::open_default()?,
-            admin_token: spin_adapter::secret("admin_token"),
-        })
-    }
-}
+/// What the handlers reach the world through: only the ports every component shares.
+pub type Context = Ports;
 
 /// The route table.
 pub fn routes() -> Router<Context> {
     Router::new()
-        .route(Method::POST, "/events", apply_events)
-        .route(
-            Method::GET,
-            "/api/v1/feedback/campaigns/:id/stats",
-            campaign_stats,
-        )
-        .route(
-            Method::GET,
-            "/api/v1/feedback/campaigns/:id/export",
-            export_campaign,
-        )
-        .route(
-            Method::GET,
-            "/api/v1/feedback/unattributed/export",
-            export_unattributed,
+        // Private: only local service chaining reaches it.
+        .group(Group::open().post("/events", apply_events))
+        .group(
+            Group::bearer(Ports::admin_token)
+                .get("/api/v1/feedback/campaigns/:id/stats", campaign_stats)
+                .get("/api/v1/feedback/campaigns/:id/export", export_campaign)
+                .get("/api/v1/feedback/unattributed/export", export_unattributed),
         )
 }
 
@@ -99,12 +72,7 @@ fn apply_events(context: &Context, request: &web::Request, _: &Params) -> Result
     }))
 }
 
-fn campaign_stats(
-    context: &Context,
-    request: &web::Request,
-    params: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &context.admin_token)?;
+fn campaign_stats(context: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
     let campaign_id = params.get("id");
     feedback::require_campaign(&context.store, campaign_id)?;
     Ok(web::Response::ok(&feedback::campaign_stats(
@@ -118,7 +86,6 @@ fn export_campaign(
     request: &web::Request,
     params: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &context.admin_token)?;
     let campaign_id = params.get("id");
     feedback::require_campaign(&context.store, campaign_id)?;
     export(context, request, Some(campaign_id))
@@ -129,7 +96,6 @@ fn export_unattributed(
     request: &web::Request,
     _: &Params,
 ) -> Result<web::Response> {
-    web::require_bearer(request, &context.admin_token)?;
     export(context, request, None)
 }
 
@@ -170,8 +136,4 @@ fn export(
     Ok(response)
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
-}
+spin_adapter::export_component!(Ports::from_spin, routes());

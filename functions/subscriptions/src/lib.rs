@@ -2,62 +2,42 @@
 //! subscriber API (list, read, edit, import, erase).
 
 use serde_json::json;
-use spin_adapter::{SpinHttp, SpinStore};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
-use spinpost::clock::{Clock, SystemClock};
+use spin_adapter::{Ports, SpinHttp};
+use spinpost::clock::Clock;
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::paging;
 use spinpost::platform::telegram::{webhook as telegram, Bots};
 use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
-use spinpost::secret::Secret;
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
-use spinpost::web::{self, Method, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
+use spinpost::web::{self, Group, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
 use spinpost::Result;
 
-/// What the handlers reach the world through.
-pub struct Context {
-    store: SpinStore,
-    admin_token: Secret,
-}
-
-// Natively (clippy, unit tests) there is no Spin host to export the handler to.
-#[cfg(target_arch = "wasm32")]
-impl Context {
-    fn from_spin() -> Result<Self> {
-        Ok(Context {
-            store: SpinStore::open_default()?,
-            admin_token: spin_adapter::secret("admin_token"),
-        })
-    }
-}
+/// What the handlers reach the world through: only the ports every component shares.
+pub type Context = Ports;
 
 /// The route table.
 pub fn routes() -> Router<Context> {
     Router::new()
-        .route(Method::POST, "/webhooks/telegram/:bot", telegram_webhook)
-        .route(Method::GET, "/webhooks/whatsapp", whatsapp_verification)
-        .route(Method::POST, "/webhooks/whatsapp", whatsapp_webhook)
-        .route(Method::GET, "/api/v1/subscribers", list_subscribers)
-        .route(
-            Method::POST,
-            "/api/v1/subscribers/import",
-            import_subscribers,
+        // Webhooks authenticate with their platform's own rules (secret token, signature).
+        .group(
+            Group::open()
+                .post("/webhooks/telegram/:bot", telegram_webhook)
+                .get("/webhooks/whatsapp", whatsapp_verification)
+                .post("/webhooks/whatsapp", whatsapp_webhook),
         )
-        .route(Method::GET, "/api/v1/subscribers/:id", get_subscriber)
-        .route(Method::PATCH, "/api/v1/subscribers/:id", patch_subscriber)
-        .route(Method::DELETE, "/api/v1/subscribers/:id", erase_subscriber)
+        .group(
+            Group::bearer(Ports::admin_token)
+                .get("/api/v1/subscribers", list_subscribers)
+                .post("/api/v1/subscribers/import", import_subscribers)
+                .get("/api/v1/subscribers/:id", get_subscriber)
+                .patch("/api/v1/subscribers/:id", patch_subscriber)
+                .delete("/api/v1/subscribers/:id", erase_subscriber),
+        )
 }
 
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
-}
+spin_adapter::export_component!(Ports::from_spin, routes());
 
 fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let bots = Bots::parse(&spin_adapter::variable("telegram_bots"))?;
@@ -70,7 +50,7 @@ fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Resul
     // Authenticate before reading anything else of the request.
     telegram::authenticate(req, bot)?;
     req.check_body_limit(DEFAULT_BODY_LIMIT)?;
-    let now = SystemClock.now();
+    let now = ctx.clock.now();
     let received = ingress::receive(
         &ctx.store,
         &SpinHttp,
@@ -101,7 +81,7 @@ fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
     req.check_body_limit(WHATSAPP_BODY_LIMIT)?;
     // The signature is checked over the raw body before anything is parsed.
     whatsapp::authenticate(req, &config)?;
-    let now = SystemClock.now();
+    let now = ctx.clock.now();
     let received = ingress::receive(
         &ctx.store,
         &SpinHttp,
@@ -115,7 +95,6 @@ fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
 const WHATSAPP_BODY_LIMIT: usize = 1024 * 1024;
 
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let filter = ListFilter {
         channel: req
             .query_param("channel")
@@ -131,35 +110,31 @@ fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
     )?))
 }
 
-fn get_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
+fn get_subscriber(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
     let id = SubscriberId::parse(params.get("id"))?;
     Ok(web::Response::ok(&directory::get(&ctx.store, &id)?))
 }
 
 fn patch_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     let id = SubscriberId::parse(params.get("id"))?;
     let patch: SubscriberPatch = req.json()?;
     Ok(web::Response::ok(&directory::patch(
         &ctx.store,
         &id,
         &patch,
-        SystemClock.now(),
+        ctx.clock.now(),
     )?))
 }
 
-fn erase_subscriber(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
+fn erase_subscriber(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
     let id = SubscriberId::parse(params.get("id"))?;
-    erasure::erase_subscriber(&ctx.store, &id, SystemClock.now())?;
+    erasure::erase_subscriber(&ctx.store, &id, ctx.clock.now())?;
     Ok(web::Response::ok(
         &json!({ "erased": id, "suppressed": true }),
     ))
 }
 
 fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    web::require_bearer(req, &ctx.admin_token)?;
     req.check_body_limit(MAX_BODY_LIMIT)?;
     let body = std::str::from_utf8(&req.body).map_err(|_| {
         spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines")
@@ -167,6 +142,6 @@ fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<w
     Ok(web::Response::ok(&directory::import(
         &ctx.store,
         body,
-        SystemClock.now(),
+        ctx.clock.now(),
     )?))
 }

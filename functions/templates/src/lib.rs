@@ -1,177 +1,107 @@
 //! The templates component: its route table over the core's [`spinpost::template`] store functions.
 //! Every route requires `Authorization: Bearer <admin_token>`.
 
-use spin_adapter::SpinStore;
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http::{Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
+use std::marker::PhantomData;
+
+use spin_adapter::{Ports, SpinStore};
 use spinpost::clock::{Clock, SystemClock};
 use spinpost::kv::KvStore;
 use spinpost::paging;
-use spinpost::secret::Secret;
 use spinpost::template::{self, NewTemplate, PreviewRequest, TemplateUpdate};
-use spinpost::web::{self, Method, Params, Router};
+use spinpost::web::{Group, Params, Request, Response, Router};
 use spinpost::{Error, Result};
 
-/// What the handlers reach the world through.
-pub struct Context<S = SpinStore, C = SystemClock> {
-    store: S,
-    clock: C,
-    admin_token: Secret,
-}
+/// What the handlers reach the world through: only the ports every component shares.
+pub type Context<S = SpinStore, C = SystemClock> = Ports<S, C>;
 
-// The Spin entry point exists only in the wasm build: natively the component is a library that tests
-// drive through `routes()` (a native cdylib cannot link the component's wasm export names).
-#[cfg(target_arch = "wasm32")]
-impl Context {
-    fn from_spin() -> Result<Self> {
-        Ok(Context {
-            store: SpinStore::open_default()?,
-            clock: SystemClock,
-            admin_token: spin_adapter::secret("admin_token"),
-        })
-    }
-}
-
-impl<S, C> Context<S, C> {
-    /// A context over any store and clock (tests use the in-memory store).
-    pub fn new(store: S, clock: C, admin_token: Secret) -> Self {
-        Context {
-            store,
-            clock,
-            admin_token,
-        }
-    }
-}
-
-/// The route table.
+/// The route table: every route is an admin route.
 pub fn routes<S: KvStore, C: Clock>() -> Router<Context<S, C>> {
-    Router::new()
-        .route(Method::POST, "/api/v1/templates", create)
-        .route(Method::GET, "/api/v1/templates", list)
-        .route(Method::GET, "/api/v1/templates/:id", get)
-        .route(Method::PUT, "/api/v1/templates/:id", update)
-        .route(
-            Method::GET,
-            "/api/v1/templates/:id/versions/:version",
-            get_version,
-        )
-        .route(Method::POST, "/api/v1/templates/:id/preview", preview)
+    Router::new().group(
+        Group::bearer(Ports::admin_token)
+            .post("/api/v1/templates", Handlers::create)
+            .get("/api/v1/templates", Handlers::list)
+            .get("/api/v1/templates/:id", Handlers::get)
+            .put("/api/v1/templates/:id", Handlers::update)
+            .get(
+                "/api/v1/templates/:id/versions/:version",
+                Handlers::get_version,
+            )
+            .post("/api/v1/templates/:id/preview", Handlers::preview),
+    )
 }
 
-/// `POST /api/v1/templates` → 201 with the head and version 1.
-fn create<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    _: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    let body: NewTemplate = request.json()?;
-    let created = template::create_template(&ctx.store, body, ctx.clock.now())?;
-    Ok(web::Response::json(201, &created).with_header(
-        "location",
-        &format!("/api/v1/templates/{}", created.head.id),
-    ))
+/// The handlers, generic over the store and clock once (tests use the memory store and a manual clock).
+struct Handlers<S, C>(PhantomData<(S, C)>);
+
+impl<S: KvStore, C: Clock> Handlers<S, C> {
+    /// `POST /api/v1/templates` → 201 with the head and version 1.
+    fn create(ctx: &Context<S, C>, request: &Request, _: &Params) -> Result<Response> {
+        let body: NewTemplate = request.json()?;
+        let created = template::create_template(&ctx.store, body, ctx.clock.now())?;
+        let location = format!("/api/v1/templates/{}", created.head.id);
+        Ok(Response::json(201, &created).with_header("location", &location))
+    }
+
+    /// `GET /api/v1/templates?cursor=&limit=` → `{"items": [...], "next_cursor": "..."}`.
+    fn list(ctx: &Context<S, C>, request: &Request, _: &Params) -> Result<Response> {
+        let cursor = paging::parse_cursor(request.query_param("cursor").as_deref())?;
+        let limit = paging::parse_limit(request.query_param("limit").as_deref())?;
+        let page = template::list_templates(&ctx.store, cursor, limit)?;
+        Ok(Response::ok(&page))
+    }
+
+    /// `GET /api/v1/templates/:id` → the head and the latest version.
+    fn get(ctx: &Context<S, C>, _: &Request, params: &Params) -> Result<Response> {
+        let latest = template::load_latest(&ctx.store, params.get("id"))?;
+        Ok(Response::ok(&latest))
+    }
+
+    /// `PUT /api/v1/templates/:id` → 200 with the head and the new version.
+    fn update(ctx: &Context<S, C>, request: &Request, params: &Params) -> Result<Response> {
+        let body: TemplateUpdate = request.json()?;
+        let now = ctx.clock.now();
+        let updated = template::update_template(&ctx.store, params.get("id"), body, now)?;
+        Ok(Response::ok(&updated))
+    }
+
+    /// `GET /api/v1/templates/:id/versions/:version` → that version.
+    fn get_version(ctx: &Context<S, C>, _: &Request, params: &Params) -> Result<Response> {
+        let number: u32 = params.get("version").parse().map_err(|_| {
+            Error::invalid(
+                "invalid_version",
+                format!(
+                    "version '{}' is not a version number like 1",
+                    params.get("version")
+                ),
+            )
+        })?;
+        let version = template::load_version(&ctx.store, params.get("id"), Some(number))?;
+        Ok(Response::ok(&version))
+    }
+
+    /// `POST /api/v1/templates/:id/preview` → the rendered message with `template_id`, `version`,
+    /// `platform` and `locale`. An empty body previews the latest version with sample data on Telegram.
+    fn preview(ctx: &Context<S, C>, request: &Request, params: &Params) -> Result<Response> {
+        let body: PreviewRequest = if request.body.iter().all(u8::is_ascii_whitespace) {
+            PreviewRequest::default()
+        } else {
+            request.json()?
+        };
+        let now = ctx.clock.now();
+        let preview = template::preview(&ctx.store, params.get("id"), body, now)?;
+        Ok(Response::ok(&preview))
+    }
 }
 
-/// `GET /api/v1/templates?cursor=&limit=` → `{"items": [...], "next_cursor": "..."}`.
-fn list<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    _: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    let cursor = paging::parse_cursor(request.query_param("cursor").as_deref())?;
-    let limit = paging::parse_limit(request.query_param("limit").as_deref())?;
-    let page = template::list_templates(&ctx.store, cursor, limit)?;
-    Ok(web::Response::ok(&page))
-}
-
-/// `GET /api/v1/templates/:id` → the head and the latest version.
-fn get<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    params: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    Ok(web::Response::ok(&template::load_latest(
-        &ctx.store,
-        params.get("id"),
-    )?))
-}
-
-/// `PUT /api/v1/templates/:id` → 200 with the head and the new version.
-fn update<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    params: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    let body: TemplateUpdate = request.json()?;
-    Ok(web::Response::ok(&template::update_template(
-        &ctx.store,
-        params.get("id"),
-        body,
-        ctx.clock.now(),
-    )?))
-}
-
-/// `GET /api/v1/templates/:id/versions/:version` → that version.
-fn get_version<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    params: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    let number: u32 = params.get("version").parse().map_err(|_| {
-        Error::invalid(
-            "invalid_version",
-            format!(
-                "version '{}' is not a version number like 1",
-                params.get("version")
-            ),
-        )
-    })?;
-    Ok(web::Response::ok(&template::load_version(
-        &ctx.store,
-        params.get("id"),
-        Some(number),
-    )?))
-}
-
-/// `POST /api/v1/templates/:id/preview` → the rendered message with `template_id`, `version`,
-/// `platform` and `locale`. An empty body previews the latest version with sample data on Telegram.
-fn preview<S: KvStore, C: Clock>(
-    ctx: &Context<S, C>,
-    request: &web::Request,
-    params: &Params,
-) -> Result<web::Response> {
-    web::require_bearer(request, &ctx.admin_token)?;
-    let body: PreviewRequest = if request.body.iter().all(u8::is_ascii_whitespace) {
-        PreviewRequest::default()
-    } else {
-        request.json()?
-    };
-    Ok(web::Response::ok(&template::preview(
-        &ctx.store,
-        params.get("id"),
-        body,
-        ctx.clock.now(),
-    )?))
-}
-
-#[cfg(target_arch = "wasm32")]
-#[http_component]
-fn handle(request: Request) -> Response {
-    spin_adapter::serve(request, Context::from_spin, &routes())
-}
+spin_adapter::export_component!(Ports::from_spin, routes());
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use spinpost::clock::ManualClock;
     use spinpost::kv::MemoryStore;
+    use spinpost::secret::Secret;
+    use spinpost::web::Method;
 
     fn context() -> Context<MemoryStore, ManualClock> {
         let start = "2026-03-01T12:00:00Z".parse().unwrap_or_default();
@@ -188,8 +118,7 @@ mod tests {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let mut request =
-            web::Request::new(method, path).with_header("authorization", "Bearer admin");
+        let mut request = Request::new(method, path).with_header("authorization", "Bearer admin");
         if !body.is_null() {
             request = request.with_body(body.to_string());
         }
@@ -198,6 +127,10 @@ mod tests {
             response.status,
             serde_json::from_slice(&response.body).unwrap_or_default(),
         )
+    }
+
+    fn get(ctx: &Context<MemoryStore, ManualClock>, path: &str) -> (u16, serde_json::Value) {
+        call(ctx, Method::GET, path, serde_json::Value::Null)
     }
 
     #[test]
@@ -218,29 +151,14 @@ mod tests {
         let change = serde_json::json!({ "locales": { "en": { "text": "Hello {{ subscriber.first_name }}" } } });
         let (status, body) = call(&ctx, Method::PUT, "/api/v1/templates/welcome", change);
         assert_eq!((status, body["latest_version"].as_u64()), (200, Some(2)));
-        let (status, body) = call(
-            &ctx,
-            Method::GET,
-            "/api/v1/templates/welcome/versions/1",
-            serde_json::Value::Null,
-        );
+        let (status, body) = get(&ctx, "/api/v1/templates/welcome/versions/1");
         assert_eq!(
             (status, body["locales"]["en"]["text"].as_str()),
             (200, Some("Hi {{ subscriber.first_name }}"))
         );
-        let (_, body) = call(
-            &ctx,
-            Method::GET,
-            "/api/v1/templates/welcome",
-            serde_json::Value::Null,
-        );
+        let (_, body) = get(&ctx, "/api/v1/templates/welcome");
         assert_eq!(body["version"]["version"], 2);
-        let (_, body) = call(
-            &ctx,
-            Method::GET,
-            "/api/v1/templates?limit=10",
-            serde_json::Value::Null,
-        );
+        let (_, body) = get(&ctx, "/api/v1/templates?limit=10");
         assert_eq!(body["items"][0]["id"], "welcome");
 
         let sample = serde_json::json!({ "version": 1, "sample": { "subscriber": { "first_name": "<Ada>" } } });
@@ -266,26 +184,8 @@ mod tests {
     #[test]
     fn errors_are_json_with_the_right_status() {
         let ctx = context();
-        assert_eq!(
-            call(
-                &ctx,
-                Method::GET,
-                "/api/v1/templates/nope",
-                serde_json::Value::Null
-            )
-            .0,
-            404
-        );
-        assert_eq!(
-            call(
-                &ctx,
-                Method::GET,
-                "/api/v1/templates/nope/versions/x",
-                serde_json::Value::Null
-            )
-            .0,
-            400
-        );
+        assert_eq!(get(&ctx, "/api/v1/templates/nope").0, 404);
+        assert_eq!(get(&ctx, "/api/v1/templates/nope/versions/x").0, 400);
         let looping = serde_json::json!({ "name": "Loop", "locales": { "en": { "text": "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}" } } });
         let (status, body) = call(&ctx, Method::POST, "/api/v1/templates", looping);
         assert_eq!(
@@ -293,7 +193,7 @@ mod tests {
             (422, Some("template_out_of_fuel"))
         );
         let unauthenticated =
-            routes().handle(&ctx, &web::Request::new(Method::GET, "/api/v1/templates"));
+            routes().handle(&ctx, &Request::new(Method::GET, "/api/v1/templates"));
         assert_eq!(unauthenticated.status, 401);
     }
 }

@@ -1,12 +1,14 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-use super::{CasOutcome, Entries, KvStore, StoreError};
+use super::{CasOutcome, CasSlot, Entries, KvStore, StoreError};
+
+type Map = BTreeMap<String, Vec<u8>>;
 
 /// An in-memory [`KvStore`] with the same atomicity as the real store: each call is one critical section.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+    entries: Mutex<Map>,
 }
 
 impl MemoryStore {
@@ -15,7 +17,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+    fn entries(&self) -> MutexGuard<'_, Map> {
         // A panic while holding the lock cannot leave a half-applied operation, so the data stays valid.
         self.entries
             .lock()
@@ -86,26 +88,51 @@ impl KvStore for MemoryStore {
         Ok(next)
     }
 
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<CasOutcome, StoreError> {
-        let mut entries = self.entries();
-        let current = entries.get(key).map(Vec::as_slice);
-        if current != expected {
-            return Ok(CasOutcome::Conflict(current.map(<[u8]>::to_vec)));
-        }
-        entries.insert(key.to_owned(), new.to_vec());
+    fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
+        Ok(Box::new(LockedKey {
+            entries: self.entries(),
+            key: key.to_owned(),
+        }))
+    }
+}
+
+/// A key under the store's lock: nothing can write between the comparison and the swap.
+struct LockedKey<'a> {
+    entries: MutexGuard<'a, Map>,
+    key: String,
+}
+
+impl CasSlot for LockedKey<'_> {
+    fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries.get(&self.key).cloned())
+    }
+
+    fn swap(mut self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+        let key = std::mem::take(&mut self.key);
+        self.entries.insert(key, new.to_vec());
         Ok(CasOutcome::Swapped)
     }
+}
+
+/// Run `work` on `threads` threads at once against one store, as concurrent requests would; `work` gets
+/// the store and its thread's number. A panic in any thread fails the caller.
+#[cfg(test)]
+pub(crate) fn concurrently(
+    store: &MemoryStore,
+    threads: usize,
+    work: impl Fn(&MemoryStore, usize) + Sync,
+) {
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let work = &work;
+            scope.spawn(move || work(store, thread));
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn get_set_delete_exists() {
@@ -165,46 +192,30 @@ mod tests {
 
     #[test]
     fn increment_is_exact_under_concurrency() {
-        let store = Arc::new(MemoryStore::new());
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    for _ in 0..100 {
-                        store.increment("c", 1).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        let store = MemoryStore::new();
+        concurrently(&store, 8, |store, _| {
+            for _ in 0..100 {
+                store.increment("c", 1).unwrap();
+            }
+        });
         assert_eq!(store.increment("c", 0).unwrap(), 800);
     }
 
     #[test]
     fn concurrent_cas_updates_lose_nothing() {
-        let store = Arc::new(MemoryStore::new());
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    for _ in 0..50 {
-                        crate::kv::update(store.as_ref(), "list", |current| {
-                            let mut n: u64 = current
-                                .map(|b| std::str::from_utf8(b).unwrap().parse().unwrap())
-                                .unwrap_or(0);
-                            n += 1;
-                            Ok((Some(n.to_string().into_bytes()), ()))
-                        })
-                        .unwrap();
-                    }
+        let store = MemoryStore::new();
+        concurrently(&store, 8, |store, _| {
+            for _ in 0..50 {
+                crate::kv::update(store, "list", |current| {
+                    let mut n: u64 = current
+                        .map(|b| std::str::from_utf8(b).unwrap().parse().unwrap())
+                        .unwrap_or(0);
+                    n += 1;
+                    Ok((Some(n.to_string().into_bytes()), ()))
                 })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+                .unwrap();
+            }
+        });
         assert_eq!(store.get("list").unwrap(), Some(b"400".to_vec()));
     }
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::kv::{CasOutcome, KvStore, MemoryStore, StoreError};
+use crate::kv::{CasOutcome, CasSlot, KvStore, MemoryStore, StoreError};
 
 /// What kind of write a crash trigger sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,9 @@ impl KvStore for CrashStore {
             self.admit(Write::Increment, key, &[])?;
         }
         self.inner.increment(key, delta)
+    }
+    fn cas_slot(&self, key: &str) -> Reply<Box<dyn CasSlot + '_>> {
+        self.inner.cas_slot(key)
     }
     fn compare_and_swap(&self, key: &str, old: Option<&[u8]>, new: &[u8]) -> Reply<CasOutcome> {
         self.admit(Write::Cas, key, new)?;
