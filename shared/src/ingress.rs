@@ -8,11 +8,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::directory;
-use crate::error::{Error, Result};
-use crate::event::{EventBatch, InboundEvent};
+use crate::error::Result;
+use crate::event::InboundEvent;
 use crate::keys;
 use crate::kv::KvStore;
-use crate::messenger::HttpClient;
 use crate::subscriber::{
     Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId,
 };
@@ -281,15 +280,15 @@ pub struct Received {
 ///
 /// # Errors
 /// Store failures; 503 when feedback cannot be reached.
-pub fn receive<S, H>(
+pub fn receive<S, F>(
     store: &S,
-    client: &H,
+    feedback_sink: &F,
     inbounds: Vec<Inbound>,
     now: DateTime<Utc>,
 ) -> Result<Received>
 where
     S: KvStore + ?Sized,
-    H: HttpClient + ?Sized,
+    F: FeedbackSink + ?Sized,
 {
     let mut received = Received::default();
     let mut feedback = Vec::new();
@@ -312,7 +311,9 @@ where
         }
         feedback.extend(applied.feedback);
     }
-    forward_to_feedback(client, feedback)?;
+    if !feedback.is_empty() {
+        feedback_sink.forward(feedback)?;
+    }
     if let Some((channel, _)) = seen.first() {
         let channel = channel.clone();
         let ids: Vec<String> = seen.into_iter().map(|(_, id)| id).collect();
@@ -345,36 +346,14 @@ fn mark_seen<S: KvStore + ?Sized>(
     Ok(store.set_many(&entries)?)
 }
 
-/// Where the feedback component takes events: its private route, by Spin local service chaining.
-pub const FEEDBACK_EVENTS_URL: &str = "http://feedback.spin.internal/events";
-
-/// Hand feedback events to the feedback component.
-///
-/// # Errors
-/// 503 `feedback_unavailable` when it cannot be reached or does not accept them; the webhook then
-/// answers non-2xx, the platform redelivers, and the redelivery is applied idempotently.
-pub fn forward_to_feedback<H: HttpClient + ?Sized>(
-    client: &H,
-    events: Vec<InboundEvent>,
-) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let body = crate::kv::encode(&EventBatch { events });
-    let request = http::Request::post(FEEDBACK_EVENTS_URL)
-        .header("content-type", "application/json")
-        .body(body)
-        .map_err(|e| Error::internal(format!("building feedback request: {e}")))?;
-    let unavailable = |why: String| {
-        Error::unavailable("feedback_unavailable", format!("feedback component: {why}"))
-    };
-    let response = client
-        .send(request)
-        .map_err(|e| unavailable(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(unavailable(format!("answered {}", response.status())));
-    }
-    Ok(())
+/// Where [`receive`] hands the feedback events of a delivery: the feedback component, in a deployment.
+pub trait FeedbackSink {
+    /// Hand on a non-empty list of events.
+    ///
+    /// # Errors
+    /// 503 `feedback_unavailable` when they could not be handed on; the webhook then answers non-2xx,
+    /// the platform redelivers, and the redelivery is applied idempotently.
+    fn forward(&self, events: Vec<InboundEvent>) -> Result<()>;
 }
 
 fn merge_profile(old: &Profile, new: &Profile) -> Profile {
@@ -388,6 +367,7 @@ fn merge_profile(old: &Profile, new: &Profile) -> Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::kv::{self, MemoryStore};
     use crate::subscriber::{Platform, Subscriber, SubscriptionStatus};
 
@@ -548,28 +528,20 @@ mod tests {
     }
 
     struct FeedbackDown;
-    impl HttpClient for FeedbackDown {
-        fn send(
-            &self,
-            _: http::Request<Vec<u8>>,
-        ) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError>
-        {
-            Err(crate::messenger::TransportError(
-                "connection refused".into(),
+    impl FeedbackSink for FeedbackDown {
+        fn forward(&self, _: Vec<InboundEvent>) -> Result<()> {
+            Err(Error::unavailable(
+                "feedback_unavailable",
+                "feedback component: connection refused",
             ))
         }
     }
 
     struct FeedbackUp(std::sync::Mutex<usize>);
-    impl HttpClient for FeedbackUp {
-        fn send(
-            &self,
-            request: http::Request<Vec<u8>>,
-        ) -> std::result::Result<http::Response<Vec<u8>>, crate::messenger::TransportError>
-        {
-            let batch: EventBatch = serde_json::from_slice(request.body()).unwrap();
-            *self.0.lock().unwrap() += batch.events.len();
-            Ok(http::Response::new(Vec::new()))
+    impl FeedbackSink for FeedbackUp {
+        fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
+            *self.0.lock().unwrap() += events.len();
+            Ok(())
         }
     }
 

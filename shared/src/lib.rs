@@ -3,6 +3,7 @@
 //! through which the Spin components reach the world. Nothing here depends on Spin or any host.
 
 pub mod campaign;
+pub mod capabilities;
 pub mod clock;
 pub mod delivery;
 pub mod directory;

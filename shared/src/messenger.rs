@@ -1,6 +1,8 @@
-//! The ports through which messages leave: [`HttpClient`] (the host's outbound HTTP) and [`Messenger`]
-//! (one rendered message to one address, answered in the platform-neutral [`SendOutcome`]).
+//! The ports through which messages leave: [`HttpClient`] (the host's outbound HTTP), [`Messenger`]
+//! (one rendered message to one address, answered in the platform-neutral [`SendOutcome`]) and
+//! [`PressAcknowledger`] (the answer to a button press that a platform's client waits for).
 
+use crate::error::Result;
 use crate::subscriber::{Address, Channel};
 
 /// A failure to get any HTTP response (refused host, DNS, connection reset, timeout).
@@ -68,4 +70,15 @@ pub trait Messenger {
     type Message;
     /// Send `message` to `to` on `channel`.
     fn send(&self, channel: &Channel, to: &Address, message: &Self::Message) -> SendOutcome;
+}
+
+/// Acknowledges button presses on the platforms whose clients wait for an answer
+/// ([`crate::capabilities::Capabilities::acknowledges_presses`]).
+pub trait PressAcknowledger {
+    /// Answer the press `press_id` made on `channel`, showing `text` (empty: silently).
+    ///
+    /// # Errors
+    /// When the channel is not configured, or the platform could not be reached or refused; the
+    /// message never contains a credential.
+    fn acknowledge(&self, channel: &Channel, press_id: &str, text: &str) -> Result<()>;
 }

@@ -1,7 +1,11 @@
 //! The Spin adapters of the core's ports, shared by the four components so each component is only its
 //! route table: [`SpinStore`] (`fermyon:spin/key-value` plus `wasi:keyvalue` atomics and batch),
-//! [`SpinHttp`] (outbound HTTP), [`variable`] (Spin variables), the start-up every component shares
-//! ([`Ports`]) and request/response conversion.
+//! [`SpinHttp`] (outbound HTTP), [`FeedbackService`] (the ingress's feedback sink), [`variable`] (Spin
+//! variables), the start-up every component shares ([`Ports`]) and request/response conversion.
+
+mod feedback_sink;
+
+pub use feedback_sink::{FeedbackService, FEEDBACK_EVENTS_URL};
 
 use spin_sdk::http::{Request, Response};
 use spin_sdk::key_value::Store;

@@ -12,14 +12,11 @@ use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
 use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
 use spinpost::clock::Clock;
-use spinpost::delivery::{
-    self, MessageRenderer, PlatformMessenger, SenderConfig, TelegramSender, WhatsAppSender,
-};
+use spinpost::delivery::{self, MessageRenderer, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
 use spinpost::paging;
-use spinpost::platform::telegram::Bots;
-use spinpost::platform::whatsapp::WhatsAppConfig;
+use spinpost::platform::Platforms;
 use spinpost::secret::Secret;
 use spinpost::subscriber::{Channel, Platform, Subscriber};
 use spinpost::template::{self, CampaignVars, RenderInput, TemplateVersion};
@@ -165,20 +162,15 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
         started_at,
         budget_ms,
     );
-    config.rates.insert(
-        Platform::Telegram,
-        positive_rate("telegram_rate_per_second")?,
-    );
-    config.rates.insert(
-        Platform::Whatsapp,
-        positive_rate("whatsapp_rate_per_second")?,
-    );
-    let messenger = PlatformMessenger {
-        http: &SpinHttp,
-        clock,
-        telegram: Some(telegram_sender()?),
-        whatsapp: whatsapp_sender()?,
-    };
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    for platform in Platform::ALL {
+        config
+            .rates
+            .insert(platform, platforms.rate_per_second(platform)?);
+    }
+    // A platform configured wrongly stops the tick rather than failing each of its recipients.
+    platforms.check()?;
+    let messenger = platforms.connect(&SpinHttp, clock);
     let renderer = TemplateRenderer::new(&ctx.ports.store);
     let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;
     let finished_at = clock.now();
@@ -198,61 +190,9 @@ fn tick_owner(micros: i64) -> String {
     format!("tick-{micros}-{:016x}", hasher.finish())
 }
 
-fn positive_rate(variable: &str) -> Result<u32> {
-    let rate: u32 = spin_adapter::number(variable)?;
-    if rate == 0 {
-        return Err(Error::unavailable(
-            "invalid_configuration",
-            format!("variable '{variable}' must be at least 1"),
-        ));
-    }
-    Ok(rate)
-}
-
-fn telegram_sender() -> Result<TelegramSender> {
-    Ok(TelegramSender {
-        api_url: spin_adapter::variable("telegram_api_url"),
-        bots: Bots::parse(&spin_adapter::variable("telegram_bots"))?,
-    })
-}
-
-/// WhatsApp is optional: without a phone number id it is simply not configured.
-fn whatsapp_sender() -> Result<Option<WhatsAppSender>> {
-    let phone_number_id = spin_adapter::variable("whatsapp_phone_number_id");
-    if phone_number_id.trim().is_empty() {
-        return Ok(None);
-    }
-    let config = WhatsAppConfig::new(
-        &phone_number_id,
-        spin_adapter::secret("whatsapp_access_token"),
-        Secret::default(),
-        Secret::default(),
-        "",
-    )?;
-    Ok(Some(WhatsAppSender {
-        api_url: spin_adapter::variable("whatsapp_api_url"),
-        api_version: spin_adapter::variable("whatsapp_api_version"),
-        config,
-    }))
-}
-
 /// Refuse to schedule a campaign on a channel this deployment cannot send on.
 fn require_configured(channel: &Channel) -> Result<()> {
-    let configured = match channel.platform() {
-        Platform::Telegram => Bots::parse(&spin_adapter::variable("telegram_bots"))?
-            .for_channel(channel)
-            .is_ok(),
-        Platform::Whatsapp => {
-            spin_adapter::variable("whatsapp_phone_number_id").trim() == channel.account()
-        }
-    };
-    if !configured {
-        return Err(Error::unprocessable(
-            "channel_not_configured",
-            format!("channel '{channel}' is not configured here; add the bot to telegram_bots or set whatsapp_phone_number_id"),
-        ));
-    }
-    Ok(())
+    Platforms::from_variables(spin_adapter::variable).require_configured(channel)
 }
 
 /// Pins template versions through the template store.

@@ -1,7 +1,7 @@
 //! The feedback component: its route table over the core's [`spinpost::feedback`].
 //!
 //! - `POST /events` (private: reachable only by local service chaining from the subscriptions component
-//!   at `http://feedback.spin.internal/events`): apply an `EventBatch`, answer Telegram presses.
+//!   at `http://feedback.spin.internal/events`): apply an `EventBatch`, answer button presses.
 //! - `GET /api/v1/feedback/campaigns/:id/stats` (admin): the campaign's statistics.
 //! - `GET /api/v1/feedback/campaigns/:id/export?format=csv|jsonl&from=N` (admin): its feedback records.
 //! - `GET /api/v1/feedback/unattributed/export?format=csv|jsonl&from=N` (admin): feedback no campaign
@@ -11,7 +11,7 @@ use serde::Serialize;
 use spin_adapter::{Ports, SpinHttp};
 use spinpost::event::EventBatch;
 use spinpost::feedback::{self, AnswerSummary, ExportFormat, FeedbackSettings, IntakeReport};
-use spinpost::platform::telegram::Bots;
+use spinpost::platform::Platforms;
 use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
@@ -52,13 +52,11 @@ fn apply_events(context: &Context, request: &web::Request, _: &Params) -> Result
     let callback_answers = if presses.is_empty() {
         AnswerSummary::default()
     } else {
-        match Bots::parse(&spin_adapter::variable("telegram_bots")) {
-            Ok(bots) => feedback::answer_presses(
-                &SpinHttp,
-                &spin_adapter::variable("telegram_api_url"),
-                &bots,
-                &presses,
-            ),
+        let platforms = Platforms::from_variables(spin_adapter::variable);
+        match platforms.check() {
+            Ok(()) => {
+                feedback::answer_presses(&platforms.connect(&SpinHttp, &context.clock), &presses)
+            }
             Err(err) => AnswerSummary {
                 answered: 0,
                 failed: presses.len(),

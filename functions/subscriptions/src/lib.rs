@@ -2,17 +2,16 @@
 //! subscriber API (list, read, edit, import, erase).
 
 use serde_json::json;
-use spin_adapter::{Ports, SpinHttp};
+use spin_adapter::{FeedbackService, Ports, SpinHttp};
 use spinpost::clock::Clock;
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::paging;
-use spinpost::platform::telegram::{webhook as telegram, Bots};
-use spinpost::platform::whatsapp::{webhook as whatsapp, WhatsAppConfig};
+use spinpost::platform::{Platform, Platforms, Webhook};
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
-use spinpost::web::{self, Group, Params, Router, DEFAULT_BODY_LIMIT, MAX_BODY_LIMIT};
-use spinpost::Result;
+use spinpost::web::{self, Group, Params, Router, MAX_BODY_LIMIT};
+use spinpost::{Error, ErrorKind, Result};
 
 /// What the handlers reach the world through: only the ports every component shares.
 pub type Context = Ports;
@@ -23,9 +22,10 @@ pub fn routes() -> Router<Context> {
         // Webhooks authenticate with their platform's own rules (secret token, signature).
         .group(
             Group::open()
-                .post("/webhooks/telegram/:bot", telegram_webhook)
-                .get("/webhooks/whatsapp", whatsapp_verification)
-                .post("/webhooks/whatsapp", whatsapp_webhook),
+                .get("/webhooks/:platform", handshake)
+                .post("/webhooks/:platform", receive_webhook)
+                .get("/webhooks/:platform/:account", handshake)
+                .post("/webhooks/:platform/:account", receive_webhook),
         )
         .group(
             Group::bearer(Ports::admin_token)
@@ -39,60 +39,51 @@ pub fn routes() -> Router<Context> {
 
 spin_adapter::export_component!(Ports::from_spin, routes());
 
-fn telegram_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    let bots = Bots::parse(&spin_adapter::variable("telegram_bots"))?;
-    // An unknown bot answers like a wrong secret, so outsiders cannot probe which bots exist.
-    let bot = bots.get(params.get("bot")).map_err(|_| {
-        spinpost::Error::unauthorized(
-            "the X-Telegram-Bot-Api-Secret-Token header does not match this bot's webhook secret",
+/// The platform a webhook path names and the delivery; a path naming no platform is no route at all.
+fn webhook_target<'a>(
+    req: &'a web::Request,
+    params: &'a Params,
+) -> Result<(Platform, Webhook<'a>)> {
+    let platform = params.get("platform").parse().map_err(|_| {
+        Error::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("no route matches {}", req.path),
         )
     })?;
-    // Authenticate before reading anything else of the request.
-    telegram::authenticate(req, bot)?;
-    req.check_body_limit(DEFAULT_BODY_LIMIT)?;
+    let account = Some(params.get("account")).filter(|account| !account.is_empty());
+    Ok((
+        platform,
+        Webhook {
+            request: req,
+            account,
+        },
+    ))
+}
+
+/// `GET /webhooks/<platform>[/<account>]`: the platform's verification handshake, if it has one.
+fn handshake(_: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let (platform, delivery) = webhook_target(req, params)?;
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    match platforms.adapter(platform)?.handshake(&delivery) {
+        Ok(challenge) => Ok(web::Response::with_content(200, "text/plain", challenge)),
+        Err(err) if err.kind() == ErrorKind::MethodNotAllowed => {
+            Ok(web::Response::from(err).with_header("allow", "POST"))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// `POST /webhooks/<platform>[/<account>]`: authenticate the delivery the platform's way, parse it
+/// (Meta batches many messages and statuses into one notification) and receive what it says.
+fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let (platform, delivery) = webhook_target(req, params)?;
+    let platforms = Platforms::from_variables(spin_adapter::variable);
     let now = ctx.clock.now();
-    let received = ingress::receive(
-        &ctx.store,
-        &SpinHttp,
-        vec![telegram::parse_update(bot, &req.body, now)?],
-        now,
-    )?;
+    let inbounds = platforms.adapter(platform)?.receive(&delivery, now)?;
+    let received = ingress::receive(&ctx.store, &FeedbackService(SpinHttp), inbounds, now)?;
     Ok(web::Response::ok(&received))
 }
-
-fn whatsapp_config() -> Result<WhatsAppConfig> {
-    WhatsAppConfig::new(
-        &spin_adapter::variable("whatsapp_phone_number_id"),
-        spinpost::secret::Secret::default(),
-        spin_adapter::secret("whatsapp_app_secret"),
-        spin_adapter::secret("whatsapp_verify_token"),
-        &spin_adapter::variable("whatsapp_optin_keywords"),
-    )
-}
-
-fn whatsapp_verification(_: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    let challenge = whatsapp::verify_subscription(req, &whatsapp_config()?)?;
-    Ok(web::Response::with_content(200, "text/plain", challenge))
-}
-
-/// Meta batches many messages and statuses into one notification.
-fn whatsapp_webhook(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    let config = whatsapp_config()?;
-    req.check_body_limit(WHATSAPP_BODY_LIMIT)?;
-    // The signature is checked over the raw body before anything is parsed.
-    whatsapp::authenticate(req, &config)?;
-    let now = ctx.clock.now();
-    let received = ingress::receive(
-        &ctx.store,
-        &SpinHttp,
-        whatsapp::parse_notification(&config, &req.body, now)?,
-        now,
-    )?;
-    Ok(web::Response::ok(&received))
-}
-
-/// Meta batches statuses; a notification stays well under this.
-const WHATSAPP_BODY_LIMIT: usize = 1024 * 1024;
 
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     let filter = ListFilter {

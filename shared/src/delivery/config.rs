@@ -14,10 +14,7 @@ pub const MAX_BUDGET_MS: u64 = 600_000;
 
 /// The send rate of a platform when the deployment sets none: what its API allows for broadcasts.
 pub fn default_rate(platform: Platform) -> u32 {
-    match platform {
-        Platform::Telegram => 25,
-        Platform::Whatsapp => 80,
-    }
+    platform.capabilities().default_rate_per_second
 }
 
 /// How a tick sends: who it is, until when, and the limits it keeps.

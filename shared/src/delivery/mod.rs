@@ -28,7 +28,6 @@ pub mod claim;
 mod config;
 mod counters;
 pub mod ledger;
-mod messengers;
 pub mod outcome;
 pub mod pacing;
 pub mod policy;
@@ -50,7 +49,6 @@ pub use config::{default_rate, SenderConfig, MAX_BUDGET_MS};
 pub use ledger::{
     CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
-pub use messengers::{PlatformMessenger, TelegramSender, WhatsAppSender};
 pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
 pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};

@@ -18,7 +18,7 @@ use crate::event::{
 };
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
-use crate::subscriber::{Platform, SubscriberId};
+use crate::subscriber::SubscriberId;
 
 /// The most events one batch may carry.
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
@@ -89,7 +89,7 @@ pub struct IntakeReport {
     pub rejected: usize,
     /// One outcome per event.
     pub results: Vec<EventOutcome>,
-    /// Telegram callback queries to answer (see [`super::answer_presses`]).
+    /// Button presses to answer (see [`super::answer_presses`]).
     #[serde(skip)]
     pub press_answers: Vec<PressAnswer>,
 }
@@ -366,7 +366,7 @@ fn apply_valid<S: KvStore + ?Sized>(
                 }
             };
             // Answered on redeliveries too: the first attempt may have failed before answering.
-            if platform_of(&subscriber) == Some(Platform::Telegram) {
+            if platform_of(&subscriber).is_some_and(|p| p.capabilities().acknowledges_presses) {
                 answers.push(PressAnswer {
                     subscriber,
                     callback_query_id: press_id.to_owned(),

@@ -1,6 +1,13 @@
 //! The platforms' own payloads (tests/fixtures/), for the parsers' unit tests.
 
+use std::sync::{Mutex, MutexGuard};
+
 use serde_json::Value;
+
+use super::telegram::{BotConfig, Bots};
+use super::whatsapp::WhatsAppConfig;
+use crate::messenger::{HttpClient, SendOutcome, TransportError};
+use crate::secret::Secret;
 
 fn load(name: &str) -> Value {
     let path = format!(
@@ -24,6 +31,12 @@ pub(crate) fn payload(name: &str) -> Value {
     load(name)["payload"].clone()
 }
 
+/// What a platform's `translate` makes of an API response fixture.
+pub(crate) fn outcome_of(name: &str, translate: fn(u16, &[u8]) -> SendOutcome) -> SendOutcome {
+    let (status, body) = response(name);
+    translate(status, &body)
+}
+
 /// An API response fixture: its HTTP status (200 when the source gives none) and verbatim body.
 pub(crate) fn response(name: &str) -> (u16, Vec<u8>) {
     let status = load(name)["_source"]["http_status"]
@@ -31,4 +44,90 @@ pub(crate) fn response(name: &str) -> (u16, Vec<u8>) {
         .and_then(|s| u16::try_from(s).ok())
         .unwrap_or(200);
     (status, raw(name))
+}
+
+/// The bot `telegram:shop` with this token and webhook secret.
+pub(crate) fn telegram_bot(token: &str, webhook_secret: &str) -> BotConfig {
+    let bots = serde_json::json!({ "shop": { "token": token, "webhook_secret": webhook_secret } });
+    Bots::parse(&bots.to_string())
+        .expect("valid bot")
+        .get("shop")
+        .expect("configured")
+        .clone()
+}
+
+/// A WhatsApp number with this id, access token and opt-in keywords (app secret `app-secret`, verify
+/// token `verify-me`).
+pub(crate) fn whatsapp_number(
+    id: &str,
+    access_token: &str,
+    optin_keywords: &str,
+) -> WhatsAppConfig {
+    WhatsAppConfig::new(
+        id,
+        Secret::new(access_token),
+        Secret::new("app-secret"),
+        Secret::new("verify-me"),
+        optin_keywords,
+    )
+    .expect("valid number")
+}
+
+/// A platform API double: answers each request by the first rule whose URL part the URL contains (a
+/// status and body, or a transport failure naming the URL) and keeps the requests.
+#[derive(Default)]
+pub(crate) struct FakeApi {
+    rules: Vec<(&'static str, Option<(u16, &'static str)>)>,
+    requests: Mutex<Vec<http::Request<Vec<u8>>>>,
+}
+
+impl FakeApi {
+    /// Answer URLs containing `url_part` with `status` and `body`.
+    pub(crate) fn answer(
+        mut self,
+        url_part: &'static str,
+        status: u16,
+        body: &'static str,
+    ) -> Self {
+        self.rules.push((url_part, Some((status, body))));
+        self
+    }
+
+    /// Fail URLs containing `url_part` without a response.
+    pub(crate) fn refuse(mut self, url_part: &'static str) -> Self {
+        self.rules.push((url_part, None));
+        self
+    }
+
+    /// The requests so far.
+    pub(crate) fn requests(&self) -> MutexGuard<'_, Vec<http::Request<Vec<u8>>>> {
+        self.requests.lock().expect("not poisoned")
+    }
+
+    /// The URLs requested so far.
+    pub(crate) fn urls(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.uri().to_string())
+            .collect()
+    }
+}
+
+impl HttpClient for FakeApi {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let url = request.uri().to_string();
+        self.requests().push(request);
+        let rule = self.rules.iter().find(|(part, _)| url.contains(part));
+        match rule.map(|(_, answer)| answer) {
+            Some(Some((status, body))) => Ok(http::Response::builder()
+                .status(*status)
+                .body(body.as_bytes().to_vec())
+                .expect("valid status")),
+            Some(None) => Err(TransportError(format!("connection refused: {url}"))),
+            None => panic!("unexpected request to {url}"),
+        }
+    }
 }

@@ -22,25 +22,15 @@ impl Address {
     /// `invalid_address` saying the expected form.
     pub fn parse(platform: Platform, s: &str) -> Result<Self> {
         let s = s.trim();
-        let canonical = match platform {
-            Platform::Telegram => s.parse::<i64>().ok().map(|id| id.to_string()),
-            Platform::Whatsapp => {
-                let digits = s.strip_prefix('+').unwrap_or(s);
-                let valid = (6..=15).contains(&digits.len())
-                    && digits.bytes().all(|b| b.is_ascii_digit())
-                    && !digits.starts_with('0');
-                valid.then(|| digits.to_owned())
-            }
-        };
-        canonical.map(Address).ok_or_else(|| {
-            let expected = match platform {
-                Platform::Telegram => "an integer chat id",
-                Platform::Whatsapp => {
-                    "6 to 15 digits of an international phone number, starting with the country code"
-                }
-            };
-            Error::invalid("invalid_address", format!("address '{s}' is not {expected}"))
-        })
+        platform
+            .canonical_address(s)
+            .map(Address)
+            .map_err(|expected| {
+                Error::invalid(
+                    "invalid_address",
+                    format!("address '{s}' is not {expected}"),
+                )
+            })
     }
 
     /// The address text.

@@ -1,56 +1,12 @@
-//! Platforms and channels: which messenger, and which account on it.
+//! Channels: which account on which platform (the platforms themselves are `crate::platform`'s).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A messenger platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// Telegram Bot API.
-    Telegram,
-    /// WhatsApp Cloud API.
-    Whatsapp,
-}
-
-impl Platform {
-    /// Whether the platform reports delivery and reading per message (WhatsApp does, Telegram does not).
-    pub fn sends_receipts(self) -> bool {
-        matches!(self, Platform::Whatsapp)
-    }
-
-    /// The lower-case name used in routes, keys and ids.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Telegram => "telegram",
-            Platform::Whatsapp => "whatsapp",
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Platform {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "telegram" => Ok(Platform::Telegram),
-            "whatsapp" => Ok(Platform::Whatsapp),
-            other => Err(Error::invalid(
-                "invalid_platform",
-                format!("platform '{other}' is not one of: telegram, whatsapp"),
-            )),
-        }
-    }
-}
+pub use crate::platform::Platform;
 
 /// Whether `s` is 1 to `max` characters of a-z, 0-9, '_' or '-' (ids that are safe inside store keys).
 pub(crate) fn is_slug(s: &str, max: usize) -> bool {

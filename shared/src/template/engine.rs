@@ -12,7 +12,7 @@ use minijinja::{
 };
 
 use super::limits::{FIELD_FUEL, MAX_OUTPUT_BYTES, RECURSION_LIMIT, TEXT_FUEL};
-use super::telegram_html::escape_html;
+use super::markup::escape_html;
 use crate::error::{Error, Result};
 use crate::subscriber::Subscriber;
 

@@ -27,15 +27,6 @@ pub const MAX_WHATSAPP_PARAMETERS: usize = 20;
 /// The source of one WhatsApp parameter, and its rendered length in characters.
 pub const MAX_WHATSAPP_PARAMETER_BYTES: usize = 1024;
 
-/// Telegram's limit on a message text, counted after entity parsing (in UTF-16 code units, as Telegram
-/// counts them, so a message with emoji never fails at the platform).
-pub const TELEGRAM_MAX_TEXT: usize = 4096;
-/// Telegram's limit on a photo caption.
-pub const TELEGRAM_MAX_CAPTION: usize = 1024;
-/// WhatsApp's limit on a text body, in characters.
-pub const WHATSAPP_MAX_BODY: usize = 4096;
-/// WhatsApp's limit on an image caption, in characters.
-pub const WHATSAPP_MAX_CAPTION: usize = 1024;
 /// The longest rendered button label, in characters.
 pub const MAX_RENDERED_BUTTON_TEXT_CHARS: usize = 64;
 

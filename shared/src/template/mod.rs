@@ -28,13 +28,14 @@
 
 mod engine;
 pub mod limits;
+pub mod markup;
 mod model;
 mod render;
 pub mod store;
-mod telegram_html;
 mod validate;
 
 pub use engine::{CampaignVars, RenderInput};
+pub use markup::{escape_html, SUPPORTED_TAGS};
 pub use model::{
     parse_name, ButtonSpec, NewTemplate, TemplateContent, TemplateHead, TemplateId, TemplateUpdate,
     TemplateVersion, Variant, WhatsappTemplateSpec,
@@ -45,7 +46,6 @@ pub use store::{
     update_template, Preview, PreviewRequest, SampleCampaign, SampleData, SampleSubscriber,
     TemplateWithVersion,
 };
-pub use telegram_html::{escape_html, SUPPORTED_TAGS};
 pub use validate::{sample_subscriber, validate_content};
 
 #[cfg(test)]

@@ -4,12 +4,10 @@ use minijinja::value::Value;
 use minijinja::Environment;
 
 use super::engine::{self, context, render_named, FieldKind, RenderInput};
-use super::limits::{
-    MAX_RENDERED_BUTTON_TEXT_CHARS, MAX_URL_BYTES, MAX_WHATSAPP_PARAMETER_BYTES,
-    TELEGRAM_MAX_CAPTION, TELEGRAM_MAX_TEXT, WHATSAPP_MAX_BODY, WHATSAPP_MAX_CAPTION,
-};
+use super::limits::{MAX_RENDERED_BUTTON_TEXT_CHARS, MAX_URL_BYTES, MAX_WHATSAPP_PARAMETER_BYTES};
+use super::markup;
 use super::model::{ButtonSpec, TemplateVersion, Variant};
-use super::telegram_html;
+use crate::capabilities::FormattedText;
 use crate::error::{Error, Result};
 use crate::message::{Button, PlatformTemplate, RenderedMessage};
 use crate::subscriber::{Locale, Platform};
@@ -104,7 +102,7 @@ impl<'a> Renderer<'a> {
         let prefix = format!("locales.{}", locale.as_str());
         let text_field = format!("{prefix}.text");
         let raw_text = render_named(&self.markup, &text_field, &text_field, ctx)?;
-        let nodes = telegram_html::parse(raw_text.trim()).map_err(|problem| {
+        let nodes = markup::parse(raw_text.trim()).map_err(|problem| {
             Error::unprocessable("invalid_html", format!("{text_field}: {problem}"))
         })?;
 
@@ -137,30 +135,12 @@ impl<'a> Renderer<'a> {
             buttons.push(rendered_row);
         }
 
-        let (text, limit, units) = match platform {
-            Platform::Telegram => {
-                let limit = if photo_url.is_some() {
-                    TELEGRAM_MAX_CAPTION
-                } else {
-                    TELEGRAM_MAX_TEXT
-                };
-                (
-                    raw_text.trim().to_owned(),
-                    limit,
-                    telegram_html::visible_len_utf16(&nodes),
-                )
-            }
-            Platform::Whatsapp => {
-                let text = telegram_html::to_whatsapp_text(&nodes).trim().to_owned();
-                let limit = if photo_url.is_some() {
-                    WHATSAPP_MAX_CAPTION
-                } else {
-                    WHATSAPP_MAX_BODY
-                };
-                let units = text.chars().count();
-                (text, limit, units)
-            }
-        };
+        let format = platform.text_format();
+        let FormattedText {
+            text,
+            length: units,
+        } = (format.write)(raw_text.trim(), &nodes);
+        let limit = format.limit(photo_url.is_some());
         let what = if photo_url.is_some() {
             "caption"
         } else {
@@ -186,8 +166,9 @@ impl<'a> Renderer<'a> {
             ));
         }
 
-        let platform_template = match (platform, &variant.whatsapp_template) {
-            (Platform::Whatsapp, Some(spec)) => {
+        let approved_templates = platform.capabilities().approved_templates;
+        let platform_template = match &variant.whatsapp_template {
+            Some(spec) if approved_templates => {
                 let mut parameters = Vec::with_capacity(spec.parameters.len());
                 for i in 0..spec.parameters.len() {
                     let field = format!("{prefix}.whatsapp_template.parameters[{i}]");

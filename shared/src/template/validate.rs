@@ -12,9 +12,9 @@ use super::engine::{
     self, context, CampaignVars, FieldKind, RenderInput, CAMPAIGN_FIELDS, ROOT_VARIABLES,
     SUBSCRIBER_FIELDS,
 };
+use super::markup;
 use super::model::{ButtonSpec, TemplateContent, TemplateId, TemplateVersion};
 use super::render::{check_http_url, fields, DataChecks, Renderer};
-use super::telegram_html;
 use crate::error::{Error, Result};
 use crate::subscriber::{Address, Channel, Locale, Platform, Profile, Subscriber, TimeZone};
 
@@ -129,10 +129,10 @@ pub fn validate_content(
                 );
             }
             if kind == FieldKind::Markup {
-                for (tag, message) in telegram_html::source_tag_problems(source) {
+                for (tag, message) in markup::source_tag_problems(source) {
                     problems.add(&field, message);
                     // Supported tags with a bad attribute are problems, not forbidden tags.
-                    if !telegram_html::SUPPORTED_TAGS.contains(&tag.as_str()) {
+                    if !markup::SUPPORTED_TAGS.contains(&tag.as_str()) {
                         problems.forbidden_tags.insert(tag);
                     }
                 }
@@ -164,7 +164,7 @@ pub fn validate_content(
     sample_render(template_id, content, now)
 }
 
-/// Render every variant for both platforms with a sample recipient in that variant's locale.
+/// Render every variant for every platform with a sample recipient in that variant's locale.
 fn sample_render(
     template_id: &TemplateId,
     content: &TemplateContent,
@@ -179,7 +179,7 @@ fn sample_render(
         variables: &variables,
     };
     for (locale, variant) in content.locales() {
-        for platform in [Platform::Telegram, Platform::Whatsapp] {
+        for platform in Platform::ALL {
             let subscriber = sample_subscriber(platform, Some(locale.clone()), now)?;
             let ctx = context(&RenderInput {
                 subscriber: &subscriber,
@@ -206,16 +206,8 @@ pub fn sample_subscriber(
     locale: Option<Locale>,
     now: DateTime<Utc>,
 ) -> Result<Subscriber> {
-    let (channel, address) = match platform {
-        Platform::Telegram => (
-            Channel::new(platform, "sample")?,
-            Address::parse(platform, "1000001")?,
-        ),
-        Platform::Whatsapp => (
-            Channel::new(platform, "sample")?,
-            Address::parse(platform, "15550001000")?,
-        ),
-    };
+    let channel = Channel::new(platform, "sample")?;
+    let address = Address::parse(platform, platform.sample_address())?;
     let mut subscriber = Subscriber::new(channel, address, now);
     subscriber.profile = Profile {
         first_name: Some("Ada".into()),

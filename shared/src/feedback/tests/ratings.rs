@@ -1,5 +1,5 @@
 //! A rating button press counts once per subscriber and campaign (the first press wins); other presses
-//! are kept as button presses; Telegram presses are answered by the subscriber's bot.
+//! are kept as button presses; presses are answered on the subscriber's channel.
 
 use std::sync::Mutex;
 
@@ -8,9 +8,8 @@ use chrono::Duration;
 use super::world::{press, t0, telegram_user, whatsapp_user, World};
 use crate::event::{counter, rating_button_data};
 use crate::feedback::{answer_presses, EventOutcome, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT};
-use crate::messenger::{HttpClient, TransportError};
-use crate::platform::telegram::Bots;
-use crate::subscriber::SubscriberId;
+use crate::messenger::PressAcknowledger;
+use crate::subscriber::{Channel, SubscriberId};
 
 #[test]
 fn rating_is_recorded_once_per_subscriber_and_campaign() {
@@ -107,67 +106,71 @@ fn invalid_rating_data_is_kept_as_a_button_press() {
 }
 
 /// A fake Bot API: answers every call with `ok` or a refusal, and records the URLs called.
-struct FakeBotApi {
+/// Answers presses like a platform on which only the account `shop` is configured, accepting or
+/// refusing every answer, and records what it was asked.
+struct FakeAcknowledger {
     ok: bool,
-    urls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<String>>,
 }
 
-impl FakeBotApi {
+impl FakeAcknowledger {
     fn answering(ok: bool) -> Self {
-        FakeBotApi {
+        FakeAcknowledger {
             ok,
-            urls: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
         }
     }
 }
 
-impl HttpClient for FakeBotApi {
-    fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        self.urls.lock().unwrap().push(request.uri().to_string());
-        let (status, body) = if self.ok {
-            (200, r#"{"ok":true,"result":true}"#)
+impl PressAcknowledger for FakeAcknowledger {
+    fn acknowledge(&self, channel: &Channel, press_id: &str, text: &str) -> crate::Result<()> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{channel} {press_id} {text}"));
+        if channel.account() != "shop" {
+            return Err(crate::Error::new(
+                crate::ErrorKind::NotFound,
+                "unknown_bot",
+                format!("no bot '{}' is configured", channel.account()),
+            ));
+        }
+        if self.ok {
+            Ok(())
         } else {
-            (
-                400,
-                r#"{"ok":false,"error_code":400,"description":"Bad Request: query is too old"}"#,
-            )
-        };
-        Ok(http::Response::builder()
-            .status(status)
-            .body(body.as_bytes().to_vec())
-            .unwrap())
+            Err(crate::Error::unavailable(
+                "telegram_unavailable",
+                "answerCallbackQuery: HTTP 400: Bad Request: query is too old",
+            ))
+        }
     }
 }
 
 #[test]
 fn presses_are_answered_by_the_subscribers_bot_and_a_failed_answer_keeps_the_rating() {
     let world = World::new();
-    let bots = Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "s"}}"#).unwrap();
     let report = world.apply(&[press(
         &telegram_user(),
         "cb1",
         &rating_button_data("spring", 5),
     )]);
-    let api = FakeBotApi::answering(false);
-    let summary = answer_presses(&api, "http://127.0.0.1:9", &bots, &report.press_answers);
+    let platform = FakeAcknowledger::answering(false);
+    let summary = answer_presses(&platform, &report.press_answers);
     assert_eq!((summary.answered, summary.failed), (0, 1));
     assert!(summary.failures[0].contains("query is too old"));
     assert_eq!(world.counter("spring", counter::RATINGS), 1);
     assert_eq!(
-        api.urls.lock().unwrap()[0],
-        "http://127.0.0.1:9/bot123:abc/answerCallbackQuery"
+        platform.calls.lock().unwrap()[0],
+        format!("telegram:shop cb1 {THANKS_FOR_RATING_TEXT}")
     );
 
-    let api = FakeBotApi::answering(true);
+    let platform = FakeAcknowledger::answering(true);
     let unknown_bot = SubscriberId::parse("telegram:other:42").unwrap();
     let report = world.apply(&[
         press(&telegram_user(), "cb1", &rating_button_data("spring", 5)),
         press(&unknown_bot, "cb9", "x"),
     ]);
-    let summary = answer_presses(&api, "http://127.0.0.1:9", &bots, &report.press_answers);
+    let summary = answer_presses(&platform, &report.press_answers);
     assert_eq!((summary.answered, summary.failed), (1, 1));
     assert!(summary.failures[0].contains("other"));
 }

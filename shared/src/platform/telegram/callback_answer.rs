@@ -96,59 +96,15 @@ pub fn answer_callback_query<H: HttpClient + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messenger::TransportError;
-    use crate::platform::telegram::Bots;
-    use std::sync::Mutex;
-
-    /// Records requests and answers with a fixed status and body.
-    struct FakeTelegram {
-        status: u16,
-        body: &'static str,
-        requests: Mutex<Vec<http::Request<Vec<u8>>>>,
-    }
-
-    impl HttpClient for FakeTelegram {
-        fn send(
-            &self,
-            request: http::Request<Vec<u8>>,
-        ) -> Result<http::Response<Vec<u8>>, TransportError> {
-            self.requests.lock().unwrap().push(request);
-            Ok(http::Response::builder()
-                .status(self.status)
-                .body(self.body.as_bytes().to_vec())
-                .unwrap())
-        }
-    }
-
-    struct Unreachable;
-
-    impl HttpClient for Unreachable {
-        fn send(
-            &self,
-            request: http::Request<Vec<u8>>,
-        ) -> Result<http::Response<Vec<u8>>, TransportError> {
-            Err(TransportError(format!(
-                "connection refused: {}",
-                request.uri()
-            )))
-        }
-    }
+    use crate::platform::fixtures::{telegram_bot, FakeApi};
 
     fn shop() -> BotConfig {
-        Bots::parse(r#"{"shop": {"token": "123:abc", "webhook_secret": "s"}}"#)
-            .unwrap()
-            .get("shop")
-            .unwrap()
-            .clone()
+        telegram_bot("123:abc", "s")
     }
 
     #[test]
     fn answer_posts_the_query_id_and_text_to_the_bot_url() {
-        let telegram = FakeTelegram {
-            status: 200,
-            body: r#"{"ok":true,"result":true}"#,
-            requests: Mutex::new(Vec::new()),
-        };
+        let telegram = FakeApi::default().answer("/", 200, r#"{"ok":true,"result":true}"#);
         answer_callback_query(
             &telegram,
             "http://127.0.0.1:9/",
@@ -157,7 +113,7 @@ mod tests {
             "Thanks for your rating!",
         )
         .unwrap();
-        let requests = telegram.requests.lock().unwrap();
+        let requests = telegram.requests();
         assert_eq!(
             requests[0].uri(),
             "http://127.0.0.1:9/bot123:abc/answerCallbackQuery"
@@ -186,11 +142,7 @@ mod tests {
 
     #[test]
     fn refusals_and_transport_failures_are_errors_without_the_token() {
-        let telegram = FakeTelegram {
-            status: 400,
-            body: r#"{"ok":false,"error_code":400,"description":"Bad Request: query is too old and response timeout expired or query ID is invalid"}"#,
-            requests: Mutex::new(Vec::new()),
-        };
+        let telegram = FakeApi::default().answer("/", 400, r#"{"ok":false,"error_code":400,"description":"Bad Request: query is too old and response timeout expired or query ID is invalid"}"#);
         let err =
             answer_callback_query(&telegram, "http://127.0.0.1:9", &shop(), "q", "hi").unwrap_err();
         assert_eq!(err.code(), "telegram_unavailable");
@@ -199,7 +151,8 @@ mod tests {
             "{}",
             err.message()
         );
-        let err = answer_callback_query(&Unreachable, "http://127.0.0.1:9", &shop(), "q", "hi")
+        let unreachable = FakeApi::default().refuse("/");
+        let err = answer_callback_query(&unreachable, "http://127.0.0.1:9", &shop(), "q", "hi")
             .unwrap_err();
         assert!(!err.message().contains("123:abc"), "{}", err.message());
         assert!(err.message().contains("connection refused"));

@@ -1,6 +1,8 @@
 //! Telegram Bot API: bot configuration, and one module per direction of traffic.
 
+mod adapter;
 pub mod callback_answer;
+pub mod format;
 pub mod send;
 pub mod webhook;
 
@@ -8,9 +10,35 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::capabilities::{Capabilities, Receipts};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::subscriber::{Channel, Platform};
+
+pub use adapter::Telegram;
+
+/// What Telegram can do. Broadcasts are limited to about 30 messages a second, paid broadcasts to 1000.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    default_rate_per_second: 25,
+    max_rate_per_second: 1000,
+    receipts: Receipts::None,
+    service_window: None,
+    approved_templates: false,
+    acknowledges_presses: true,
+};
+
+/// A chat id for previews and save-time checks.
+pub const SAMPLE_ADDRESS: &str = "1000001";
+
+/// Chat ids are integers (negative for groups), written without leading zeros or '+'.
+///
+/// # Errors
+/// The expected form.
+pub fn canonical_address(s: &str) -> std::result::Result<String, &'static str> {
+    s.parse::<i64>()
+        .map(|id| id.to_string())
+        .map_err(|_| "an integer chat id")
+}
 
 /// One bot's credentials, from the secret Spin variable `telegram_bots`.
 #[derive(Debug, Clone)]

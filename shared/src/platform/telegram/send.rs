@@ -190,10 +190,8 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messenger::TransportError;
-    use crate::platform::fixtures::response;
-    use crate::secret::Secret;
-    use crate::subscriber::{Channel, Platform};
+    use crate::platform::fixtures::{outcome_of, telegram_bot, FakeApi};
+    use crate::subscriber::Platform;
 
     fn message() -> RenderedMessage {
         RenderedMessage {
@@ -205,18 +203,13 @@ mod tests {
     }
 
     fn bot() -> BotConfig {
-        BotConfig {
-            channel: Channel::parse("telegram:shop").unwrap(),
-            token: Secret::new("123:SECRET"),
-            webhook_secret: Secret::new("w"),
-        }
+        telegram_bot("123:SECRET", "w")
     }
 
     #[test]
     fn ok_fixture_gives_the_message_id() {
-        let (status, body) = response("telegram/response_send_message_ok_minimal");
         assert_eq!(
-            outcome(status, &body),
+            outcome_of("telegram/response_send_message_ok_minimal", outcome),
             SendOutcome::Sent {
                 message_id: "133".into()
             }
@@ -225,9 +218,8 @@ mod tests {
 
     #[test]
     fn blocked_fixture_means_the_recipient_is_gone() {
-        let (status, body) = response("telegram/response_error_403_blocked");
         assert_eq!(
-            outcome(status, &body),
+            outcome_of("telegram/response_error_403_blocked", outcome),
             SendOutcome::RecipientGone {
                 code: "403".into(),
                 reason: "Forbidden: bot was blocked by the user".into()
@@ -237,9 +229,8 @@ mod tests {
 
     #[test]
     fn too_many_requests_fixture_waits_retry_after() {
-        let (status, body) = response("telegram/response_error_429_retry_after");
         assert!(matches!(
-            outcome(status, &body),
+            outcome_of("telegram/response_error_429_retry_after", outcome),
             SendOutcome::RateLimited {
                 retry_after_secs: 1,
                 ..
@@ -352,23 +343,11 @@ mod tests {
 
     #[test]
     fn send_posts_to_the_bot_method_and_never_leaks_the_token() {
-        struct Capture(std::sync::Mutex<Option<http::Request<Vec<u8>>>>);
-        impl HttpClient for Capture {
-            fn send(
-                &self,
-                request: http::Request<Vec<u8>>,
-            ) -> Result<http::Response<Vec<u8>>, TransportError> {
-                let uri = request.uri().to_string();
-                *self.0.lock().unwrap() = Some(request);
-                if uri.contains("sendPhoto") {
-                    return Err(TransportError(format!("connection refused to {uri}")));
-                }
-                Ok(http::Response::new(
-                    br#"{"ok":true,"result":{"message_id":7}}"#.to_vec(),
-                ))
-            }
-        }
-        let capture = Capture(std::sync::Mutex::new(None));
+        let capture = FakeApi::default().refuse("sendPhoto").answer(
+            "/",
+            200,
+            r#"{"ok":true,"result":{"message_id":7}}"#,
+        );
         let chat = Address::parse(Platform::Telegram, "42").unwrap();
         let sent = send(
             &capture,
@@ -382,7 +361,7 @@ mod tests {
                 message_id: "7".into()
             }
         );
-        let captured = capture.0.lock().unwrap().take().unwrap();
+        let captured = capture.requests().remove(0);
         assert_eq!(
             captured.uri(),
             "http://127.0.0.1:9/bot123:SECRET/sendMessage"

@@ -42,15 +42,22 @@ struct Update {
     my_chat_member: Option<ChatMemberUpdated>,
 }
 
+/// The names users and private chats both carry.
 #[derive(Debug, Deserialize)]
-struct User {
-    id: i64,
+struct Names {
     #[serde(default)]
     first_name: Option<String>,
     #[serde(default)]
     last_name: Option<String>,
     #[serde(default)]
     username: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    id: i64,
+    #[serde(flatten)]
+    names: Names,
     #[serde(default)]
     language_code: Option<String>,
 }
@@ -60,12 +67,8 @@ struct Chat {
     id: i64,
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
-    first_name: Option<String>,
-    #[serde(default)]
-    last_name: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
+    #[serde(flatten)]
+    names: Names,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,14 +103,17 @@ struct ChatMemberUpdated {
     new_chat_member: ChatMember,
 }
 
+/// The user's names, each falling back to the chat's.
 fn profile_of(user: Option<&User>, chat: Option<&Chat>) -> Profile {
-    let pick = |u: Option<&Option<String>>, c: Option<&Option<String>>| {
-        u.cloned().flatten().or_else(|| c.cloned().flatten())
+    let (user, chat) = (user.map(|u| &u.names), chat.map(|c| &c.names));
+    let pick = |field: fn(&Names) -> &Option<String>| {
+        user.and_then(|n| field(n).clone())
+            .or_else(|| chat.and_then(|n| field(n).clone()))
     };
     Profile {
-        first_name: pick(user.map(|u| &u.first_name), chat.map(|c| &c.first_name)),
-        last_name: pick(user.map(|u| &u.last_name), chat.map(|c| &c.last_name)),
-        username: pick(user.map(|u| &u.username), chat.map(|c| &c.username)),
+        first_name: pick(|n| &n.first_name),
+        last_name: pick(|n| &n.last_name),
+        username: pick(|n| &n.username),
     }
     .bounded()
 }
@@ -131,6 +137,23 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
     let channel = bot.channel.clone();
     let address = |id: i64| Address::parse(Platform::Telegram, &id.to_string());
     let ignored = |reason: &str| Inbound::ignored(channel.clone(), event_id.clone(), reason);
+    // Every event of an update is about one private chat of this bot, under the update's id.
+    let event = |chat_id: i64,
+                 profile: Profile,
+                 locale: Option<Locale>,
+                 at: DateTime<Utc>,
+                 kind: InboundKind|
+     -> Result<Inbound> {
+        Ok(Inbound {
+            channel: channel.clone(),
+            event_id: event_id.clone(),
+            address: Some(address(chat_id)?),
+            profile,
+            locale,
+            at,
+            kind,
+        })
+    };
 
     if let Some(message) = update.message {
         if message.chat.kind != "private" {
@@ -172,15 +195,7 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
                 text,
             }
         };
-        return Ok(Inbound {
-            channel,
-            event_id,
-            address: Some(address(message.chat.id)?),
-            profile,
-            locale,
-            at,
-            kind,
-        });
+        return event(message.chat.id, profile, locale, at, kind);
     }
 
     if let Some(query) = update.callback_query {
@@ -200,15 +215,7 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
             },
         };
         // Presses in a private chat come from the chat's own user, whose id is the chat id.
-        return Ok(Inbound {
-            channel,
-            event_id,
-            address: Some(address(query.from.id)?),
-            profile,
-            locale,
-            at: now,
-            kind,
-        });
+        return event(query.from.id, profile, locale, now, kind);
     }
 
     if let Some(member) = update.my_chat_member {
@@ -231,15 +238,7 @@ pub fn parse_update(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Result<
             },
         };
         let profile = profile_of(Some(&member.from), Some(&member.chat));
-        return Ok(Inbound {
-            channel,
-            event_id,
-            address: Some(address(member.chat.id)?),
-            profile,
-            locale: None,
-            at,
-            kind,
-        });
+        return event(member.chat.id, profile, None, at, kind);
     }
 
     Ok(ignored("update type not used"))
@@ -263,15 +262,10 @@ fn start_command(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::fixtures::raw;
-    use crate::platform::telegram::Bots;
+    use crate::platform::fixtures::{raw, telegram_bot};
 
     fn bot() -> BotConfig {
-        Bots::parse(r#"{"shop": {"token": "1:x", "webhook_secret": "hook"}}"#)
-            .unwrap()
-            .get("shop")
-            .unwrap()
-            .clone()
+        telegram_bot("1:x", "hook")
     }
 
     fn now() -> DateTime<Utc> {

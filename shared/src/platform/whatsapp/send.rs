@@ -11,10 +11,8 @@ use crate::message::{Button, RenderedMessage};
 use crate::messenger::{HttpClient, SendOutcome};
 use crate::subscriber::Address;
 
-use super::WhatsAppConfig;
+use super::{WhatsAppConfig, SERVICE_WINDOW_HOURS};
 
-/// How long after a customer's last message free-form messages may be sent.
-pub const SERVICE_WINDOW_HOURS: i64 = 24;
 /// WhatsApp allows at most three reply buttons on an interactive message.
 const MAX_REPLY_BUTTONS: usize = 3;
 /// Reply button titles are at most 20 characters.
@@ -31,29 +29,25 @@ pub enum MessageForm {
     ApprovedTemplate,
 }
 
-/// Why a recipient cannot be sent this message now (recorded as skipped, not failed).
-pub const OUTSIDE_WINDOW: &str = "outside_service_window";
-
 /// Decide the form for a recipient whose last message to us was at `last_inbound_at`.
 ///
 /// # Errors
-/// [`OUTSIDE_WINDOW`] with an explanation, when the window is closed and the template has no approved
-/// WhatsApp template to fall back on.
+/// [`SendOutcome::OutsideWindow`] with an explanation, when the window is closed and the template has
+/// no approved WhatsApp template to fall back on.
 pub fn choose_form(
     message: &RenderedMessage,
     last_inbound_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<MessageForm, (String, String)> {
+) -> Result<MessageForm, SendOutcome> {
     let open = last_inbound_at.is_some_and(|at| now - at < Duration::hours(SERVICE_WINDOW_HOURS));
     if open {
         Ok(MessageForm::Session)
     } else if message.platform_template.is_some() {
         Ok(MessageForm::ApprovedTemplate)
     } else {
-        Err((
-            OUTSIDE_WINDOW.to_owned(),
-            "the recipient has not written in the last 24 hours and the template has no approved whatsapp_template".to_owned(),
-        ))
+        Err(SendOutcome::OutsideWindow {
+            reason: "the recipient has not written in the last 24 hours and the template has no approved whatsapp_template".to_owned(),
+        })
     }
 }
 
@@ -248,8 +242,7 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::message::PlatformTemplate;
-    use crate::platform::fixtures::response;
-    use crate::secret::Secret;
+    use crate::platform::fixtures::{outcome_of, whatsapp_number, FakeApi};
     use crate::subscriber::Platform;
 
     fn message() -> RenderedMessage {
@@ -261,15 +254,25 @@ mod tests {
         }
     }
 
+    fn with_approved_template() -> RenderedMessage {
+        RenderedMessage {
+            platform_template: Some(PlatformTemplate {
+                name: "promo".into(),
+                language: "en_US".into(),
+                parameters: vec!["Ada".into()],
+            }),
+            ..message()
+        }
+    }
+
     fn now() -> DateTime<Utc> {
         "2026-11-24T12:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn accepted_fixture_gives_the_wamid() {
-        let (status, body) = response("whatsapp/response_send_message_ok");
         assert_eq!(
-            outcome(status, &body),
+            outcome_of("whatsapp/response_send_message_ok", outcome),
             SendOutcome::Sent {
                 message_id: "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA".into()
             }
@@ -278,9 +281,8 @@ mod tests {
 
     #[test]
     fn throughput_error_fixture_slows_down() {
-        let (status, body) = response("whatsapp/response_error_130429_throughput");
         assert!(matches!(
-            outcome(status, &body),
+            outcome_of("whatsapp/response_error_130429_throughput", outcome),
             SendOutcome::RateLimited {
                 retry_after_secs: 2,
                 ..
@@ -324,22 +326,15 @@ mod tests {
             choose_form(&message(), in_window, now()),
             Ok(MessageForm::Session)
         );
-        assert_eq!(
-            choose_form(&message(), outside, now()).unwrap_err().0,
-            OUTSIDE_WINDOW
-        );
-        assert_eq!(
-            choose_form(&message(), None, now()).unwrap_err().0,
-            OUTSIDE_WINDOW
-        );
-        let with_template = RenderedMessage {
-            platform_template: Some(PlatformTemplate {
-                name: "promo".into(),
-                language: "en_US".into(),
-                parameters: vec!["Ada".into()],
-            }),
-            ..message()
-        };
+        assert!(matches!(
+            choose_form(&message(), outside, now()),
+            Err(SendOutcome::OutsideWindow { .. })
+        ));
+        assert!(matches!(
+            choose_form(&message(), None, now()),
+            Err(SendOutcome::OutsideWindow { .. })
+        ));
+        let with_template = with_approved_template();
         assert_eq!(
             choose_form(&with_template, outside, now()),
             Ok(MessageForm::ApprovedTemplate)
@@ -372,14 +367,7 @@ mod tests {
             interactive["interactive"]["action"]["buttons"][0]["reply"]["id"],
             "rate:c1:5"
         );
-        let templated = RenderedMessage {
-            platform_template: Some(PlatformTemplate {
-                name: "promo".into(),
-                language: "en_US".into(),
-                parameters: vec!["Ada".into()],
-            }),
-            ..message()
-        };
+        let templated = with_approved_template();
         let template = request_body("c1", &to, &templated, &MessageForm::ApprovedTemplate);
         assert_eq!(template["type"], "template");
         assert_eq!(template["template"]["name"], "promo");
@@ -391,27 +379,9 @@ mod tests {
 
     #[test]
     fn send_posts_to_the_phone_number_with_the_token() {
-        struct Capture(std::sync::Mutex<Option<http::Request<Vec<u8>>>>);
-        impl HttpClient for Capture {
-            fn send(
-                &self,
-                request: http::Request<Vec<u8>>,
-            ) -> Result<http::Response<Vec<u8>>, crate::messenger::TransportError> {
-                *self.0.lock().unwrap() = Some(request);
-                Ok(http::Response::new(
-                    br#"{"messages":[{"id":"wamid.1"}]}"#.to_vec(),
-                ))
-            }
-        }
-        let config = WhatsAppConfig::new(
-            "1122334455667",
-            Secret::new("tok"),
-            Secret::new("s"),
-            Secret::new("v"),
-            "START",
-        )
-        .unwrap();
-        let capture = Capture(std::sync::Mutex::new(None));
+        let config = whatsapp_number("1122334455667", "tok", "START");
+        let capture =
+            FakeApi::default().answer("/messages", 200, r#"{"messages":[{"id":"wamid.1"}]}"#);
         let outcome = send(
             &capture,
             "http://127.0.0.1:9/",
@@ -425,7 +395,7 @@ mod tests {
                 message_id: "wamid.1".into()
             }
         );
-        let request = capture.0.lock().unwrap().take().unwrap();
+        let request = capture.requests().remove(0);
         assert_eq!(
             request.uri(),
             "http://127.0.0.1:9/v21.0/1122334455667/messages"

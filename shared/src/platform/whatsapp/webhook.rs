@@ -1,72 +1,15 @@
-//! WhatsApp webhooks: the verification handshake, the `X-Hub-Signature-256` check over the raw body,
-//! and the normalisation of messages and statuses into [`Inbound`] events.
+//! WhatsApp webhooks: the normalisation of messages and statuses into [`Inbound`] events (the
+//! handshake and signature are Meta's, in [`crate::platform::meta_webhook`]).
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::event::{InboundEvent, PlatformError, ReceiptStatus};
 use crate::ingress::{Inbound, InboundKind};
 use crate::subscriber::{Address, Channel, Platform, Profile};
-use crate::web::Request;
 
 use super::{WhatsAppConfig, STOP_KEYWORDS};
-
-/// The signature header.
-pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
-
-/// Answer the GET verification handshake: echo `hub.challenge` when `hub.mode=subscribe` and
-/// `hub.verify_token` matches (constant time).
-///
-/// # Errors
-/// 403 `verification_failed` otherwise.
-pub fn verify_subscription(request: &Request, config: &WhatsAppConfig) -> Result<String> {
-    let params = request.query_params();
-    let mode = params.get("hub.mode").map(String::as_str);
-    let token = params
-        .get("hub.verify_token")
-        .map(String::as_str)
-        .unwrap_or_default();
-    match (mode, params.get("hub.challenge")) {
-        (Some("subscribe"), Some(challenge)) if config.verify_token.matches(token) => Ok(challenge.clone()),
-        _ => Err(Error::new(ErrorKind::Forbidden, "verification_failed", "hub.mode must be 'subscribe' and hub.verify_token must match the configured verify token")),
-    }
-}
-
-/// Check `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>` in constant time.
-///
-/// # Errors
-/// 401 when the header is absent, malformed or does not match.
-pub fn authenticate(request: &Request, config: &WhatsAppConfig) -> Result<()> {
-    let header = request
-        .header(SIGNATURE_HEADER)
-        .ok_or_else(|| Error::unauthorized("missing X-Hub-Signature-256 header"))?;
-    let signature = header
-        .strip_prefix("sha256=")
-        .and_then(|hex_sig| hex::decode(hex_sig).ok())
-        .ok_or_else(|| Error::unauthorized("X-Hub-Signature-256 must be 'sha256=<hex digest>'"))?;
-    if config.app_secret.is_empty() {
-        return Err(Error::unavailable(
-            "whatsapp_not_configured",
-            "set the variable whatsapp_app_secret to receive WhatsApp webhooks",
-        ));
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(config.app_secret.expose().as_bytes())
-        .map_err(|_| Error::internal("HMAC key"))?;
-    mac.update(&request.body);
-    mac.verify_slice(&signature)
-        .map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
-}
-
-/// The signature a body gets with `secret` (for clients and tests).
-pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 #[derive(Debug, Deserialize)]
 struct Notification {
@@ -352,18 +295,10 @@ fn status_event(channel: &Channel, status: Status, now: DateTime<Utc>) -> Inboun
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::fixtures::raw;
-    use crate::secret::Secret;
+    use crate::platform::fixtures::{raw, whatsapp_number};
 
     fn config() -> WhatsAppConfig {
-        WhatsAppConfig::new(
-            "1122334455667",
-            Secret::new("token"),
-            Secret::new("app-secret"),
-            Secret::new("verify-me"),
-            "START, Yes",
-        )
-        .unwrap()
+        whatsapp_number("1122334455667", "token", "START, Yes")
     }
 
     fn now() -> DateTime<Utc> {
@@ -375,59 +310,6 @@ mod tests {
             serde_json::from_slice(&raw("whatsapp/webhook_inbound_text")).unwrap();
         payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = text.into();
         serde_json::to_vec(&payload).unwrap()
-    }
-
-    #[test]
-    fn verification_echoes_the_challenge_only_for_the_right_token() {
-        let ok = Request::new(http::Method::GET, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444");
-        assert_eq!(verify_subscription(&ok, &config()).unwrap(), "1158201444");
-        let wrong = Request::new(
-            http::Method::GET,
-            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1",
-        );
-        assert_eq!(
-            verify_subscription(&wrong, &config()).unwrap_err().status(),
-            403
-        );
-        let no_mode = Request::new(
-            http::Method::GET,
-            "/webhooks/whatsapp?hub.verify_token=verify-me&hub.challenge=1",
-        );
-        assert_eq!(
-            verify_subscription(&no_mode, &config())
-                .unwrap_err()
-                .status(),
-            403
-        );
-    }
-
-    #[test]
-    fn signatures_are_checked_over_the_raw_body() {
-        let body = raw("whatsapp/webhook_inbound_text");
-        let signed = Request::new(http::Method::POST, "/")
-            .with_header(SIGNATURE_HEADER, &sign("app-secret", &body))
-            .with_body(body.clone());
-        assert!(authenticate(&signed, &config()).is_ok());
-        let forged = Request::new(http::Method::POST, "/")
-            .with_header(SIGNATURE_HEADER, &sign("other", &body))
-            .with_body(body.clone());
-        assert_eq!(authenticate(&forged, &config()).unwrap_err().status(), 401);
-        let malformed = Request::new(http::Method::POST, "/")
-            .with_header(SIGNATURE_HEADER, "md5=abc")
-            .with_body(body.clone());
-        assert_eq!(
-            authenticate(&malformed, &config()).unwrap_err().status(),
-            401
-        );
-        assert_eq!(
-            authenticate(
-                &Request::new(http::Method::POST, "/").with_body(body),
-                &config()
-            )
-            .unwrap_err()
-            .status(),
-            401
-        );
     }
 
     #[test]
@@ -525,14 +407,7 @@ mod tests {
 
     #[test]
     fn other_numbers_and_garbage() {
-        let other = WhatsAppConfig::new(
-            "999",
-            Secret::new("t"),
-            Secret::new("s"),
-            Secret::new("v"),
-            "START",
-        )
-        .unwrap();
+        let other = whatsapp_number("999", "t", "START");
         assert!(
             parse_notification(&other, &raw("whatsapp/webhook_inbound_text"), now())
                 .unwrap()

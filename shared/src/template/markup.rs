@@ -1,6 +1,7 @@
-//! Telegram's HTML parse mode: escaping substituted values, checking that a rendered text uses only the
-//! tags Telegram supports (properly nested, with valid entities), measuring its visible length the way
-//! Telegram does, and turning it into WhatsApp's plain-text formatting.
+//! The templates' neutral markup, a subset of HTML (the one Telegram's HTML parse mode accepts):
+//! escaping substituted values, and checking that a rendered text uses only the supported tags,
+//! properly nested, with valid entities. Each platform writes the parsed [`Node`]s its own way (see
+//! [`crate::capabilities::TextFormat`]).
 //!
 //! Supported: `b strong i em u ins s strike del a[href] code[class=language-*] pre blockquote[expandable]
 //! tg-spoiler span[class=tg-spoiler]`. Entities: `&lt; &gt; &amp; &quot;` and numeric ones.
@@ -46,12 +47,14 @@ pub const SUPPORTED_TAGS: [&str; 15] = [
 
 /// One piece of parsed markup.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Node {
+pub enum Node {
     /// Visible text, entities decoded.
     Text(String),
     /// An opening tag with its attributes.
     Open {
+        /// The tag name, e.g. `b`.
         name: String,
+        /// Its attributes, in order, values decoded.
         attributes: Vec<(String, String)>,
     },
     /// A closing tag.
@@ -292,62 +295,6 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Node>, String> {
     }
 }
 
-/// The length Telegram counts: visible text in UTF-16 code units.
-pub(crate) fn visible_len_utf16(nodes: &[Node]) -> usize {
-    nodes
-        .iter()
-        .map(|node| {
-            if let Node::Text(text) = node {
-                text.encode_utf16().count()
-            } else {
-                0
-            }
-        })
-        .sum()
-}
-
-/// WhatsApp's formatting for the same message: `*bold*`, `_italic_`, `~strike~`, `` `code` ``,
-/// ```` ```pre``` ````, links as "text (url)"; other tags keep only their text.
-pub(crate) fn to_whatsapp_text(nodes: &[Node]) -> String {
-    let mut out = String::new();
-    let mut links: Vec<Option<String>> = Vec::new();
-    let marker = |name: &str| match name {
-        "b" | "strong" => "*",
-        "i" | "em" => "_",
-        "s" | "strike" | "del" => "~",
-        "code" => "`",
-        "pre" => "```",
-        _ => "",
-    };
-    for node in nodes {
-        match node {
-            Node::Text(text) => out.push_str(text),
-            Node::Open { name, attributes } => {
-                out.push_str(marker(name));
-                if name == "a" {
-                    links.push(
-                        attributes
-                            .iter()
-                            .find(|(a, _)| a == "href")
-                            .map(|(_, v)| v.clone()),
-                    );
-                }
-            }
-            Node::Close(name) => {
-                out.push_str(marker(name));
-                if name == "a" {
-                    if let Some(Some(href)) = links.pop() {
-                        if !out.ends_with(href.as_str()) {
-                            out.push_str(&format!(" ({href})"));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Problems with the tags an author wrote in a template's source (template tags such as `{{ … }}` are
 /// blanked first, so `<a href="{{ url }}">` is checked as `<a href="x">`). Checks every branch, which a
 /// sample render cannot.
@@ -421,10 +368,16 @@ mod tests {
     }
 
     #[test]
-    fn supported_markup_parses_and_counts_visible_text() {
+    fn supported_markup_parses_with_entities_decoded() {
         let nodes = parse("<b>Hi</b> <a href=\"https://x.test/?a=1&amp;b=2\">shop</a> <span class=\"tg-spoiler\">s</span> &lt;3 &#128512;").unwrap();
-        // "Hi shop s <3 " is 13 units, the emoji is a surrogate pair.
-        assert_eq!(visible_len_utf16(&nodes), 15);
+        assert_eq!(
+            nodes.first(),
+            Some(&Node::Open {
+                name: "b".into(),
+                attributes: vec![]
+            })
+        );
+        assert_eq!(nodes.last(), Some(&Node::Text(" <3 \u{1F600}".into())));
         assert!(parse("<pre><code class=\"language-rust\">x</code></pre><blockquote expandable>q</blockquote>").is_ok());
     }
 
@@ -442,16 +395,6 @@ mod tests {
             .unwrap_err()
             .contains("onclick"));
         assert!(parse("<span>x</span>").unwrap_err().contains("tg-spoiler"));
-    }
-
-    #[test]
-    fn whatsapp_text_uses_whatsapp_formatting() {
-        let nodes =
-            parse("<b>Sale</b> on <i>all</i> &amp; <a href=\"https://x.test\">more</a>").unwrap();
-        assert_eq!(
-            to_whatsapp_text(&nodes),
-            "*Sale* on _all_ & more (https://x.test)"
-        );
     }
 
     #[test]

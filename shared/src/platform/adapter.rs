@@ -1,0 +1,124 @@
+//! The one trait a configured platform implements: everything that differs between platforms on the
+//! way in (webhooks) and out (sending, acknowledging a press).
+
+use chrono::{DateTime, Utc};
+
+use super::Platform;
+use crate::delivery::Outgoing;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ingress::Inbound;
+use crate::messenger::{HttpClient, SendOutcome};
+use crate::subscriber::{Address, Channel};
+use crate::web::Request;
+
+/// One webhook delivery: the request and the account its path names (`/webhooks/telegram/<bot>`).
+#[derive(Debug, Clone, Copy)]
+pub struct Webhook<'a> {
+    /// The request as received, body unread.
+    pub request: &'a Request,
+    /// The path's account segment, if any.
+    pub account: Option<&'a str>,
+}
+
+/// One message on its way out: where, to whom, and when (for service windows).
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    /// The sending channel, one the adapter [`serves`](Adapter::serves).
+    pub channel: &'a Channel,
+    /// The recipient.
+    pub to: &'a Address,
+    /// The message.
+    pub message: &'a Outgoing,
+    /// The time of sending.
+    pub now: DateTime<Utc>,
+}
+
+/// A button press to acknowledge.
+#[derive(Debug, Clone, Copy)]
+pub struct Press<'a> {
+    /// The channel the press came in on.
+    pub channel: &'a Channel,
+    /// The platform's id of the press.
+    pub id: &'a str,
+    /// The note to show; empty acknowledges silently.
+    pub text: &'a str,
+}
+
+/// A platform as this deployment configured it.
+pub trait Adapter {
+    /// The platform it speaks.
+    fn platform(&self) -> Platform;
+
+    /// Whether this deployment sends and receives on `channel` (a configured bot or number).
+    fn serves(&self, channel: &Channel) -> bool;
+
+    /// Answer the platform's GET verification handshake with the text to echo.
+    ///
+    /// # Errors
+    /// 405 `method_not_allowed` when the platform has no handshake (the default); the platform's
+    /// refusal otherwise.
+    fn handshake(&self, webhook: &Webhook<'_>) -> Result<String> {
+        let request = webhook.request;
+        Err(Error::new(
+            ErrorKind::MethodNotAllowed,
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}; use POST",
+                request.method, request.path
+            ),
+        ))
+    }
+
+    /// Check that a webhook delivery comes from the platform, with the body-size limit checked where
+    /// the platform needs it: never read more of an unauthenticated request than the check requires.
+    ///
+    /// # Errors
+    /// 401 for a wrong or missing credential (an unknown account answers the same); 413 for a body
+    /// over the limit; 503 when the platform's webhook secret is not configured.
+    fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()>;
+
+    /// Parse an authenticated webhook body into what happened. `now` stands in for missing times.
+    ///
+    /// # Errors
+    /// 400 when the body is not the platform's payload.
+    fn parse(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>>;
+
+    /// Authenticate a webhook delivery, then parse it.
+    ///
+    /// # Errors
+    /// As [`Adapter::authenticate`] and [`Adapter::parse`].
+    fn receive(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>> {
+        self.authenticate(webhook)?;
+        self.parse(webhook, now)
+    }
+
+    /// Build and send one message, translating the platform's answer.
+    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome;
+
+    /// Acknowledge a button press so the user's client stops waiting; nothing to do by default.
+    ///
+    /// # Errors
+    /// When the platform could not be reached or refused; never containing a credential.
+    fn acknowledge_press(&self, http: &dyn HttpClient, press: &Press<'_>) -> Result<()> {
+        let _ = (http, press);
+        Ok(())
+    }
+}
+
+/// What a platform module made of the deployment's variables.
+pub enum Configured {
+    /// Ready to use.
+    Ready(Box<dyn Adapter>),
+    /// Not set up in this deployment (not an error until something needs it); the error says how.
+    Absent(Error),
+    /// Set up wrongly: an error wherever the platform is used.
+    Invalid(Error),
+}
+
+/// The answer when a message is for a channel this deployment does not serve.
+pub(crate) fn channel_not_configured(channel: &Channel) -> SendOutcome {
+    SendOutcome::Rejected {
+        code: "channel_not_configured".into(),
+        reason: format!("channel '{channel}' is not configured in this deployment"),
+    }
+}

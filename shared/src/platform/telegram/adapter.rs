@@ -1,0 +1,88 @@
+//! Telegram behind the [`Adapter`] trait: a bot per account, its secret header on webhooks, the Bot
+//! API for sending and for answering button presses.
+
+use chrono::{DateTime, Utc};
+
+use super::{callback_answer, send, webhook, Bots};
+use crate::error::{Error, Result};
+use crate::ingress::Inbound;
+use crate::messenger::{HttpClient, SendOutcome};
+use crate::platform::adapter::{
+    channel_not_configured, Adapter, Configured, Envelope, Press, Webhook,
+};
+use crate::platform::Platform;
+use crate::subscriber::Channel;
+use crate::web::DEFAULT_BODY_LIMIT;
+
+/// The Telegram settings: the Bot API base URL and the bots.
+#[derive(Debug, Clone)]
+pub struct Telegram {
+    /// `telegram_api_url`, e.g. `https://api.telegram.org`.
+    pub api_url: String,
+    /// The configured bots (`telegram_bots`).
+    pub bots: Bots,
+}
+
+impl Telegram {
+    /// Read `telegram_api_url` and `telegram_bots`; no bots is a valid (empty) configuration.
+    pub fn configure(read: &dyn Fn(&str) -> String) -> Configured {
+        match Bots::parse(&read("telegram_bots")) {
+            Ok(bots) => Configured::Ready(Box::new(Telegram {
+                api_url: read("telegram_api_url"),
+                bots,
+            })),
+            Err(err) => Configured::Invalid(err),
+        }
+    }
+
+    /// The bot of `account`; an unknown bot answers like a wrong secret, so outsiders cannot probe
+    /// which bots exist.
+    fn webhook_bot(&self, account: Option<&str>) -> Result<&super::BotConfig> {
+        account
+            .and_then(|name| self.bots.get(name).ok())
+            .ok_or_else(|| {
+                Error::unauthorized(
+                    "the X-Telegram-Bot-Api-Secret-Token header does not match this bot's webhook secret",
+                )
+            })
+    }
+}
+
+impl Adapter for Telegram {
+    fn platform(&self) -> Platform {
+        Platform::Telegram
+    }
+
+    fn serves(&self, channel: &Channel) -> bool {
+        channel.platform() == Platform::Telegram && self.bots.for_channel(channel).is_ok()
+    }
+
+    fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
+        // The secret header first: nothing of the body is looked at before it.
+        webhook::authenticate(webhook.request, self.webhook_bot(webhook.account)?)?;
+        webhook.request.check_body_limit(DEFAULT_BODY_LIMIT)
+    }
+
+    fn parse(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>> {
+        let bot = self.webhook_bot(webhook.account)?;
+        Ok(vec![webhook::parse_update(
+            bot,
+            &webhook.request.body,
+            now,
+        )?])
+    }
+
+    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+        let Ok(bot) = self.bots.for_channel(envelope.channel) else {
+            return channel_not_configured(envelope.channel);
+        };
+        let message = envelope.message;
+        let request = send::request(&message.campaign_id, envelope.to, &message.message);
+        send::send(http, &self.api_url, bot, &request)
+    }
+
+    fn acknowledge_press(&self, http: &dyn HttpClient, press: &Press<'_>) -> Result<()> {
+        let bot = self.bots.for_channel(press.channel)?;
+        callback_answer::answer_callback_query(http, &self.api_url, bot, press.id, press.text)
+    }
+}
