@@ -8,10 +8,10 @@ use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::paging;
-use spinpost::platform::{Platform, Platforms, Webhook};
+use spinpost::platform::{Platforms, Webhook, WEBHOOK_PATHS};
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
 use spinpost::web::{self, Group, Params, Router, MAX_BODY_LIMIT};
-use spinpost::{Error, ErrorKind, Result};
+use spinpost::Result;
 
 /// What the handlers reach the world through: only the ports every component shares.
 pub type Context = Ports;
@@ -22,10 +22,10 @@ pub fn routes() -> Router<Context> {
         // Webhooks authenticate with their platform's own rules (secret token, signature).
         .group(
             Group::open()
-                .get("/webhooks/:platform", handshake)
-                .post("/webhooks/:platform", receive_webhook)
-                .get("/webhooks/:platform/:account", handshake)
-                .post("/webhooks/:platform/:account", receive_webhook),
+                .get(WEBHOOK_PATHS[0], handshake)
+                .post(WEBHOOK_PATHS[0], receive_webhook)
+                .get(WEBHOOK_PATHS[1], handshake)
+                .post(WEBHOOK_PATHS[1], receive_webhook),
         )
         .group(
             Group::bearer(Ports::admin_token)
@@ -39,48 +39,23 @@ pub fn routes() -> Router<Context> {
 
 spin_adapter::export_component!(Ports::from_spin, routes());
 
-/// The platform a webhook path names and the delivery; a path naming no platform is no route at all.
-fn webhook_target<'a>(
-    req: &'a web::Request,
-    params: &'a Params,
-) -> Result<(Platform, Webhook<'a>)> {
-    let platform = params.get("platform").parse().map_err(|_| {
-        Error::new(
-            ErrorKind::NotFound,
-            "not_found",
-            format!("no route matches {}", req.path),
-        )
-    })?;
-    let account = Some(params.get("account")).filter(|account| !account.is_empty());
-    Ok((
-        platform,
-        Webhook {
-            request: req,
-            account,
-        },
-    ))
-}
-
 /// `GET /webhooks/<platform>[/<account>]`: the platform's verification handshake, if it has one.
 fn handshake(_: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    let (platform, delivery) = webhook_target(req, params)?;
-    let platforms = Platforms::from_variables(spin_adapter::variable);
-    match platforms.adapter(platform)?.handshake(&delivery) {
-        Ok(challenge) => Ok(web::Response::with_content(200, "text/plain", challenge)),
-        Err(err) if err.kind() == ErrorKind::MethodNotAllowed => {
-            Ok(web::Response::from(err).with_header("allow", "POST"))
-        }
-        Err(err) => Err(err),
-    }
+    Platforms::from_variables(spin_adapter::variable).answer_handshake(
+        params.get("platform"),
+        &Webhook::new(req, params.get("account")),
+    )
 }
 
-/// `POST /webhooks/<platform>[/<account>]`: authenticate the delivery the platform's way, parse it
-/// (Meta batches many messages and statuses into one notification) and receive what it says.
+/// `POST /webhooks/<platform>[/<account>]`: a delivery authenticated and parsed by its platform's
+/// rules, then received.
 fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
-    let (platform, delivery) = webhook_target(req, params)?;
-    let platforms = Platforms::from_variables(spin_adapter::variable);
     let now = ctx.clock.now();
-    let inbounds = platforms.adapter(platform)?.receive(&delivery, now)?;
+    let inbounds = Platforms::from_variables(spin_adapter::variable).receive_webhook(
+        params.get("platform"),
+        &Webhook::new(req, params.get("account")),
+        now,
+    )?;
     let received = ingress::receive(&ctx.store, &FeedbackService(SpinHttp), inbounds, now)?;
     Ok(web::Response::ok(&received))
 }

@@ -10,6 +10,7 @@ mod fixtures;
 pub mod meta_webhook;
 mod registry;
 pub mod telegram;
+mod webhook_ingress;
 pub mod whatsapp;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 
 pub use adapter::{Adapter, Configured, Envelope, Press, Webhook};
 pub use registry::{Connected, Platforms};
+pub use webhook_ingress::WEBHOOK_PATHS;
 
 /// A messenger platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

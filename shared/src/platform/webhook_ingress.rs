@@ -1,0 +1,178 @@
+//! The one webhook ingress, `/webhooks/<platform>[/<account>]`: the path names the platform, the
+//! registry finds its adapter, and the adapter answers the handshake (GET) or authenticates and parses
+//! the delivery (POST) by its own rules.
+
+use chrono::{DateTime, Utc};
+
+use super::{Platform, Platforms, Webhook};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ingress::Inbound;
+use crate::web::{Request, Response};
+
+/// The webhook routes' patterns.
+pub const WEBHOOK_PATHS: [&str; 2] = ["/webhooks/:platform", "/webhooks/:platform/:account"];
+
+impl<'a> Webhook<'a> {
+    /// A delivery to the path's `account` segment (empty when the path has none).
+    pub fn new(request: &'a Request, account: &'a str) -> Self {
+        Webhook {
+            request,
+            account: Some(account).filter(|account| !account.is_empty()),
+        }
+    }
+}
+
+impl Platforms {
+    /// Answer `GET /webhooks/<platform>[/<account>]`: the platform's verification handshake.
+    ///
+    /// # Errors
+    /// 404 for a path naming no platform; 405 (with `Allow: POST`, as an answer) for a platform
+    /// without a handshake; 503 when it is not configured; the platform's refusal.
+    pub fn answer_handshake(&self, platform: &str, webhook: &Webhook<'_>) -> Result<Response> {
+        let adapter = self.adapter(webhook_platform(platform, webhook.request)?)?;
+        match adapter.handshake(webhook) {
+            Ok(challenge) => Ok(Response::with_content(200, "text/plain", challenge)),
+            Err(err) if err.kind() == ErrorKind::MethodNotAllowed => {
+                Ok(Response::from(err).with_header("allow", "POST"))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Take `POST /webhooks/<platform>[/<account>]`: authenticate the delivery the platform's way,
+    /// then parse what it says.
+    ///
+    /// # Errors
+    /// 404 for a path naming no platform; 503 when it is not configured; the adapter's 401, 413 or 400.
+    pub fn receive_webhook(
+        &self,
+        platform: &str,
+        webhook: &Webhook<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Inbound>> {
+        let platform = webhook_platform(platform, webhook.request)?;
+        self.adapter(platform)?.receive(webhook, now)
+    }
+}
+
+/// The platform a webhook path names; any other name is no route at all.
+fn webhook_platform(name: &str, request: &Request) -> Result<Platform> {
+    name.parse().map_err(|_| {
+        Error::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("no route matches {}", request.path),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fixtures::raw;
+    use crate::platform::meta_webhook::{sign, SIGNATURE_HEADER};
+    use crate::platform::telegram::webhook::SECRET_HEADER;
+    use http::Method;
+
+    fn platforms(whatsapp: bool) -> Platforms {
+        Platforms::from_variables(move |name| {
+            match name {
+                "telegram_bots" => r#"{"shop": {"token": "1:T", "webhook_secret": "hook"}}"#,
+                "whatsapp_phone_number_id" if whatsapp => "1122334455667",
+                "whatsapp_app_secret" if whatsapp => "app-secret",
+                "whatsapp_verify_token" if whatsapp => "verify-me",
+                _ => "",
+            }
+            .to_owned()
+        })
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    fn telegram_update(path: &str, secret: &str) -> Request {
+        Request::new(Method::POST, path)
+            .with_header(SECRET_HEADER, secret)
+            .with_body(raw("telegram/update_start_command"))
+    }
+
+    #[test]
+    fn telegram_deliveries_need_the_bot_and_its_secret_and_an_unknown_bot_answers_alike() {
+        let platforms = platforms(true);
+        let ok = telegram_update("/webhooks/telegram/shop", "hook");
+        let events = platforms
+            .receive_webhook("telegram", &Webhook::new(&ok, "shop"), now())
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        let wrong = telegram_update("/webhooks/telegram/shop", "nope");
+        let wrong_secret = platforms
+            .receive_webhook("telegram", &Webhook::new(&wrong, "shop"), now())
+            .unwrap_err();
+        let unknown = telegram_update("/webhooks/telegram/other", "hook");
+        for account in ["other", ""] {
+            let err = platforms
+                .receive_webhook("telegram", &Webhook::new(&unknown, account), now())
+                .unwrap_err();
+            assert_eq!(err.status(), 401);
+            assert_eq!(err.message(), wrong_secret.message());
+        }
+    }
+
+    #[test]
+    fn whatsapp_deliveries_are_signed_and_its_handshake_echoes_the_challenge() {
+        let platforms = platforms(true);
+        let body = raw("whatsapp/webhook_inbound_text");
+        let signed = Request::new(Method::POST, "/webhooks/whatsapp")
+            .with_header(SIGNATURE_HEADER, &sign("app-secret", &body))
+            .with_body(body.clone());
+        let events = platforms
+            .receive_webhook("whatsapp", &Webhook::new(&signed, ""), now())
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        let unsigned = Request::new(Method::POST, "/webhooks/whatsapp").with_body(body);
+        let err = platforms
+            .receive_webhook("whatsapp", &Webhook::new(&unsigned, ""), now())
+            .unwrap_err();
+        assert_eq!(err.status(), 401);
+        let handshake = Request::new(
+            Method::GET,
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42",
+        );
+        let answer = platforms
+            .answer_handshake("whatsapp", &Webhook::new(&handshake, ""))
+            .unwrap();
+        assert_eq!(
+            (answer.status, answer.body.as_slice()),
+            (200, b"42".as_slice())
+        );
+    }
+
+    #[test]
+    fn unknown_platforms_are_no_route_and_telegram_has_no_handshake() {
+        let platforms = platforms(true);
+        let get = Request::new(Method::GET, "/webhooks/telegram/shop");
+        let answer = platforms
+            .answer_handshake("telegram", &Webhook::new(&get, "shop"))
+            .unwrap();
+        assert_eq!(answer.status, 405);
+        assert!(answer
+            .headers
+            .contains(&("allow".to_owned(), "POST".to_owned())));
+        let nowhere = Request::new(Method::POST, "/webhooks/icq");
+        let err = platforms
+            .receive_webhook("icq", &Webhook::new(&nowhere, ""), now())
+            .unwrap_err();
+        assert_eq!((err.status(), err.code()), (404, "not_found"));
+    }
+
+    #[test]
+    fn an_unconfigured_platform_says_how_to_configure_it() {
+        let platforms = platforms(false);
+        let request = Request::new(Method::GET, "/webhooks/whatsapp");
+        let err = platforms
+            .answer_handshake("whatsapp", &Webhook::new(&request, ""))
+            .unwrap_err();
+        assert_eq!((err.status(), err.code()), (503, "whatsapp_not_configured"));
+    }
+}
