@@ -91,6 +91,14 @@ mod tests {
         "2026-11-24T12:00:00Z".parse().unwrap()
     }
 
+    /// What `GET <path>` answers; the account is the path's fourth segment.
+    fn handshake(platforms: &Platforms, path: &str) -> Result<Response> {
+        let request = Request::new(Method::GET, path);
+        let segments: Vec<&str> = request.path.split('/').collect();
+        let (platform, account) = (segments[2], segments.get(3).copied().unwrap_or(""));
+        platforms.answer_handshake(platform, &Webhook::new(&request, account))
+    }
+
     fn telegram_update(path: &str, secret: &str) -> Request {
         Request::new(Method::POST, path)
             .with_header(SECRET_HEADER, secret)
@@ -135,13 +143,11 @@ mod tests {
             .receive_webhook("whatsapp", &Webhook::new(&unsigned, ""), now())
             .unwrap_err();
         assert_eq!(err.status(), 401);
-        let handshake = Request::new(
-            Method::GET,
+        let answer = handshake(
+            &platforms,
             "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=42",
-        );
-        let answer = platforms
-            .answer_handshake("whatsapp", &Webhook::new(&handshake, ""))
-            .unwrap();
+        )
+        .unwrap();
         assert_eq!(
             (answer.status, answer.body.as_slice()),
             (200, b"42".as_slice())
@@ -151,10 +157,7 @@ mod tests {
     #[test]
     fn unknown_platforms_are_no_route_and_telegram_has_no_handshake() {
         let platforms = platforms(true);
-        let get = Request::new(Method::GET, "/webhooks/telegram/shop");
-        let answer = platforms
-            .answer_handshake("telegram", &Webhook::new(&get, "shop"))
-            .unwrap();
+        let answer = handshake(&platforms, "/webhooks/telegram/shop").unwrap();
         assert_eq!(answer.status, 405);
         assert!(answer
             .headers
@@ -168,11 +171,7 @@ mod tests {
 
     #[test]
     fn an_unconfigured_platform_says_how_to_configure_it() {
-        let platforms = platforms(false);
-        let request = Request::new(Method::GET, "/webhooks/whatsapp");
-        let err = platforms
-            .answer_handshake("whatsapp", &Webhook::new(&request, ""))
-            .unwrap_err();
+        let err = handshake(&platforms(false), "/webhooks/whatsapp").unwrap_err();
         assert_eq!((err.status(), err.code()), (503, "whatsapp_not_configured"));
     }
 }
