@@ -24,7 +24,8 @@ pub enum Button {
     },
 }
 
-/// An approved WhatsApp template to send instead of free text outside the 24-hour service window.
+/// An approved platform template (WhatsApp's) to send instead of free text outside the platform's
+/// service window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformTemplate {
     /// The approved template's name.
@@ -38,8 +39,9 @@ pub struct PlatformTemplate {
 /// A message ready to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedMessage {
-    /// The text; for Telegram in HTML parse mode with every substituted value escaped. With a photo,
-    /// this is the caption.
+    /// The text, written the platform's way from the template's markup (see
+    /// [`crate::capabilities::TextFormat`]); every substituted value escaped. With a photo, this is the
+    /// caption.
     pub text: String,
     /// A photo to send with the text as its caption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +49,8 @@ pub struct RenderedMessage {
     /// Rows of inline buttons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Vec<Button>>,
-    /// The approved template for recipients outside WhatsApp's service window, when the template has one.
+    /// The approved template for recipients outside the platform's service window, when the template
+    /// has one and the platform takes approved templates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_template: Option<PlatformTemplate>,
 }

@@ -16,8 +16,8 @@ use super::markup::escape_html;
 use crate::error::{Error, Result};
 use crate::subscriber::Subscriber;
 
-/// The auto-escape mode of message texts: Telegram's HTML parse mode.
-const TELEGRAM_HTML: &str = "telegram_html";
+/// The auto-escape mode of message texts: the template markup, an HTML subset.
+const MARKUP_ESCAPE: &str = "markup";
 
 /// How a field's substituted values are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub(crate) fn environment<'source>(kind: FieldKind) -> Environment<'source> {
     // `subscriber.attributes.city` of a subscriber without that attribute renders empty, not an error.
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(move |_| match kind {
-        FieldKind::Markup => AutoEscape::Custom(TELEGRAM_HTML.into()),
+        FieldKind::Markup => AutoEscape::Custom(MARKUP_ESCAPE.into()),
         FieldKind::Plain => AutoEscape::None,
     });
     env.set_formatter(format_value);
@@ -91,7 +91,7 @@ fn format_value(
         return Ok(());
     }
     match state.auto_escape() {
-        AutoEscape::Custom(mode) if mode == TELEGRAM_HTML => {
+        AutoEscape::Custom(mode) if mode == MARKUP_ESCAPE => {
             let text = value.to_string();
             let written = if value.is_safe() {
                 out.write_str(&text)

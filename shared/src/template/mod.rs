@@ -1,6 +1,7 @@
 //! Message templates: versioned, per-locale message content written in minijinja, validated when saved
-//! and rendered per recipient into a [`crate::message::RenderedMessage`] for Telegram (HTML parse mode,
-//! every substituted value escaped) or WhatsApp (plain text with WhatsApp formatting).
+//! and rendered per recipient into a [`crate::message::RenderedMessage`]. Texts are written in a neutral
+//! HTML subset ([`markup`]), every substituted value escaped; each platform writes that markup its own
+//! way and sets its limits ([`crate::capabilities::TextFormat`]).
 //!
 //! The dispatcher calls [`load_version`] (pinning the version a campaign was scheduled with) and
 //! [`render`] (or a [`Renderer`] for a batch); the templates component calls the CRUD and preview
