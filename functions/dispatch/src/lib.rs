@@ -12,7 +12,7 @@ use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
 use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
 use spinpost::clock::Clock;
-use spinpost::delivery::{self, MessageRenderer, SenderConfig};
+use spinpost::delivery::{self, MessageRenderer, PolicyChain, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
 use spinpost::paging;
@@ -170,6 +170,7 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
     }
     // A platform configured wrongly stops the tick rather than failing each of its recipients.
     platforms.check()?;
+    config.policies = PolicyChain::sending_on(platforms.configured_channels());
     let messenger = platforms.connect(&SpinHttp, clock);
     let renderer = TemplateRenderer::new(&ctx.ports.store);
     let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;

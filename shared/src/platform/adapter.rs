@@ -52,6 +52,9 @@ pub trait Adapter {
     /// Whether this deployment sends and receives on `channel` (a configured bot or number).
     fn serves(&self, channel: &Channel) -> bool;
 
+    /// Every channel this deployment sends and receives on for the platform.
+    fn channels(&self) -> Vec<Channel>;
+
     /// Answer the platform's GET verification handshake with the text to echo.
     ///
     /// # Errors

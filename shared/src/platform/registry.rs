@@ -2,7 +2,7 @@
 //! builds one [`Platforms`] from its variables and hands [`Platforms::connect`] to delivery (as its
 //! [`Messenger`]) and feedback (as its [`PressAcknowledger`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::adapter::{channel_not_configured, Adapter, Configured, Envelope, Press};
 use super::Platform;
@@ -50,6 +50,18 @@ impl Platforms {
                 format!("platform {platform} is not registered"),
             )),
         }
+    }
+
+    /// Every channel a ready platform serves: what the delivery's channel rule checks campaigns against.
+    pub fn configured_channels(&self) -> BTreeSet<Channel> {
+        self.configured
+            .values()
+            .filter_map(|configured| match configured {
+                Configured::Ready(adapter) => Some(adapter.channels()),
+                Configured::Absent(_) | Configured::Invalid(_) => None,
+            })
+            .flatten()
+            .collect()
     }
 
     /// Fail when any platform is configured wrongly (absent platforms are fine).

@@ -1,5 +1,6 @@
 //! The rule that a campaign's channel is configured in this deployment.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::subscriber::Channel;
@@ -37,5 +38,12 @@ impl<C: ConfiguredChannels> SendPolicy for ChannelConfigured<C> {
                 reason: format!("channel '{channel}' is not configured in this deployment"),
             }
         }
+    }
+}
+
+/// The channels a deployment configured, as the platform registry lists them.
+impl ConfiguredChannels for BTreeSet<Channel> {
+    fn is_configured(&self, channel: &Channel) -> bool {
+        self.contains(channel)
     }
 }

@@ -23,7 +23,7 @@ use super::Outgoing;
 
 pub use channel::{ChannelConfigured, ConfiguredChannels};
 pub use recipient::{Consent, OtherChannel, RecipientErased};
-pub use window::{ReplyWindows, ServiceWindow};
+pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 
 /// What one rule says about a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,13 +121,25 @@ impl PolicyChain {
     }
 
     /// The rules every deployment applies: the record still exists, consent stands, the recipient is
-    /// on the campaign's channel. [`ChannelConfigured`] and [`ServiceWindow`] join once something can
-    /// tell them which channels are configured and how long each platform's reply window is.
+    /// on the campaign's channel, and a closed reply window leaves only an approved template to send.
     pub fn standard() -> Self {
         PolicyChain::new(vec![
             Arc::new(RecipientErased),
             Arc::new(Consent),
             Arc::new(OtherChannel),
+            Arc::new(ServiceWindow::new(PlatformWindows)),
+        ])
+    }
+
+    /// [`PolicyChain::standard`] for a deployment that sends on `channels` only: a campaign on any other
+    /// channel fails its recipients (`channel_not_configured`) before the reply window is judged.
+    pub fn sending_on(channels: impl ConfiguredChannels + 'static) -> Self {
+        PolicyChain::new(vec![
+            Arc::new(RecipientErased),
+            Arc::new(Consent),
+            Arc::new(OtherChannel),
+            Arc::new(ChannelConfigured::new(channels)),
+            Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }
 

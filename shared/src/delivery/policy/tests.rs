@@ -1,6 +1,7 @@
 //! Each rule on its own, and the chain's order.
 
 use std::cell::Cell;
+use std::collections::BTreeSet;
 
 use chrono::Duration;
 
@@ -152,7 +153,9 @@ fn a_closed_window_skips_unless_an_approved_template_can_go_instead() {
 #[test]
 fn the_message_is_rendered_once_and_only_when_asked() {
     let campaign = campaign();
-    let here = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    // Written an hour ago: the reply window is open, so no rule needs the message.
+    let mut here = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    here.last_inbound_at = Some(now() - Duration::hours(1));
     let renders_counted = Cell::new(0);
     let render = |s: &Subscriber| {
         renders_counted.set(renders_counted.get() + 1);
@@ -184,7 +187,8 @@ fn the_first_objection_decides_and_new_rules_join_at_the_end() {
     let blocked = subscriber("whatsapp:main", ConsentAction::Blocked);
     let candidate = Candidate::new(&campaign, Some(&blocked), now(), &renders);
     assert_eq!(chain.check(&candidate), skip("blocked"));
-    let here = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    let mut here = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    here.last_inbound_at = Some(now() - Duration::hours(1));
     let candidate = Candidate::new(&campaign, Some(&here), now(), &renders);
     assert_eq!(
         chain.check(&candidate),
@@ -192,4 +196,36 @@ fn the_first_objection_decides_and_new_rules_join_at_the_end() {
             until: now() + Duration::hours(2)
         }
     );
+}
+
+#[test]
+fn the_standard_chain_judges_the_platforms_reply_windows() {
+    let campaign = campaign();
+    let silent = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    let candidate = Candidate::new(&campaign, Some(&silent), now(), &renders);
+    let Verdict::Skip { reason } = PolicyChain::standard().check(&candidate) else {
+        panic!("WhatsApp's closed window must skip a free-form message");
+    };
+    assert_eq!(
+        reason,
+        "outside_service_window: the recipient has not written in the last 24 hours and the template has no approved whatsapp_template"
+    );
+    let with_template = |s: &Subscriber| Ok(outgoing(s, true));
+    let candidate = Candidate::new(&campaign, Some(&silent), now(), &with_template);
+    assert_eq!(PolicyChain::standard().check(&candidate), Verdict::Send);
+}
+
+#[test]
+fn a_deployment_chain_fails_unconfigured_channels_before_judging_windows() {
+    let campaign = campaign();
+    let silent = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    let elsewhere =
+        PolicyChain::sending_on(BTreeSet::from([Channel::parse("telegram:shop").unwrap()]));
+    let candidate = Candidate::new(&campaign, Some(&silent), now(), &renders);
+    assert!(matches!(
+        elsewhere.check(&candidate),
+        Verdict::Fail { code, .. } if code == "channel_not_configured"
+    ));
+    let here = PolicyChain::sending_on(BTreeSet::from([Channel::parse("whatsapp:main").unwrap()]));
+    assert!(matches!(here.check(&candidate), Verdict::Skip { .. }));
 }

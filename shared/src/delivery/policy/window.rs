@@ -15,6 +15,20 @@ pub trait ReplyWindows: fmt::Debug + Send + Sync {
     fn reply_window(&self, channel: &Channel) -> Option<Duration>;
 }
 
+/// The reply windows the platforms' capabilities state, for platforms that accept an approved template
+/// outside them (a platform without that fallback has no window to judge here).
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformWindows;
+
+impl ReplyWindows for PlatformWindows {
+    fn reply_window(&self, channel: &Channel) -> Option<Duration> {
+        let capabilities = channel.platform().capabilities();
+        capabilities
+            .service_window
+            .filter(|_| capabilities.approved_templates)
+    }
+}
+
 /// Skips (`outside_service_window: ...`) a recipient whose reply window is closed when the message has
 /// no approved platform template to send instead, before a send slot is spent on them. A render
 /// failure is left for the sender to record.
@@ -52,7 +66,7 @@ impl<W: ReplyWindows> SendPolicy for ServiceWindow<W> {
         }
         Verdict::Skip {
             reason: format!(
-                "{OUTSIDE_SERVICE_WINDOW}: the recipient has not written in the last {} hours and the template has no approved platform template",
+                "{OUTSIDE_SERVICE_WINDOW}: the recipient has not written in the last {} hours and the template has no approved whatsapp_template",
                 window.num_hours()
             ),
         }

@@ -53,6 +53,10 @@ impl Adapter for Telegram {
         Platform::Telegram
     }
 
+    fn channels(&self) -> Vec<Channel> {
+        self.bots.channels()
+    }
+
     fn serves(&self, channel: &Channel) -> bool {
         channel.platform() == Platform::Telegram && self.bots.for_channel(channel).is_ok()
     }

@@ -123,6 +123,11 @@ impl Bots {
         })
     }
 
+    /// The channels of every bot.
+    pub fn channels(&self) -> Vec<Channel> {
+        self.0.values().map(|bot| bot.channel.clone()).collect()
+    }
+
     /// The bot of a channel.
     ///
     /// # Errors

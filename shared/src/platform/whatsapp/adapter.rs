@@ -54,6 +54,10 @@ impl Adapter for WhatsApp {
         Platform::Whatsapp
     }
 
+    fn channels(&self) -> Vec<Channel> {
+        vec![self.config.channel.clone()]
+    }
+
     fn serves(&self, channel: &Channel) -> bool {
         &self.config.channel == channel
     }
