@@ -35,24 +35,49 @@ pub enum Platform {
     Whatsapp,
 }
 
+/// Builds a platform's adapter from the deployment's variables (the reader gives a variable's value,
+/// empty when unset).
+pub type ConfigureAdapter = for<'a> fn(&'a (dyn Fn(&str) -> String + 'a)) -> Configured;
+
+/// What a platform module registers: its name, its static facts, and how its adapter is configured.
+/// Each platform module declares one `REGISTRATION`; [`Platform::registration`] is the one place that
+/// maps a platform to its module.
+#[derive(Clone, Copy)]
+pub struct Registration {
+    /// The lower-case name used in routes, keys and ids.
+    pub name: &'static str,
+    /// What the platform can do.
+    pub capabilities: Capabilities,
+    /// The one canonical spelling of an address, or the form the platform expects.
+    pub canonical_address: fn(&str) -> Result<String, &'static str>,
+    /// How a rendered message is written for the platform, and its length limits.
+    pub text_format: TextFormat,
+    /// The adapter as the deployment's variables configure it.
+    pub configure: ConfigureAdapter,
+    /// A valid address, for previews and save-time checks.
+    pub sample_address: &'static str,
+}
+
 impl Platform {
     /// Every platform, in a stable order.
     pub const ALL: [Platform; 2] = [Platform::Telegram, Platform::Whatsapp];
 
+    /// The platform module's registration.
+    fn registration(self) -> &'static Registration {
+        match self {
+            Platform::Telegram => &telegram::REGISTRATION,
+            Platform::Whatsapp => &whatsapp::REGISTRATION,
+        }
+    }
+
     /// The lower-case name used in routes, keys and ids.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Telegram => "telegram",
-            Platform::Whatsapp => "whatsapp",
-        }
+        self.registration().name
     }
 
     /// What the platform can do.
     pub fn capabilities(self) -> Capabilities {
-        match self {
-            Platform::Telegram => telegram::CAPABILITIES,
-            Platform::Whatsapp => whatsapp::CAPABILITIES,
-        }
+        self.registration().capabilities
     }
 
     /// Whether the platform reports delivery and reading per message (WhatsApp does, Telegram does not).
@@ -65,34 +90,22 @@ impl Platform {
     /// # Errors
     /// The form the platform expects, for a message such as "address 'x' is not <form>".
     pub fn canonical_address(self, s: &str) -> Result<String, &'static str> {
-        match self {
-            Platform::Telegram => telegram::canonical_address(s),
-            Platform::Whatsapp => whatsapp::canonical_address(s),
-        }
+        (self.registration().canonical_address)(s)
     }
 
     /// How a rendered message is written for this platform, and its length limits.
     pub fn text_format(self) -> TextFormat {
-        match self {
-            Platform::Telegram => telegram::format::FORMAT,
-            Platform::Whatsapp => whatsapp::format::FORMAT,
-        }
+        self.registration().text_format
     }
 
     /// The platform's adapter as the deployment's variables configure it (see [`Platforms`]).
     pub fn configure(self, read: &dyn Fn(&str) -> String) -> Configured {
-        match self {
-            Platform::Telegram => telegram::Telegram::configure(read),
-            Platform::Whatsapp => whatsapp::WhatsApp::configure(read),
-        }
+        (self.registration().configure)(read)
     }
 
     /// A valid address on this platform, for previews and save-time checks.
     pub fn sample_address(self) -> &'static str {
-        match self {
-            Platform::Telegram => telegram::SAMPLE_ADDRESS,
-            Platform::Whatsapp => whatsapp::SAMPLE_ADDRESS,
-        }
+        self.registration().sample_address
     }
 }
 

@@ -30,6 +30,16 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// A chat id for previews and save-time checks.
 pub const SAMPLE_ADDRESS: &str = "1000001";
 
+/// Telegram's entry in the platform registry.
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: "telegram",
+    capabilities: CAPABILITIES,
+    canonical_address,
+    text_format: format::FORMAT,
+    configure: Telegram::configure,
+    sample_address: SAMPLE_ADDRESS,
+};
+
 /// Chat ids are integers (negative for groups), written without leading zeros or '+'.
 ///
 /// # Errors

@@ -31,6 +31,16 @@ pub const SERVICE_WINDOW_HOURS: i64 = 24;
 /// A WhatsApp id for previews and save-time checks.
 pub const SAMPLE_ADDRESS: &str = "15550001000";
 
+/// WhatsApp's entry in the platform registry.
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: "whatsapp",
+    capabilities: CAPABILITIES,
+    canonical_address,
+    text_format: format::FORMAT,
+    configure: WhatsApp::configure,
+    sample_address: SAMPLE_ADDRESS,
+};
+
 /// WhatsApp ids are 6 to 15 digits of an E.164 number without '+' (country codes never start with 0).
 ///
 /// # Errors
