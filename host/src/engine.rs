@@ -1,7 +1,8 @@
 //! The process-wide Wasmtime [`Engine`] and compiled-component cache.
 //!
 //! Tests start many hosts in one process: sharing one engine (and so one instance pool) and
-//! reusing compiled components keeps that cheap.
+//! reusing compiled components keeps that cheap. Across processes, the [`CompileCache`] on disk
+//! spares a restarted host the compilation.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context, Result};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::compile_cache::{CompileCache, ComponentDigest};
 
 /// Concurrent top-level requests allowed per process; each may chain into one more instance.
 pub(crate) const MAX_CONCURRENT_REQUESTS: usize = 64;
@@ -24,8 +27,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
 
-type CacheKey = (PathBuf, SystemTime, u64);
-static COMPONENTS: OnceLock<Mutex<HashMap<CacheKey, Component>>> = OnceLock::new();
+/// A component file as last seen: canonical path, modification time and size.
+type FileKey = (PathBuf, SystemTime, u64);
+static COMPONENTS: OnceLock<Mutex<HashMap<FileKey, (ComponentDigest, Component)>>> =
+    OnceLock::new();
 
 /// The shared engine (pooling allocator when the system allows it, else on-demand).
 pub fn engine() -> Result<Engine> {
@@ -79,9 +84,14 @@ fn build_engine() -> Result<Engine> {
     Ok(engine)
 }
 
-/// Compiles (or reuses) the component at `path`. The cache key is path + mtime + size, so a
-/// rebuilt component is recompiled.
-pub fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
+/// The compiled component at `path`: from this process's earlier hosts (same path, mtime and
+/// size), else from `disk` (same content), else compiled now and written to `disk`. A cache
+/// that cannot be written only costs the next start a compilation, so it is a warning.
+pub fn load_component(
+    engine: &Engine,
+    path: &Path,
+    disk: Option<&CompileCache>,
+) -> Result<Component> {
     let meta = std::fs::metadata(path).with_context(|| {
         format!(
             "component file {} not found (build it first, e.g. with --build)",
@@ -90,17 +100,51 @@ pub fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
     })?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let key = (canonical, meta.modified()?, meta.len());
-    let cache = COMPONENTS.get_or_init(Default::default);
-    if let Some(c) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(c.clone());
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let component = Component::new(engine, &bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("cannot compile {}", path.display()))?;
-    cache
+    let name = path
+        .file_stem()
+        .map_or_else(|| "component".into(), |stem| stem.to_string_lossy());
+    let memory = COMPONENTS.get_or_init(Default::default);
+    let seen = memory
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key, component.clone());
+        .get(&key)
+        .cloned();
+    if let Some((digest, component)) = seen {
+        if let Some(disk) = disk.filter(|d| !d.contains(engine, &name, &digest)) {
+            keep_on_disk(engine, disk, &name, &digest, &component);
+        }
+        return Ok(component);
+    }
+
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let digest = ComponentDigest::of(&bytes);
+    let component = match disk.and_then(|d| d.load(engine, &name, &digest)) {
+        Some(component) => component,
+        None => {
+            let component = Component::new(engine, &bytes)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("cannot compile {}", path.display()))?;
+            if let Some(disk) = disk {
+                keep_on_disk(engine, disk, &name, &digest, &component);
+            }
+            component
+        }
+    };
+    memory
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, (digest, component.clone()));
     Ok(component)
+}
+
+fn keep_on_disk(
+    engine: &Engine,
+    disk: &CompileCache,
+    name: &str,
+    digest: &ComponentDigest,
+    component: &Component,
+) {
+    if let Err(e) = disk.store(engine, name, digest, component) {
+        eprintln!("spinpost-host: warning: compiled component not cached: {e:#}");
+    }
 }

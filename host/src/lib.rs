@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compile_cache;
 pub mod engine;
 pub mod kv;
 pub mod manifest;
@@ -43,6 +44,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use manifest::build_components;
 
+use crate::compile_cache::CompileCache;
 use crate::kv::KvStores;
 use crate::manifest::Manifest;
 use crate::outbound::AllowedHosts;
@@ -76,6 +78,9 @@ pub struct HostConfig {
     pub tick_every: Option<Duration>,
     /// Time limit for one component invocation (including streaming its response body).
     pub request_timeout: Duration,
+    /// Directory where compiled components are kept, so a restart loads them in milliseconds
+    /// instead of compiling for seconds (see [`compile_cache`]). `None`: compile at every start.
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -88,13 +93,15 @@ impl std::fmt::Debug for HostConfig {
             .field("variables_env (names)", &VariableNames(&self.variables_env))
             .field("tick_every", &self.tick_every)
             .field("request_timeout", &self.request_timeout)
+            .field("compile_cache", &self.compile_cache)
             .finish()
     }
 }
 
 impl HostConfig {
     /// Defaults: listen on `127.0.0.1:3000`, state in `.spin/` next to the manifest, no
-    /// overrides, no ticker, [`DEFAULT_REQUEST_TIMEOUT`].
+    /// overrides, no ticker, [`DEFAULT_REQUEST_TIMEOUT`], compiled components kept in the
+    /// user's cache directory ([`CompileCache::default_dir`]).
     pub fn new(manifest_path: impl Into<PathBuf>) -> Self {
         let manifest_path = manifest_path.into();
         // A bare file name has the empty parent, so this gives `.spin` relative to the cwd.
@@ -109,6 +116,7 @@ impl HostConfig {
             variables_env: HashMap::new(),
             tick_every: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            compile_cache: CompileCache::default_dir(),
         }
     }
 
@@ -161,8 +169,8 @@ impl Drop for RunningHost {
 }
 
 /// Loads the manifest and the runtime config, resolves variables, opens the key-value stores,
-/// compiles the components (reusing compilations from earlier hosts in this process) and starts
-/// serving. Must be called inside a Tokio runtime.
+/// compiles the components (reusing compilations from earlier hosts in this process and from
+/// [`HostConfig::compile_cache`]) and starts serving. Must be called inside a Tokio runtime.
 ///
 /// Fails if the manifest or runtime config is invalid, a required variable has no value (the
 /// error names it and its `SPIN_VARIABLE_*` key), a Redis store cannot be reached, a component
@@ -218,11 +226,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     }
 
     // Compiling takes seconds; keep it off the async worker threads.
+    let disk_cache = config.compile_cache.clone().map(CompileCache::new);
     let components = tokio::task::spawn_blocking(move || -> Result<HashMap<_, _>> {
         let engine = engine::engine()?;
         let mut out = HashMap::new();
         for (path, policy) in policies {
-            let component = engine::load_component(&engine, &path)
+            let component = engine::load_component(&engine, &path, disk_cache.as_ref())
                 .with_context(|| format!("component '{}'", policy.id))?;
             let pre = link(&engine, &component)
                 .with_context(|| format!("cannot link component '{}'", policy.id))?;

@@ -37,6 +37,15 @@ struct Args {
     #[arg(long, value_name = "SECONDS")]
     tick_every: Option<u64>,
 
+    /// Keep compiled components in this directory, so a restart skips compiling them.
+    /// Default: `$XDG_CACHE_HOME/spinpost-host` or `~/.cache/spinpost-host`.
+    #[arg(long, value_name = "DIR", conflicts_with = "disable_cache")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile every component at each start instead of keeping them on disk.
+    #[arg(long)]
+    disable_cache: bool,
+
     /// Time limit for one request, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = spinpost_host::DEFAULT_REQUEST_TIMEOUT.as_secs())]
     request_timeout: u64,
@@ -72,6 +81,11 @@ async fn run(args: Args) -> Result<()> {
         config.state_dir = dir;
     }
     config.runtime_config = args.runtime_config_file;
+    if args.disable_cache {
+        config.compile_cache = None;
+    } else if let Some(dir) = args.cache_dir {
+        config.compile_cache = Some(dir);
+    }
     if let Some(secs) = args.tick_every {
         anyhow::ensure!(secs > 0, "--tick-every must be at least 1 second");
         config.tick_every = Some(Duration::from_secs(secs));

@@ -65,8 +65,10 @@ async fn serves_the_real_components_and_restarts_on_the_same_state_dir() {
         return;
     }
     let state = tempfile::tempdir().expect("tempdir");
+    let compiled = tempfile::tempdir().expect("tempdir");
     let mut config = on_a_free_port(workspace_root().join("spin.toml"));
     config.state_dir = state.path().to_path_buf();
+    config.compile_cache = Some(compiled.path().to_path_buf());
     config
         .variables_env
         .insert("admin_token".into(), "a".into());
@@ -75,6 +77,15 @@ async fn serves_the_real_components_and_restarts_on_the_same_state_dir() {
     let host = spinpost_host::start(config.clone()).await.expect("start");
     let addr = host.local_addr();
     assert_ne!(addr.port(), 0);
+    // Each component is kept compiled on disk for the next process.
+    let entries = std::fs::read_dir(compiled.path())
+        .expect("compile cache dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        })
+        .count();
+    assert_eq!(entries, 4);
 
     let response = request(addr, "GET", "/nothing/here", &[], "").await;
     assert_eq!(response.status, 404);

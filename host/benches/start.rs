@@ -1,0 +1,110 @@
+//! Start-up time of the host process on the four real components, from spawning it to its
+//! "serving" line (listener bound, components ready): cold, with an empty compile cache (every
+//! component compiled by Cranelift), and warm, with the compiled components already on disk.
+//! Medians of a few rounds, and warm as a fraction of cold (ratios travel better than seconds
+//! on noisy machines).
+//!
+//! ```sh
+//! cargo build --target wasm32-wasip2 --release        # the components
+//! cargo bench -p spinpost-host --bench start          # the host as released
+//! cargo bench -p spinpost-host --bench start --profile dev   # as `cargo run` starts it
+//! START_BENCH_ROUNDS=5 cargo bench -p spinpost-host --bench start
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const COMPONENTS: [&str; 4] = ["subscriptions", "templates", "dispatch", "feedback"];
+
+fn main() {
+    let rounds = match std::env::var("START_BENCH_ROUNDS").map(|v| v.parse::<usize>()) {
+        Ok(Ok(n)) if n > 0 => n,
+        _ => 3,
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_path_buf();
+    let missing: Vec<_> = COMPONENTS
+        .iter()
+        .filter(|c| {
+            !root
+                .join(format!("target/wasm32-wasip2/release/{c}.wasm"))
+                .exists()
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("skipped: build the components first (cargo build --target wasm32-wasip2 --release); missing {missing:?}");
+        return;
+    }
+    let manifest = root.join("spin.toml");
+
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    for _ in 0..rounds {
+        let cache = tempfile::tempdir().expect("tempdir");
+        cold.push(time_to_serve(&manifest, cache.path()));
+        for _ in 0..2 {
+            warm.push(time_to_serve(&manifest, cache.path()));
+        }
+    }
+    let (cold, warm) = (median(cold), median(warm));
+    println!(
+        "host start-up, {rounds} cold and {} warm starts:",
+        2 * rounds
+    );
+    println!(
+        "  cold (compile cache empty):    {:>8.3} s",
+        cold.as_secs_f64()
+    );
+    println!(
+        "  warm (components on disk):     {:>8.3} s",
+        warm.as_secs_f64()
+    );
+    println!(
+        "  warm / cold:                   {:>8.3}",
+        warm.as_secs_f64() / cold.as_secs_f64()
+    );
+}
+
+/// Spawns the host with `cache` as its compile cache and a fresh state dir; the time until it
+/// says it is serving. The host is killed afterwards.
+fn time_to_serve(manifest: &Path, cache: &Path) -> Duration {
+    let state = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let mut host = Command::new(env!("CARGO_BIN_EXE_spinpost-host"))
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("--cache-dir")
+        .arg(cache)
+        .env("SPIN_VARIABLE_ADMIN_TOKEN", "bench")
+        .env("SPIN_VARIABLE_TICK_TOKEN", "bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn spinpost-host");
+    let stderr = host.stderr.take().expect("piped stderr");
+    let mut seen = Vec::<String>::new();
+    let mut serving = None;
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if line.contains(" serving ") {
+            serving = Some(started.elapsed());
+            break;
+        }
+        seen.push(line);
+    }
+    let _ = host.kill();
+    let _ = host.wait();
+    serving.unwrap_or_else(|| panic!("the host did not start:\n{}", seen.join("\n")))
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
