@@ -3,4 +3,5 @@
 mod crafted_input;
 mod host;
 mod telegram;
+mod viber;
 mod whatsapp;

@@ -372,7 +372,7 @@ async fn malformed_input_gets_a_clear_4xx_and_changes_nothing() {
     // A campaign for a template that does not exist, and an unknown channel.
     for (channel, template_id, status, code) in [
         ("telegram:shop", "nowhere", 422, "unknown_template"),
-        ("viber:shop", "winter-promo", 400, "invalid_channel"),
+        ("icq:shop", "winter-promo", 400, "invalid_channel"),
     ] {
         let campaign = json!({"name": "X", "channel": channel, "template_id": template_id});
         let response = app

@@ -1,4 +1,4 @@
-//! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API and WhatsApp's Graph API,
+//! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API, WhatsApp's Graph API and Viber's Bot API,
 //! records every request with its arrival time, and answers with scripted errors on demand.
 
 use std::collections::VecDeque;
@@ -78,7 +78,7 @@ impl FakeReply {
 }
 
 struct Script {
-    /// Matches the recipient (`chat_id` for Telegram, `to` for WhatsApp) as text.
+    /// Matches the recipient (`chat_id` for Telegram, `to` for WhatsApp, `receiver` for Viber) as text.
     recipient: String,
     replies: VecDeque<FakeReply>,
 }
@@ -98,7 +98,10 @@ pub struct FakePlatform {
 }
 
 fn recipient_of(json: &serde_json::Value) -> Option<String> {
-    let value = json.get("chat_id").or_else(|| json.get("to"))?;
+    let value = json
+        .get("chat_id")
+        .or_else(|| json.get("to"))
+        .or_else(|| json.get("receiver"))?;
     Some(match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -224,6 +227,9 @@ impl FakePlatform {
     }
 }
 
+/// The fake's Viber message tokens count up from here, above 2^53 as real ones are.
+pub const VIBER_FIRST_MESSAGE_TOKEN: u64 = 5_000_000_000_000_000_000;
+
 fn default_reply(path: &str, message_id: u64, recipient: Option<&str>) -> FakeReply {
     if path.ends_with("/messages") {
         // Graph API: POST /{version}/{phone-number-id}/messages.
@@ -233,6 +239,19 @@ fn default_reply(path: &str, message_id: u64, recipient: Option<&str>) -> FakeRe
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": recipient.unwrap_or_default(), "wa_id": recipient.unwrap_or_default()}],
                 "messages": [{"id": format!("wamid.fake{message_id}")}]
+            }),
+        };
+    }
+    if path.ends_with("/pa/send_message") {
+        // Viber Bot API: message tokens are 64-bit integers above 2^53.
+        return FakeReply {
+            status: 200,
+            body: serde_json::json!({
+                "status": 0,
+                "status_message": "ok",
+                "message_token": VIBER_FIRST_MESSAGE_TOKEN + message_id,
+                "chat_hostname": "SN-CHAT-01_",
+                "billing_status": 0
             }),
         };
     }

@@ -300,7 +300,7 @@ mod tests {
             line("1", r#""vip""#),
             "{not json".to_owned(),
             r#"{"channel":"telegram:shop","address":"2"}"#.to_owned(),
-            r#"{"channel":"viber:shop","address":"3","consent":{"at":"2026-01-01T00:00:00Z","source":"x","evidence":"y"}}"#.to_owned(),
+            r#"{"channel":"icq:shop","address":"3","consent":{"at":"2026-01-01T00:00:00Z","source":"x","evidence":"y"}}"#.to_owned(),
             line("4", r#""Bad Tag""#),
             line("1", ""),
             line("5", ""),

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::Value;
 
 use super::telegram::{BotConfig, Bots};
+use super::viber;
 use super::whatsapp::WhatsAppConfig;
 use crate::messenger::{HttpClient, SendOutcome, TransportError};
 use crate::secret::Secret;
@@ -52,6 +53,16 @@ pub(crate) fn telegram_bot(token: &str, webhook_secret: &str) -> BotConfig {
     Bots::parse(&bots.to_string())
         .expect("valid bot")
         .get("shop")
+        .expect("configured")
+        .clone()
+}
+
+/// The Viber bot `viber:shop` with this auth token (sender name `Shop`).
+pub(crate) fn viber_bot(token: &str) -> viber::BotConfig {
+    let bots = serde_json::json!({ "shop": { "token": token, "sender_name": "Shop" } });
+    viber::Bots::parse(&bots.to_string())
+        .expect("valid bot")
+        .named("shop")
         .expect("configured")
         .clone()
 }

@@ -10,6 +10,7 @@ mod fixtures;
 pub mod meta_webhook;
 mod registry;
 pub mod telegram;
+pub mod viber;
 mod webhook_ingress;
 pub mod whatsapp;
 
@@ -33,6 +34,8 @@ pub enum Platform {
     Telegram,
     /// WhatsApp Cloud API.
     Whatsapp,
+    /// Viber REST Bot API.
+    Viber,
 }
 
 /// Builds a platform's adapter from the deployment's variables (the reader gives a variable's value,
@@ -60,13 +63,14 @@ pub struct Registration {
 
 impl Platform {
     /// Every platform, in a stable order.
-    pub const ALL: [Platform; 2] = [Platform::Telegram, Platform::Whatsapp];
+    pub const ALL: [Platform; 3] = [Platform::Telegram, Platform::Whatsapp, Platform::Viber];
 
     /// The platform module's registration.
     fn registration(self) -> &'static Registration {
         match self {
             Platform::Telegram => &telegram::REGISTRATION,
             Platform::Whatsapp => &whatsapp::REGISTRATION,
+            Platform::Viber => &viber::REGISTRATION,
         }
     }
 

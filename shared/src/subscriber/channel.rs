@@ -42,7 +42,10 @@ impl Channel {
         let platform: Platform = platform.parse().map_err(|_| {
             Error::invalid(
                 "invalid_channel",
-                format!("channel '{s}': platform must be telegram or whatsapp"),
+                format!(
+                    "channel '{s}': platform must be one of {}",
+                    Platform::ALL.map(Platform::as_str).join(", ")
+                ),
             )
         })?;
         Self::new(platform, account)
@@ -109,10 +112,10 @@ mod tests {
             Channel::parse("shop").unwrap_err().code(),
             "invalid_channel"
         );
-        assert!(Channel::parse("viber:shop")
+        assert!(Channel::parse("icq:shop")
             .unwrap_err()
             .message()
-            .contains("telegram or whatsapp"));
+            .contains("telegram, whatsapp"));
         assert!(Channel::parse("telegram:Shop Bot").is_err());
     }
 }

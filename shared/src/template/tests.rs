@@ -296,12 +296,26 @@ fn telegram_text_is_limited_to_4096_and_a_caption_to_1024() {
     // Markup does not count (u has no WhatsApp marker), escaped values count once: 4096 characters pass.
     let escaped = save_variant(json!({ "text": "<u>{{ '<' * 4096 }}</u>" }));
     assert!(escaped.is_ok(), "{escaped:?}");
+    // Telegram takes captions of up to 1024 characters.
+    let captioned = |length: usize| {
+        let variant = serde_json::from_value(
+            json!({ "text": format!("{{{{ 'x' * {length} }}}}"), "photo_url": "https://cdn.test/a.jpg" }),
+        )
+        .unwrap();
+        let content =
+            TemplateContent::parse(None, BTreeMap::from([("en".to_owned(), variant)])).unwrap();
+        TemplateVersion::new(TemplateId::parse("c").unwrap(), 1, content, now())
+    };
+    let err = render_for(&captioned(1025), &s, Platform::Telegram).unwrap_err();
+    assert_eq!(err.code(), "template_caption_too_long");
+    assert!(render_for(&captioned(1024), &s, Platform::Telegram).is_ok());
+    // A saved template fits every platform's caption, Viber's 768 characters the shortest.
     let err =
-        save_variant(json!({ "text": "{{ 'x' * 1025 }}", "photo_url": "https://cdn.test/a.jpg" }))
+        save_variant(json!({ "text": "{{ 'x' * 769 }}", "photo_url": "https://cdn.test/a.jpg" }))
             .unwrap_err();
     assert_eq!(err.code(), "template_caption_too_long");
     assert!(save_variant(
-        json!({ "text": "{{ 'x' * 1024 }}", "photo_url": "https://cdn.test/a.jpg" })
+        json!({ "text": "{{ 'x' * 768 }}", "photo_url": "https://cdn.test/a.jpg" })
     )
     .is_ok());
 }

@@ -1,0 +1,162 @@
+//! Viber behind the [`Adapter`] trait: a bot per account, callbacks signed with the bot's auth token,
+//! `send_message` for sending. Keyboard presses arrive as messages and need no answer.
+
+use chrono::{DateTime, Utc};
+
+use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
+use crate::error::{Error, Result};
+use crate::ingress::Inbound;
+use crate::messenger::{HttpClient, SendOutcome};
+use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
+use crate::platform::Platform;
+use crate::subscriber::Channel;
+use crate::web::DEFAULT_BODY_LIMIT;
+
+/// The Viber settings: the Bot API base URL and the bots.
+#[derive(Debug, Clone)]
+pub struct Viber {
+    /// `viber_api_url`, [`DEFAULT_API_URL`] when unset.
+    pub api_url: String,
+    /// The configured bots (`viber_bots`).
+    pub bots: Bots,
+}
+
+impl Viber {
+    /// Read `viber_api_url` and `viber_bots`; without bots Viber is simply absent.
+    pub fn configure(read: &dyn Fn(&str) -> String) -> Configured {
+        let raw_bots = read("viber_bots");
+        let bots = match Bots::parse(if raw_bots.trim().is_empty() {
+            "{}"
+        } else {
+            &raw_bots
+        }) {
+            Ok(bots) => bots,
+            Err(err) => return Configured::Invalid(err),
+        };
+        if bots.is_empty() {
+            return Configured::Absent(Error::unavailable(
+                "viber_not_configured",
+                "Viber is not configured: set the variable viber_bots",
+            ));
+        }
+        let api_url = read("viber_api_url");
+        Configured::Ready(Box::new(Viber {
+            api_url: if api_url.trim().is_empty() {
+                DEFAULT_API_URL.to_owned()
+            } else {
+                api_url.trim().to_owned()
+            },
+            bots,
+        }))
+    }
+
+    /// The bot of the webhook path; an unknown bot answers like a wrong signature, so outsiders
+    /// cannot probe which bots exist.
+    fn webhook_bot(&self, account: Option<&str>) -> Result<&BotConfig> {
+        account
+            .and_then(|name| self.bots.named(name))
+            .ok_or_else(webhook::signature_refused)
+    }
+}
+
+impl Adapter for Viber {
+    fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
+        let bot = self.webhook_bot(webhook.account)?;
+        // The size first: the signature is computed over the whole body.
+        webhook.request.check_body_limit(DEFAULT_BODY_LIMIT)?;
+        webhook::authenticate(webhook.request, bot)
+    }
+
+    fn parse(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>> {
+        let bot = self.webhook_bot(webhook.account)?;
+        webhook::parse_callback(bot, &webhook.request.body, now)
+    }
+
+    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+        let Some(bot) = self.bots.for_channel(envelope.channel) else {
+            return channel_not_configured(envelope.channel);
+        };
+        let outgoing = envelope.message;
+        let body = send::request_body(
+            &outgoing.campaign_id,
+            envelope.to,
+            &bot.sender_name,
+            &outgoing.message,
+        );
+        send::send(http, &self.api_url, bot, &body)
+    }
+
+    fn serves(&self, channel: &Channel) -> bool {
+        self.bots.for_channel(channel).is_some()
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        self.bots.channels()
+    }
+
+    fn platform(&self) -> Platform {
+        Platform::Viber
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fixtures::raw;
+    use crate::web::Request;
+
+    fn configured(bots: &'static str) -> Configured {
+        Viber::configure(&move |name| match name {
+            "viber_bots" => bots.to_owned(),
+            _ => String::new(),
+        })
+    }
+
+    #[test]
+    fn without_bots_viber_is_absent_and_wrong_bots_are_invalid() {
+        for unset in ["", "{}"] {
+            assert!(
+                matches!(configured(unset), Configured::Absent(err) if err.code() == "viber_not_configured")
+            );
+        }
+        assert!(matches!(configured("{x"), Configured::Invalid(_)));
+        let Configured::Ready(adapter) =
+            configured(r#"{"shop": {"token": "t", "sender_name": "Shop"}}"#)
+        else {
+            panic!("configured");
+        };
+        assert!(adapter.serves(&Channel::parse("viber:shop").unwrap()));
+        assert!(!adapter.serves(&Channel::parse("viber:other").unwrap()));
+    }
+
+    #[test]
+    fn an_unknown_bot_and_a_large_body_are_refused_before_the_signature() {
+        let Configured::Ready(adapter) =
+            configured(r#"{"shop": {"token": "t", "sender_name": "Shop"}}"#)
+        else {
+            panic!("configured");
+        };
+        let body = raw("viber/callback_seen");
+        let request = Request::new(http::Method::POST, "/webhooks/viber/other")
+            .with_header(webhook::SIGNATURE_HEADER, &webhook::sign("t", &body))
+            .with_body(body);
+        let unknown = adapter
+            .authenticate(&Webhook::new(&request, "other"))
+            .unwrap_err();
+        let known = adapter.authenticate(&Webhook::new(&request, "shop"));
+        assert!(known.is_ok());
+        assert_eq!(unknown.status(), 401);
+        let large = Request::new(http::Method::POST, "/webhooks/viber/shop").with_body(vec![
+            b' ';
+            DEFAULT_BODY_LIMIT
+                + 1
+        ]);
+        assert_eq!(
+            adapter
+                .authenticate(&Webhook::new(&large, "shop"))
+                .unwrap_err()
+                .status(),
+            413
+        );
+    }
+}
