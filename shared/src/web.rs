@@ -474,11 +474,10 @@ fn match_pattern(pattern: &[&'static str], path: &[&str]) -> Option<Params> {
 pub fn require_bearer(request: &Request, expected: &Secret) -> Result<()> {
     let presented = request
         .header("authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        // The scheme is case-insensitive (RFC 9110 section 11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     match presented {
         Some(token) if expected.matches(token) => Ok(()),
         Some(_) => Err(Error::unauthorized("the bearer token is not valid")),
@@ -625,6 +624,13 @@ mod tests {
         let secret = Secret::new("s3cret");
         let ok = Request::new(Method::GET, "/").with_header("Authorization", "Bearer s3cret");
         assert!(require_bearer(&ok, &secret).is_ok());
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let any_case = Request::new(Method::GET, "/")
+                .with_header("Authorization", &format!("{scheme} s3cret"));
+            assert!(require_bearer(&any_case, &secret).is_ok(), "{scheme}");
+        }
+        let basic = Request::new(Method::GET, "/").with_header("Authorization", "Basic s3cret");
+        assert_eq!(require_bearer(&basic, &secret).unwrap_err().status(), 401);
         let wrong = Request::new(Method::GET, "/").with_header("Authorization", "Bearer nope");
         let err = require_bearer(&wrong, &secret).unwrap_err();
         assert_eq!(err.status(), 401);

@@ -89,3 +89,30 @@ async fn a_campaign_id_that_names_another_record_is_not_found() {
         );
     }
 }
+
+/// The authorization scheme is case-insensitive (RFC 9110); a name too long to keep whole is refused
+/// with the field and the limit instead of being cut silently.
+#[tokio::test(flavor = "multi_thread")]
+async fn any_case_of_bearer_is_accepted_and_an_overlong_name_is_refused() {
+    let app = TestApp::start().await;
+    let upper = app.request(Method::GET, "/api/v1/subscribers").header(
+        "authorization",
+        format!("BEARER {}", spinpost_tests::app::ADMIN_TOKEN),
+    );
+    expect_status(200, spinpost_tests::app::send(upper).await);
+
+    app.import_subscribers(&import_line("4004004")).await;
+    let patch = app
+        .admin_json(
+            Method::PATCH,
+            "/api/v1/subscribers/telegram:shop:4004004",
+            Some(json!({ "first_name": "a".repeat(100_000) })),
+        )
+        .await;
+    let refused = expect_status(400, patch);
+    assert_eq!(refused["error"]["code"], "name_too_long", "{refused}");
+    let (_, kept) = app
+        .admin_get("/api/v1/subscribers/telegram:shop:4004004")
+        .await;
+    assert_eq!(kept["profile"]["first_name"], "Erin", "{kept}");
+}

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::patch::apply_patch;
@@ -11,7 +11,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{Index, PAGE_SIZE};
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::subscriber::{Address, Channel, ConsentAction, ConsentEvent, Subscriber, SubscriberId};
+use crate::subscriber::{
+    Address, Channel, ConsentAction, ConsentEvent, Profile, Subscriber, SubscriberId,
+};
 
 /// The most lines one import accepts.
 pub const MAX_IMPORT_LINES: usize = 10_000;
@@ -85,7 +87,14 @@ fn reject(line: usize, err: &Error) -> RejectedLine {
     }
 }
 
-fn parse_import_line(text: &str) -> Result<(Channel, Address, ImportLine, ImportedConsent)> {
+/// How far in the future an imported consent may be dated: clock skew between the importing system and
+/// this one, not a consent that has not happened yet.
+const CONSENT_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+fn parse_import_line(
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(Channel, Address, ImportLine, ImportedConsent)> {
     let line: ImportLine =
         serde_json::from_str(text).map_err(|e| Error::invalid("invalid_json", e.to_string()))?;
     let channel = Channel::parse(&line.channel)?;
@@ -106,6 +115,21 @@ fn parse_import_line(text: &str) -> Result<(Channel, Address, ImportLine, Import
             "consent.source (at most 256) and consent.evidence (at most 1024) must be non-empty",
         ));
     }
+    if consent.at > now + CONSENT_CLOCK_SKEW {
+        return Err(Error::invalid(
+            "consent_in_future",
+            format!(
+                "consent.at {} lies in the future; give the time the person consented",
+                consent.at.to_rfc3339()
+            ),
+        ));
+    }
+    Profile {
+        first_name: line.first_name.clone(),
+        last_name: line.last_name.clone(),
+        username: None,
+    }
+    .checked()?;
     Ok((channel, address, line, consent))
 }
 
@@ -180,7 +204,7 @@ pub fn import<S: KvStore + ?Sized>(
     let mut parsed = Vec::new();
     let mut seen_in_file = HashSet::new();
     for (number, text) in lines {
-        match parse_import_line(text) {
+        match parse_import_line(text, now) {
             Ok((channel, address, line, consent)) => {
                 let id = SubscriberId::of(&channel, &address);
                 if !seen_in_file.insert(id.clone()) {
@@ -292,6 +316,43 @@ mod tests {
     use crate::directory::get;
     use crate::kv::MemoryStore;
     use crate::subscriber::{AttributeName, SubscriptionStatus};
+
+    #[test]
+    fn a_consent_dated_in_the_future_or_an_overlong_name_rejects_the_line() {
+        let store = MemoryStore::new();
+        let consent =
+            |at: &str| format!(r#""consent":{{"at":"{at}","source":"form","evidence":"e"}}"#);
+        let skewed = (now() + Duration::minutes(4)).to_rfc3339();
+        let body = [
+            format!(
+                r#"{{"channel":"telegram:shop","address":"1",{}}}"#,
+                consent("9999-12-31T00:00:00Z")
+            ),
+            format!(
+                r#"{{"channel":"telegram:shop","address":"2","first_name":"{}",{}}}"#,
+                "a".repeat(100_000),
+                consent("2026-01-01T00:00:00Z")
+            ),
+            format!(
+                r#"{{"channel":"telegram:shop","address":"3",{}}}"#,
+                consent(&skewed)
+            ),
+        ]
+        .join("\n");
+        let report = import(&store, &body, now()).unwrap();
+        let codes: Vec<(usize, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.code.as_str()))
+            .collect();
+        assert_eq!(codes, [(1, "consent_in_future"), (2, "name_too_long")]);
+        assert_eq!(
+            report.rejected[1].message,
+            "first_name is 100000 characters; at most 256"
+        );
+        assert_eq!(report.created, 1, "a few minutes of clock skew is accepted");
+        assert!(store.get(&keys::subscriber(&id("1"))).unwrap().is_none());
+    }
 
     #[test]
     fn import_reports_each_rejected_line_and_writes_the_rest() {

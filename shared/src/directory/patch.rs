@@ -115,7 +115,7 @@ pub(super) fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) 
         last_name: patch.last_name.clone(),
         username: None,
     }
-    .bounded();
+    .checked()?;
     if bounded.first_name.is_some() {
         next.profile.first_name = bounded.first_name;
     }
