@@ -7,6 +7,7 @@
 mod adapter;
 #[cfg(test)]
 mod fixtures;
+pub mod messenger;
 pub mod meta_webhook;
 mod registry;
 pub mod telegram;
@@ -33,6 +34,8 @@ pub enum Platform {
     Telegram,
     /// WhatsApp Cloud API.
     Whatsapp,
+    /// Facebook Messenger (a Page's Send API).
+    Messenger,
 }
 
 /// Builds a platform's adapter from the deployment's variables (the reader gives a variable's value,
@@ -60,13 +63,14 @@ pub struct Registration {
 
 impl Platform {
     /// Every platform, in a stable order.
-    pub const ALL: [Platform; 2] = [Platform::Telegram, Platform::Whatsapp];
+    pub const ALL: [Platform; 3] = [Platform::Telegram, Platform::Whatsapp, Platform::Messenger];
 
     /// The platform module's registration.
     fn registration(self) -> &'static Registration {
         match self {
             Platform::Telegram => &telegram::REGISTRATION,
             Platform::Whatsapp => &whatsapp::REGISTRATION,
+            Platform::Messenger => &messenger::REGISTRATION,
         }
     }
 
