@@ -2,5 +2,6 @@
 
 mod crafted_input;
 mod host;
+mod messenger;
 mod telegram;
 mod whatsapp;
