@@ -69,6 +69,16 @@ pub enum InboundEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<PlatformError>,
     },
+    /// Every message sent to a person before a moment has been delivered or read (a watermark, with no
+    /// message ids: Messenger's `delivery` and `read`).
+    Watermark {
+        /// Whose messages.
+        subscriber: SubscriberId,
+        /// [`ReceiptStatus::Delivered`] or [`ReceiptStatus::Read`].
+        status: ReceiptStatus,
+        /// Messages sent up to this moment are concerned.
+        up_to: DateTime<Utc>,
+    },
 }
 
 /// A batch of events posted to the feedback component's private route.

@@ -2,6 +2,7 @@
 
 mod crafted_input;
 mod host;
+mod messenger;
 mod telegram;
 mod viber;
 mod whatsapp;

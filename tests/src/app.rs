@@ -26,6 +26,12 @@ pub const WHATSAPP_PHONE_NUMBER_ID: &str = "1122334455667";
 pub const WHATSAPP_APP_SECRET: &str = "test-app-secret";
 /// The WhatsApp verify token.
 pub const WHATSAPP_VERIFY_TOKEN: &str = "test-verify-token";
+/// The test Facebook Page (`messenger:<id>`).
+pub const MESSENGER_PAGE_ID: &str = "1691462197845448";
+/// The Meta app secret that signs the page's webhooks.
+pub const MESSENGER_APP_SECRET: &str = "test-messenger-app-secret";
+/// The verify token of the page's webhook handshake.
+pub const MESSENGER_VERIFY_TOKEN: &str = "test-messenger-verify-token";
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -212,6 +218,22 @@ impl TestApp {
         self.webhook("/webhooks/whatsapp", signature, body).await
     }
 
+    /// Deliver a Messenger notification signed with the page's app secret.
+    pub async fn messenger_notification(&self, body: &str) -> (u16, serde_json::Value) {
+        let signature = whatsapp_signature(MESSENGER_APP_SECRET, body.as_bytes());
+        self.messenger_notification_signed(body, &signature).await
+    }
+
+    /// Deliver a Messenger notification with a given signature header.
+    pub async fn messenger_notification_signed(
+        &self,
+        body: &str,
+        signature: &str,
+    ) -> (u16, serde_json::Value) {
+        let signature = ("x-hub-signature-256", signature);
+        self.webhook("/webhooks/messenger", signature, body).await
+    }
+
     /// POST a JSON webhook body with the header that authenticates it.
     async fn webhook(
         &self,
@@ -314,6 +336,11 @@ pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
         ("whatsapp_access_token", "test-access-token".to_owned()),
         ("whatsapp_app_secret", WHATSAPP_APP_SECRET.to_owned()),
         ("whatsapp_verify_token", WHATSAPP_VERIFY_TOKEN.to_owned()),
+        ("messenger_api_url", fake.url()),
+        ("messenger_page_id", MESSENGER_PAGE_ID.to_owned()),
+        ("messenger_page_access_token", "test-page-token".to_owned()),
+        ("messenger_app_secret", MESSENGER_APP_SECRET.to_owned()),
+        ("messenger_verify_token", MESSENGER_VERIFY_TOKEN.to_owned()),
         ("tick_budget_ms", "5000".to_owned()),
     ]
     .into_iter()

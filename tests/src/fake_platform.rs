@@ -1,5 +1,6 @@
-//! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API, WhatsApp's Graph API and Viber's Bot API,
-//! records every request with its arrival time, and answers with scripted errors on demand.
+//! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API, WhatsApp's Graph API, Viber's
+//! Bot API and Messenger's Send API, records every request with its arrival time, and answers with
+//! scripted errors on demand.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -101,7 +102,8 @@ fn recipient_of(json: &serde_json::Value) -> Option<String> {
     let value = json
         .get("chat_id")
         .or_else(|| json.get("to"))
-        .or_else(|| json.get("receiver"))?;
+        .or_else(|| json.get("receiver"))
+        .or_else(|| json.pointer("/recipient/id"))?;
     Some(match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -185,7 +187,13 @@ impl FakePlatform {
                 Some(reply) => reply,
                 None => {
                     state.next_message_id += 1;
-                    default_reply(&path, state.next_message_id, recipient.as_deref())
+                    let messenger = json.get("messaging_type").is_some();
+                    default_reply(
+                        &path,
+                        state.next_message_id,
+                        recipient.as_deref(),
+                        messenger,
+                    )
                 }
             };
             state.recorded.push(Recorded {
@@ -230,7 +238,22 @@ impl FakePlatform {
 /// The fake's Viber message tokens count up from here, above 2^53 as real ones are.
 pub const VIBER_FIRST_MESSAGE_TOKEN: u64 = 5_000_000_000_000_000_000;
 
-fn default_reply(path: &str, message_id: u64, recipient: Option<&str>) -> FakeReply {
+fn default_reply(
+    path: &str,
+    message_id: u64,
+    recipient: Option<&str>,
+    messenger: bool,
+) -> FakeReply {
+    if messenger && path.ends_with("/messages") {
+        // Messenger's Send API: POST /{version}/{page-id}/messages.
+        return FakeReply {
+            status: 200,
+            body: serde_json::json!({
+                "recipient_id": recipient.unwrap_or_default(),
+                "message_id": format!("m_fake{message_id}")
+            }),
+        };
+    }
     if path.ends_with("/messages") {
         // Graph API: POST /{version}/{phone-number-id}/messages.
         return FakeReply {

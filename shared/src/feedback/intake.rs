@@ -11,6 +11,7 @@ use super::effects::Effects;
 use super::receipt::{apply_status, StatusReport};
 use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord};
 use super::stats::REPLIES;
+use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
 use crate::error::{Error, Result};
 use crate::event::{
@@ -69,6 +70,8 @@ pub enum EventOutcome {
         /// The campaign, when the dispatcher has recorded the message (else credited later).
         campaign_id: Option<String>,
     },
+    /// A watermark that covers no message recorded for the person; nothing changed.
+    NoMessageCovered,
     /// Applied before (a platform redelivery); nothing changed.
     Duplicate,
     /// Invalid; skipped.
@@ -183,6 +186,7 @@ enum ValidEvent<'a> {
         at: DateTime<Utc>,
     },
     Status(StatusReport<'a>),
+    Watermark(WatermarkReport),
 }
 
 fn check_platform_id(what: &str, id: &str) -> Result<(), String> {
@@ -254,6 +258,20 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
                 error: error.as_ref(),
             }))
         }
+        InboundEvent::Watermark {
+            subscriber,
+            status,
+            up_to,
+        } => {
+            if !is_watermark_status(*status) {
+                return Err(format!("a watermark is delivered or read, not {status:?}"));
+            }
+            Ok(ValidEvent::Watermark(WatermarkReport {
+                subscriber: check_subscriber(subscriber)?,
+                status: *status,
+                up_to: *up_to,
+            }))
+        }
     }
 }
 
@@ -270,7 +288,9 @@ impl ValidEvent<'_> {
     /// The key of the dispatcher's reference this event is credited by.
     fn reference_key(&self) -> String {
         match self {
-            ValidEvent::Reply { subscriber, .. } | ValidEvent::Press { subscriber, .. } => {
+            ValidEvent::Reply { subscriber, .. }
+            | ValidEvent::Press { subscriber, .. }
+            | ValidEvent::Watermark(WatermarkReport { subscriber, .. }) => {
                 keys::last_campaign_message(subscriber)
             }
             ValidEvent::Status(report) => {
@@ -381,6 +401,10 @@ fn apply_valid<S: KvStore + ?Sized>(
                 report.message_id,
             ));
             apply_status(store, &report, sent, effects)
+        }
+        ValidEvent::Watermark(report) => {
+            let last = references.get(&keys::last_campaign_message(&report.subscriber));
+            apply_watermark(store, &report, last, effects)
         }
     }
 }

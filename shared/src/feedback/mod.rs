@@ -26,6 +26,7 @@ mod intake;
 mod receipt;
 mod record;
 mod stats;
+mod watermark;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
+use super::messenger::MessengerConfig;
 use super::telegram::{BotConfig, Bots};
 use super::viber;
 use super::whatsapp::WhatsAppConfig;
@@ -82,6 +83,18 @@ pub(crate) fn whatsapp_number(
         optin_keywords,
     )
     .expect("valid number")
+}
+
+/// A Messenger page with this id and page access token (app secret `app-secret`, verify token
+/// `verify-me`).
+pub(crate) fn messenger_page(page_id: &str, page_access_token: &str) -> MessengerConfig {
+    MessengerConfig::new(
+        page_id,
+        Secret::new(page_access_token),
+        Secret::new("app-secret"),
+        Secret::new("verify-me"),
+    )
+    .expect("valid page")
 }
 
 /// A platform API double: answers each request by the first rule whose URL part the URL contains (a

@@ -7,6 +7,7 @@
 mod adapter;
 #[cfg(test)]
 mod fixtures;
+pub mod messenger;
 pub mod meta_webhook;
 mod registry;
 pub mod telegram;
@@ -36,6 +37,8 @@ pub enum Platform {
     Whatsapp,
     /// Viber REST Bot API.
     Viber,
+    /// Facebook Messenger (a Page's Send API).
+    Messenger,
 }
 
 /// Builds a platform's adapter from the deployment's variables (the reader gives a variable's value,
@@ -63,7 +66,12 @@ pub struct Registration {
 
 impl Platform {
     /// Every platform, in a stable order.
-    pub const ALL: [Platform; 3] = [Platform::Telegram, Platform::Whatsapp, Platform::Viber];
+    pub const ALL: [Platform; 4] = [
+        Platform::Telegram,
+        Platform::Whatsapp,
+        Platform::Viber,
+        Platform::Messenger,
+    ];
 
     /// The platform module's registration.
     fn registration(self) -> &'static Registration {
@@ -71,6 +79,7 @@ impl Platform {
             Platform::Telegram => &telegram::REGISTRATION,
             Platform::Whatsapp => &whatsapp::REGISTRATION,
             Platform::Viber => &viber::REGISTRATION,
+            Platform::Messenger => &messenger::REGISTRATION,
         }
     }
 

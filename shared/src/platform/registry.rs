@@ -82,16 +82,28 @@ impl Platforms {
     /// # Errors
     /// 422 `channel_not_configured`; the platform's configuration error when it is configured wrongly.
     pub fn require_configured(&self, channel: &Channel) -> Result<()> {
-        let serves = match self.configured.get(&channel.platform()) {
-            Some(Configured::Ready(adapter)) => adapter.serves(channel),
-            Some(Configured::Invalid(err)) => return Err(err.clone()),
-            Some(Configured::Absent(_)) | None => false,
-        };
-        if !serves {
-            return Err(Error::unprocessable(
+        let not_configured = |why: String| {
+            Error::unprocessable(
                 "channel_not_configured",
-                format!("channel '{channel}' is not configured here; add the bot to telegram_bots or set whatsapp_phone_number_id"),
-            ));
+                format!("channel '{channel}' is not configured here: {why}"),
+            )
+        };
+        match self.configured.get(&channel.platform()) {
+            Some(Configured::Ready(adapter)) if adapter.serves(channel) => {}
+            Some(Configured::Ready(_)) => {
+                return Err(not_configured(format!(
+                    "the {} settings name other accounts",
+                    channel.platform()
+                )))
+            }
+            Some(Configured::Invalid(err)) => return Err(err.clone()),
+            Some(Configured::Absent(err)) => return Err(not_configured(err.message().to_owned())),
+            None => {
+                return Err(not_configured(format!(
+                    "{} is not registered",
+                    channel.platform()
+                )))
+            }
         }
         Ok(())
     }

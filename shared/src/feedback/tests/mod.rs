@@ -11,3 +11,4 @@ mod ratings;
 mod receipts;
 mod replies;
 mod stats;
+mod watermarks;

@@ -1,0 +1,190 @@
+//! The Messenger journey: verification, signed page webhooks, subscribing by message or Get Started, a
+//! campaign sent only inside the 24-hour window, a person who is gone, and receipts by watermark that
+//! make delivered, read and open rate.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use spinpost_tests::app::{send, whatsapp_signature, MESSENGER_PAGE_ID, MESSENGER_VERIFY_TOKEN};
+use spinpost_tests::fixtures;
+use spinpost_tests::{FakeReply, TestApp};
+
+fn now_ms() -> i64 {
+    fixtures::unix_now_secs() * 1000
+}
+
+/// A fixture's single messaging event, on our page, from `sender`, now.
+fn messaging(fixture: &str, sender: &str) -> Value {
+    let mut payload = fixtures::payload(fixture);
+    payload["entry"][0]["id"] = MESSENGER_PAGE_ID.into();
+    let event = &mut payload["entry"][0]["messaging"][0];
+    event["sender"]["id"] = sender.into();
+    event["recipient"]["id"] = MESSENGER_PAGE_ID.into();
+    event["timestamp"] = now_ms().into();
+    payload
+}
+
+fn text_message(sender: &str, mid: &str, text: &str) -> String {
+    let mut payload = messaging("messenger/webhook_message_text", sender);
+    let message = &mut payload["entry"][0]["messaging"][0]["message"];
+    message["mid"] = mid.into();
+    message["text"] = text.into();
+    payload.to_string()
+}
+
+fn postback(sender: &str, data: &str) -> String {
+    let mut payload = messaging("messenger/webhook_postback_get_started", sender);
+    payload["entry"][0]["messaging"][0]["postback"]["payload"] = data.into();
+    payload.to_string()
+}
+
+/// A `delivery` or `read` watermark of `sender` at `watermark`.
+fn watermark(fixture: &str, field: &str, sender: &str, watermark: i64) -> String {
+    let mut payload = messaging(fixture, sender);
+    payload["entry"][0]["messaging"][0][field]["watermark"] = watermark.into();
+    payload.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_handshake_answers_only_the_right_token() {
+    let app = TestApp::start().await;
+    let path = format!("/webhooks/messenger?hub.mode=subscribe&hub.verify_token={MESSENGER_VERIFY_TOKEN}&hub.challenge=42");
+    let response = app.request(Method::GET, &path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "42");
+    let guess = "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1";
+    let (status, body) = send(app.request(Method::GET, guess)).await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_signature_is_rejected_with_nothing_stored() {
+    let app = TestApp::start().await;
+    let body = text_message("1000001", "m_in1", "hello");
+    let forged = whatsapp_signature("not-the-secret", body.as_bytes());
+    let (status, reply) = app.messenger_notification_signed(&body, &forged).await;
+    assert_eq!(status, 401, "{reply}");
+    let (status, _) = app.messenger_notification_signed(&body, "sha256=zz").await;
+    assert_eq!(status, 401);
+    let (_, list) = app.admin_get("/api/v1/subscribers").await;
+    assert_eq!(list["items"], json!([]), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_messenger_campaign_inside_the_window_with_watermark_receipts() {
+    let app = TestApp::start().await;
+    let channel = format!("messenger:{MESSENGER_PAGE_ID}");
+    let writers = ["1000001", "1000002", "1000003", "1000005"];
+    let get_started = "1000004";
+    let gone = "1000005";
+    let imported = "1000006";
+
+    for (i, psid) in writers.iter().enumerate() {
+        let body = text_message(psid, &format!("m_in{i}"), "hi");
+        assert_eq!(app.messenger_notification(&body).await.0, 200);
+    }
+    let (status, body) = app
+        .messenger_notification(&postback(get_started, "get_started"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, first) = app
+        .admin_get(&format!("/api/v1/subscribers/{channel}:{}", writers[0]))
+        .await;
+    assert_eq!(first["status"], "subscribed", "{first}");
+    assert_eq!(
+        first["consent"][0]["source"], "messenger:message",
+        "{first}"
+    );
+    assert_eq!(first["consent"][0]["evidence"], "message m_in0", "{first}");
+    let (_, started) = app
+        .admin_get(&format!("/api/v1/subscribers/{channel}:{get_started}"))
+        .await;
+    assert_eq!(started["status"], "subscribed", "{started}");
+    assert_eq!(started["consent"][0]["source"], "messenger:get_started");
+    let line = json!({"channel": channel, "address": imported, "consent": {"at": "2026-10-01T00:00:00Z", "source": "store-signup", "evidence": "form-6"}});
+    app.import_subscribers(&line.to_string()).await;
+
+    app.create_template(json!({"id": "fb-promo", "name": "FB promo", "locales": {"en": {
+        "text": "Hi, your code is {{ campaign.variables.code }}",
+        "buttons": [[{"text": "Shop", "url": "https://shop.test/"}, {"text": "Great", "rating": 5}]]
+    }}}))
+    .await;
+    app.create_campaign(json!({"id": "fb-winter", "name": "FB winter", "channel": channel, "template_id": "fb-promo", "variables": {"code": "SNOW"}}))
+        .await;
+    app.fake.script(
+        gone,
+        vec![FakeReply::custom(
+            400,
+            json!({"error": {"message": "(#551) This person isn't available right now.", "code": 551, "error_subcode": 1545041}}),
+        )],
+    );
+    app.schedule_now("fb-winter").await;
+    let progress = app.run_until_completed("fb-winter").await;
+    assert_eq!(progress["counts"]["sent"], 4, "{progress}");
+    assert_eq!(progress["counts"]["blocked"], 1, "{progress}");
+    assert_eq!(progress["counts"]["skipped"], 1, "{progress}");
+
+    // What the Send API received: one message per person inside the window, none for the imported one.
+    let calls = app.fake.calls("messages");
+    let mut by_recipient: BTreeMap<String, Vec<&spinpost_tests::Recorded>> = BTreeMap::new();
+    for call in &calls {
+        assert!(
+            call.path
+                .ends_with(&format!("/v21.0/{MESSENGER_PAGE_ID}/messages")),
+            "{}",
+            call.path
+        );
+        assert!(call
+            .headers
+            .iter()
+            .any(|(n, v)| n == "authorization" && v == "Bearer test-page-token"));
+        assert_eq!(call.json["messaging_type"], "RESPONSE");
+        by_recipient
+            .entry(call.json["recipient"]["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(call);
+    }
+    assert_eq!(by_recipient.len(), 5, "{by_recipient:?}");
+    assert!(!by_recipient.contains_key(imported));
+    assert!(by_recipient.values().all(|calls| calls.len() == 1));
+    let template = &by_recipient[writers[0]][0].json["message"]["attachment"]["payload"];
+    assert_eq!(template["template_type"], "button", "{template}");
+    assert_eq!(template["text"], "Hi, your code is SNOW");
+    assert_eq!(template["buttons"][0]["url"], "https://shop.test/");
+    assert_eq!(template["buttons"][1]["payload"], "rate:fb-winter:5");
+    let (_, blocked) = app
+        .admin_get(&format!("/api/v1/subscribers/{channel}:{gone}"))
+        .await;
+    assert_eq!(blocked["status"], "blocked", "{blocked}");
+
+    // Watermarks: everyone sent to has it delivered, two read it; Meta redelivers one read.
+    let later = now_ms() + 1000;
+    for psid in [writers[0], writers[1], writers[2], get_started] {
+        let body = watermark("messenger/webhook_delivery", "delivery", psid, later);
+        assert_eq!(app.messenger_notification(&body).await.0, 200);
+    }
+    for psid in [writers[0], writers[1], writers[0]] {
+        let body = watermark("messenger/webhook_read", "read", psid, later + 1);
+        assert_eq!(app.messenger_notification(&body).await.0, 200);
+    }
+    let stats = app.feedback_stats("fb-winter").await;
+    assert_eq!(stats["delivered"], 4, "{stats}");
+    assert_eq!(stats["read"], 2, "{stats}");
+    assert_eq!(stats["open_rate"], 0.5, "{stats}");
+
+    // A reply and a rating postback, each delivered twice, count once.
+    let reply = text_message(writers[2], "m_reply1", "Love it");
+    let rating = postback(writers[0], "rate:fb-winter:5");
+    for _ in 0..2 {
+        assert_eq!(app.messenger_notification(&reply).await.0, 200);
+        assert_eq!(app.messenger_notification(&rating).await.0, 200);
+    }
+    let stats = app.feedback_stats("fb-winter").await;
+    assert_eq!(stats["replied"], 1, "{stats}");
+    assert_eq!(stats["ratings"], 1, "{stats}");
+    let export = app.feedback_export("fb-winter", "jsonl").await;
+    let export = export.text().await.unwrap();
+    assert!(export.contains("Love it"), "{export}");
+    assert!(export.lines().any(|l| l.contains("\"read\"")), "{export}");
+}
