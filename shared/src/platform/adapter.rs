@@ -50,7 +50,9 @@ pub trait Adapter {
     fn platform(&self) -> Platform;
 
     /// Whether this deployment sends and receives on `channel` (a configured bot or number).
-    fn serves(&self, channel: &Channel) -> bool;
+    fn serves(&self, channel: &Channel) -> bool {
+        self.channels().contains(channel)
+    }
 
     /// Every channel this deployment sends and receives on for the platform.
     fn channels(&self) -> Vec<Channel>;

@@ -2,6 +2,7 @@
 //! GET verification handshake and the `X-Hub-Signature-256` HMAC over the raw body.
 
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -54,6 +55,62 @@ pub fn authenticate(
     mac.update(&request.body);
     mac.verify_slice(&signature)
         .map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
+}
+
+/// Check the body size, then the signature over the raw body, before anything is parsed. Without an
+/// app secret the platform answers 503 `<platform>_not_configured`, naming the variable to set.
+///
+/// # Errors
+/// 413 over `limit`; as [`authenticate`] otherwise.
+pub fn authenticate_within(
+    request: &Request,
+    limit: usize,
+    app_secret: &Secret,
+    platform: &str,
+    secret_variable: &str,
+) -> Result<()> {
+    request.check_body_limit(limit)?;
+    authenticate(request, app_secret, || {
+        Error::unavailable(
+            format!("{}_not_configured", platform.to_lowercase()),
+            format!("set the variable {secret_variable} to receive {platform} webhooks"),
+        )
+    })
+}
+
+/// A notification as Meta posts it: the `object` it is about and its entries, whose shape is the
+/// platform's.
+#[derive(Debug, serde::Deserialize)]
+pub struct Notification<E> {
+    /// `page`, `whatsapp_business_account`, ...
+    pub object: String,
+    /// The entries.
+    #[serde(default = "Vec::new")]
+    pub entry: Vec<E>,
+}
+
+/// Parse a `platform` notification whose `object` must be `expected`.
+///
+/// # Errors
+/// 400 `invalid_notification` saying what is wrong.
+pub fn parse_notification<E: DeserializeOwned>(
+    body: &[u8],
+    platform: &str,
+    expected: &str,
+) -> Result<Notification<E>> {
+    let notification: Notification<E> = serde_json::from_slice(body).map_err(|e| {
+        Error::invalid(
+            "invalid_notification",
+            format!("not a {platform} notification: {e}"),
+        )
+    })?;
+    if notification.object != expected {
+        return Err(Error::invalid(
+            "invalid_notification",
+            format!("object '{}' is not {expected}", notification.object),
+        ));
+    }
+    Ok(notification)
 }
 
 /// The signature a body gets with `secret` (for clients and tests).

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
 use crate::messenger::{HttpClient, SendOutcome};
+use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
 use crate::subscriber::Address;
 
 use super::{MessengerConfig, STANDARD_WINDOW_HOURS};
@@ -159,55 +160,18 @@ pub fn send(
     config: &MessengerConfig,
     body: &Value,
 ) -> SendOutcome {
-    let url = format!(
-        "{}/{}/{}/messages",
-        api_url.trim_end_matches('/'),
+    let account = GraphAccount {
+        api_url,
         api_version,
-        config.channel.account()
-    );
-    // The token goes in a header rather than the query string, so it never appears in a logged URL.
-    let request = http::Request::post(url)
-        .header("content-type", "application/json")
-        .header(
-            "authorization",
-            format!("Bearer {}", config.page_access_token.expose()),
-        )
-        .body(body.to_string().into_bytes());
-    let request = match request {
-        Ok(request) => request,
-        Err(e) => {
-            return SendOutcome::Rejected {
-                code: "invalid_request".into(),
-                reason: e.to_string(),
-            }
-        }
+        account: config.channel.account(),
+        token: &config.page_access_token,
     };
-    match client.send(request) {
-        Ok(response) => outcome(response.status().as_u16(), response.body()),
-        Err(e) => SendOutcome::Transient {
-            reason: e.to_string(),
-        },
-    }
+    post_message(client, &account, body, outcome)
 }
 
 #[derive(Deserialize)]
 struct Accepted {
     message_id: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: GraphError,
-}
-
-#[derive(Deserialize)]
-struct GraphError {
-    #[serde(default)]
-    code: i64,
-    #[serde(default)]
-    error_subcode: Option<i64>,
-    #[serde(default)]
-    message: String,
 }
 
 /// Map a Send API answer to an outcome.
@@ -222,16 +186,9 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
             },
         };
     }
-    let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) else {
-        let reason = format!("HTTP {status} without an error body");
-        return if status >= 500 || status == 429 {
-            SendOutcome::Transient { reason }
-        } else {
-            SendOutcome::Rejected {
-                code: format!("http_{status}"),
-                reason,
-            }
-        };
+    let error = match graph_error(status, body) {
+        Ok(error) => error,
+        Err(outcome) => return outcome,
     };
     let code = error.code.to_string();
     let reason = error.message;

@@ -11,16 +11,10 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 use crate::event::{InboundEvent, ReceiptStatus};
 use crate::ingress::{Inbound, InboundKind};
+use crate::platform::meta_webhook;
 use crate::subscriber::{Address, Channel, Platform, Profile, SubscriberId};
 
 use super::{MessengerConfig, GET_STARTED_PAYLOAD, STOP_KEYWORDS};
-
-#[derive(Debug, Deserialize)]
-struct Notification {
-    object: String,
-    #[serde(default)]
-    entry: Vec<Entry>,
-}
 
 #[derive(Debug, Deserialize)]
 struct Entry {
@@ -94,18 +88,8 @@ pub fn parse_notification(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Vec<Inbound>> {
-    let notification: Notification = serde_json::from_slice(body).map_err(|e| {
-        Error::invalid(
-            "invalid_notification",
-            format!("not a Messenger notification: {e}"),
-        )
-    })?;
-    if notification.object != "page" {
-        return Err(Error::invalid(
-            "invalid_notification",
-            format!("object '{}' is not page", notification.object),
-        ));
-    }
+    let notification: meta_webhook::Notification<Entry> =
+        meta_webhook::parse_notification(body, "Messenger", "page")?;
     let channel = &config.channel;
     let mut events = Vec::new();
     for entry in notification.entry {

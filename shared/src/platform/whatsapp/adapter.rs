@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{send, webhook, WhatsAppConfig};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingress::Inbound;
 use crate::messenger::{HttpClient, SendOutcome};
 use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
@@ -58,23 +58,18 @@ impl Adapter for WhatsApp {
         vec![self.config.channel.clone()]
     }
 
-    fn serves(&self, channel: &Channel) -> bool {
-        &self.config.channel == channel
-    }
-
     fn handshake(&self, webhook: &Webhook<'_>) -> Result<String> {
         meta_webhook::verify_subscription(webhook.request, &self.config.verify_token)
     }
 
     fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
-        webhook.request.check_body_limit(WEBHOOK_BODY_LIMIT)?;
-        // The signature is checked over the raw body before anything is parsed.
-        meta_webhook::authenticate(webhook.request, &self.config.app_secret, || {
-            Error::unavailable(
-                "whatsapp_not_configured",
-                "set the variable whatsapp_app_secret to receive WhatsApp webhooks",
-            )
-        })
+        meta_webhook::authenticate_within(
+            webhook.request,
+            WEBHOOK_BODY_LIMIT,
+            &self.config.app_secret,
+            "WhatsApp",
+            "whatsapp_app_secret",
+        )
     }
 
     fn parse(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>> {

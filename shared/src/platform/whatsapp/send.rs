@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
 use crate::messenger::{HttpClient, SendOutcome};
+use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
 use crate::subscriber::Address;
 
 use super::{WhatsAppConfig, SERVICE_WINDOW_HOURS};
@@ -115,41 +116,20 @@ pub fn request_body(
 }
 
 /// Send one message through the Graph API: `POST {api_url}/{version}/{phone_number_id}/messages`.
-pub fn send<H: HttpClient + ?Sized>(
-    client: &H,
+pub fn send(
+    client: &dyn HttpClient,
     api_url: &str,
     api_version: &str,
     config: &WhatsAppConfig,
     body: &Value,
 ) -> SendOutcome {
-    let url = format!(
-        "{}/{}/{}/messages",
-        api_url.trim_end_matches('/'),
+    let account = GraphAccount {
+        api_url,
         api_version,
-        config.channel.account()
-    );
-    let request = http::Request::post(url)
-        .header("content-type", "application/json")
-        .header(
-            "authorization",
-            format!("Bearer {}", config.access_token.expose()),
-        )
-        .body(body.to_string().into_bytes());
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => {
-            return SendOutcome::Rejected {
-                code: "invalid_request".into(),
-                reason: e.to_string(),
-            }
-        }
+        account: config.channel.account(),
+        token: &config.access_token,
     };
-    match client.send(request) {
-        Ok(response) => outcome(response.status().as_u16(), response.body()),
-        Err(e) => SendOutcome::Transient {
-            reason: e.to_string(),
-        },
-    }
+    post_message(client, &account, body, outcome)
 }
 
 #[derive(Deserialize)]
@@ -160,19 +140,6 @@ struct Accepted {
 #[derive(Deserialize)]
 struct AcceptedMessage {
     id: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: GraphError,
-}
-
-#[derive(Deserialize)]
-struct GraphError {
-    #[serde(default)]
-    code: i64,
-    #[serde(default)]
-    message: String,
 }
 
 /// What a WhatsApp error code means, for the ledger and statistics.
@@ -208,17 +175,9 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
             },
         };
     }
-    let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) else {
-        return if status >= 500 || status == 429 {
-            SendOutcome::Transient {
-                reason: format!("HTTP {status} without an error body"),
-            }
-        } else {
-            SendOutcome::Rejected {
-                code: format!("http_{status}"),
-                reason: format!("HTTP {status} without an error body"),
-            }
-        };
+    let error = match graph_error(status, body) {
+        Ok(error) => error,
+        Err(outcome) => return outcome,
     };
     let code = error.code.to_string();
     let reason = format!("{} ({})", error_meaning(error.code), error.message);

@@ -4,19 +4,13 @@
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::{InboundEvent, PlatformError, ReceiptStatus};
 use crate::ingress::{Inbound, InboundKind};
+use crate::platform::meta_webhook;
 use crate::subscriber::{Address, Channel, Platform, Profile};
 
 use super::{WhatsAppConfig, STOP_KEYWORDS};
-
-#[derive(Debug, Deserialize)]
-struct Notification {
-    object: String,
-    #[serde(default)]
-    entry: Vec<Entry>,
-}
 
 #[derive(Debug, Deserialize)]
 struct Entry {
@@ -137,21 +131,8 @@ pub fn parse_notification(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Vec<Inbound>> {
-    let notification: Notification = serde_json::from_slice(body).map_err(|e| {
-        Error::invalid(
-            "invalid_notification",
-            format!("not a WhatsApp notification: {e}"),
-        )
-    })?;
-    if notification.object != "whatsapp_business_account" {
-        return Err(Error::invalid(
-            "invalid_notification",
-            format!(
-                "object '{}' is not whatsapp_business_account",
-                notification.object
-            ),
-        ));
-    }
+    let notification: meta_webhook::Notification<Entry> =
+        meta_webhook::parse_notification(body, "WhatsApp", "whatsapp_business_account")?;
     let channel = &config.channel;
     let mut events = Vec::new();
     for change in notification.entry.into_iter().flat_map(|e| e.changes) {
