@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use crate::capabilities::FormattedText;
+
 /// Escape `&`, `<`, `>` and `"` for Telegram HTML (Telegram names no other entities).
 pub fn escape_html(text: &str) -> Cow<'_, str> {
     if !text.contains(['&', '<', '>', '"']) {
@@ -238,6 +240,52 @@ fn tag_problem(name: &str, attributes: &[(String, String)]) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The markup written as plain text, for platforms without HTML: each tag becomes `marker(tag)` (empty
+/// for none) and each link's target is written after its text, "text (url)", unless the text already
+/// ends with it; trimmed, with its length in characters.
+pub fn plain_text(nodes: &[Node], marker: fn(&str) -> &'static str) -> FormattedText {
+    let mut text = String::new();
+    // The targets of the links currently open, innermost last.
+    let mut open_links: Vec<String> = Vec::new();
+    for node in nodes {
+        match node {
+            Node::Text(visible) => text.push_str(visible),
+            Node::Open { name, attributes } => {
+                text.push_str(marker(name));
+                if name == "a" {
+                    open_links.push(
+                        attributes
+                            .iter()
+                            .find_map(|(attribute, value)| {
+                                (attribute == "href").then(|| value.clone())
+                            })
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            Node::Close(name) => {
+                text.push_str(marker(name));
+                if name == "a" {
+                    let target = open_links.pop().unwrap_or_default();
+                    if !target.is_empty() && !text.ends_with(&target) {
+                        text.push_str(&format!(" ({target})"));
+                    }
+                }
+            }
+        }
+    }
+    let text = text.trim().to_owned();
+    FormattedText {
+        length: text.chars().count(),
+        text,
+    }
+}
+
+/// No marker for any tag: formatting is dropped, only the text stays.
+pub fn no_marker(_tag: &str) -> &'static str {
+    ""
 }
 
 /// Parse a rendered Telegram HTML text, checking tags, nesting and entities.

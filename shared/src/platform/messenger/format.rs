@@ -1,7 +1,7 @@
 //! How Messenger shows a rendered message: plain text (it has no inline formatting), links written out.
 
-use crate::capabilities::{FormattedText, TextFormat};
-use crate::template::markup::Node;
+use crate::capabilities::TextFormat;
+use crate::template::markup::{no_marker, plain_text};
 
 /// Messenger's text format. Every template is checked at save time against every platform's limits,
 /// so these are the common ones (a template fit for Telegram and WhatsApp stays valid); the Send API's
@@ -10,40 +10,8 @@ use crate::template::markup::Node;
 pub const FORMAT: TextFormat = TextFormat {
     max_text: 4096,
     max_caption: 1024,
-    write: |_source, nodes| {
-        let text = to_plain_text(nodes).trim().to_owned();
-        FormattedText {
-            length: text.chars().count(),
-            text,
-        }
-    },
+    write: |_source, nodes| plain_text(nodes, no_marker),
 };
-
-/// The markup's text with every tag dropped; a link becomes "text (url)" unless its text is the URL.
-fn to_plain_text(nodes: &[Node]) -> String {
-    let mut out = String::new();
-    let mut links: Vec<Option<String>> = Vec::new();
-    for node in nodes {
-        match node {
-            Node::Text(text) => out.push_str(text),
-            Node::Open { name, attributes } if name == "a" => links.push(
-                attributes
-                    .iter()
-                    .find(|(attribute, _)| attribute == "href")
-                    .map(|(_, href)| href.clone()),
-            ),
-            Node::Close(name) if name == "a" => {
-                if let Some(Some(href)) = links.pop() {
-                    if !out.ends_with(href.as_str()) {
-                        out.push_str(&format!(" ({href})"));
-                    }
-                }
-            }
-            Node::Open { .. } | Node::Close(_) => {}
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -57,7 +25,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            to_plain_text(&nodes),
+            (FORMAT.write)("", &nodes).text,
             "Sale on all & more (https://x.test) https://y.test"
         );
     }
