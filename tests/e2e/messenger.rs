@@ -63,9 +63,13 @@ async fn a_bad_signature_is_rejected_with_nothing_stored() {
     let app = TestApp::start().await;
     let body = text_message("1000001", "m_in1", "hello");
     let forged = whatsapp_signature("not-the-secret", body.as_bytes());
-    let (status, reply) = app.messenger_notification_signed(&body, &forged).await;
+    let (status, reply) = app
+        .meta_notification_signed("/webhooks/messenger", &body, &forged)
+        .await;
     assert_eq!(status, 401, "{reply}");
-    let (status, _) = app.messenger_notification_signed(&body, "sha256=zz").await;
+    let (status, _) = app
+        .meta_notification_signed("/webhooks/messenger", &body, "sha256=zz")
+        .await;
     assert_eq!(status, 401);
     let (_, list) = app.admin_get("/api/v1/subscribers").await;
     assert_eq!(list["items"], json!([]), "{list}");

@@ -60,17 +60,24 @@ async fn a_bad_signature_is_rejected_with_nothing_stored() {
     let app = TestApp::start().await;
     let body = inbound_text("972500000001", "wamid.in1", "START");
     let (status, reply) = app
-        .whatsapp_notification_signed(
+        .meta_notification_signed(
+            "/webhooks/whatsapp",
             &body,
             &whatsapp_signature("not-the-secret", body.as_bytes()),
         )
         .await;
     assert_eq!(status, 401, "{reply}");
-    let (status, reply) = app.whatsapp_notification_signed(&body, "sha256=zz").await;
+    let (status, reply) = app
+        .meta_notification_signed("/webhooks/whatsapp", &body, "sha256=zz")
+        .await;
     assert_eq!(status, 401, "{reply}");
     // Signed over other bytes than were sent.
     let (status, _) = app
-        .whatsapp_notification_signed(&body, &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}"))
+        .meta_notification_signed(
+            "/webhooks/whatsapp",
+            &body,
+            &whatsapp_signature(WHATSAPP_APP_SECRET, b"{}"),
+        )
         .await;
     assert_eq!(status, 401);
     let (_, list) = app.admin_get("/api/v1/subscribers").await;

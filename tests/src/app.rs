@@ -201,37 +201,31 @@ impl TestApp {
 
     /// Deliver a WhatsApp notification signed with the app secret.
     pub async fn whatsapp_notification(&self, body: &str) -> (u16, serde_json::Value) {
-        self.whatsapp_notification_signed(
+        self.meta_notification_signed(
+            "/webhooks/whatsapp",
             body,
             &whatsapp_signature(WHATSAPP_APP_SECRET, body.as_bytes()),
         )
         .await
     }
 
-    /// Deliver a WhatsApp notification with a given signature header.
-    pub async fn whatsapp_notification_signed(
+    /// Deliver a notification to a Meta webhook (`/webhooks/whatsapp`, `/webhooks/messenger`) with a
+    /// given `X-Hub-Signature-256` header.
+    pub async fn meta_notification_signed(
         &self,
+        path: &str,
         body: &str,
         signature: &str,
     ) -> (u16, serde_json::Value) {
-        let signature = ("x-hub-signature-256", signature);
-        self.webhook("/webhooks/whatsapp", signature, body).await
+        self.webhook(path, ("x-hub-signature-256", signature), body)
+            .await
     }
 
     /// Deliver a Messenger notification signed with the page's app secret.
     pub async fn messenger_notification(&self, body: &str) -> (u16, serde_json::Value) {
         let signature = whatsapp_signature(MESSENGER_APP_SECRET, body.as_bytes());
-        self.messenger_notification_signed(body, &signature).await
-    }
-
-    /// Deliver a Messenger notification with a given signature header.
-    pub async fn messenger_notification_signed(
-        &self,
-        body: &str,
-        signature: &str,
-    ) -> (u16, serde_json::Value) {
-        let signature = ("x-hub-signature-256", signature);
-        self.webhook("/webhooks/messenger", signature, body).await
+        self.meta_notification_signed("/webhooks/messenger", body, &signature)
+            .await
     }
 
     /// POST a JSON webhook body with the header that authenticates it.

@@ -340,34 +340,27 @@ mod tests {
             json!({ "error": { "message": "m", "code": code, "error_subcode": subcode } })
                 .to_string()
         };
-        assert!(matches!(
-            outcome(400, error(10, 2_018_278).as_bytes()),
-            SendOutcome::OutsideWindow { .. }
-        ));
-        assert!(matches!(
-            outcome(400, error(100, 2_018_278).as_bytes()),
-            SendOutcome::OutsideWindow { .. }
-        ));
-        assert!(matches!(
-            outcome(400, error(551, 1_545_041).as_bytes()),
-            SendOutcome::RecipientGone { code, .. } if code == "551"
-        ));
-        assert!(matches!(
-            outcome(400, error(613, 0).as_bytes()),
-            SendOutcome::RateLimited { .. }
-        ));
-        assert!(matches!(
-            outcome(500, error(2, 0).as_bytes()),
-            SendOutcome::Transient { .. }
-        ));
-        assert!(matches!(
-            outcome(502, b"<html>"),
-            SendOutcome::Transient { .. }
-        ));
-        assert!(matches!(
-            outcome(400, b"<html>"),
-            SendOutcome::Rejected { code, .. } if code == "http_400"
-        ));
+        // (HTTP status, body) → the outcome's kind and, for a refusal, its code.
+        let kind = |answer: SendOutcome| match answer {
+            SendOutcome::OutsideWindow { .. } => "outside_window".to_owned(),
+            SendOutcome::RecipientGone { code, .. } => format!("gone {code}"),
+            SendOutcome::RateLimited { .. } => "rate_limited".to_owned(),
+            SendOutcome::Transient { .. } => "transient".to_owned(),
+            SendOutcome::Rejected { code, .. } => format!("rejected {code}"),
+            SendOutcome::Sent { .. } => "sent".to_owned(),
+        };
+        let cases: [(u16, Vec<u8>, &str); 7] = [
+            (400, error(10, 2_018_278).into_bytes(), "outside_window"),
+            (400, error(100, 2_018_278).into_bytes(), "outside_window"),
+            (400, error(551, 1_545_041).into_bytes(), "gone 551"),
+            (400, error(613, 0).into_bytes(), "rate_limited"),
+            (500, error(2, 0).into_bytes(), "transient"),
+            (502, b"<html>".to_vec(), "transient"),
+            (400, b"<html>".to_vec(), "rejected http_400"),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(kind(outcome(status, &body)), expected, "HTTP {status}");
+        }
     }
 
     #[test]
