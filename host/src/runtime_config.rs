@@ -6,6 +6,9 @@
 //! type = "redis"
 //! url = "redis://localhost:6379"
 //!
+//! # compatibility = "spin"    # issue exactly the commands of Spin's Redis store, defects
+//! #                           # included (see README, "Spin's Redis backend"); for tests
+//!
 //! [key_value_store.cache]
 //! type = "spin"                # SQLite
 //! path = "data/cache.db"       # relative to this file's directory; no path: in memory
@@ -18,6 +21,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::kv::RedisCommands;
 
 /// The parsed runtime config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +46,8 @@ pub enum KvStoreConfig {
     Redis {
         /// `redis://[user:password@]host[:port][/db]`.
         url: String,
+        /// `compatibility = "spin"` (this host only): the commands of Spin's Redis store.
+        commands: RedisCommands,
     },
 }
 
@@ -95,11 +102,19 @@ fn parse_store(section: &toml::Value, base_dir: &Path) -> Result<KvStoreConfig> 
             };
             KvStoreConfig::Spin { path }
         }
-        "redis" => match fields.remove("url") {
-            Some(toml::Value::String(url)) => KvStoreConfig::Redis { url },
-            Some(_) => bail!("`url` must be a string"),
-            None => bail!("`url` is missing (e.g. \"redis://localhost:6379\")"),
-        },
+        "redis" => {
+            let url = match fields.remove("url") {
+                Some(toml::Value::String(url)) => url,
+                Some(_) => bail!("`url` must be a string"),
+                None => bail!("`url` is missing (e.g. \"redis://localhost:6379\")"),
+            };
+            let commands = match fields.remove("compatibility") {
+                None => RedisCommands::Correct,
+                Some(toml::Value::String(mode)) if mode == "spin" => RedisCommands::SpinCompatible,
+                Some(_) => bail!("`compatibility` must be \"spin\" (or left out)"),
+            };
+            KvStoreConfig::Redis { url, commands }
+        }
         "azure_cosmos" | "aws_dynamo" => {
             bail!("type \"{kind}\" is supported by Spin but not by spinpost-host (\"spin\" or \"redis\")")
         }
@@ -144,7 +159,8 @@ type = "env"
         assert_eq!(
             config.key_value_stores.get("default"),
             Some(&KvStoreConfig::Redis {
-                url: "redis://localhost:6379".into()
+                url: "redis://localhost:6379".into(),
+                commands: RedisCommands::Correct,
             })
         );
         assert_eq!(
@@ -182,11 +198,31 @@ type = "env"
             err("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"\nuri = \"y\"\n"),
             "[key_value_store.default]: unknown field `uri` for type \"redis\""
         );
+        assert_eq!(
+            err("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"\ncompatibility = \"spin-4\"\n"),
+            "[key_value_store.default]: `compatibility` must be \"spin\" (or left out)"
+        );
         assert!(err("[key_value_store.default]\ntype = \"azure_cosmos\"\n")
             .contains("not by spinpost-host"));
         assert!(err("[key_value_store.default]\npath = \"x\"\n").contains("`type` is missing"));
         assert!(err("key_value_store = 1\n").contains("must be a table"));
         assert!(err("[key_value_store.default\n").contains("not valid TOML"));
+    }
+
+    #[test]
+    fn a_redis_store_can_issue_the_commands_of_spins() {
+        let config = RuntimeConfig::parse(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://r\"\ncompatibility = \"spin\"\n",
+            Path::new("."),
+        )
+        .expect("parse");
+        assert_eq!(
+            config.key_value_stores.get("default"),
+            Some(&KvStoreConfig::Redis {
+                url: "redis://r".into(),
+                commands: RedisCommands::SpinCompatible,
+            })
+        );
     }
 
     #[test]
