@@ -150,35 +150,41 @@ type = "spin"
 type = "spin"
 path = "/var/lib/kv.db"
 
+[key_value_store.as_spin]
+type = "redis"
+url = "redis://r"
+compatibility = "spin"
+
 [variables_provider]
 type = "env"
 "#,
             Path::new("/etc/spinpost"),
         )
         .expect("parse");
-        assert_eq!(
-            config.key_value_stores.get("default"),
-            Some(&KvStoreConfig::Redis {
-                url: "redis://localhost:6379".into(),
-                commands: RedisCommands::Correct,
-            })
-        );
-        assert_eq!(
-            config.key_value_stores.get("cache"),
-            Some(&KvStoreConfig::Spin {
-                path: Some(PathBuf::from("/etc/spinpost/data/cache.db"))
-            })
-        );
-        assert_eq!(
-            config.key_value_stores.get("scratch"),
-            Some(&KvStoreConfig::Spin { path: None })
-        );
-        assert_eq!(
-            config.key_value_stores.get("abs"),
-            Some(&KvStoreConfig::Spin {
-                path: Some(PathBuf::from("/var/lib/kv.db"))
-            })
-        );
+        let redis = |url: &str, commands| KvStoreConfig::Redis {
+            url: url.into(),
+            commands,
+        };
+        let spin = |path: Option<&str>| KvStoreConfig::Spin {
+            path: path.map(PathBuf::from),
+        };
+        let expected = BTreeMap::from([
+            (
+                "default".to_owned(),
+                redis("redis://localhost:6379", RedisCommands::Correct),
+            ),
+            (
+                "cache".to_owned(),
+                spin(Some("/etc/spinpost/data/cache.db")),
+            ),
+            ("scratch".to_owned(), spin(None)),
+            ("abs".to_owned(), spin(Some("/var/lib/kv.db"))),
+            (
+                "as_spin".to_owned(),
+                redis("redis://r", RedisCommands::SpinCompatible),
+            ),
+        ]);
+        assert_eq!(config.key_value_stores, expected);
         assert_eq!(config.ignored, vec!["variables_provider"]);
     }
 
@@ -207,22 +213,6 @@ type = "env"
         assert!(err("[key_value_store.default]\npath = \"x\"\n").contains("`type` is missing"));
         assert!(err("key_value_store = 1\n").contains("must be a table"));
         assert!(err("[key_value_store.default\n").contains("not valid TOML"));
-    }
-
-    #[test]
-    fn a_redis_store_can_issue_the_commands_of_spins() {
-        let config = RuntimeConfig::parse(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://r\"\ncompatibility = \"spin\"\n",
-            Path::new("."),
-        )
-        .expect("parse");
-        assert_eq!(
-            config.key_value_stores.get("default"),
-            Some(&KvStoreConfig::Redis {
-                url: "redis://r".into(),
-                commands: RedisCommands::SpinCompatible,
-            })
-        );
     }
 
     #[test]
