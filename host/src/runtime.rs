@@ -8,7 +8,7 @@ use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::kv::{KvBackend, KvError, KvStores, Snapshot};
+use crate::kv::{KvBackend, KvError, KvResult, KvStores, Snapshot, WatchedKey};
 use crate::outbound::AllowedHosts;
 use crate::variables::VariableNames;
 
@@ -67,12 +67,42 @@ impl OpenStore for BucketHandle {
     }
 }
 
-/// A `wasi:keyvalue/atomics.cas` handle: the key and the value it was last seen with.
+/// A `wasi:keyvalue/atomics.cas` handle: the key and the value it was last seen with, or the
+/// backend's own handle when its swaps are tied to one ([`KvBackend::watch`]).
 #[derive(Debug)]
 pub struct CasHandle {
     store: Arc<dyn KvBackend>,
     key: String,
     snapshot: Snapshot,
+    watched: Option<Box<dyn WatchedKey>>,
+}
+
+impl CasHandle {
+    /// A handle on `key`: the backend's watched handle (as Spin opens it, without reading), or a
+    /// snapshot of the value now, which `swap` expects still to find.
+    async fn open(store: Arc<dyn KvBackend>, key: String) -> KvResult<Self> {
+        let (snapshot, watched) = match store.watch(&key) {
+            Some(watching) => (None, Some(watching.await?)),
+            None => (store.get(key.clone()).await?, None),
+        };
+        Ok(Self {
+            store,
+            key,
+            snapshot,
+            watched,
+        })
+    }
+
+    /// The value now; the value a snapshot handle's `swap` expects from here on.
+    async fn current(&mut self) -> KvResult<Option<Vec<u8>>> {
+        match &self.watched {
+            Some(watched) => watched.current().await,
+            None => {
+                self.snapshot = self.store.get(self.key.clone()).await?;
+                Ok(self.snapshot.clone())
+            }
+        }
+    }
 }
 
 /// What a component is allowed to do, resolved from the manifest at start-up.
@@ -337,27 +367,29 @@ impl atomics::Host for RequestState {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        // `swap` takes ownership of the cas handle; on conflict a fresh handle (with a new
-        // snapshot) is handed back so the guest can retry.
+        // `swap` takes ownership of the cas handle; on conflict a fresh handle, already read, is
+        // handed back so the guest can retry (as Spin does).
         let CasHandle {
             store,
             key,
             snapshot,
+            watched,
         } = self.table.delete(cas)?;
-        let result = store.compare_and_swap(key.clone(), snapshot, value).await;
+        let result = match watched {
+            Some(watched) => watched.swap(value).await,
+            None => store.compare_and_swap(key.clone(), snapshot, value).await,
+        };
         match result {
             Ok(()) => Ok(Ok(())),
             Err(KvError::CasFailed) => {
-                let current = match store.get(key.clone()).await {
-                    Ok(v) => v,
-                    Err(e) => return Ok(Err(atomics::CasError::StoreError(e.into()))),
+                let fresh = match CasHandle::open(store, key).await {
+                    Ok(mut fresh) => fresh.current().await.map(|_| fresh),
+                    Err(e) => Err(e),
                 };
-                let fresh = self.table.push(CasHandle {
-                    store,
-                    key,
-                    snapshot: current,
-                })?;
-                Ok(Err(atomics::CasError::CasFailed(fresh)))
+                match fresh {
+                    Ok(fresh) => Ok(Err(atomics::CasError::CasFailed(self.table.push(fresh)?))),
+                    Err(e) => Ok(Err(atomics::CasError::StoreError(e.into()))),
+                }
             }
             Err(e) => Ok(Err(atomics::CasError::StoreError(e.into()))),
         }
@@ -371,32 +403,23 @@ impl atomics::HostCas for RequestState {
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
         let store = self.store(&bucket)?;
-        // Snapshot now: `swap` succeeds only if the value is still this one.
-        let snapshot = match store.get(key.clone()).await {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        Ok(Ok(self.table.push(CasHandle {
-            store,
-            key,
-            snapshot,
-        })?))
+        match CasHandle::open(store, key).await {
+            Ok(handle) => Ok(Ok(self.table.push(handle)?)),
+            Err(e) => Ok(Err(e.into())),
+        }
     }
 
     async fn current(
         &mut self,
         cas: Resource<CasHandle>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        let h = self.table.get(&cas)?;
-        let (store, key) = (h.store.clone(), h.key.clone());
         // Re-read like Spin does, and compare against what the guest saw last.
-        match store.get(key).await {
-            Ok(v) => {
-                self.table.get_mut(&cas)?.snapshot = v.clone();
-                Ok(Ok(v))
-            }
-            Err(e) => Ok(Err(e.into())),
-        }
+        Ok(self
+            .table
+            .get_mut(&cas)?
+            .current()
+            .await
+            .map_err(Into::into))
     }
 
     async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {

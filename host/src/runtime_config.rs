@@ -6,6 +6,9 @@
 //! type = "redis"
 //! url = "redis://localhost:6379"
 //!
+//! # compatibility = "spin"    # issue exactly the commands of Spin's Redis store, defects
+//! #                           # included (see README, "Spin's Redis backend"); for tests
+//!
 //! [key_value_store.cache]
 //! type = "spin"                # SQLite
 //! path = "data/cache.db"       # relative to this file's directory; no path: in memory
@@ -18,6 +21,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::kv::RedisCommands;
 
 /// The parsed runtime config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +46,8 @@ pub enum KvStoreConfig {
     Redis {
         /// `redis://[user:password@]host[:port][/db]`.
         url: String,
+        /// `compatibility = "spin"` (this host only): the commands of Spin's Redis store.
+        commands: RedisCommands,
     },
 }
 
@@ -95,11 +102,19 @@ fn parse_store(section: &toml::Value, base_dir: &Path) -> Result<KvStoreConfig> 
             };
             KvStoreConfig::Spin { path }
         }
-        "redis" => match fields.remove("url") {
-            Some(toml::Value::String(url)) => KvStoreConfig::Redis { url },
-            Some(_) => bail!("`url` must be a string"),
-            None => bail!("`url` is missing (e.g. \"redis://localhost:6379\")"),
-        },
+        "redis" => {
+            let url = match fields.remove("url") {
+                Some(toml::Value::String(url)) => url,
+                Some(_) => bail!("`url` must be a string"),
+                None => bail!("`url` is missing (e.g. \"redis://localhost:6379\")"),
+            };
+            let commands = match fields.remove("compatibility") {
+                None => RedisCommands::Correct,
+                Some(toml::Value::String(mode)) if mode == "spin" => RedisCommands::SpinCompatible,
+                Some(_) => bail!("`compatibility` must be \"spin\" (or left out)"),
+            };
+            KvStoreConfig::Redis { url, commands }
+        }
         "azure_cosmos" | "aws_dynamo" => {
             bail!("type \"{kind}\" is supported by Spin but not by spinpost-host (\"spin\" or \"redis\")")
         }
@@ -135,34 +150,41 @@ type = "spin"
 type = "spin"
 path = "/var/lib/kv.db"
 
+[key_value_store.as_spin]
+type = "redis"
+url = "redis://r"
+compatibility = "spin"
+
 [variables_provider]
 type = "env"
 "#,
             Path::new("/etc/spinpost"),
         )
         .expect("parse");
-        assert_eq!(
-            config.key_value_stores.get("default"),
-            Some(&KvStoreConfig::Redis {
-                url: "redis://localhost:6379".into()
-            })
-        );
-        assert_eq!(
-            config.key_value_stores.get("cache"),
-            Some(&KvStoreConfig::Spin {
-                path: Some(PathBuf::from("/etc/spinpost/data/cache.db"))
-            })
-        );
-        assert_eq!(
-            config.key_value_stores.get("scratch"),
-            Some(&KvStoreConfig::Spin { path: None })
-        );
-        assert_eq!(
-            config.key_value_stores.get("abs"),
-            Some(&KvStoreConfig::Spin {
-                path: Some(PathBuf::from("/var/lib/kv.db"))
-            })
-        );
+        let redis = |url: &str, commands| KvStoreConfig::Redis {
+            url: url.into(),
+            commands,
+        };
+        let spin = |path: Option<&str>| KvStoreConfig::Spin {
+            path: path.map(PathBuf::from),
+        };
+        let expected = BTreeMap::from([
+            (
+                "default".to_owned(),
+                redis("redis://localhost:6379", RedisCommands::Correct),
+            ),
+            (
+                "cache".to_owned(),
+                spin(Some("/etc/spinpost/data/cache.db")),
+            ),
+            ("scratch".to_owned(), spin(None)),
+            ("abs".to_owned(), spin(Some("/var/lib/kv.db"))),
+            (
+                "as_spin".to_owned(),
+                redis("redis://r", RedisCommands::SpinCompatible),
+            ),
+        ]);
+        assert_eq!(config.key_value_stores, expected);
         assert_eq!(config.ignored, vec!["variables_provider"]);
     }
 
@@ -181,6 +203,10 @@ type = "env"
         assert_eq!(
             err("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"\nuri = \"y\"\n"),
             "[key_value_store.default]: unknown field `uri` for type \"redis\""
+        );
+        assert_eq!(
+            err("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"\ncompatibility = \"spin-4\"\n"),
+            "[key_value_store.default]: `compatibility` must be \"spin\" (or left out)"
         );
         assert!(err("[key_value_store.default]\ntype = \"azure_cosmos\"\n")
             .contains("not by spinpost-host"));

@@ -7,137 +7,18 @@ mod feedback_sink;
 
 pub use feedback_sink::{FeedbackService, FEEDBACK_EVENTS_URL};
 
+mod batch_read;
+mod store;
+mod write_token;
+
+pub use store::{SpinStore, STORE_LABEL};
+
 use spin_sdk::http::{Request, Response};
-use spin_sdk::key_value::Store;
-use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use spinpost::clock::SystemClock;
-use spinpost::kv::{CasOutcome, CasSlot, Entries, KvStore, StoreError};
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
 use spinpost::web;
 use spinpost::{Error, Result};
-
-/// The label of the one store every component uses.
-pub const STORE_LABEL: &str = "default";
-
-/// The Spin key-value store behind the [`KvStore`] port.
-///
-/// Plain reads and writes use `fermyon:spin/key-value`; atomics and batches use `wasi:keyvalue`,
-/// which Spin backs with the same store for the same label.
-pub struct SpinStore {
-    store: Store,
-    bucket: wasi_store::Bucket,
-}
-
-impl SpinStore {
-    /// Open the default store.
-    ///
-    /// # Errors
-    /// 500 when the component has no access to the store (a spin.toml mistake).
-    pub fn open_default() -> Result<Self> {
-        let store = Store::open_default()
-            .map_err(|e| Error::internal(format!("opening key-value store: {e}")))?;
-        let bucket = wasi_store::open(STORE_LABEL)
-            .map_err(|e| Error::internal(format!("opening key-value bucket: {e:?}")))?;
-        Ok(SpinStore { store, bucket })
-    }
-}
-
-fn spin_err(e: spin_sdk::key_value::Error) -> StoreError {
-    StoreError(e.to_string())
-}
-
-fn wasi_err(e: wasi_store::Error) -> StoreError {
-    StoreError(match e {
-        wasi_store::Error::NoSuchStore => "no such store".to_owned(),
-        wasi_store::Error::AccessDenied => "access denied".to_owned(),
-        wasi_store::Error::Other(message) => message,
-    })
-}
-
-impl KvStore for SpinStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(key).map_err(spin_err)
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.store.set(key, value).map_err(spin_err)
-    }
-
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.store.delete(key).map_err(spin_err)
-    }
-
-    fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.store.exists(key).map_err(spin_err)
-    }
-
-    fn get_keys(&self) -> Result<Vec<String>, StoreError> {
-        self.store.get_keys().map_err(spin_err)
-    }
-
-    fn get_many(&self, keys: &[String]) -> Result<Entries, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found = batch::get_many(&self.bucket, keys).map_err(wasi_err)?;
-        // Hosts may return only the keys they hold, or in another order: answer in the order asked.
-        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
-            found.into_iter().collect();
-        Ok(keys
-            .iter()
-            .map(|k| (k.clone(), by_key.remove(k).flatten()))
-            .collect())
-    }
-
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        batch::set_many(&self.bucket, entries).map_err(wasi_err)
-    }
-
-    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        batch::delete_many(&self.bucket, keys).map_err(wasi_err)
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        atomics::increment(&self.bucket, key, delta).map_err(wasi_err)
-    }
-
-    fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
-        Ok(Box::new(SpinCasSlot {
-            store: self,
-            key: key.to_owned(),
-            cas: atomics::Cas::new(&self.bucket, key).map_err(wasi_err)?,
-        }))
-    }
-}
-
-/// A key held through `wasi:keyvalue/atomics`: the host refuses the swap if the key changed since.
-struct SpinCasSlot<'a> {
-    store: &'a SpinStore,
-    key: String,
-    cas: atomics::Cas,
-}
-
-impl CasSlot for SpinCasSlot<'_> {
-    fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.cas.current().map_err(wasi_err)
-    }
-
-    fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
-        let SpinCasSlot { store, key, cas } = *self;
-        match atomics::swap(cas, new) {
-            Ok(()) => Ok(CasOutcome::Swapped),
-            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Conflict(store.get(&key)?)),
-            Err(atomics::CasError::StoreError(e)) => Err(wasi_err(e)),
-        }
-    }
-}
 
 /// What every component's handlers reach the world through: the store, the clock and the admin token.
 /// A component wraps it with what is its own (dispatch adds its tick token).

@@ -8,6 +8,7 @@ use spinpost_host::{HostConfig, RunningHost};
 use tempfile::TempDir;
 
 use crate::fake_platform::FakePlatform;
+use crate::store_under_test::StoreUnderTest;
 
 /// The admin token the tests configure.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -66,6 +67,7 @@ pub struct TestApp {
     pub variables: HashMap<String, String>,
     manifest: PathBuf,
     state_dir: TempDir,
+    store: StoreUnderTest,
     client: reqwest::Client,
 }
 
@@ -91,7 +93,8 @@ impl TestApp {
     ) -> Self {
         build_components();
         let state_dir = tempfile::tempdir().expect("temp state dir");
-        let host = start_host(&manifest, state_dir.path(), &variables)
+        let store = StoreUnderTest::from_env(state_dir.path());
+        let host = start_host(&manifest, state_dir.path(), &store, &variables)
             .await
             .expect("host starts");
         TestApp {
@@ -101,6 +104,7 @@ impl TestApp {
             variables,
             manifest,
             state_dir,
+            store,
             client: reqwest::Client::new(),
         }
     }
@@ -110,9 +114,14 @@ impl TestApp {
         if let Some(host) = self.host.take() {
             host.shutdown().await;
         }
-        let host = start_host(&self.manifest, self.state_dir.path(), &self.variables)
-            .await
-            .expect("host restarts");
+        let host = start_host(
+            &self.manifest,
+            self.state_dir.path(),
+            &self.store,
+            &self.variables,
+        )
+        .await
+        .expect("host restarts");
         self.base_url = host.base_url();
         self.host = Some(host);
     }
@@ -345,11 +354,13 @@ pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
 async fn start_host(
     manifest: &Path,
     state_dir: &Path,
+    store: &StoreUnderTest,
     variables: &HashMap<String, String>,
 ) -> anyhow::Result<RunningHost> {
     let mut config = HostConfig::new(manifest);
     config.listen_addr = "127.0.0.1:0".parse()?;
     config.state_dir = state_dir.to_path_buf();
     config.variables_env = variables.clone();
+    config.runtime_config = store.runtime_config();
     spinpost_host::start(config).await
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisCommands, RedisStore};
 pub use self::sqlite::{KvDb, SqliteStore, DB_FILE_NAME};
 use crate::runtime_config::{KvStoreConfig, RuntimeConfig};
 
@@ -79,6 +79,23 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     /// Atomically replaces the value of `key` with `new` only if it still equals `expected`
     /// (`None`: the key must still be absent); otherwise [`KvError::CasFailed`].
     fn compare_and_swap(&self, key: String, expected: Snapshot, new: Vec<u8>) -> KvFuture<()>;
+    /// A compare-and-swap handle that keeps `key` watched, for a backend whose swaps are tied to
+    /// a handle (Spin's Redis store); `None`, the default: swaps compare against a snapshot through
+    /// [`KvBackend::compare_and_swap`].
+    fn watch(&self, key: &str) -> Option<KvFuture<Box<dyn WatchedKey>>> {
+        let _ = key;
+        None
+    }
+}
+
+/// A key held for compare-and-swap by a backend that ties the swap to the handle
+/// ([`KvBackend::watch`]).
+pub trait WatchedKey: Send + Sync + std::fmt::Debug {
+    /// Watches the key and reads its value.
+    fn current(&self) -> KvFuture<Option<Vec<u8>>>;
+    /// Writes `value` unless the key changed since [`WatchedKey::current`]; otherwise
+    /// [`KvError::CasFailed`].
+    fn swap(&self, value: Vec<u8>) -> KvFuture<()>;
 }
 
 /// The stores a host defines, by label. Cheap to clone (one per request).
@@ -132,11 +149,16 @@ impl KvStores {
                     Arc::new(SqliteStore::new(KvDb::open_in_memory()?, label.clone())),
                     "sqlite in memory (temporary)".to_owned(),
                 ),
-                KvStoreConfig::Redis { url } => {
-                    let store = RedisStore::connect(url)
+                KvStoreConfig::Redis { url, commands } => {
+                    let store = RedisStore::connect_with(url, *commands)
                         .await
                         .with_context(|| format!("key-value store '{label}'"))?;
-                    let summary = format!("redis at {}", store.address());
+                    let summary = match commands {
+                        RedisCommands::Correct => format!("redis at {}", store.address()),
+                        RedisCommands::SpinCompatible => {
+                            format!("redis at {} (Spin-compatible commands)", store.address())
+                        }
+                    };
                     (Arc::new(store), summary)
                 }
             };

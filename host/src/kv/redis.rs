@@ -7,6 +7,13 @@
 //! Compare-and-swap is one Lua script (compare the value, then `SET`), which Redis runs
 //! atomically. It compares values like the SQLite backend, where Spin uses `WATCH`/`MULTI` on a
 //! connection of its own per CAS handle.
+//!
+//! In Spin-compatibility mode ([`RedisCommands::SpinCompatible`], runtime config
+//! `compatibility = "spin"`) the store issues exactly the commands Spin's Redis store does (Spin 3.6
+//! to 4.0), defects included, so tests prove the components survive it: `get-many` is
+//! `KEYS <k1> <k2> ...` (an error for two keys or more), and compare-and-swap is `WATCH` and `GET` on
+//! a connection of its own, then `MULTI` / `SET` / `EXEC` and `UNWATCH <key>` (which Redis rejects,
+//! so every swap reports failure, also when its `SET` was applied).
 
 use std::time::Duration;
 
@@ -14,7 +21,7 @@ use anyhow::{anyhow, Context, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
 
-use super::{KvBackend, KvError, KvFuture, KvResult, Snapshot};
+use super::{KvBackend, KvError, KvFuture, KvResult, Snapshot, WatchedKey};
 
 /// Replaces `KEYS[1]` with `ARGV[3]` if its value is `ARGV[2]` (`ARGV[1] == "1"`) or if it is
 /// absent (`ARGV[1] == "0"`). Returns 1 if it did.
@@ -33,12 +40,24 @@ return 1
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Which commands a [`RedisStore`] issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedisCommands {
+    /// `MGET` for batch reads, a compare-and-swap script: correct results.
+    #[default]
+    Correct,
+    /// Exactly those of Spin's Redis store, with its defects (see the module documentation).
+    SpinCompatible,
+}
+
 /// A Redis database used as one key-value store.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    client: redis::Client,
     address: String,
     cas: Script,
+    commands: RedisCommands,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -59,6 +78,11 @@ impl RedisStore {
     /// Connects to `url` (`redis://[user:password@]host[:port][/db]`). The connection
     /// reconnects by itself if Redis restarts later.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, RedisCommands::Correct).await
+    }
+
+    /// Connects to `url`, issuing `commands`.
+    pub async fn connect_with(url: &str, commands: RedisCommands) -> Result<Self> {
         let address = redacted_address(url)?;
         let client =
             redis::Client::open(url).with_context(|| format!("invalid Redis URL for {address}"))?;
@@ -66,14 +90,21 @@ impl RedisStore {
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .with_context(|| format!("cannot connect to Redis at {address}"))?;
         Ok(Self {
             conn,
+            client,
             address,
             cas: Script::new(CAS_SCRIPT),
+            commands,
         })
+    }
+
+    /// Which commands it issues.
+    pub fn commands(&self) -> RedisCommands {
+        self.commands
     }
 
     /// `host:port[/db]` of the server, without credentials.
@@ -132,6 +163,10 @@ impl KvBackend for RedisStore {
         if keys.is_empty() {
             return no_op(Vec::new());
         }
+        if self.commands == RedisCommands::SpinCompatible {
+            // Spin's `get_many`: `KEYS` with the keys as patterns, its reply read as key/value pairs.
+            return self.query(redis::cmd("KEYS").arg(keys).clone());
+        }
         let values = self.query::<Vec<Option<Vec<u8>>>>(redis::cmd("MGET").arg(&keys).clone());
         Box::pin(async move {
             let values = values.await?;
@@ -185,6 +220,64 @@ impl KvBackend for RedisStore {
             } else {
                 Err(KvError::CasFailed)
             }
+        })
+    }
+
+    fn watch(&self, key: &str) -> Option<KvFuture<Box<dyn WatchedKey>>> {
+        if self.commands != RedisCommands::SpinCompatible {
+            return None;
+        }
+        let client = self.client.clone();
+        let key = key.to_owned();
+        Some(Box::pin(async move {
+            // A connection of its own, as Spin opens one per compare-and-swap handle: `WATCH` is
+            // scoped to a connection.
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT));
+            let conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            KvResult::Ok(Box::new(SpinWatchedKey { conn, key }) as Box<dyn WatchedKey>)
+        }))
+    }
+}
+
+/// A compare-and-swap handle as Spin's Redis store keeps one.
+#[derive(Debug)]
+struct SpinWatchedKey {
+    conn: redis::aio::MultiplexedConnection,
+    key: String,
+}
+
+impl WatchedKey for SpinWatchedKey {
+    fn current(&self) -> KvFuture<Option<Vec<u8>>> {
+        let (mut conn, key) = (self.conn.clone(), self.key.clone());
+        Box::pin(async move {
+            redis::cmd("WATCH").arg(&key).exec_async(&mut conn).await?;
+            Ok(redis::cmd("GET").arg(&key).query_async(&mut conn).await?)
+        })
+    }
+
+    fn swap(&self, value: Vec<u8>) -> KvFuture<()> {
+        let (mut conn, key) = (self.conn.clone(), self.key.clone());
+        Box::pin(async move {
+            // An aborted `EXEC` answers nil, which reads as success here, as in Spin.
+            let transaction: redis::RedisResult<()> = redis::pipe()
+                .atomic()
+                .set(&key, value)
+                .query_async(&mut conn)
+                .await;
+            // `UNWATCH` takes no argument: Redis rejects this, and the swap is reported as failed.
+            if redis::cmd("UNWATCH")
+                .arg(&key)
+                .exec_async(&mut conn)
+                .await
+                .is_err()
+            {
+                return Err(KvError::CasFailed);
+            }
+            transaction.map_err(|_| KvError::CasFailed)
         })
     }
 }
@@ -269,6 +362,66 @@ mod tests {
             store.get("b".into()).await.expect("get"),
             Some(b"next".to_vec())
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_spin_compatibility_mode_the_commands_are_spins_defects_included() {
+        let Some(server) = RedisServer::start_or_skip() else {
+            return;
+        };
+        let store = RedisStore::connect_with(&server.url(), RedisCommands::SpinCompatible)
+            .await
+            .expect("connect");
+        store
+            .set_many(vec![
+                ("a".into(), b"1".to_vec()),
+                ("b".into(), b"2".to_vec()),
+            ])
+            .await
+            .expect("set_many");
+        let err = store
+            .get_many(vec!["a".into(), "b".into()])
+            .await
+            .expect_err("KEYS takes one pattern");
+        assert!(
+            err.to_string().contains("wrong number of arguments"),
+            "{err}"
+        );
+        // One key absent: `KEYS` matches nothing, which reads as an empty answer.
+        assert_eq!(
+            store.get_many(vec!["nope".into()]).await.expect("get_many"),
+            Vec::new()
+        );
+        assert!(RedisStore::connect(&server.url())
+            .await
+            .expect("connect")
+            .watch("a")
+            .is_none());
+
+        // Every swap reports failure, applied or not: unchanged since `current`, the `SET` applies
+        // yet `UNWATCH <key>` fails the swap; changed since, `EXEC` aborts and nothing is written.
+        for (seen, other_writer, stored) in [
+            (None, None, &b"mine"[..]),
+            (Some(&b"mine"[..]), Some(&b"theirs"[..]), &b"theirs"[..]),
+        ] {
+            let cas = store
+                .watch("k")
+                .expect("spin-compatible store watches")
+                .await
+                .expect("open");
+            assert_eq!(cas.current().await.expect("current").as_deref(), seen);
+            if let Some(value) = other_writer {
+                store.set("k".into(), value.to_vec()).await.expect("set");
+            }
+            assert!(matches!(
+                cas.swap(b"mine".to_vec()).await,
+                Err(KvError::CasFailed)
+            ));
+            assert_eq!(
+                store.get("k".into()).await.expect("get").as_deref(),
+                Some(stored)
+            );
+        }
     }
 
     #[tokio::test]
