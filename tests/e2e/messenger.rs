@@ -2,11 +2,8 @@
 //! campaign sent only inside the 24-hour window, a person who is gone, and receipts by watermark that
 //! make delivered, read and open rate.
 
-use std::collections::BTreeMap;
-
-use reqwest::Method;
 use serde_json::{json, Value};
-use spinpost_tests::app::{send, whatsapp_signature, MESSENGER_PAGE_ID, MESSENGER_VERIFY_TOKEN};
+use spinpost_tests::app::{whatsapp_signature, MESSENGER_PAGE_ID, MESSENGER_VERIFY_TOKEN};
 use spinpost_tests::fixtures;
 use spinpost_tests::{FakeReply, TestApp};
 
@@ -49,12 +46,13 @@ fn watermark(fixture: &str, field: &str, sender: &str, watermark: i64) -> String
 #[tokio::test(flavor = "multi_thread")]
 async fn verification_handshake_answers_only_the_right_token() {
     let app = TestApp::start().await;
-    let path = format!("/webhooks/messenger?hub.mode=subscribe&hub.verify_token={MESSENGER_VERIFY_TOKEN}&hub.challenge=42");
-    let response = app.request(Method::GET, &path).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "42");
-    let guess = "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1";
-    let (status, body) = send(app.request(Method::GET, guess)).await;
+    let answer = app
+        .meta_handshake("/webhooks/messenger", MESSENGER_VERIFY_TOKEN, "42")
+        .await;
+    assert_eq!(answer, (200, "42".to_owned()));
+    let (status, body) = app
+        .meta_handshake("/webhooks/messenger", "guess", "1")
+        .await;
     assert_eq!(status, 403, "{body}");
 }
 
@@ -130,9 +128,8 @@ async fn a_messenger_campaign_inside_the_window_with_watermark_receipts() {
     assert_eq!(progress["counts"]["skipped"], 1, "{progress}");
 
     // What the Send API received: one message per person inside the window, none for the imported one.
-    let calls = app.fake.calls("messages");
-    let mut by_recipient: BTreeMap<String, Vec<&spinpost_tests::Recorded>> = BTreeMap::new();
-    for call in &calls {
+    let by_recipient = app.fake.calls_by_recipient("messages");
+    for call in by_recipient.values().flatten() {
         assert!(
             call.path
                 .ends_with(&format!("/v21.0/{MESSENGER_PAGE_ID}/messages")),
@@ -144,10 +141,6 @@ async fn a_messenger_campaign_inside_the_window_with_watermark_receipts() {
             .iter()
             .any(|(n, v)| n == "authorization" && v == "Bearer test-page-token"));
         assert_eq!(call.json["messaging_type"], "RESPONSE");
-        by_recipient
-            .entry(call.json["recipient"]["id"].as_str().unwrap().to_owned())
-            .or_default()
-            .push(call);
     }
     assert_eq!(by_recipient.len(), 5, "{by_recipient:?}");
     assert!(!by_recipient.contains_key(imported));

@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{json, Value};
-use spinpost_tests::app::{send, whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN};
+use spinpost_tests::app::{whatsapp_signature, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN};
 use spinpost_tests::fixtures::{self, unix_now_secs};
 use spinpost_tests::{FakeReply, TestApp};
 
@@ -45,14 +44,14 @@ fn statuses(items: &[(&str, &str)]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn verification_handshake_answers_only_the_right_token() {
     let app = TestApp::start().await;
-    let path = format!("/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={WHATSAPP_VERIFY_TOKEN}&hub.challenge=1158201444");
-    let response = app.request(Method::GET, &path).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "1158201444");
-    let guess = "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1";
-    let (status, body) = send(app.request(Method::GET, guess)).await;
+    let answer = app
+        .meta_handshake("/webhooks/whatsapp", WHATSAPP_VERIFY_TOKEN, "1158201444")
+        .await;
+    assert_eq!(answer, (200, "1158201444".to_owned()));
+    let (status, body) = app.meta_handshake("/webhooks/whatsapp", "guess", "1").await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(body["error"]["code"], "verification_failed");
+    let error: Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(error["error"]["code"], "verification_failed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

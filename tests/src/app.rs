@@ -218,6 +218,20 @@ impl TestApp {
         .await
     }
 
+    /// Meta's GET verification handshake at `path` (`/webhooks/whatsapp`, `/webhooks/messenger`) with
+    /// `token` and `challenge`; returns the status and the body text.
+    pub async fn meta_handshake(&self, path: &str, token: &str, challenge: &str) -> (u16, String) {
+        let query =
+            format!("{path}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge={challenge}");
+        let response = self
+            .request(reqwest::Method::GET, &query)
+            .send()
+            .await
+            .expect("handshake request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("handshake body"))
+    }
+
     /// Deliver a notification to a Meta webhook (`/webhooks/whatsapp`, `/webhooks/messenger`) with a
     /// given `X-Hub-Signature-256` header.
     pub async fn meta_notification_signed(

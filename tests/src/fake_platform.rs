@@ -233,6 +233,20 @@ impl FakePlatform {
             .filter(|r| r.api_method() == api_method)
             .collect()
     }
+
+    /// Requests for one API method, grouped by the recipient each names (chat, phone, receiver or
+    /// page-scoped id).
+    pub fn calls_by_recipient(
+        &self,
+        api_method: &str,
+    ) -> std::collections::BTreeMap<String, Vec<Recorded>> {
+        let mut by_recipient = std::collections::BTreeMap::<String, Vec<Recorded>>::new();
+        for call in self.calls(api_method) {
+            let recipient = recipient_of(&call.json).unwrap_or_default();
+            by_recipient.entry(recipient).or_default().push(call);
+        }
+        by_recipient
+    }
 }
 
 /// The fake's Viber message tokens count up from here, above 2^53 as real ones are.
