@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use crate::template::markup::Node;
+use crate::template::markup::{no_marker, plain_text, Node};
 
 /// How a platform reports what became of a sent message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,21 @@ pub struct TextFormat {
     pub max_caption: usize,
 }
 
+fn write_plain(_source: &str, nodes: &[Node]) -> FormattedText {
+    plain_text(nodes, no_marker)
+}
+
 impl TextFormat {
+    /// The format of a platform without inline formatting: plain text, links written out after
+    /// their text.
+    pub const fn plain(max_text: usize, max_caption: usize) -> Self {
+        TextFormat {
+            write: write_plain,
+            max_text,
+            max_caption,
+        }
+    }
+
     /// The limit for a message with or without a photo.
     pub fn limit(&self, with_photo: bool) -> usize {
         if with_photo {

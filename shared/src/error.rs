@@ -170,6 +170,18 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
+impl Error {
+    /// Fails the test unless the message names `part`: errors must say what to fix.
+    pub(crate) fn assert_mentions(&self, part: &str) {
+        assert!(
+            self.message.contains(part),
+            "{:?} does not mention {part:?}",
+            self.message
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

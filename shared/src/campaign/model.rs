@@ -263,7 +263,6 @@ fn was_subscribed_at(subscriber: &Subscriber, at: DateTime<Utc>) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct NewCampaign {
     /// A client-chosen id; generated from the name when absent.
-    #[serde(default)]
     pub id: Option<String>,
     /// The display name.
     pub name: String,
@@ -272,7 +271,6 @@ pub struct NewCampaign {
     /// The template id.
     pub template_id: String,
     /// A template version to pin now (otherwise the latest when scheduled).
-    #[serde(default)]
     pub template_version: Option<u32>,
     /// Campaign variables.
     #[serde(default)]

@@ -31,10 +31,8 @@ pub struct ScheduleRequest {
     /// with `timezone`.
     pub send_at: String,
     /// An IANA zone for a local `send_at`, e.g. `Europe/Berlin`.
-    #[serde(default)]
     pub timezone: Option<String>,
     /// The template version to pin; the latest when absent (and none was pinned at creation).
-    #[serde(default)]
     pub template_version: Option<u32>,
 }
 

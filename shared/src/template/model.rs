@@ -409,12 +409,10 @@ pub struct WhatsappTemplateSpec {
 #[serde(deny_unknown_fields)]
 pub struct NewTemplate {
     /// The id; derived from the name when absent.
-    #[serde(default)]
     pub id: Option<String>,
     /// The display name.
     pub name: String,
     /// The fallback locale; optional with a single locale.
-    #[serde(default)]
     pub default_locale: Option<String>,
     /// A variant per locale tag.
     pub locales: BTreeMap<String, Variant>,
@@ -425,10 +423,8 @@ pub struct NewTemplate {
 #[serde(deny_unknown_fields)]
 pub struct TemplateUpdate {
     /// A new display name.
-    #[serde(default)]
     pub name: Option<String>,
     /// The fallback locale; optional with a single locale.
-    #[serde(default)]
     pub default_locale: Option<String>,
     /// A variant per locale tag.
     pub locales: BTreeMap<String, Variant>,
@@ -539,11 +535,7 @@ mod tests {
         let err =
             TemplateContent::parse(Some("de"), BTreeMap::from([("en".into(), variant("Hi"))]))
                 .unwrap_err();
-        assert!(
-            err.message().contains("default_locale"),
-            "{}",
-            err.message()
-        );
+        err.assert_mentions("default_locale");
     }
 
     #[test]

@@ -217,16 +217,12 @@ pub fn list_templates<S: KvStore + ?Sized>(
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// The version; the latest when absent.
-    #[serde(default)]
     pub version: Option<u32>,
     /// A stored subscriber to render for.
-    #[serde(default)]
     pub subscriber_id: Option<String>,
     /// Sample data: a subscriber (instead of `subscriber_id`) and campaign values.
-    #[serde(default)]
     pub sample: Option<SampleData>,
     /// The platform; the subscriber's own, else Telegram.
-    #[serde(default)]
     pub platform: Option<Platform>,
 }
 
@@ -235,10 +231,8 @@ pub struct PreviewRequest {
 #[serde(deny_unknown_fields)]
 pub struct SampleData {
     /// The recipient.
-    #[serde(default)]
     pub subscriber: Option<SampleSubscriber>,
     /// The campaign.
-    #[serde(default)]
     pub campaign: Option<SampleCampaign>,
 }
 
@@ -247,22 +241,16 @@ pub struct SampleData {
 #[serde(deny_unknown_fields)]
 pub struct SampleSubscriber {
     /// A subscriber id such as `telegram:shop:42` (sets the channel).
-    #[serde(default)]
     pub id: Option<String>,
     /// First name.
-    #[serde(default)]
     pub first_name: Option<String>,
     /// Last name.
-    #[serde(default)]
     pub last_name: Option<String>,
     /// User name.
-    #[serde(default)]
     pub username: Option<String>,
     /// Locale, e.g. `pt-BR` (chooses the variant).
-    #[serde(default)]
     pub locale: Option<String>,
     /// IANA time zone.
-    #[serde(default)]
     pub timezone: Option<String>,
     /// Tags.
     #[serde(default)]
@@ -277,10 +265,8 @@ pub struct SampleSubscriber {
 #[serde(deny_unknown_fields)]
 pub struct SampleCampaign {
     /// Campaign id.
-    #[serde(default)]
     pub id: Option<String>,
     /// Campaign name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Campaign variables.
     #[serde(default)]

@@ -1,17 +1,12 @@
 //! How Messenger shows a rendered message: plain text (it has no inline formatting), links written out.
 
 use crate::capabilities::TextFormat;
-use crate::template::markup::{no_marker, plain_text};
 
 /// Messenger's text format. Every template is checked at save time against every platform's limits,
 /// so these are the common ones (a template fit for Telegram and WhatsApp stays valid); the Send API's
 /// own limits (2000 characters of text, 80 of a title under a photo) are kept by
 /// [`super::send`], which refuses a longer text and writes a photo with a longer text as a link.
-pub const FORMAT: TextFormat = TextFormat {
-    max_text: 4096,
-    max_caption: 1024,
-    write: |_source, nodes| plain_text(nodes, no_marker),
-};
+pub const FORMAT: TextFormat = TextFormat::plain(4096, 1024);
 
 #[cfg(test)]
 mod tests {

@@ -2,14 +2,9 @@
 //! written out after their text, measured in characters.
 
 use crate::capabilities::TextFormat;
-use crate::template::markup::{no_marker, plain_text};
 
 /// Viber's text format: a text message of at most 7000 characters, a picture's text of at most 768.
-pub const FORMAT: TextFormat = TextFormat {
-    max_caption: 768,
-    max_text: 7000,
-    write: |_source, nodes| plain_text(nodes, no_marker),
-};
+pub const FORMAT: TextFormat = TextFormat::plain(7000, 768);
 
 #[cfg(test)]
 mod tests {
