@@ -3,6 +3,7 @@
 mod crafted_input;
 mod host;
 mod messenger;
+mod meta_webhooks;
 mod telegram;
 mod viber;
 mod whatsapp;

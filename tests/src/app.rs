@@ -156,6 +156,15 @@ impl TestApp {
         self.admin_json(reqwest::Method::GET, path, None).await
     }
 
+    /// The subscriber `id`, which must be subscribed with its first consent given by `source`.
+    pub async fn subscribed_by(&self, id: &str, source: &str) -> serde_json::Value {
+        let (status, subscriber) = self.admin_get(&format!("/api/v1/subscribers/{id}")).await;
+        assert_eq!(status, 200, "{subscriber}");
+        assert_eq!(subscriber["status"], "subscribed", "{subscriber}");
+        assert_eq!(subscriber["consent"][0]["source"], source, "{subscriber}");
+        subscriber
+    }
+
     /// Import subscribers from JSON lines; returns the import report (the call must answer 200).
     pub async fn import_subscribers(&self, json_lines: &str) -> serde_json::Value {
         let request = self
