@@ -109,6 +109,20 @@ impl TestApp {
         }
     }
 
+    /// A client of a host started elsewhere (a replica process) at `base_url`, calling `fake`.
+    pub fn attached(base_url: String, fake: FakePlatform) -> Self {
+        TestApp {
+            host: None,
+            base_url,
+            fake,
+            variables: HashMap::new(),
+            manifest: workspace_root().join("spin.toml"),
+            state_dir: tempfile::tempdir().expect("temp state dir"),
+            store: StoreUnderTest::Sqlite,
+            client: reqwest::Client::new(),
+        }
+    }
+
     /// Stop the host and start a new one on the same state dir (and a new port).
     pub async fn restart(&mut self) {
         if let Some(host) = self.host.take() {

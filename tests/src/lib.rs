@@ -4,6 +4,7 @@
 pub mod app;
 pub mod fake_platform;
 pub mod fixtures;
+pub mod replicas;
 pub mod store_under_test;
 
 pub use app::{TestApp, ADMIN_TOKEN, TELEGRAM_BOT, TELEGRAM_WEBHOOK_SECRET, TICK_TOKEN};

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 #[path = "../../host/tests/support/redis_server.rs"]
-mod redis_server;
+pub(crate) mod redis_server;
 
 use redis_server::RedisServer;
 

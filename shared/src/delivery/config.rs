@@ -32,7 +32,8 @@ pub struct SenderConfig {
     pub chunk_size: usize,
     /// Index pages one audience walk reads at most.
     pub max_pages_per_walk: u64,
-    /// How long a lease outlives the last reserved send slot.
+    /// How long a lease outlives the last reserved send slot. Each chunk's write renews it, so it only
+    /// needs to cover one chunk's sends; short, so a tick that died holds its batch for seconds.
     pub lease: Duration,
     /// Attempts for transient failures (5xx, network) before the delivery fails.
     pub max_attempts: u32,
@@ -57,7 +58,7 @@ impl SenderConfig {
             batch_size: 100,
             chunk_size: 10,
             max_pages_per_walk: 5,
-            lease: Duration::seconds(120),
+            lease: Duration::seconds(15),
             max_attempts: 5,
             backoff_base: Duration::seconds(1),
             max_rate_limited: 10,
