@@ -257,6 +257,20 @@ mod tests {
         .to_owned()
     }
 
+    /// A campaign message "hi", from someone who last wrote at `last_inbound_at`.
+    fn outgoing(last_inbound_at: Option<chrono::DateTime<chrono::Utc>>) -> Outgoing {
+        Outgoing {
+            campaign_id: "c1".into(),
+            message: RenderedMessage {
+                text: "hi".into(),
+                photo_url: None,
+                buttons: vec![],
+                platform_template: None,
+            },
+            last_inbound_at,
+        }
+    }
+
     /// Both platforms' APIs, a fixed clock and both platforms configured.
     fn world() -> (FakeApi, ManualClock, Platforms) {
         (
@@ -273,16 +287,6 @@ mod tests {
     fn each_platform_goes_through_its_adapter() {
         let (http, clock, platforms) = world();
         let messenger = platforms.connect(&http, &clock);
-        let outgoing = |last_inbound_at| Outgoing {
-            campaign_id: "c1".into(),
-            message: RenderedMessage {
-                text: "hi".into(),
-                photo_url: None,
-                buttons: vec![],
-                platform_template: None,
-            },
-            last_inbound_at,
-        };
         let telegram = Channel::parse("telegram:shop").unwrap();
         let chat = Address::parse(Platform::Telegram, "42").unwrap();
         assert_eq!(
@@ -323,16 +327,6 @@ mod tests {
             .refuse("/bot1:T/");
         let (_, clock, platforms) = world();
         let messenger = platforms.connect(&http, &clock);
-        let outgoing = |last_inbound_at| Outgoing {
-            campaign_id: "c1".into(),
-            message: RenderedMessage {
-                text: "hi".into(),
-                photo_url: None,
-                buttons: vec![],
-                platform_template: None,
-            },
-            last_inbound_at,
-        };
         let whatsapp = Channel::parse("whatsapp:1122334455667").unwrap();
         let phone = |n: &str| Address::parse(Platform::Whatsapp, n).unwrap();
         let (a, b, c) = (
