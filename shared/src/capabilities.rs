@@ -23,6 +23,9 @@ pub struct Capabilities {
     pub default_rate_per_second: u32,
     /// The highest send rate per second a deployment may set.
     pub max_rate_per_second: u32,
+    /// The highest send rate per second of an account that pays for its broadcasts, where the platform
+    /// sells them (Telegram's `allow_paid_broadcast`); `None` elsewhere.
+    pub max_paid_rate_per_second: Option<u32>,
     /// What comes back about sent messages.
     pub receipts: Receipts,
     /// How long after a recipient's last message free-form messages may be sent; `None` when always.

@@ -1,6 +1,7 @@
-//! The ports through which messages leave: [`HttpClient`] (the host's outbound HTTP), [`Messenger`]
-//! (one rendered message to one address, answered in the platform-neutral [`SendOutcome`]) and
-//! [`PressAcknowledger`] (the answer to a button press that a platform's client waits for).
+//! The ports through which messages leave: [`HttpClient`] (the host's outbound HTTP, one request or
+//! many in flight together), [`Messenger`] (rendered messages to addresses, answered in the
+//! platform-neutral [`SendOutcome`]) and [`PressAcknowledger`] (the answer to a button press that a
+//! platform's client waits for). A platform's request with the way to read its answer is an [`ApiCall`].
 
 use crate::error::Result;
 use crate::subscriber::{Address, Channel};
@@ -20,6 +21,104 @@ pub trait HttpClient {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError>;
+
+    /// Send every request at once and wait for all their answers, given in the order of `requests`.
+    /// A host that can keep requests in flight together overrides this; the default sends them one
+    /// after another.
+    fn send_all(
+        &self,
+        requests: Vec<http::Request<Vec<u8>>>,
+    ) -> Vec<Result<http::Response<Vec<u8>>, TransportError>> {
+        requests
+            .into_iter()
+            .map(|request| self.send(request))
+            .collect()
+    }
+}
+
+/// One platform API call ready to go: the request, how its answer reads, and the credential that must
+/// never show in a transport error.
+pub struct ApiCall {
+    /// The request to send.
+    pub request: http::Request<Vec<u8>>,
+    /// Reads the answer to `request`.
+    pub reader: AnswerReader,
+}
+
+/// Turns the answer to an [`ApiCall`] into a [`SendOutcome`].
+#[derive(Clone)]
+pub struct AnswerReader {
+    read: fn(u16, &[u8]) -> SendOutcome,
+    secret: Option<crate::secret::Secret>,
+}
+
+impl ApiCall {
+    /// A call whose answer `read` translates from its status and body; `secret` (a token in the URL or
+    /// headers) is replaced by `***` in transport errors.
+    pub fn new(
+        request: http::Request<Vec<u8>>,
+        read: fn(u16, &[u8]) -> SendOutcome,
+        secret: Option<crate::secret::Secret>,
+    ) -> Self {
+        ApiCall {
+            request,
+            reader: AnswerReader { read, secret },
+        }
+    }
+
+    /// Send it alone and read the answer.
+    pub fn send<H: HttpClient + ?Sized>(self, client: &H) -> SendOutcome {
+        let ApiCall { request, reader } = self;
+        reader.read(client.send(request))
+    }
+}
+
+impl AnswerReader {
+    /// The outcome of the call: the platform's answer translated, or a transient failure when no
+    /// answer came (retried with backoff).
+    pub fn read(&self, answer: Result<http::Response<Vec<u8>>, TransportError>) -> SendOutcome {
+        match answer {
+            Ok(response) => (self.read)(response.status().as_u16(), response.body()),
+            Err(e) => {
+                let reason = e.to_string();
+                let reason = match self.secret.as_ref().map(|s| s.expose()) {
+                    Some(token) if !token.is_empty() => reason.replace(token, "***"),
+                    _ => reason,
+                };
+                SendOutcome::Transient { reason }
+            }
+        }
+    }
+}
+
+/// Send `calls` in flight together through `client`; each entry is the call's outcome, or the outcome
+/// decided without a call (`Err`), in the order given.
+pub fn send_calls<H: HttpClient + ?Sized>(
+    client: &H,
+    calls: Vec<Result<ApiCall, SendOutcome>>,
+) -> Vec<SendOutcome> {
+    let mut requests = Vec::new();
+    let mut plan = Vec::with_capacity(calls.len());
+    for call in calls {
+        plan.push(match call {
+            Ok(ApiCall { request, reader }) => {
+                requests.push(request);
+                Ok(reader)
+            }
+            Err(decided) => Err(decided),
+        });
+    }
+    let mut answers = client.send_all(requests).into_iter();
+    plan.into_iter()
+        .map(|planned| match planned {
+            Ok(reader) => reader.read(answers.next().unwrap_or_else(|| {
+                Err(TransportError(
+                    "the host gave no answer to this request".into(),
+                ))
+            })),
+            Err(decided) => decided,
+        })
+        .collect()
 }
 
 /// What became of one send attempt, in terms the dispatcher acts on.
@@ -33,6 +132,14 @@ pub enum SendOutcome {
     /// The platform asks us to slow down: pause this channel, then try the same message again.
     RateLimited {
         /// Seconds to wait.
+        retry_after_secs: u64,
+        /// The platform's words.
+        reason: String,
+    },
+    /// The platform limits messages to this one recipient (WhatsApp 131056): wait before sending them
+    /// again; the channel keeps sending to everyone else.
+    RecipientRateLimited {
+        /// Seconds to wait before this recipient is tried again.
         retry_after_secs: u64,
         /// The platform's words.
         reason: String,
@@ -70,6 +177,19 @@ pub trait Messenger {
     type Message;
     /// Send `message` to `to` on `channel`.
     fn send(&self, channel: &Channel, to: &Address, message: &Self::Message) -> SendOutcome;
+
+    /// Send each `(address, message)` on `channel` with the requests in flight together; the outcomes
+    /// in the order of `sends`. The default sends them one after another.
+    fn send_many(
+        &self,
+        channel: &Channel,
+        sends: &[(&Address, &Self::Message)],
+    ) -> Vec<SendOutcome> {
+        sends
+            .iter()
+            .map(|(to, message)| self.send(channel, to, message))
+            .collect()
+    }
 }
 
 /// Acknowledges button presses on the platforms whose clients wait for an answer

@@ -74,6 +74,20 @@ impl HttpClient for SpinHttp {
         spin_sdk::http::run(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(request))
             .map_err(|e| TransportError(e.to_string()))
     }
+
+    /// Start every request (`wasi:http/outgoing-handler.handle`), then wait for their answers
+    /// together: spin-sdk's executor polls all their pollables at once with `wasi:io/poll.poll`.
+    fn send_all(
+        &self,
+        requests: Vec<http::Request<Vec<u8>>>,
+    ) -> Vec<Result<http::Response<Vec<u8>>, TransportError>> {
+        let in_flight = requests.into_iter().map(|request| async move {
+            spin_sdk::http::send::<_, http::Response<Vec<u8>>>(request)
+                .await
+                .map_err(|e| TransportError(e.to_string()))
+        });
+        spin_sdk::http::run(futures::future::join_all(in_flight))
+    }
 }
 
 /// A Spin variable; absent or unset gives the empty string (spin.toml gives every variable a default or

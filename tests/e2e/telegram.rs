@@ -255,7 +255,7 @@ async fn the_whole_telegram_journey() {
 async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
     let app = std::sync::Arc::new(
         TestApp::start_with(|vars| {
-            vars.insert("telegram_rate_per_second".into(), "50".into());
+            vars.insert("telegram_rate_per_second".into(), "30".into());
             vars.insert("tick_budget_ms".into(), "400".into());
         })
         .await,
@@ -293,12 +293,13 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
         .map(|(chat, _)| *chat)
         .collect();
     assert!(twice.is_empty(), "messaged twice: {twice:?}");
-    // Overlapping calls share the bot's pace: 60 sends at 50/s take at least ~1.2 s in all.
+    // Overlapping calls share the bot's pace: 60 sends at 30/s take ~2 s in all, less at most the
+    // 200 ms a channel behind its pace may make up.
     let mut times: Vec<_> = app.fake.calls("sendMessage").iter().map(|c| c.at).collect();
     times.sort();
     let spread = times.last().unwrap().duration_since(times[0]);
     assert!(
-        spread >= Duration::from_millis(59 * 1000 / 50 * 9 / 10),
+        spread >= Duration::from_millis((59 * 1000 / 30 - 200) * 9 / 10),
         "60 sends in {spread:?}"
     );
     let (_, progress) = app.admin_get("/api/v1/campaigns/overlap/progress").await;

@@ -123,6 +123,11 @@ impl TestApp {
         }
     }
 
+    /// The URL of the app's Redis server, when the tests run on Redis (`SPINPOST_E2E_STORE`).
+    pub fn redis_url(&self) -> Option<String> {
+        self.store.redis_url()
+    }
+
     /// Stop the host and start a new one on the same state dir (and a new port).
     pub async fn restart(&mut self) {
         if let Some(host) = self.host.take() {

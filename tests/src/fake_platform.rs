@@ -89,6 +89,8 @@ struct State {
     recorded: Vec<Recorded>,
     scripts: Vec<Script>,
     next_message_id: u64,
+    /// How long every answer takes, as a real platform's round trip would.
+    latency: std::time::Duration,
 }
 
 /// The running fake.
@@ -206,11 +208,20 @@ impl FakePlatform {
             });
             reply
         };
+        let latency = self.state.lock().expect("fake state").latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         hyper::Response::builder()
             .status(reply.status)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(reply.body.to_string())))
             .expect("valid response")
+    }
+
+    /// Answer every request `latency` after it arrived (requests in flight together wait together).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.state.lock().expect("fake state").latency = latency;
     }
 
     /// Answer the next requests for `recipient` with `replies`, in order, then normally again.

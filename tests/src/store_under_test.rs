@@ -19,7 +19,7 @@ pub enum StoreUnderTest {
     /// A `redis-server` of the app's own, and the runtime config file pointing at it.
     Redis {
         /// Kept for its lifetime: dropping it stops the server.
-        _server: RedisServer,
+        server: RedisServer,
         runtime_config: PathBuf,
     },
 }
@@ -45,8 +45,16 @@ impl StoreUnderTest {
         );
         std::fs::write(&runtime_config, contents).expect("write the runtime config file");
         StoreUnderTest::Redis {
-            _server: server,
+            server,
             runtime_config,
+        }
+    }
+
+    /// The URL of the app's Redis server, when the store is Redis.
+    pub fn redis_url(&self) -> Option<String> {
+        match self {
+            StoreUnderTest::Sqlite => None,
+            StoreUnderTest::Redis { server, .. } => Some(server.url()),
         }
     }
 

@@ -1,5 +1,6 @@
-//! One chunk of a batch, in four steps: ask the policy chain about each recipient, reserve send slots
-//! and record the intent, send in those slots, then record the outcomes (message references first).
+//! One chunk of a batch: ask the policy chain about each recipient, reserve send slots, then send in
+//! waves of requests in flight together, each wave's intent recorded just before it starts and its
+//! outcomes with the next wave's intent (message references first).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -9,6 +10,7 @@ use crate::error::Result;
 use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
+use crate::messenger::SendOutcome;
 use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
@@ -69,15 +71,15 @@ struct Plans {
     ready: Vec<Ready>,
 }
 
-/// What the sends of a chunk produced, to be written.
-#[derive(Default)]
-struct Sent {
-    outcomes: Vec<(usize, DeliveryEntry)>,
-    references: Vec<SentMessageRef>,
+/// The recipients the chain let through, each with its reserved send slot.
+struct Queue {
+    ready: Vec<Ready>,
+    slots: Vec<DateTime<Utc>>,
+    planned_at: DateTime<Utc>,
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {
-    /// Decide, record intent, send and record outcomes for a few entries.
+    /// Decide, reserve send slots, then send in waves, recording intent and outcomes, for a few entries.
     pub(super) fn send_chunk(
         &self,
         campaign: &Campaign,
@@ -87,10 +89,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     ) -> Result<Chunk> {
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let planned_at = self.clock.now();
-        let Plans {
-            mut decided,
-            mut ready,
-        } = self.decide(campaign, batch, chunk, planned_at)?;
+        let Plans { decided, mut ready } = self.decide(campaign, batch, chunk, planned_at)?;
         let addresses: Vec<_> = ready.iter().map(|r| &r.address).collect();
         let rate = self.config.rate_for(campaign.channel.platform());
         let slots = pacing::reserve_slots(
@@ -100,38 +99,162 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             rate,
             planned_at,
             self.config.deadline,
+            self.config.catch_up(),
         )?;
         let starved = !ready.is_empty() && slots.is_empty();
         ready.truncate(slots.len());
-        // Intent: the entries about to go out are marked in flight before the first is sent.
-        decided.extend(ready.iter().map(|r| {
-            let mut entry = batch.entries[r.index].clone();
-            entry.outcome = DeliveryState::InFlight;
-            (r.index, entry)
-        }));
-        let last_slot = slots.last().copied().unwrap_or(planned_at);
-        let lease_until = last_slot + self.config.lease;
-        let Some(written) = self.write(id, number, &decided, lease_until, report)? else {
-            return Ok(Chunk::LeaseLost);
+        if starved || ready.is_empty() {
+            let lease_until = planned_at + self.config.lease;
+            let Some(written) = self.write(id, number, &decided, lease_until, report)? else {
+                return Ok(Chunk::LeaseLost);
+            };
+            // Starved: no slot fits before the deadline. Otherwise every entry was decided unsent.
+            return Ok(if starved {
+                Chunk::NoSlot(written)
+            } else {
+                Chunk::Done(written)
+            });
+        }
+        let queue = Queue {
+            ready,
+            slots,
+            planned_at,
         };
-        if starved {
-            return Ok(Chunk::NoSlot(written));
+        self.send_in_waves(campaign, batch, decided, queue, report)
+    }
+
+    /// Send the queue in waves. A wave is every recipient whose slot has come (at most the channel's
+    /// in-flight limit), started together and awaited together. Its intent is written just before it
+    /// starts, in the same compare-and-swap as the previous wave's outcomes (their message references
+    /// stored first), so only requests about to start can end `outcome_unknown`. Once the channel is
+    /// paused (by an answer or by another tick), the rest stay pending, untouched.
+    fn send_in_waves(
+        &self,
+        campaign: &Campaign,
+        batch: &DeliveryBatch,
+        decided: Vec<(usize, DeliveryEntry)>,
+        queue: Queue,
+        report: &mut BatchReport,
+    ) -> Result<Chunk> {
+        let (id, number) = (campaign.id.as_str(), batch.batch);
+        let rate = self.config.rate_for(campaign.channel.platform());
+        let limit = self.config.in_flight_for(rate);
+        let last_slot = queue.slots.last().copied().unwrap_or(queue.planned_at);
+        let planned_at = queue.planned_at;
+        let mut waiting = queue.ready.into_iter().zip(queue.slots).peekable();
+        let mut unwritten = decided;
+        let mut references = Vec::new();
+        let mut current = None;
+        while let Some(&(_, next_slot)) = waiting.peek() {
+            if !self.wait_for_slot(campaign, next_slot)? {
+                break;
+            }
+            let now = self.clock.now();
+            let mut wave = Vec::new();
+            while wave.len() < limit {
+                let Some((recipient, _)) = waiting.next_if(|(_, slot)| *slot <= now) else {
+                    break;
+                };
+                let index = recipient.index;
+                let entry = &batch.entries[index];
+                match self.reconsider(campaign, entry, recipient, planned_at)? {
+                    Ok(recipient) => wave.push(recipient),
+                    Err(decision) => unwritten.push((index, decision.apply(entry, now))),
+                }
+            }
+            // Intent: the wave's entries are in flight before its first request starts.
+            unwritten.extend(wave.iter().map(|r| {
+                let mut entry = batch.entries[r.index].clone();
+                entry.outcome = DeliveryState::InFlight;
+                (r.index, entry)
+            }));
+            self.record_references(campaign, &references)?;
+            references.clear();
+            let lease_until = last_slot.max(now) + self.config.lease;
+            let Some(written) = self.write(id, number, &unwritten, lease_until, report)? else {
+                return Ok(Chunk::LeaseLost);
+            };
+            current = Some(written);
+            unwritten.clear();
+            let paused = self.send_wave(
+                campaign,
+                batch,
+                &wave,
+                report,
+                &mut unwritten,
+                &mut references,
+            )?;
+            if paused {
+                break;
+            }
         }
-        if ready.is_empty() {
-            // Every entry of the chunk was decided without sending.
-            return Ok(Chunk::Done(written));
-        }
-        let sent = self.send_in_slots(campaign, batch, ready, &slots, planned_at, report)?;
         // References first: a crash right after leaves them for entries that end `outcome_unknown`,
         // which still attributes replies to messages that did go out.
-        self.record_references(campaign, &sent.references)?;
+        self.record_references(campaign, &references)?;
+        if unwritten.is_empty() {
+            if let Some(written) = current {
+                return Ok(Chunk::Done(written));
+            }
+        }
         let lease_until = self.clock.now() + self.config.lease;
         Ok(
-            match self.write(id, number, &sent.outcomes, lease_until, report)? {
+            match self.write(id, number, &unwritten, lease_until, report)? {
                 Some(written) => Chunk::Done(written),
                 None => Chunk::LeaseLost,
             },
         )
+    }
+
+    /// Send one wave with its requests in flight together and apply each answer to its entry (the
+    /// changes to `unwritten`, the references to `references`). `true` when an answer paused the
+    /// channel.
+    fn send_wave(
+        &self,
+        campaign: &Campaign,
+        batch: &DeliveryBatch,
+        wave: &[Ready],
+        report: &mut BatchReport,
+        unwritten: &mut Vec<(usize, DeliveryEntry)>,
+        references: &mut Vec<SentMessageRef>,
+    ) -> Result<bool> {
+        if wave.is_empty() {
+            return Ok(false);
+        }
+        let sends: Vec<(&Address, &Outgoing)> =
+            wave.iter().map(|r| (&r.address, &r.outgoing)).collect();
+        let answers = self.messenger.send_many(&campaign.channel, &sends);
+        // A messenger that answers fewer sends than asked leaves the rest unknown: retried as transient.
+        let answers =
+            answers
+                .into_iter()
+                .chain(std::iter::repeat_with(|| SendOutcome::Transient {
+                    reason: "no answer from the messenger".into(),
+                }));
+        let answered_at = self.clock.now();
+        let policy = self.config.retry_policy();
+        let attempt = Attempt {
+            campaign_id: campaign.id.as_str(),
+            batch: batch.batch,
+            answered_at,
+        };
+        let mut paused = false;
+        for (recipient, answer) in wave.iter().zip(answers) {
+            let entry = &batch.entries[recipient.index];
+            let applied = apply_outcome(entry, answer, &policy, attempt);
+            paused |= applied.effects.pause_channel_until.is_some();
+            if applied.effects.retried {
+                report.retried += 1;
+            }
+            self.perform(
+                campaign,
+                &entry.subscriber,
+                applied.effects,
+                answered_at,
+                references,
+            )?;
+            unwritten.push((recipient.index, applied.entry));
+        }
+        Ok(paused)
     }
 
     /// Ask the policy chain about each entry of the chunk, on the subscriber records as they are now
@@ -207,57 +330,6 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
     }
 
-    /// Send each ready recipient in its slot, and apply each answer to its entry. Once the channel is
-    /// paused (by this answer or another tick's), the rest go back to pending untouched.
-    fn send_in_slots(
-        &self,
-        campaign: &Campaign,
-        batch: &DeliveryBatch,
-        ready: Vec<Ready>,
-        slots: &[DateTime<Utc>],
-        planned_at: DateTime<Utc>,
-        report: &mut BatchReport,
-    ) -> Result<Sent> {
-        let policy = self.config.retry_policy();
-        let mut sent = Sent::default();
-        let mut halted = false;
-        for (recipient, &slot) in ready.into_iter().zip(slots) {
-            let index = recipient.index;
-            let entry = &batch.entries[index];
-            if halted || !self.wait_for_slot(campaign, slot)? {
-                halted = true;
-                sent.outcomes.push((index, entry.clone()));
-                continue;
-            }
-            let recipient = match self.reconsider(campaign, entry, recipient, planned_at)? {
-                Ok(recipient) => recipient,
-                Err(decision) => {
-                    sent.outcomes
-                        .push((index, decision.apply(entry, self.clock.now())));
-                    continue;
-                }
-            };
-            let answer =
-                self.messenger
-                    .send(&campaign.channel, &recipient.address, &recipient.outgoing);
-            let answered_at = self.clock.now();
-            let attempt = Attempt {
-                campaign_id: campaign.id.as_str(),
-                batch: batch.batch,
-                answered_at,
-            };
-            let applied = apply_outcome(entry, answer, &policy, attempt);
-            halted = applied.effects.pause_channel_until.is_some();
-            if applied.effects.retried {
-                report.retried += 1;
-            }
-            let effects = applied.effects;
-            self.perform(campaign, &entry.subscriber, effects, answered_at, &mut sent)?;
-            sent.outcomes.push((index, applied.entry));
-        }
-        Ok(sent)
-    }
-
     /// Sleep until `slot`; `false` when the channel was paused meanwhile (another tick was told to stop
     /// by a 429 while this one waited).
     fn wait_for_slot(&self, campaign: &Campaign, slot: DateTime<Utc>) -> Result<bool> {
@@ -293,7 +365,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         subscriber: &SubscriberId,
         effects: Effects,
         answered_at: DateTime<Utc>,
-        sent: &mut Sent,
+        references: &mut Vec<SentMessageRef>,
     ) -> Result<()> {
         if let Some(until) = effects.pause_channel_until {
             pacing::pause_channel(self.store, &campaign.channel, until)?;
@@ -302,7 +374,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             let campaign_id = campaign.id.as_str();
             block_subscriber(self.store, subscriber, campaign_id, &block, answered_at)?;
         }
-        sent.references.extend(effects.reference);
+        references.extend(effects.reference);
         Ok(())
     }
 

@@ -26,10 +26,17 @@ pub struct SenderConfig {
     pub deadline: DateTime<Utc>,
     /// Messages per second per channel, by platform; a platform missing here sends at [`default_rate`].
     pub rates: BTreeMap<Platform, u32>,
-    /// Recipients per batch record.
+    /// Recipients per batch record (more when the channel's rate needs more in flight, see
+    /// [`SenderConfig::batch_size_for`]).
     pub batch_size: usize,
-    /// Sends between two ledger writes: the most entries that can end as `outcome_unknown` after a crash.
+    /// The fewest recipients judged and given send slots together (more when the channel's rate needs
+    /// more in flight).
     pub chunk_size: usize,
+    /// The platform round trip the sender plans for: requests in flight = rate × this, twice over.
+    pub expected_latency: Duration,
+    /// The most requests one tick keeps in flight on a channel: the most entries that can end as
+    /// `outcome_unknown` after a crash.
+    pub max_in_flight: usize,
     /// Index pages one audience walk reads at most.
     pub max_pages_per_walk: u64,
     /// How long a lease outlives the last reserved send slot. Each chunk's write renews it, so it only
@@ -57,6 +64,8 @@ impl SenderConfig {
             rates: BTreeMap::new(),
             batch_size: 100,
             chunk_size: 10,
+            expected_latency: Duration::milliseconds(100),
+            max_in_flight: 256,
             max_pages_per_walk: 5,
             lease: Duration::seconds(15),
             max_attempts: 5,
@@ -82,6 +91,34 @@ impl SenderConfig {
             .unwrap_or_else(|| default_rate(platform))
     }
 
+    /// How many requests may be in flight on a channel sending `rate` messages a second: by Little's
+    /// law rate × round trip are in flight; twice that leaves room to catch up after a slow answer.
+    pub fn in_flight_for(&self, rate: u32) -> usize {
+        let round_trip_ms = self.expected_latency.num_milliseconds().max(1);
+        let needed = (i64::from(rate) * round_trip_ms * 2 + 999) / 1000;
+        usize::try_from(needed)
+            .unwrap_or(usize::MAX)
+            .clamp(1, self.max_in_flight.max(1))
+    }
+
+    /// How far behind its pace a channel may make up (see [`super::pacing`]): two round trips, the wait
+    /// for a round of answers plus a batch's turnover.
+    pub fn catch_up(&self) -> Duration {
+        self.expected_latency * 2
+    }
+
+    /// Recipients judged and given slots together on a channel sending `rate` a second: enough to keep
+    /// its requests in flight.
+    pub fn chunk_size_for(&self, rate: u32) -> usize {
+        self.chunk_size.max(self.in_flight_for(rate))
+    }
+
+    /// Recipients per batch on a channel sending `rate` a second: a batch's last answers are awaited
+    /// before the next batch starts, so a batch holds at least two rounds of requests in flight.
+    pub fn batch_size_for(&self, rate: u32) -> usize {
+        self.batch_size.max(self.in_flight_for(rate) * 2)
+    }
+
     /// The limits under which a send outcome is retried or given up.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
@@ -104,6 +141,21 @@ mod tests {
         config.rates.insert(Platform::Telegram, 5);
         assert_eq!(config.rate_for(Platform::Telegram), 5);
         assert_eq!(config.rate_for(Platform::Whatsapp), 80);
+    }
+
+    #[test]
+    fn requests_in_flight_follow_rate_times_round_trip_within_the_cap() {
+        let mut config = SenderConfig::new("t", Utc::now());
+        config.expected_latency = Duration::milliseconds(100);
+        assert_eq!(config.in_flight_for(25), 5);
+        assert_eq!(config.in_flight_for(80), 16);
+        assert_eq!(config.in_flight_for(1000), 200);
+        assert_eq!(config.chunk_size_for(25), 10);
+        assert_eq!(config.batch_size_for(1000), 400);
+        config.max_in_flight = 50;
+        assert_eq!(config.in_flight_for(1000), 50);
+        config.expected_latency = Duration::zero();
+        assert_eq!(config.in_flight_for(1), 1);
     }
 
     #[test]

@@ -103,6 +103,21 @@ pub fn apply_outcome(
                 entry
             }
         }
+        SendOutcome::RecipientRateLimited {
+            retry_after_secs,
+            reason,
+        } => {
+            // Only this recipient waits; the channel is not paused.
+            let mut entry = entry.clone();
+            entry.rate_limited += 1;
+            if entry.rate_limited >= policy.max_rate_limited {
+                give_up(&entry, "recipient_rate_limited", reason, now)
+            } else {
+                effects.retried = true;
+                entry.not_before = Some(pause_end(retry_after_secs, now));
+                entry
+            }
+        }
         SendOutcome::Transient { reason } => {
             let mut entry = entry.clone();
             entry.attempts += 1;
@@ -275,6 +290,25 @@ mod tests {
         assert_eq!(applied.entry.outcome, failed("429", "slow down"));
         assert!(applied.effects.pause_channel_until.is_some());
         assert!(!applied.effects.retried);
+    }
+
+    #[test]
+    fn a_recipient_limit_backs_off_that_recipient_only() {
+        let limited = || SendOutcome::RecipientRateLimited {
+            retry_after_secs: 6,
+            reason: "too many messages to this recipient".into(),
+        };
+        let applied = first(limited());
+        assert_eq!(applied.entry.outcome, DeliveryState::Pending);
+        assert_eq!(applied.entry.not_before, Some(now() + Duration::seconds(6)));
+        assert_eq!(applied.effects.pause_channel_until, None);
+        assert!(applied.effects.retried);
+        let again = apply(&applied.entry, limited());
+        assert!(matches!(
+            again.entry.outcome,
+            DeliveryState::Failed { ref code, .. } if code == "recipient_rate_limited"
+        ));
+        assert_eq!(again.effects.pause_channel_until, None);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Pacing per channel, shared by every tick through one record (`keys::pace(channel)`): ticks reserve
 //! send slots by compare-and-swap, so two overlapping ticks together stay within the channel's rate,
 //! each chat gets at most one message a second, and a 429 pauses the whole channel.
+//!
+//! A tick waits for a round of answers between rounds of requests, so the channel's next slot can fall
+//! behind the clock. Slots up to `catch_up` in the past are still given (and sent at once): the time
+//! lost waiting is made up, while over any window the channel sends at most rate × (window + catch_up).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +37,7 @@ pub fn interval(rate_per_second: u32) -> Duration {
 }
 
 /// Reserve one send slot per address, in order, no later than `deadline`; returns the slots (fewer than
-/// asked when the deadline comes first).
+/// asked when the deadline comes first). A slot up to `catch_up` before `now` is due at once.
 ///
 /// # Errors
 /// Store failures or contention.
@@ -44,13 +48,16 @@ pub fn reserve_slots<S: KvStore + ?Sized>(
     rate_per_second: u32,
     now: DateTime<Utc>,
     deadline: DateTime<Utc>,
+    catch_up: Duration,
 ) -> Result<Vec<DateTime<Utc>>> {
     let gap = interval(rate_per_second);
     let per_chat = Duration::milliseconds(PER_CHAT_GAP_MS);
     kv::update_json(store, &keys::pace(channel), |current: Option<PaceState>| {
         let mut pace = current.unwrap_or_default();
         pace.recent_chats.retain(|(_, at)| *at + per_chat > now);
-        let mut next = [Some(now), pace.next_slot_at, pace.paused_until]
+        // A fresh channel starts now; a channel behind its pace makes up at most `catch_up`.
+        let earliest = pace.next_slot_at.map_or(now, |_| now - catch_up);
+        let mut next = [Some(earliest), pace.next_slot_at, pace.paused_until]
             .into_iter()
             .flatten()
             .max()
@@ -68,7 +75,9 @@ pub fn reserve_slots<S: KvStore + ?Sized>(
                 break;
             }
             slots.push(slot);
-            pace.recent_chats.push((address.as_str().to_owned(), slot));
+            // A slot made up from the past goes out now: the chat's second starts then.
+            pace.recent_chats
+                .push((address.as_str().to_owned(), slot.max(now)));
             next = slot + gap;
         }
         if slots.is_empty() {
@@ -139,7 +148,16 @@ mod tests {
         let second = addresses(&["3", "4"]);
         let reserve = |recipients: &[Address]| {
             let recipients: Vec<_> = recipients.iter().collect();
-            reserve_slots(&store, &channel, &recipients, 10, now(), far).unwrap()
+            reserve_slots(
+                &store,
+                &channel,
+                &recipients,
+                10,
+                now(),
+                far,
+                Duration::zero(),
+            )
+            .unwrap()
         };
         let a = reserve(&first);
         let b = reserve(&second);
@@ -155,13 +173,40 @@ mod tests {
         let channel = Channel::parse("telegram:shop").unwrap();
         let far = now() + Duration::hours(1);
         let chat = addresses(&["7"]);
-        let one = reserve_slots(&store, &channel, &[&chat[0]], 30, now(), far).unwrap();
-        let two = reserve_slots(&store, &channel, &[&chat[0]], 30, now(), far).unwrap();
+        let one = reserve_slots(
+            &store,
+            &channel,
+            &[&chat[0]],
+            30,
+            now(),
+            far,
+            Duration::zero(),
+        )
+        .unwrap();
+        let two = reserve_slots(
+            &store,
+            &channel,
+            &[&chat[0]],
+            30,
+            now(),
+            far,
+            Duration::zero(),
+        )
+        .unwrap();
         assert_eq!(two[0] - one[0], Duration::seconds(1));
         pause_channel(&store, &channel, now() + Duration::seconds(30)).unwrap();
         pause_channel(&store, &channel, now() + Duration::seconds(5)).unwrap();
         let other = addresses(&["8"]);
-        let after = reserve_slots(&store, &channel, &[&other[0]], 30, now(), far).unwrap();
+        let after = reserve_slots(
+            &store,
+            &channel,
+            &[&other[0]],
+            30,
+            now(),
+            far,
+            Duration::zero(),
+        )
+        .unwrap();
         assert_eq!(after[0], now() + Duration::seconds(30));
     }
 
@@ -177,6 +222,7 @@ mod tests {
             2,
             now(),
             now() + Duration::seconds(1),
+            Duration::zero(),
         )
         .unwrap();
         assert_eq!(
@@ -185,6 +231,39 @@ mod tests {
                 now(),
                 now() + Duration::milliseconds(500),
                 now() + Duration::seconds(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_channel_behind_its_pace_makes_up_at_most_the_catch_up() {
+        let store = MemoryStore::new();
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let far = now() + Duration::hours(1);
+        let catch_up = Duration::milliseconds(200);
+        let first = addresses(&["1"]);
+        reserve_slots(&store, &channel, &[&first[0]], 10, now(), far, catch_up).unwrap();
+        // Half a second later the pace's next slot (now + 100 ms) lies 400 ms behind: 200 ms are made up.
+        let later = now() + Duration::milliseconds(500);
+        let next = addresses(&["2", "3", "4", "5"]);
+        let slots = reserve_slots(
+            &store,
+            &channel,
+            &next.iter().collect::<Vec<_>>(),
+            10,
+            later,
+            far,
+            catch_up,
+        )
+        .unwrap();
+        let behind = later - catch_up;
+        assert_eq!(
+            slots,
+            vec![
+                behind,
+                behind + Duration::milliseconds(100),
+                behind + Duration::milliseconds(200),
+                behind + Duration::milliseconds(300),
             ]
         );
     }

@@ -7,7 +7,7 @@ use super::Platform;
 use crate::delivery::Outgoing;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingress::Inbound;
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::{Address, Channel};
 use crate::web::Request;
 
@@ -57,6 +57,13 @@ pub trait Adapter {
     /// Every channel this deployment sends and receives on for the platform.
     fn channels(&self) -> Vec<Channel>;
 
+    /// Whether every account of this deployment pays for its broadcasts, so the platform's
+    /// [`max_paid_rate_per_second`](crate::capabilities::Capabilities::max_paid_rate_per_second)
+    /// applies; no by default.
+    fn pays_for_broadcasts(&self) -> bool {
+        false
+    }
+
     /// Answer the platform's GET verification handshake with the text to echo.
     ///
     /// # Errors
@@ -97,8 +104,20 @@ pub trait Adapter {
         self.parse(webhook, now)
     }
 
+    /// Build the API call that sends one message; `Err` is the outcome when no call is to be made
+    /// (closed service window, a message the platform cannot carry, a channel not served).
+    ///
+    /// # Errors
+    /// The outcome decided without calling the platform.
+    fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome>;
+
     /// Build and send one message, translating the platform's answer.
-    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome;
+    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+        match self.prepare(envelope) {
+            Ok(call) => call.send(http),
+            Err(decided) => decided,
+        }
+    }
 
     /// Acknowledge a button press so the user's client stops waiting; nothing to do by default.
     ///

@@ -103,6 +103,7 @@ pub(crate) fn messenger_page(page_id: &str, page_access_token: &str) -> Messenge
 pub(crate) struct FakeApi {
     rules: Vec<(&'static str, Option<(u16, &'static str)>)>,
     requests: Mutex<Vec<http::Request<Vec<u8>>>>,
+    in_flight_together: Mutex<Vec<usize>>,
 }
 
 impl FakeApi {
@@ -126,6 +127,14 @@ impl FakeApi {
     /// The requests so far.
     pub(crate) fn requests(&self) -> MutexGuard<'_, Vec<http::Request<Vec<u8>>>> {
         self.requests.lock().expect("not poisoned")
+    }
+
+    /// How many requests each `send_all` put in flight together.
+    pub(crate) fn rounds(&self) -> Vec<usize> {
+        self.in_flight_together
+            .lock()
+            .expect("not poisoned")
+            .clone()
     }
 
     /// The URLs requested so far.
@@ -153,5 +162,16 @@ impl HttpClient for FakeApi {
             Some(None) => Err(TransportError(format!("connection refused: {url}"))),
             None => panic!("unexpected request to {url}"),
         }
+    }
+
+    fn send_all(
+        &self,
+        requests: Vec<http::Request<Vec<u8>>>,
+    ) -> Vec<Result<http::Response<Vec<u8>>, TransportError>> {
+        self.in_flight_together
+            .lock()
+            .expect("not poisoned")
+            .push(requests.len());
+        requests.into_iter().map(|r| self.send(r)).collect()
     }
 }

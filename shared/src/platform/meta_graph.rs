@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, SendOutcome};
 use crate::secret::Secret;
 
 /// Where and as whom a message is posted.
@@ -19,14 +19,16 @@ pub struct GraphAccount<'a> {
     pub token: &'a Secret,
 }
 
-/// Post `body` to the account's `/messages` edge and translate the answer with `outcome`; a network
-/// failure is transient.
+/// The call posting `body` to the account's `/messages` edge, its answer translated with `outcome`
+/// (a network failure is transient).
+///
+/// # Errors
+/// `invalid_request` when the request cannot be built (a malformed API URL).
 pub fn post_message(
-    client: &dyn HttpClient,
     to: &GraphAccount<'_>,
     body: &Value,
     outcome: fn(u16, &[u8]) -> SendOutcome,
-) -> SendOutcome {
+) -> Result<ApiCall, SendOutcome> {
     let url = format!(
         "{}/{}/{}/messages",
         to.api_url.trim_end_matches('/'),
@@ -34,25 +36,15 @@ pub fn post_message(
         to.account
     );
     // The token goes in a header rather than the query string, so it never appears in a logged URL.
-    let request = http::Request::post(url)
+    http::Request::post(url)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", to.token.expose()))
-        .body(body.to_string().into_bytes());
-    let request = match request {
-        Ok(request) => request,
-        Err(e) => {
-            return SendOutcome::Rejected {
-                code: "invalid_request".into(),
-                reason: e.to_string(),
-            }
-        }
-    };
-    match client.send(request) {
-        Ok(response) => outcome(response.status().as_u16(), response.body()),
-        Err(e) => SendOutcome::Transient {
+        .body(body.to_string().into_bytes())
+        .map(|request| ApiCall::new(request, outcome, Some(to.token.clone())))
+        .map_err(|e| SendOutcome::Rejected {
+            code: "invalid_request".into(),
             reason: e.to_string(),
-        },
-    }
+        })
 }
 
 /// The `error` object of a refused Graph API request: act on its code, not on the HTTP status.

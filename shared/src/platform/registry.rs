@@ -9,7 +9,7 @@ use super::Platform;
 use crate::clock::Clock;
 use crate::delivery::Outgoing;
 use crate::error::{Error, Result};
-use crate::messenger::{HttpClient, Messenger, PressAcknowledger, SendOutcome};
+use crate::messenger::{send_calls, HttpClient, Messenger, PressAcknowledger, SendOutcome};
 use crate::subscriber::{Address, Channel};
 
 /// Every platform as this deployment configured it.
@@ -64,7 +64,8 @@ impl Platforms {
             .collect()
     }
 
-    /// Fail when any platform is configured wrongly (absent platforms are fine).
+    /// Fail when any platform is configured wrongly (absent platforms are fine), its send rate
+    /// included.
     ///
     /// # Errors
     /// The first platform's configuration error.
@@ -74,7 +75,10 @@ impl Platforms {
             .try_for_each(|configured| match configured {
                 Configured::Invalid(err) => Err(err.clone()),
                 Configured::Ready(_) | Configured::Absent(_) => Ok(()),
-            })
+            })?;
+        Platform::ALL
+            .into_iter()
+            .try_for_each(|platform| self.rate_per_second(platform).map(drop))
     }
 
     /// Refuse a channel this deployment cannot send on.
@@ -111,7 +115,9 @@ impl Platforms {
     /// The send rate of `platform` from `<platform>_rate_per_second`, its default when unset.
     ///
     /// # Errors
-    /// 503 `invalid_configuration` when the value is not a number from 1 to the platform's maximum.
+    /// 503 `invalid_configuration` when the value is not a number from 1 to the platform's ceiling:
+    /// its `max_rate_per_second`, or its `max_paid_rate_per_second` when every account pays for its
+    /// broadcasts.
     pub fn rate_per_second(&self, platform: Platform) -> Result<u32> {
         let capabilities = platform.capabilities();
         let raw = self.rates.get(&platform).map_or("", |raw| raw.trim());
@@ -128,10 +134,22 @@ impl Platforms {
         if rate == 0 {
             return Err(invalid(format!("variable '{variable}' must be at least 1")));
         }
-        if rate > capabilities.max_rate_per_second {
+        let paid = self
+            .adapter(platform)
+            .is_ok_and(|adapter| adapter.pays_for_broadcasts());
+        let ceiling = match capabilities.max_paid_rate_per_second {
+            Some(paid_ceiling) if paid => paid_ceiling,
+            _ => capabilities.max_rate_per_second,
+        };
+        if rate > ceiling {
+            let paid_note = match capabilities.max_paid_rate_per_second {
+                Some(paid_ceiling) if !paid => format!(
+                    " (up to {paid_ceiling} when every account pays for broadcasts, e.g. \"allow_paid_broadcast\": true for each bot)"
+                ),
+                _ => String::new(),
+            };
             return Err(invalid(format!(
-                "variable '{variable}' must be at most {}, {platform}'s limit",
-                capabilities.max_rate_per_second
+                "variable '{variable}' must be at most {ceiling}, {platform}'s limit{paid_note}"
             )));
         }
         Ok(rate)
@@ -181,6 +199,28 @@ impl Messenger for Connected<'_> {
             None => channel_not_configured(channel),
         }
     }
+
+    fn send_many(&self, channel: &Channel, sends: &[(&Address, &Outgoing)]) -> Vec<SendOutcome> {
+        let Some(adapter) = self.platforms.serving(channel) else {
+            return sends
+                .iter()
+                .map(|_| channel_not_configured(channel))
+                .collect();
+        };
+        let now = self.clock.now();
+        let calls = sends
+            .iter()
+            .map(|&(to, message)| {
+                adapter.prepare(&Envelope {
+                    channel,
+                    to,
+                    message,
+                    now,
+                })
+            })
+            .collect();
+        send_calls(self.http, calls)
+    }
 }
 
 impl PressAcknowledger for Connected<'_> {
@@ -211,10 +251,24 @@ mod tests {
             "whatsapp_api_version" => "v21.0",
             "whatsapp_phone_number_id" => "1122334455667",
             "whatsapp_access_token" => "t",
-            "telegram_rate_per_second" => "50",
+            "telegram_rate_per_second" => "28",
             _ => "",
         }
         .to_owned()
+    }
+
+    /// A campaign message "hi", from someone who last wrote at `last_inbound_at`.
+    fn outgoing(last_inbound_at: Option<chrono::DateTime<chrono::Utc>>) -> Outgoing {
+        Outgoing {
+            campaign_id: "c1".into(),
+            message: RenderedMessage {
+                text: "hi".into(),
+                photo_url: None,
+                buttons: vec![],
+                platform_template: None,
+            },
+            last_inbound_at,
+        }
     }
 
     /// Both platforms' APIs, a fixed clock and both platforms configured.
@@ -233,16 +287,6 @@ mod tests {
     fn each_platform_goes_through_its_adapter() {
         let (http, clock, platforms) = world();
         let messenger = platforms.connect(&http, &clock);
-        let outgoing = |last_inbound_at| Outgoing {
-            campaign_id: "c1".into(),
-            message: RenderedMessage {
-                text: "hi".into(),
-                photo_url: None,
-                buttons: vec![],
-                platform_template: None,
-            },
-            last_inbound_at,
-        };
         let telegram = Channel::parse("telegram:shop").unwrap();
         let chat = Address::parse(Platform::Telegram, "42").unwrap();
         assert_eq!(
@@ -273,6 +317,39 @@ mod tests {
                 "http://tg/bot1:T/sendMessage",
                 "http://wa/v21.0/1122334455667/messages"
             ]
+        );
+    }
+
+    #[test]
+    fn many_sends_go_out_in_flight_together_and_answer_in_order() {
+        let http = FakeApi::default()
+            .answer("/messages", 200, r#"{"messages":[{"id":"wamid.1"}]}"#)
+            .refuse("/bot1:T/");
+        let (_, clock, platforms) = world();
+        let messenger = platforms.connect(&http, &clock);
+        let whatsapp = Channel::parse("whatsapp:1122334455667").unwrap();
+        let phone = |n: &str| Address::parse(Platform::Whatsapp, n).unwrap();
+        let (a, b, c) = (
+            phone("972000000001"),
+            phone("972000000002"),
+            phone("972000000003"),
+        );
+        let (open, closed) = (outgoing(Some(clock.now())), outgoing(None));
+        let outcomes = messenger.send_many(&whatsapp, &[(&a, &open), (&b, &closed), (&c, &open)]);
+        let sent = SendOutcome::Sent {
+            message_id: "wamid.1".into(),
+        };
+        assert_eq!(outcomes[0], sent);
+        assert!(matches!(outcomes[1], SendOutcome::OutsideWindow { .. }));
+        assert_eq!(outcomes[2], sent);
+        assert_eq!(http.rounds(), [2], "the two calls went out together");
+        // A transport failure is transient and never shows the token in the URL.
+        let telegram = Channel::parse("telegram:shop").unwrap();
+        let chat = Address::parse(Platform::Telegram, "42").unwrap();
+        let failed = messenger.send_many(&telegram, &[(&chat, &closed)]);
+        assert!(
+            matches!(&failed[0], SendOutcome::Transient { reason } if !reason.contains("1:T") && reason.contains("***")),
+            "{failed:?}"
         );
     }
 
@@ -335,7 +412,7 @@ mod tests {
     #[test]
     fn rates_default_from_capabilities_and_are_bounded_by_the_maximum() {
         let platforms = Platforms::from_variables(variables);
-        assert_eq!(platforms.rate_per_second(Platform::Telegram).unwrap(), 50);
+        assert_eq!(platforms.rate_per_second(Platform::Telegram).unwrap(), 28);
         assert_eq!(
             platforms.rate_per_second(Platform::Whatsapp).unwrap(),
             Platform::Whatsapp.capabilities().default_rate_per_second
@@ -343,7 +420,8 @@ mod tests {
         for (raw, why) in [
             ("0", "at least 1"),
             ("x", "a number"),
-            ("1001", "at most 1000"),
+            ("31", "at most 30"),
+            ("31", "allow_paid_broadcast"),
         ] {
             let platforms = Platforms::from_variables(|name| match name {
                 "telegram_rate_per_second" => raw.to_owned(),
@@ -352,5 +430,45 @@ mod tests {
             let err = platforms.rate_per_second(Platform::Telegram).unwrap_err();
             assert!(err.message().contains(why), "{raw}: {}", err.message());
         }
+    }
+
+    #[test]
+    fn a_telegram_bot_paying_for_broadcasts_may_send_up_to_1000_a_second() {
+        let paid = |rate: &'static str, bots: &'static str| {
+            Platforms::from_variables(move |name| match name {
+                "telegram_rate_per_second" => rate.to_owned(),
+                "telegram_bots" => bots.to_owned(),
+                other => variables(other),
+            })
+        };
+        let all_paid =
+            r#"{"shop": {"token": "1:T", "webhook_secret": "w", "allow_paid_broadcast": true}}"#;
+        let one_unpaid = r#"{"shop": {"token": "1:T", "webhook_secret": "w", "allow_paid_broadcast": true},
+                             "news": {"token": "2:T", "webhook_secret": "w"}}"#;
+        assert_eq!(
+            paid("1000", all_paid)
+                .rate_per_second(Platform::Telegram)
+                .unwrap(),
+            1000
+        );
+        let over = paid("1001", all_paid).check().unwrap_err();
+        assert!(
+            over.message().contains("at most 1000"),
+            "{}",
+            over.message()
+        );
+        let unpaid = paid("300", one_unpaid).check().unwrap_err();
+        assert_eq!(unpaid.code(), "invalid_configuration");
+        assert!(
+            unpaid.message().contains("at most 30"),
+            "{}",
+            unpaid.message()
+        );
+        // WhatsApp numbers reach 1000 a second on the upper tier, without paying per message.
+        let whatsapp = Platforms::from_variables(|name| match name {
+            "whatsapp_rate_per_second" => "1000".to_owned(),
+            other => variables(other),
+        });
+        assert_eq!(whatsapp.rate_per_second(Platform::Whatsapp).unwrap(), 1000);
     }
 }

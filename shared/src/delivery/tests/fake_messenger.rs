@@ -18,6 +18,14 @@ pub fn rate_limited(retry_after_secs: u64) -> SendOutcome {
     }
 }
 
+/// WhatsApp's 131056: too many messages to this one recipient.
+pub fn recipient_rate_limited(retry_after_secs: u64) -> SendOutcome {
+    SendOutcome::RecipientRateLimited {
+        retry_after_secs,
+        reason: "too many messages to this recipient in a short time".into(),
+    }
+}
+
 /// A 5xx.
 pub fn server_error() -> SendOutcome {
     SendOutcome::Transient {

@@ -9,6 +9,7 @@ mod world;
 
 mod budget;
 mod cancel_pause;
+mod concurrency;
 mod consent;
 mod crash_recovery;
 mod exactly_once;

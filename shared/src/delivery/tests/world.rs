@@ -80,6 +80,7 @@ pub struct World<'h> {
     long_wait: Mutex<Option<(Duration, Hook<'h>)>>,
     rate_per_second: Option<u32>,
     batch_size: Option<usize>,
+    round_trip: Duration,
     ticks: AtomicUsize,
 }
 
@@ -93,6 +94,7 @@ impl<'h> World<'h> {
             long_wait: Mutex::new(None),
             rate_per_second: None,
             batch_size: None,
+            round_trip: Duration::zero(),
             ticks: AtomicUsize::new(0),
         }
     }
@@ -108,6 +110,13 @@ impl<'h> World<'h> {
     /// The shop bot may send `rate` messages per second.
     pub fn sending_per_second(mut self, rate: u32) -> Self {
         self.rate_per_second = Some(rate);
+        self
+    }
+
+    /// The platform answers each request (or each set of requests in flight together) `round_trip`
+    /// after it starts.
+    pub fn answering_after(mut self, round_trip: Duration) -> Self {
+        self.round_trip = round_trip;
         self
     }
 
@@ -429,16 +438,35 @@ impl<'h> World<'h> {
     }
 }
 
-/// The world is the messenger the sender talks to: it records the send, runs a hook due now, then answers.
-impl Messenger for World<'_> {
-    type Message = Outgoing;
-
-    fn send(&self, _channel: &Channel, to: &Address, message: &Outgoing) -> SendOutcome {
+impl World<'_> {
+    /// A send reaching the platform: record it, run a hook due now, and take the answer.
+    fn reach(&self, to: &Address, message: &Outgoing) -> SendOutcome {
         assert!(message.message.text.starts_with("Hi "));
         if let Some(hook) = self.messenger.record(to.as_str(), self.now()) {
             hook(self);
         }
         self.messenger.answer(to.as_str())
+    }
+}
+
+/// The world is the messenger the sender talks to: every send of a call starts at once and all are
+/// answered one round trip later.
+impl Messenger for World<'_> {
+    type Message = Outgoing;
+
+    fn send(&self, _channel: &Channel, to: &Address, message: &Outgoing) -> SendOutcome {
+        let answer = self.reach(to, message);
+        self.clock.advance(self.round_trip);
+        answer
+    }
+
+    fn send_many(&self, _channel: &Channel, sends: &[(&Address, &Outgoing)]) -> Vec<SendOutcome> {
+        let answers = sends
+            .iter()
+            .map(|(to, message)| self.reach(to, message))
+            .collect();
+        self.clock.advance(self.round_trip);
+        answers
     }
 }
 

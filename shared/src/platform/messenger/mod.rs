@@ -21,7 +21,9 @@ pub use adapter::Messenger;
 /// throughput, so the default pace is modest.
 pub const CAPABILITIES: Capabilities = Capabilities {
     default_rate_per_second: 20,
-    max_rate_per_second: 250,
+    // The Send API takes about 300 calls a second per page for text.
+    max_rate_per_second: 300,
+    max_paid_rate_per_second: None,
     receipts: Receipts::Watermark,
     service_window: Some(Duration::hours(STANDARD_WINDOW_HOURS)),
     approved_templates: false,

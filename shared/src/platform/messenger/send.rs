@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
 use crate::subscriber::Address;
 
@@ -160,13 +160,29 @@ pub fn send(
     config: &MessengerConfig,
     body: &Value,
 ) -> SendOutcome {
+    match call(api_url, api_version, config, body) {
+        Ok(call) => call.send(client),
+        Err(refused) => refused,
+    }
+}
+
+/// The call of [`send`], to send alone or in flight with others.
+///
+/// # Errors
+/// `invalid_request` when the request cannot be built.
+pub fn call(
+    api_url: &str,
+    api_version: &str,
+    config: &MessengerConfig,
+    body: &Value,
+) -> Result<ApiCall, SendOutcome> {
     let account = GraphAccount {
         api_url,
         api_version,
         account: config.channel.account(),
         token: &config.page_access_token,
     };
-    post_message(client, &account, body, outcome)
+    post_message(&account, body, outcome)
 }
 
 #[derive(Deserialize)]
@@ -344,7 +360,9 @@ mod tests {
         let kind = |answer: SendOutcome| match answer {
             SendOutcome::OutsideWindow { .. } => "outside_window".to_owned(),
             SendOutcome::RecipientGone { code, .. } => format!("gone {code}"),
-            SendOutcome::RateLimited { .. } => "rate_limited".to_owned(),
+            SendOutcome::RateLimited { .. } | SendOutcome::RecipientRateLimited { .. } => {
+                "rate_limited".to_owned()
+            }
             SendOutcome::Transient { .. } => "transient".to_owned(),
             SendOutcome::Rejected { code, .. } => format!("rejected {code}"),
             SendOutcome::Sent { .. } => "sent".to_owned(),

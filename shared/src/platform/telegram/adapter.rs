@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{callback_answer, send, webhook, Bots};
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::platform::adapter::{
     channel_not_configured, Adapter, Configured, Envelope, Press, Webhook,
 };
@@ -57,6 +57,10 @@ impl Adapter for Telegram {
         self.bots.channels()
     }
 
+    fn pays_for_broadcasts(&self) -> bool {
+        self.bots.all_paid_broadcast()
+    }
+
     fn serves(&self, channel: &Channel) -> bool {
         channel.platform() == Platform::Telegram && self.bots.for_channel(channel).is_ok()
     }
@@ -76,13 +80,13 @@ impl Adapter for Telegram {
         )?])
     }
 
-    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+    fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {
         let Ok(bot) = self.bots.for_channel(envelope.channel) else {
-            return channel_not_configured(envelope.channel);
+            return Err(channel_not_configured(envelope.channel));
         };
         let message = envelope.message;
         let request = send::request(&message.campaign_id, envelope.to, &message.message);
-        send::send(http, &self.api_url, bot, &request)
+        send::call(&self.api_url, bot, &request)
     }
 
     fn acknowledge_press(&self, http: &dyn HttpClient, press: &Press<'_>) -> Result<()> {

@@ -17,10 +17,12 @@ use crate::subscriber::{Channel, Platform};
 
 pub use adapter::Telegram;
 
-/// What Telegram can do. Broadcasts are limited to about 30 messages a second, paid broadcasts to 1000.
+/// What Telegram can do. Broadcasts are limited to about 30 messages a second per bot, paid broadcasts
+/// (`allow_paid_broadcast`, charged in Stars) to 1000.
 pub const CAPABILITIES: Capabilities = Capabilities {
     default_rate_per_second: 25,
-    max_rate_per_second: 1000,
+    max_rate_per_second: 30,
+    max_paid_rate_per_second: Some(1000),
     receipts: Receipts::None,
     service_window: None,
     approved_templates: false,
@@ -59,6 +61,9 @@ pub struct BotConfig {
     pub token: Secret,
     /// The `secret_token` given to `setWebhook`; Telegram echoes it in `X-Telegram-Bot-Api-Secret-Token`.
     pub webhook_secret: Secret,
+    /// Send every message as a paid broadcast (`allow_paid_broadcast`), which lets the bot send up to
+    /// 1000 messages a second and is charged in Telegram Stars.
+    pub allow_paid_broadcast: bool,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +71,8 @@ pub struct BotConfig {
 struct RawBot {
     token: String,
     webhook_secret: String,
+    #[serde(default)]
+    allow_paid_broadcast: bool,
 }
 
 /// The configured bots by name.
@@ -73,7 +80,8 @@ struct RawBot {
 pub struct Bots(BTreeMap<String, BotConfig>);
 
 impl Bots {
-    /// Parse the `telegram_bots` variable: `{"<name>": {"token": "...", "webhook_secret": "..."}}`.
+    /// Parse the `telegram_bots` variable: `{"<name>": {"token": "...", "webhook_secret": "...",
+    /// "allow_paid_broadcast": false}}` (the last is optional).
     ///
     /// # Errors
     /// 503 `invalid_configuration` naming the problem but never echoing a value.
@@ -113,6 +121,7 @@ impl Bots {
                     channel,
                     token: Secret::new(bot.token),
                     webhook_secret: Secret::new(bot.webhook_secret),
+                    allow_paid_broadcast: bot.allow_paid_broadcast,
                 },
             );
         }
@@ -136,6 +145,11 @@ impl Bots {
     /// The channels of every bot.
     pub fn channels(&self) -> Vec<Channel> {
         self.0.values().map(|bot| bot.channel.clone()).collect()
+    }
+
+    /// Whether bots are configured and every one sends paid broadcasts (so the faster rate applies).
+    pub fn all_paid_broadcast(&self) -> bool {
+        !self.0.is_empty() && self.0.values().all(|bot| bot.allow_paid_broadcast)
     }
 
     /// The bot of a channel.

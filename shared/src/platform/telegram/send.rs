@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::Address;
 
 use super::BotConfig;
@@ -73,6 +73,21 @@ pub fn send<H: HttpClient + ?Sized>(
     bot: &BotConfig,
     request: &TelegramRequest,
 ) -> SendOutcome {
+    match call(api_url, bot, request) {
+        Ok(call) => call.send(client),
+        Err(refused) => refused,
+    }
+}
+
+/// The call of [`send`], to send alone or in flight with others.
+///
+/// # Errors
+/// `invalid_request` when the URL cannot be built (the token is never in the reason).
+pub fn call(
+    api_url: &str,
+    bot: &BotConfig,
+    request: &TelegramRequest,
+) -> Result<ApiCall, SendOutcome> {
     let token = bot.token.expose();
     let url = format!(
         "{}/bot{}/{}",
@@ -80,31 +95,21 @@ pub fn send<H: HttpClient + ?Sized>(
         token,
         request.method
     );
-    let built = http::Request::post(url)
-        .header("content-type", "application/json")
-        .body(request.body.to_string().into_bytes());
-    let scrub = |text: String| {
-        if token.is_empty() {
-            text
-        } else {
-            text.replace(token, "***")
-        }
-    };
-    let built = match built {
-        Ok(r) => r,
-        Err(e) => {
-            return SendOutcome::Rejected {
-                code: "invalid_request".into(),
-                reason: scrub(e.to_string()),
-            }
-        }
-    };
-    match client.send(built) {
-        Ok(response) => outcome(response.status().as_u16(), response.body()),
-        Err(e) => SendOutcome::Transient {
-            reason: scrub(e.to_string()),
-        },
+    let mut body = request.body.clone();
+    if bot.allow_paid_broadcast {
+        // Paid broadcasts lift the bot's limit to 1000 messages a second; Telegram charges Stars.
+        body["allow_paid_broadcast"] = Value::Bool(true);
     }
+    http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string().into_bytes())
+        .map(|built| ApiCall::new(built, outcome, Some(bot.token.clone())))
+        .map_err(|_| SendOutcome::Rejected {
+            code: "invalid_request".into(),
+            reason:
+                "the Bot API request could not be built (check telegram_api_url and the bot token)"
+                    .into(),
+        })
 }
 
 #[derive(Deserialize)]
@@ -204,6 +209,20 @@ mod tests {
 
     fn bot() -> BotConfig {
         telegram_bot("123:SECRET", "w")
+    }
+
+    #[test]
+    fn a_bot_paying_for_broadcasts_says_so_on_each_message() {
+        let chat = Address::parse(Platform::Telegram, "7").unwrap();
+        let request = super::request("c1", &chat, &message());
+        let plain = call("http://tg", &bot(), &request).ok().unwrap();
+        assert!(!String::from_utf8_lossy(plain.request.body()).contains("allow_paid_broadcast"));
+        let mut paid_bot = bot();
+        paid_bot.allow_paid_broadcast = true;
+        let paid = call("http://tg", &paid_bot, &request).ok().unwrap();
+        let body: Value = serde_json::from_slice(paid.request.body()).unwrap();
+        assert_eq!(body["allow_paid_broadcast"], Value::Bool(true));
+        assert_eq!(body["text"], "Hi <b>Ada</b>");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, SendOutcome};
 use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
 use crate::platform::Platform;
 use crate::subscriber::Channel;
@@ -72,9 +72,9 @@ impl Adapter for Viber {
         webhook::parse_callback(bot, &webhook.request.body, now)
     }
 
-    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+    fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {
         let Some(bot) = self.bots.for_channel(envelope.channel) else {
-            return channel_not_configured(envelope.channel);
+            return Err(channel_not_configured(envelope.channel));
         };
         let outgoing = envelope.message;
         let body = send::request_body(
@@ -83,7 +83,7 @@ impl Adapter for Viber {
             &bot.sender_name,
             &outgoing.message,
         );
-        send::send(http, &self.api_url, bot, &body)
+        send::call(&self.api_url, bot, &body)
     }
 
     fn serves(&self, channel: &Channel) -> bool {

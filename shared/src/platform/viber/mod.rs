@@ -24,6 +24,7 @@ pub use message_token::MessageToken;
 pub const CAPABILITIES: Capabilities = Capabilities {
     default_rate_per_second: 20,
     max_rate_per_second: 300,
+    max_paid_rate_per_second: None,
     receipts: Receipts::PerMessage,
     service_window: None,
     approved_templates: false,

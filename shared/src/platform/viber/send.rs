@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::Address;
 
 use super::{BotConfig, MessageToken};
@@ -91,23 +91,27 @@ pub fn send<H: HttpClient + ?Sized>(
     bot: &BotConfig,
     body: &Value,
 ) -> SendOutcome {
+    match call(api_url, bot, body) {
+        Ok(call) => call.send(client),
+        Err(refused) => refused,
+    }
+}
+
+/// The call of [`send`], to send alone or in flight with others.
+///
+/// # Errors
+/// `invalid_request` when the request cannot be built.
+pub fn call(api_url: &str, bot: &BotConfig, body: &Value) -> Result<ApiCall, SendOutcome> {
     let url = format!("{}/pa/send_message", api_url.trim_end_matches('/'));
-    let request = http::Request::post(url)
+    http::Request::post(url)
         .header("content-type", "application/json")
         .header(AUTH_HEADER, bot.token.expose())
-        .body(body.to_string().into_bytes());
-    match request {
-        Ok(request) => match client.send(request) {
-            Ok(response) => outcome(response.status().as_u16(), response.body()),
-            Err(e) => SendOutcome::Transient {
-                reason: e.to_string(),
-            },
-        },
-        Err(_) => SendOutcome::Rejected {
+        .body(body.to_string().into_bytes())
+        .map(|request| ApiCall::new(request, outcome, Some(bot.token.clone())))
+        .map_err(|_| SendOutcome::Rejected {
             code: "invalid_request".into(),
             reason: "the send_message request could not be built (check viber_api_url and the bot token)".into(),
-        },
-    }
+        })
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{send, webhook, WhatsAppConfig};
 use crate::error::Result;
 use crate::ingress::Inbound;
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, SendOutcome};
 use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
 use crate::platform::{meta_webhook, Platform};
 use crate::secret::Secret;
@@ -76,17 +76,13 @@ impl Adapter for WhatsApp {
         webhook::parse_notification(&self.config, &webhook.request.body, now)
     }
 
-    fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
+    fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {
         if !self.serves(envelope.channel) {
-            return channel_not_configured(envelope.channel);
+            return Err(channel_not_configured(envelope.channel));
         }
         let outgoing = envelope.message;
-        let form =
-            match send::choose_form(&outgoing.message, outgoing.last_inbound_at, envelope.now) {
-                Ok(form) => form,
-                Err(outside_window) => return outside_window,
-            };
+        let form = send::choose_form(&outgoing.message, outgoing.last_inbound_at, envelope.now)?;
         let body = send::request_body(&outgoing.campaign_id, envelope.to, &outgoing.message, &form);
-        send::send(http, &self.api_url, &self.api_version, &self.config, &body)
+        send::call(&self.api_url, &self.api_version, &self.config, &body)
     }
 }

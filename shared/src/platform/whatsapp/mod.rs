@@ -19,6 +19,7 @@ pub use adapter::WhatsApp;
 pub const CAPABILITIES: Capabilities = Capabilities {
     default_rate_per_second: 80,
     max_rate_per_second: 1000,
+    max_paid_rate_per_second: None,
     receipts: Receipts::PerMessage,
     service_window: Some(Duration::hours(SERVICE_WINDOW_HOURS)),
     approved_templates: true,

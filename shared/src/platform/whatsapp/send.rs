@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{HttpClient, SendOutcome};
+use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
 use crate::subscriber::Address;
 
@@ -20,6 +20,8 @@ const MAX_REPLY_BUTTONS: usize = 3;
 const MAX_BUTTON_TITLE_CHARS: usize = 20;
 /// When the Graph API says "slow down" it gives no delay; this is where we start.
 const RATE_LIMIT_PAUSE_SECS: u64 = 2;
+/// WhatsApp lets a number send one person about one message every 6 seconds (131056).
+const PAIR_RATE_LIMIT_PAUSE_SECS: u64 = 6;
 
 /// Which kind of message a recipient can get now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,13 +125,29 @@ pub fn send(
     config: &WhatsAppConfig,
     body: &Value,
 ) -> SendOutcome {
+    match call(api_url, api_version, config, body) {
+        Ok(call) => call.send(client),
+        Err(refused) => refused,
+    }
+}
+
+/// The call of [`send`], to send alone or in flight with others.
+///
+/// # Errors
+/// `invalid_request` when the request cannot be built.
+pub fn call(
+    api_url: &str,
+    api_version: &str,
+    config: &WhatsAppConfig,
+    body: &Value,
+) -> Result<ApiCall, SendOutcome> {
     let account = GraphAccount {
         api_url,
         api_version,
         account: config.channel.account(),
         token: &config.access_token,
     };
-    post_message(client, &account, body, outcome)
+    post_message(&account, body, outcome)
 }
 
 #[derive(Deserialize)]
@@ -182,7 +200,12 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
     let code = error.code.to_string();
     let reason = format!("{} ({})", error_meaning(error.code), error.message);
     match error.code {
-        130429 | 131056 | 80007 | 4 => SendOutcome::RateLimited {
+        // Too many messages to one person: only they wait; the number keeps sending to the others.
+        131056 => SendOutcome::RecipientRateLimited {
+            retry_after_secs: PAIR_RATE_LIMIT_PAUSE_SECS,
+            reason,
+        },
+        130429 | 80007 | 4 => SendOutcome::RateLimited {
             retry_after_secs: RATE_LIMIT_PAUSE_SECS,
             reason,
         },
@@ -266,6 +289,14 @@ mod tests {
         assert!(matches!(
             outcome(400, &body(131050)),
             SendOutcome::RecipientGone { .. }
+        ));
+        // Too many messages to one person holds back only that person, never the number.
+        assert!(matches!(
+            outcome(400, &body(131056)),
+            SendOutcome::RecipientRateLimited {
+                retry_after_secs: 6,
+                ..
+            }
         ));
         assert!(matches!(
             outcome(500, &body(131000)),
