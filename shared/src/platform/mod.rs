@@ -8,6 +8,7 @@ mod adapter;
 #[cfg(test)]
 mod fixtures;
 pub mod messenger;
+pub mod meta_adapter;
 pub mod meta_graph;
 pub mod meta_webhook;
 mod registry;

@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{ApiCall, HttpClient, SendOutcome};
-use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
+use crate::messenger::SendOutcome;
+use crate::platform::meta_graph::graph_error;
 use crate::subscriber::Address;
 
-use super::{MessengerConfig, STANDARD_WINDOW_HOURS};
+use super::STANDARD_WINDOW_HOURS;
 
 /// A button template carries at most three buttons…
 const MAX_TEMPLATE_BUTTONS: usize = 3;
@@ -152,39 +152,6 @@ pub fn request_body(
     }))
 }
 
-/// Send one message: `POST {api_url}/{version}/{page_id}/messages` with the page access token.
-pub fn send(
-    client: &dyn HttpClient,
-    api_url: &str,
-    api_version: &str,
-    config: &MessengerConfig,
-    body: &Value,
-) -> SendOutcome {
-    match call(api_url, api_version, config, body) {
-        Ok(call) => call.send(client),
-        Err(refused) => refused,
-    }
-}
-
-/// The call of [`send`], to send alone or in flight with others.
-///
-/// # Errors
-/// `invalid_request` when the request cannot be built.
-pub fn call(
-    api_url: &str,
-    api_version: &str,
-    config: &MessengerConfig,
-    body: &Value,
-) -> Result<ApiCall, SendOutcome> {
-    let account = GraphAccount {
-        api_url,
-        api_version,
-        account: config.channel.account(),
-        token: &config.page_access_token,
-    };
-    post_message(&account, body, outcome)
-}
-
 #[derive(Deserialize)]
 struct Accepted {
     message_id: String,
@@ -228,7 +195,7 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::fixtures::{messenger_page, outcome_of, response, FakeApi};
+    use crate::platform::fixtures::{outcome_of, response};
     use crate::subscriber::Platform;
 
     fn message(text: &str, photo: Option<&str>, buttons: Vec<Button>) -> RenderedMessage {
@@ -379,34 +346,5 @@ mod tests {
         for (status, body, expected) in cases {
             assert_eq!(kind(outcome(status, &body)), expected, "HTTP {status}");
         }
-    }
-
-    #[test]
-    fn the_request_goes_to_the_page_with_the_token_in_a_header() {
-        let api = FakeApi::default().answer(
-            "/messages",
-            200,
-            r#"{"recipient_id":"1134343043305865","message_id":"m_1"}"#,
-        );
-        let page = messenger_page("1691462197845448", "page-token");
-        let body = request_body("c1", &to(), &message("Hi", None, vec![])).unwrap();
-        assert_eq!(
-            send(&api, "http://graph/", "v21.0", &page, &body),
-            SendOutcome::Sent {
-                message_id: "m_1".into()
-            }
-        );
-        let requests = api.requests();
-        assert_eq!(
-            requests[0].uri().to_string(),
-            "http://graph/v21.0/1691462197845448/messages"
-        );
-        assert_eq!(requests[0].headers()["authorization"], "Bearer page-token");
-        drop(requests);
-        let down = FakeApi::default().refuse("/messages");
-        assert!(matches!(
-            send(&down, "http://graph", "v21.0", &page, &body),
-            SendOutcome::Transient { .. }
-        ));
     }
 }

@@ -38,7 +38,7 @@ pub const REGISTRATION: super::Registration = super::Registration {
     capabilities: CAPABILITIES,
     canonical_address,
     text_format: format::FORMAT,
-    configure: WhatsApp::configure,
+    configure: adapter::configure,
     sample_address: SAMPLE_ADDRESS,
 };
 

@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
 use crate::message::{Button, RenderedMessage};
-use crate::messenger::{ApiCall, HttpClient, SendOutcome};
-use crate::platform::meta_graph::{graph_error, post_message, GraphAccount};
+use crate::messenger::SendOutcome;
+use crate::platform::meta_graph::graph_error;
 use crate::subscriber::Address;
 
-use super::{WhatsAppConfig, SERVICE_WINDOW_HOURS};
+use super::SERVICE_WINDOW_HOURS;
 
 /// WhatsApp allows at most three reply buttons on an interactive message.
 const MAX_REPLY_BUTTONS: usize = 3;
@@ -117,39 +117,6 @@ pub fn request_body(
     body
 }
 
-/// Send one message through the Graph API: `POST {api_url}/{version}/{phone_number_id}/messages`.
-pub fn send(
-    client: &dyn HttpClient,
-    api_url: &str,
-    api_version: &str,
-    config: &WhatsAppConfig,
-    body: &Value,
-) -> SendOutcome {
-    match call(api_url, api_version, config, body) {
-        Ok(call) => call.send(client),
-        Err(refused) => refused,
-    }
-}
-
-/// The call of [`send`], to send alone or in flight with others.
-///
-/// # Errors
-/// `invalid_request` when the request cannot be built.
-pub fn call(
-    api_url: &str,
-    api_version: &str,
-    config: &WhatsAppConfig,
-    body: &Value,
-) -> Result<ApiCall, SendOutcome> {
-    let account = GraphAccount {
-        api_url,
-        api_version,
-        account: config.channel.account(),
-        token: &config.access_token,
-    };
-    post_message(&account, body, outcome)
-}
-
 #[derive(Deserialize)]
 struct Accepted {
     messages: Vec<AcceptedMessage>,
@@ -224,7 +191,7 @@ pub fn outcome(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::message::PlatformTemplate;
-    use crate::platform::fixtures::{outcome_of, whatsapp_number, FakeApi};
+    use crate::platform::fixtures::outcome_of;
     use crate::subscriber::Platform;
 
     fn message() -> RenderedMessage {
@@ -365,31 +332,5 @@ mod tests {
             template["template"]["components"][0]["parameters"][0]["text"],
             "Ada"
         );
-    }
-
-    #[test]
-    fn send_posts_to_the_phone_number_with_the_token() {
-        let config = whatsapp_number("1122334455667", "tok", "START");
-        let capture =
-            FakeApi::default().answer("/messages", 200, r#"{"messages":[{"id":"wamid.1"}]}"#);
-        let outcome = send(
-            &capture,
-            "http://127.0.0.1:9/",
-            "v21.0",
-            &config,
-            &json!({}),
-        );
-        assert_eq!(
-            outcome,
-            SendOutcome::Sent {
-                message_id: "wamid.1".into()
-            }
-        );
-        let request = capture.requests().remove(0);
-        assert_eq!(
-            request.uri(),
-            "http://127.0.0.1:9/v21.0/1122334455667/messages"
-        );
-        assert_eq!(request.headers()["authorization"], "Bearer tok");
     }
 }
