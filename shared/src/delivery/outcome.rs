@@ -94,29 +94,17 @@ pub fn apply_outcome(
             reason,
         } => {
             effects.pause_channel_until = Some(pause_end(retry_after_secs, now));
-            let mut entry = entry.clone();
-            entry.rate_limited += 1;
-            if entry.rate_limited >= policy.max_rate_limited {
-                give_up(&entry, "429", reason, now)
-            } else {
-                effects.retried = true;
-                entry
-            }
+            let retry = Retry::after_rate_limit("429", reason, None);
+            retry.apply(entry, policy, &mut effects, now)
         }
         SendOutcome::RecipientRateLimited {
             retry_after_secs,
             reason,
         } => {
             // Only this recipient waits; the channel is not paused.
-            let mut entry = entry.clone();
-            entry.rate_limited += 1;
-            if entry.rate_limited >= policy.max_rate_limited {
-                give_up(&entry, "recipient_rate_limited", reason, now)
-            } else {
-                effects.retried = true;
-                entry.not_before = Some(pause_end(retry_after_secs, now));
-                entry
-            }
+            let wait = Some(pause_end(retry_after_secs, now));
+            let retry = Retry::after_rate_limit("recipient_rate_limited", reason, wait);
+            retry.apply(entry, policy, &mut effects, now)
         }
         SendOutcome::Transient { reason } => {
             let mut entry = entry.clone();
@@ -160,6 +148,44 @@ fn pause_end(retry_after_secs: u64, now: DateTime<Utc>) -> DateTime<Utc> {
     Duration::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX))
         .and_then(|wait| now.checked_add_signed(wait))
         .unwrap_or(now)
+}
+
+/// One more rate-limit answer for an entry: what to record if it is the last one allowed, and until
+/// when the entry waits otherwise.
+struct Retry<'a> {
+    code: &'a str,
+    reason: String,
+    not_before: Option<DateTime<Utc>>,
+}
+
+impl<'a> Retry<'a> {
+    fn after_rate_limit(code: &'a str, reason: String, not_before: Option<DateTime<Utc>>) -> Self {
+        Retry {
+            code,
+            reason,
+            not_before,
+        }
+    }
+
+    /// Give up after the policy's limit of rate-limit answers; keep the entry open otherwise.
+    fn apply(
+        self,
+        entry: &DeliveryEntry,
+        policy: &RetryPolicy,
+        effects: &mut Effects,
+        now: DateTime<Utc>,
+    ) -> DeliveryEntry {
+        let mut entry = entry.clone();
+        entry.rate_limited += 1;
+        if entry.rate_limited >= policy.max_rate_limited {
+            return give_up(&entry, self.code, self.reason, now);
+        }
+        effects.retried = true;
+        if self.not_before.is_some() {
+            entry.not_before = self.not_before;
+        }
+        entry
+    }
 }
 
 fn give_up(entry: &DeliveryEntry, code: &str, reason: String, now: DateTime<Utc>) -> DeliveryEntry {

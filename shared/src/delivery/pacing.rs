@@ -139,28 +139,33 @@ mod tests {
             .collect()
     }
 
+    /// Slots for `recipients` at `rate`, any time in the next hour, without catching up.
+    fn reserve_now(
+        store: &MemoryStore,
+        channel: &Channel,
+        recipients: &[Address],
+        rate: u32,
+    ) -> Vec<DateTime<Utc>> {
+        let recipients: Vec<&Address> = recipients.iter().collect();
+        let far = now() + Duration::hours(1);
+        reserve_slots(
+            store,
+            channel,
+            &recipients,
+            rate,
+            now(),
+            far,
+            Duration::zero(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn two_reservations_share_the_channel_rate() {
         let store = MemoryStore::new();
         let channel = Channel::parse("telegram:shop").unwrap();
-        let far = now() + Duration::hours(1);
-        let first = addresses(&["1", "2"]);
-        let second = addresses(&["3", "4"]);
-        let reserve = |recipients: &[Address]| {
-            let recipients: Vec<_> = recipients.iter().collect();
-            reserve_slots(
-                &store,
-                &channel,
-                &recipients,
-                10,
-                now(),
-                far,
-                Duration::zero(),
-            )
-            .unwrap()
-        };
-        let a = reserve(&first);
-        let b = reserve(&second);
+        let a = reserve_now(&store, &channel, &addresses(&["1", "2"]), 10);
+        let b = reserve_now(&store, &channel, &addresses(&["3", "4"]), 10);
         let all: Vec<_> = a.into_iter().chain(b).collect();
         for pair in all.windows(2) {
             assert_eq!(pair[1] - pair[0], Duration::milliseconds(100));
@@ -171,42 +176,13 @@ mod tests {
     fn a_chat_waits_a_second_and_a_pause_holds_the_channel() {
         let store = MemoryStore::new();
         let channel = Channel::parse("telegram:shop").unwrap();
-        let far = now() + Duration::hours(1);
         let chat = addresses(&["7"]);
-        let one = reserve_slots(
-            &store,
-            &channel,
-            &[&chat[0]],
-            30,
-            now(),
-            far,
-            Duration::zero(),
-        )
-        .unwrap();
-        let two = reserve_slots(
-            &store,
-            &channel,
-            &[&chat[0]],
-            30,
-            now(),
-            far,
-            Duration::zero(),
-        )
-        .unwrap();
+        let one = reserve_now(&store, &channel, &chat, 30);
+        let two = reserve_now(&store, &channel, &chat, 30);
         assert_eq!(two[0] - one[0], Duration::seconds(1));
         pause_channel(&store, &channel, now() + Duration::seconds(30)).unwrap();
         pause_channel(&store, &channel, now() + Duration::seconds(5)).unwrap();
-        let other = addresses(&["8"]);
-        let after = reserve_slots(
-            &store,
-            &channel,
-            &[&other[0]],
-            30,
-            now(),
-            far,
-            Duration::zero(),
-        )
-        .unwrap();
+        let after = reserve_now(&store, &channel, &addresses(&["8"]), 30);
         assert_eq!(after[0], now() + Duration::seconds(30));
     }
 
