@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::Value;
 
 use super::messenger::MessengerConfig;
+use super::meta_adapter::{MetaAccount, MetaPlatform};
 use super::telegram::{BotConfig, Bots};
 use super::viber;
 use super::whatsapp::WhatsAppConfig;
@@ -68,33 +69,35 @@ pub(crate) fn viber_bot(token: &str) -> viber::BotConfig {
         .clone()
 }
 
-/// A WhatsApp number with this id, access token and opt-in keywords (app secret `app-secret`, verify
-/// token `verify-me`).
+/// The account `id` of Meta platform `P` with this access token (app secret `app-secret`, verify token
+/// `verify-me`).
+fn meta_account<P: MetaPlatform>(id: &str, access_token: &str) -> MetaAccount {
+    MetaAccount::new::<P>(
+        id,
+        Secret::new(access_token),
+        Secret::new("app-secret"),
+        Secret::new("verify-me"),
+    )
+    .expect("valid account")
+}
+
+/// A WhatsApp number with this id, access token and opt-in keywords.
 pub(crate) fn whatsapp_number(
     id: &str,
     access_token: &str,
     optin_keywords: &str,
 ) -> WhatsAppConfig {
     WhatsAppConfig::new(
-        id,
-        Secret::new(access_token),
-        Secret::new("app-secret"),
-        Secret::new("verify-me"),
+        meta_account::<WhatsAppConfig>(id, access_token),
         optin_keywords,
     )
-    .expect("valid number")
 }
 
-/// A Messenger page with this id and page access token (app secret `app-secret`, verify token
-/// `verify-me`).
+/// A Messenger page with this id and page access token.
 pub(crate) fn messenger_page(page_id: &str, page_access_token: &str) -> MessengerConfig {
-    MessengerConfig::new(
-        page_id,
-        Secret::new(page_access_token),
-        Secret::new("app-secret"),
-        Secret::new("verify-me"),
-    )
-    .expect("valid page")
+    MessengerConfig {
+        account: meta_account::<MessengerConfig>(page_id, page_access_token),
+    }
 }
 
 /// A platform API double: answers each request by the first rule whose URL part the URL contains (a

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
 use super::meta_graph::GraphApi;
 use super::{meta_webhook, Platform};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ingress::Inbound;
 use crate::messenger::{ApiCall, SendOutcome};
 use crate::secret::Secret;
@@ -25,15 +25,15 @@ pub trait MetaPlatform: Send + Sync + 'static {
     const NAME: &'static str;
     /// The prefix of its variables, e.g. `whatsapp` (`whatsapp_api_url`, `whatsapp_app_secret`).
     const VARIABLES: &'static str;
+    /// The variable naming the sending account, e.g. `whatsapp_phone_number_id`.
+    const ACCOUNT_VARIABLE: &'static str;
+    /// What that account id is, e.g. `phone number id`.
+    const ACCOUNT_NOUN: &'static str;
+    /// The variable holding the access token of the Graph API calls.
+    const TOKEN_VARIABLE: &'static str;
 
-    /// The channel of the sending account.
-    fn channel(&self) -> &Channel;
-    /// The access token the Graph API call carries.
-    fn access_token(&self) -> &Secret;
-    /// The app secret that signs webhooks.
-    fn app_secret(&self) -> &Secret;
-    /// The token of the verification handshake.
-    fn verify_token(&self) -> &Secret;
+    /// The sending account and its secrets.
+    fn account(&self) -> &MetaAccount;
 
     /// Parse an authenticated notification.
     ///
@@ -52,6 +52,65 @@ pub trait MetaPlatform: Send + Sync + 'static {
     fn outcome(status: u16, body: &[u8]) -> SendOutcome;
 }
 
+/// The sending account of a Meta platform (a phone number, a page) and its secrets.
+#[derive(Debug, Clone)]
+pub struct MetaAccount {
+    /// The channel `<platform>:<account id>`.
+    pub channel: Channel,
+    /// The access token of the Graph API calls.
+    pub access_token: Secret,
+    /// The app secret that signs webhooks.
+    pub app_secret: Secret,
+    /// The token of the verification handshake.
+    pub verify_token: Secret,
+}
+
+impl MetaAccount {
+    /// The account `id` of platform `P` with its secrets.
+    ///
+    /// # Errors
+    /// 503 `<platform>_not_configured` when `id` is empty; `invalid_configuration` when it is not the
+    /// numeric id.
+    pub fn new<P: MetaPlatform>(
+        id: &str,
+        access_token: Secret,
+        app_secret: Secret,
+        verify_token: Secret,
+    ) -> Result<Self> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Error::unavailable(
+                format!("{}_not_configured", P::VARIABLES),
+                format!(
+                    "{} is not configured: set the variable {}",
+                    P::NAME,
+                    P::ACCOUNT_VARIABLE
+                ),
+            ));
+        }
+        let invalid = || {
+            Error::unavailable(
+                "invalid_configuration",
+                format!(
+                    "variable '{}' must be the numeric {}",
+                    P::ACCOUNT_VARIABLE,
+                    P::ACCOUNT_NOUN
+                ),
+            )
+        };
+        if !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let channel = Channel::new(P::PLATFORM, id).map_err(|_| invalid())?;
+        Ok(MetaAccount {
+            channel,
+            access_token,
+            app_secret,
+            verify_token,
+        })
+    }
+}
+
 /// A Meta platform configured from its variables: the Graph API endpoint and the account.
 #[derive(Debug, Clone)]
 pub struct MetaAdapter<P> {
@@ -62,19 +121,27 @@ pub struct MetaAdapter<P> {
 }
 
 impl<P: MetaPlatform> MetaAdapter<P> {
-    /// The adapter of `config`, read from the platform's variables; absent when `account` (the
-    /// variable naming the sending account) is empty, invalid when it is set but wrong.
+    /// Read the platform's variables (`<platform>_api_url`, `_api_version`, `_app_secret`,
+    /// `_verify_token`, the account and its token) and build its configuration with `settle` from the
+    /// account; absent when the account variable is empty, invalid when it is set but wrong.
     pub fn configure(
         read: &dyn Fn(&str) -> String,
-        account: &str,
-        config: Result<P>,
+        settle: impl FnOnce(MetaAccount) -> P,
     ) -> Configured {
-        match config {
-            Ok(config) => Configured::Ready(Box::new(MetaAdapter {
+        let id = read(P::ACCOUNT_VARIABLE);
+        let secret = |name: &str| Secret::new(read(&format!("{}_{name}", P::VARIABLES)));
+        let account = MetaAccount::new::<P>(
+            &id,
+            Secret::new(read(P::TOKEN_VARIABLE)),
+            secret("app_secret"),
+            secret("verify_token"),
+        );
+        match account {
+            Ok(account) => Configured::Ready(Box::new(MetaAdapter {
                 graph: GraphApi::from_variables(read, P::VARIABLES),
-                config,
+                config: settle(account),
             })),
-            Err(err) if account.trim().is_empty() => Configured::Absent(err),
+            Err(err) if id.trim().is_empty() => Configured::Absent(err),
             Err(err) => Configured::Invalid(err),
         }
     }
@@ -86,11 +153,11 @@ impl<P: MetaPlatform> Adapter for MetaAdapter<P> {
     }
 
     fn channels(&self) -> Vec<Channel> {
-        vec![self.config.channel().clone()]
+        vec![self.config.account().channel.clone()]
     }
 
     fn handshake(&self, webhook: &Webhook<'_>) -> Result<String> {
-        meta_webhook::verify_subscription(webhook.request, self.config.verify_token())
+        meta_webhook::verify_subscription(webhook.request, &self.config.account().verify_token)
     }
 
     fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
@@ -98,7 +165,7 @@ impl<P: MetaPlatform> Adapter for MetaAdapter<P> {
         meta_webhook::authenticate_within(
             webhook.request,
             NOTIFICATION_BODY_LIMIT,
-            self.config.app_secret(),
+            &self.config.account().app_secret,
             P::NAME,
             &secret_variable,
         )
@@ -113,8 +180,40 @@ impl<P: MetaPlatform> Adapter for MetaAdapter<P> {
             return Err(channel_not_configured(envelope.channel));
         }
         let body = self.config.request_body(envelope)?;
-        let account = self.config.channel().account();
-        self.graph
-            .post_message(account, self.config.access_token(), &body, P::outcome)
+        let account = self.config.account();
+        self.graph.post_message(
+            account.channel.account(),
+            &account.access_token,
+            &body,
+            P::outcome,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::messenger::MessengerConfig;
+    use crate::platform::whatsapp::WhatsAppConfig;
+
+    fn account<P: MetaPlatform>(id: &str) -> Result<MetaAccount> {
+        MetaAccount::new::<P>(id, Secret::new("t"), Secret::default(), Secret::default())
+    }
+
+    #[test]
+    fn the_account_id_must_be_numeric() {
+        assert_eq!(
+            account::<MessengerConfig>(" 1691462197845448 ")
+                .unwrap()
+                .channel
+                .to_string(),
+            "messenger:1691462197845448"
+        );
+        let empty = account::<MessengerConfig>("").unwrap_err();
+        assert_eq!(empty.code(), "messenger_not_configured");
+        empty.assert_mentions("messenger_page_id");
+        let wrong = account::<WhatsAppConfig>("my-number").unwrap_err();
+        assert_eq!(wrong.code(), "invalid_configuration");
+        wrong.assert_mentions("'whatsapp_phone_number_id' must be the numeric phone number id");
     }
 }

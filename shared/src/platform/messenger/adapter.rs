@@ -10,45 +10,27 @@ use crate::error::Result;
 use crate::ingress::Inbound;
 use crate::messenger::SendOutcome;
 use crate::platform::adapter::{Configured, Envelope};
-use crate::platform::meta_adapter::{MetaAdapter, MetaPlatform};
+use crate::platform::meta_adapter::{MetaAccount, MetaAdapter, MetaPlatform};
 use crate::platform::Platform;
-use crate::secret::Secret;
-use crate::subscriber::Channel;
 
 /// Messenger as this deployment configured it.
 pub type Messenger = MetaAdapter<MessengerConfig>;
 
 /// Read the `messenger_*` variables; without a page id Messenger is simply absent.
 pub fn configure(read: &dyn Fn(&str) -> String) -> Configured {
-    let page_id = read("messenger_page_id");
-    let config = MessengerConfig::new(
-        &page_id,
-        Secret::new(read("messenger_page_access_token")),
-        Secret::new(read("messenger_app_secret")),
-        Secret::new(read("messenger_verify_token")),
-    );
-    Messenger::configure(read, &page_id, config)
+    Messenger::configure(read, |account| MessengerConfig { account })
 }
 
 impl MetaPlatform for MessengerConfig {
     const PLATFORM: Platform = Platform::Messenger;
     const NAME: &'static str = "Messenger";
     const VARIABLES: &'static str = "messenger";
+    const ACCOUNT_VARIABLE: &'static str = "messenger_page_id";
+    const ACCOUNT_NOUN: &'static str = "page id";
+    const TOKEN_VARIABLE: &'static str = "messenger_page_access_token";
 
-    fn channel(&self) -> &Channel {
-        &self.channel
-    }
-
-    fn access_token(&self) -> &Secret {
-        &self.page_access_token
-    }
-
-    fn app_secret(&self) -> &Secret {
-        &self.app_secret
-    }
-
-    fn verify_token(&self) -> &Secret {
-        &self.verify_token
+    fn account(&self) -> &MetaAccount {
+        &self.account
     }
 
     fn parse(&self, body: &[u8], now: DateTime<Utc>) -> Result<Vec<Inbound>> {

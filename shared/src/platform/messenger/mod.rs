@@ -9,9 +9,7 @@ pub mod webhook;
 use chrono::Duration;
 
 use crate::capabilities::{Capabilities, Receipts};
-use crate::error::{Error, Result};
-use crate::secret::Secret;
-use crate::subscriber::{Channel, Platform};
+use crate::platform::meta_adapter::MetaAccount;
 
 pub use adapter::Messenger;
 
@@ -71,52 +69,8 @@ pub const GET_STARTED_PAYLOAD: &str = "GET_STARTED";
 /// The Messenger settings of one page, from Spin variables.
 #[derive(Debug, Clone)]
 pub struct MessengerConfig {
-    /// The channel `messenger:<page_id>`.
-    pub channel: Channel,
-    /// The page access token of the Send API.
-    pub page_access_token: Secret,
-    /// App secret that signs webhooks.
-    pub app_secret: Secret,
-    /// Token of the verification handshake.
-    pub verify_token: Secret,
-}
-
-impl MessengerConfig {
-    /// Build from the variables' values.
-    ///
-    /// # Errors
-    /// 503 `messenger_not_configured` when the page id is empty; `invalid_configuration` when it is
-    /// not a numeric page id.
-    pub fn new(
-        page_id: &str,
-        page_access_token: Secret,
-        app_secret: Secret,
-        verify_token: Secret,
-    ) -> Result<Self> {
-        let page_id = page_id.trim();
-        if page_id.is_empty() {
-            return Err(Error::unavailable(
-                "messenger_not_configured",
-                "Messenger is not configured: set the variable messenger_page_id",
-            ));
-        }
-        let invalid = || {
-            Error::unavailable(
-                "invalid_configuration",
-                "variable 'messenger_page_id' must be the numeric page id",
-            )
-        };
-        if !page_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let channel = Channel::new(Platform::Messenger, page_id).map_err(|_| invalid())?;
-        Ok(MessengerConfig {
-            channel,
-            page_access_token,
-            app_secret,
-            verify_token,
-        })
-    }
+    /// The page (channel `messenger:<page_id>`), its page access token and the app's webhook secrets.
+    pub account: MetaAccount,
 }
 
 #[cfg(test)]
@@ -132,21 +86,5 @@ mod tests {
         for wrong in ["", "12a", "+123", &"1".repeat(25)] {
             assert!(canonical_address(wrong).is_err(), "{wrong}");
         }
-    }
-
-    #[test]
-    fn the_page_id_must_be_numeric() {
-        let config = |id: &str| {
-            MessengerConfig::new(id, Secret::new("t"), Secret::default(), Secret::default())
-        };
-        assert_eq!(
-            config(" 1691462197845448 ").unwrap().channel.to_string(),
-            "messenger:1691462197845448"
-        );
-        assert_eq!(config("").unwrap_err().code(), "messenger_not_configured");
-        assert_eq!(
-            config("my-page").unwrap_err().code(),
-            "invalid_configuration"
-        );
     }
 }

@@ -90,7 +90,7 @@ pub fn parse_notification(
 ) -> Result<Vec<Inbound>> {
     let notification: meta_webhook::Notification<Entry> =
         meta_webhook::parse_notification(body, "Messenger", "page")?;
-    let channel = &config.channel;
+    let channel = &config.account.channel;
     let mut events = Vec::new();
     for entry in notification.entry {
         if entry.id != channel.account() {

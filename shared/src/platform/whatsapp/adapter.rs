@@ -10,46 +10,30 @@ use crate::error::Result;
 use crate::ingress::Inbound;
 use crate::messenger::SendOutcome;
 use crate::platform::adapter::{Configured, Envelope};
-use crate::platform::meta_adapter::{MetaAdapter, MetaPlatform};
+use crate::platform::meta_adapter::{MetaAccount, MetaAdapter, MetaPlatform};
 use crate::platform::Platform;
-use crate::secret::Secret;
-use crate::subscriber::Channel;
 
 /// WhatsApp as this deployment configured it.
 pub type WhatsApp = MetaAdapter<WhatsAppConfig>;
 
 /// Read the `whatsapp_*` variables; without a phone number id WhatsApp is simply absent.
 pub fn configure(read: &dyn Fn(&str) -> String) -> Configured {
-    let phone_number_id = read("whatsapp_phone_number_id");
-    let config = WhatsAppConfig::new(
-        &phone_number_id,
-        Secret::new(read("whatsapp_access_token")),
-        Secret::new(read("whatsapp_app_secret")),
-        Secret::new(read("whatsapp_verify_token")),
-        &read("whatsapp_optin_keywords"),
-    );
-    WhatsApp::configure(read, &phone_number_id, config)
+    let optin_keywords = read("whatsapp_optin_keywords");
+    WhatsApp::configure(read, |account| {
+        WhatsAppConfig::new(account, &optin_keywords)
+    })
 }
 
 impl MetaPlatform for WhatsAppConfig {
     const PLATFORM: Platform = Platform::Whatsapp;
     const NAME: &'static str = "WhatsApp";
     const VARIABLES: &'static str = "whatsapp";
+    const ACCOUNT_VARIABLE: &'static str = "whatsapp_phone_number_id";
+    const ACCOUNT_NOUN: &'static str = "phone number id";
+    const TOKEN_VARIABLE: &'static str = "whatsapp_access_token";
 
-    fn channel(&self) -> &Channel {
-        &self.channel
-    }
-
-    fn access_token(&self) -> &Secret {
-        &self.access_token
-    }
-
-    fn app_secret(&self) -> &Secret {
-        &self.app_secret
-    }
-
-    fn verify_token(&self) -> &Secret {
-        &self.verify_token
+    fn account(&self) -> &MetaAccount {
+        &self.account
     }
 
     fn parse(&self, body: &[u8], now: DateTime<Utc>) -> Result<Vec<Inbound>> {

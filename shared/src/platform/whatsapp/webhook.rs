@@ -133,7 +133,7 @@ pub fn parse_notification(
 ) -> Result<Vec<Inbound>> {
     let notification: meta_webhook::Notification<Entry> =
         meta_webhook::parse_notification(body, "WhatsApp", "whatsapp_business_account")?;
-    let channel = &config.channel;
+    let channel = &config.account.channel;
     let mut events = Vec::new();
     for change in notification.entry.into_iter().flat_map(|e| e.changes) {
         if change.field != "messages" {
