@@ -36,6 +36,30 @@ pub struct PlatformTemplate {
     pub parameters: Vec<String>,
 }
 
+/// Why a transactional message may go out after the platform's standard messaging window has closed:
+/// one of the message tags Messenger allows for it, chosen in the template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MessageTag {
+    /// A reminder or update about an event or reservation the person registered for.
+    ConfirmedEventUpdate,
+    /// An update about a purchase the person made (order status, shipping, receipt).
+    PostPurchaseUpdate,
+    /// A change to the person's account or application (not promotional).
+    AccountUpdate,
+}
+
+impl MessageTag {
+    /// The tag as the platform names it, e.g. `POST_PURCHASE_UPDATE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageTag::ConfirmedEventUpdate => "CONFIRMED_EVENT_UPDATE",
+            MessageTag::PostPurchaseUpdate => "POST_PURCHASE_UPDATE",
+            MessageTag::AccountUpdate => "ACCOUNT_UPDATE",
+        }
+    }
+}
+
 /// A message ready to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedMessage {
@@ -53,4 +77,8 @@ pub struct RenderedMessage {
     /// has one and the platform takes approved templates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_template: Option<PlatformTemplate>,
+    /// The tag under which this transactional message may be sent after the standard messaging window
+    /// closed, on a platform that allows it (Messenger); `None` for promotional messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_tag: Option<MessageTag>,
 }

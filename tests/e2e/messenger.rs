@@ -147,3 +147,50 @@ async fn a_messenger_campaign_inside_the_window_with_watermark_receipts() {
     assert!(export.contains("Love it"), "{export}");
     assert!(export.lines().any(|l| l.contains("\"read\"")), "{export}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transactional_template_with_a_message_tag_reaches_people_outside_the_window() {
+    let app = TestApp::start().await;
+    let channel = format!("messenger:{MESSENGER_PAGE_ID}");
+    let (writer, imported) = ("1000011", "1000012");
+    let body = text_message(writer, "m_in_t1", "where is my order?");
+    assert_eq!(app.messenger_notification(&body).await.0, 200);
+    let line = json!({"channel": channel, "address": imported, "consent": {"at": "2026-10-01T00:00:00Z", "source": "checkout", "evidence": "order-77"}});
+    app.import_subscribers(&line.to_string()).await;
+
+    app.create_template(
+        json!({"id": "fb-shipped", "name": "Order shipped", "locales": {"en": {
+            "text": "Your order {{ campaign.variables.order }} is on its way",
+            "messenger_tag": "POST_PURCHASE_UPDATE"
+        }}}),
+    )
+    .await;
+    app.create_campaign(json!({"id": "fb-shipped", "name": "Shipped", "channel": channel, "template_id": "fb-shipped", "variables": {"order": "#77"}}))
+        .await;
+    app.schedule_now("fb-shipped").await;
+    let progress = app.run_until_completed("fb-shipped").await;
+    assert_eq!(progress["counts"]["sent"], 2, "{progress}");
+
+    // Inside the window a standard message; outside it, only under the template's tag.
+    let by_recipient = app.fake.calls_by_recipient("messages");
+    let standard = &by_recipient[writer][0].json;
+    assert_eq!(standard["messaging_type"], "RESPONSE", "{standard}");
+    assert!(standard.get("tag").is_none(), "{standard}");
+    let tagged = &by_recipient[imported][0].json;
+    assert_eq!(tagged["messaging_type"], "MESSAGE_TAG", "{tagged}");
+    assert_eq!(tagged["tag"], "POST_PURCHASE_UPDATE", "{tagged}");
+    assert_eq!(tagged["message"]["text"], "Your order #77 is on its way");
+
+    // A tag Messenger does not allow is refused when the template is saved, naming the allowed ones.
+    let (status, body) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/v1/templates",
+            Some(json!({"id": "fb-bad", "name": "Bad", "locales": {"en": {
+                "text": "Sale!", "messenger_tag": "HUMAN_AGENT"}}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("POST_PURCHASE_UPDATE"), "{body}");
+}

@@ -266,6 +266,7 @@ mod tests {
                 photo_url: None,
                 buttons: vec![],
                 platform_template: None,
+                message_tag: None,
             },
             last_inbound_at,
         }

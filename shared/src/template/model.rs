@@ -15,6 +15,7 @@ use super::limits::{
 };
 use super::validate::Problems;
 use crate::error::{Error, Result};
+use crate::message::MessageTag;
 use crate::newtype::{check_slug_id, validated_string};
 use crate::subscriber::Locale;
 
@@ -266,6 +267,11 @@ pub struct Variant {
     /// An approved WhatsApp template for recipients outside the 24-hour service window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whatsapp_template: Option<WhatsappTemplateSpec>,
+    /// The Messenger message tag that lets this transactional message reach people outside the
+    /// 24-hour standard messaging window (`CONFIRMED_EVENT_UPDATE`, `POST_PURCHASE_UPDATE`,
+    /// `ACCOUNT_UPDATE`); never for promotions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messenger_tag: Option<MessageTag>,
 }
 
 impl Variant {

@@ -197,6 +197,7 @@ impl<'a> Renderer<'a> {
             photo_url,
             buttons,
             platform_template,
+            message_tag: variant.messenger_tag,
         })
     }
 

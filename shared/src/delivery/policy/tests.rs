@@ -44,6 +44,7 @@ fn message(approved_template: bool) -> RenderedMessage {
             language: "en_US".into(),
             parameters: vec![],
         }),
+        message_tag: None,
     }
 }
 

@@ -31,6 +31,7 @@ impl MessageRenderer for FakeRenderer {
             photo_url: None,
             buttons: vec![],
             platform_template: None,
+            message_tag: None,
         })
     }
 }

@@ -39,8 +39,14 @@ impl MetaPlatform for MessengerConfig {
 
     fn request_body(&self, envelope: &Envelope<'_>) -> std::result::Result<Value, SendOutcome> {
         let outgoing = envelope.message;
-        send::check_window(outgoing.last_inbound_at, envelope.now)?;
-        send::request_body(&outgoing.campaign_id, envelope.to, &outgoing.message)
+        let messaging =
+            send::messaging_for(&outgoing.message, outgoing.last_inbound_at, envelope.now)?;
+        send::request_body(
+            &outgoing.campaign_id,
+            envelope.to,
+            &outgoing.message,
+            messaging,
+        )
     }
 
     fn outcome(status: u16, body: &[u8]) -> SendOutcome {

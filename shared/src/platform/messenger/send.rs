@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::event::rating_button_data;
-use crate::message::{Button, RenderedMessage};
+use crate::message::{Button, MessageTag, RenderedMessage};
 use crate::messenger::SendOutcome;
 use crate::platform::meta_graph::graph_error;
 use crate::subscriber::Address;
@@ -127,7 +127,33 @@ fn message_body(campaign_id: &str, message: &RenderedMessage) -> Value {
     body
 }
 
-/// The Send API request body for one standard message inside the window.
+/// How a message may be sent: as a standard message inside the window, or under a message tag after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Messaging {
+    /// `messaging_type: RESPONSE`, within 24 hours of the person's last message.
+    Standard,
+    /// `messaging_type: MESSAGE_TAG` with the tag, for a transactional message outside the window.
+    Tagged(MessageTag),
+}
+
+/// How `message` may go out to a person who last wrote at `last_inbound_at`: standard inside the
+/// window; tagged outside it when the template chose a message tag.
+///
+/// # Errors
+/// [`SendOutcome::OutsideWindow`] when the window is closed and the message has no tag.
+pub fn messaging_for(
+    message: &RenderedMessage,
+    last_inbound_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Messaging, SendOutcome> {
+    match (check_window(last_inbound_at, now), message.message_tag) {
+        (Ok(()), _) => Ok(Messaging::Standard),
+        (Err(_), Some(tag)) => Ok(Messaging::Tagged(tag)),
+        (Err(outside), None) => Err(outside),
+    }
+}
+
+/// The Send API request body for one message.
 ///
 /// # Errors
 /// [`SendOutcome::Rejected`] `text_too_long` for a text over Messenger's 2000 characters.
@@ -135,6 +161,7 @@ pub fn request_body(
     campaign_id: &str,
     to: &Address,
     message: &RenderedMessage,
+    messaging: Messaging,
 ) -> Result<Value, SendOutcome> {
     let length = message.text.chars().count();
     if length > MAX_TEXT_CHARS {
@@ -145,11 +172,16 @@ pub fn request_body(
             ),
         });
     }
-    Ok(json!({
+    let mut body = json!({
         "recipient": { "id": to.as_str() },
         "messaging_type": "RESPONSE",
         "message": message_body(campaign_id, message),
-    }))
+    });
+    if let Messaging::Tagged(tag) = messaging {
+        body["messaging_type"] = "MESSAGE_TAG".into();
+        body["tag"] = tag.as_str().into();
+    }
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -198,6 +230,11 @@ mod tests {
     use crate::platform::fixtures::{outcome_of, response};
     use crate::subscriber::Platform;
 
+    /// The request body of a standard message from campaign `c1` to [`to`].
+    fn standard_body(message: &RenderedMessage) -> Result<Value, SendOutcome> {
+        request_body("c1", &to(), message, Messaging::Standard)
+    }
+
     fn message(text: &str, photo: Option<&str>, buttons: Vec<Button>) -> RenderedMessage {
         RenderedMessage {
             text: text.into(),
@@ -208,6 +245,7 @@ mod tests {
                 vec![buttons]
             },
             platform_template: None,
+            message_tag: None,
         }
     }
 
@@ -230,6 +268,34 @@ mod tests {
     }
 
     #[test]
+    fn outside_the_window_only_a_tagged_message_goes_out_with_its_tag() {
+        let now: DateTime<Utc> = "2026-11-01T10:00:00Z".parse().unwrap();
+        let wrote = |hours| Some(now - Duration::hours(hours));
+        let mut update = message("Your order shipped", None, vec![]);
+        assert_eq!(
+            messaging_for(&update, wrote(2), now),
+            Ok(Messaging::Standard)
+        );
+        assert!(matches!(
+            messaging_for(&update, wrote(30), now),
+            Err(SendOutcome::OutsideWindow { .. })
+        ));
+        update.message_tag = Some(MessageTag::PostPurchaseUpdate);
+        assert_eq!(
+            messaging_for(&update, wrote(2), now),
+            Ok(Messaging::Standard)
+        );
+        let tagged = messaging_for(&update, None, now).unwrap();
+        assert_eq!(tagged, Messaging::Tagged(MessageTag::PostPurchaseUpdate));
+        let body = request_body("c1", &to(), &update, tagged).unwrap();
+        assert_eq!(body["messaging_type"], "MESSAGE_TAG");
+        assert_eq!(body["tag"], "POST_PURCHASE_UPDATE");
+        let standard = standard_body(&update).unwrap();
+        assert_eq!(standard["messaging_type"], "RESPONSE");
+        assert!(standard.get("tag").is_none());
+    }
+
+    #[test]
     fn only_inside_the_standard_window() {
         let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
         assert!(check_window(Some(now - Duration::hours(23)), now).is_ok());
@@ -243,7 +309,7 @@ mod tests {
 
     #[test]
     fn plain_text_is_a_response_to_the_psid() {
-        let body = request_body("c1", &to(), &message("Hi Ada", None, vec![])).unwrap();
+        let body = standard_body(&message("Hi Ada", None, vec![])).unwrap();
         assert_eq!(
             body,
             json!({
@@ -256,7 +322,7 @@ mod tests {
 
     #[test]
     fn buttons_go_in_a_button_template_and_a_photo_in_a_generic_one() {
-        let body = request_body("c1", &to(), &message("Hi", None, vec![shop(), stars(5)])).unwrap();
+        let body = standard_body(&message("Hi", None, vec![shop(), stars(5)])).unwrap();
         let payload = &body["message"]["attachment"]["payload"];
         assert_eq!(payload["template_type"], "button");
         assert_eq!(payload["text"], "Hi");
@@ -267,12 +333,8 @@ mod tests {
                 { "type": "postback", "title": "★★★★★", "payload": "rate:c1:5" }
             ])
         );
-        let body = request_body(
-            "c1",
-            &to(),
-            &message("Sale", Some("https://x.test/a.jpg"), vec![shop()]),
-        )
-        .unwrap();
+        let body =
+            standard_body(&message("Sale", Some("https://x.test/a.jpg"), vec![shop()])).unwrap();
         let payload = &body["message"]["attachment"]["payload"];
         assert_eq!(payload["template_type"], "generic");
         assert_eq!(payload["elements"][0]["title"], "Sale");
@@ -283,24 +345,19 @@ mod tests {
     #[test]
     fn buttons_beyond_a_template_become_links_and_quick_replies() {
         let buttons = vec![shop(), stars(1), stars(2), stars(3)];
-        let body = request_body("c1", &to(), &message("Rate us", None, buttons)).unwrap();
+        let body = standard_body(&message("Rate us", None, buttons)).unwrap();
         let sent = &body["message"];
         assert_eq!(sent["text"], "Rate us\nShop: https://x.test");
         assert_eq!(sent["quick_replies"].as_array().unwrap().len(), 3);
         assert_eq!(sent["quick_replies"][0]["payload"], "rate:c1:1");
         let long = "x".repeat(81);
-        let body = request_body(
-            "c1",
-            &to(),
-            &message(&long, Some("https://x.test/a.jpg"), vec![]),
-        )
-        .unwrap();
+        let body = standard_body(&message(&long, Some("https://x.test/a.jpg"), vec![])).unwrap();
         assert_eq!(
             body["message"]["text"],
             format!("{long}\nhttps://x.test/a.jpg")
         );
         assert!(matches!(
-            request_body("c1", &to(), &message(&"x".repeat(2001), None, vec![])),
+            standard_body(&message(&"x".repeat(2001), None, vec![])),
             Err(SendOutcome::Rejected { code, .. }) if code == "text_too_long"
         ));
     }

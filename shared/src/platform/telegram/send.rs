@@ -204,6 +204,7 @@ mod tests {
             photo_url: None,
             buttons: vec![],
             platform_template: None,
+            message_tag: None,
         }
     }
 
