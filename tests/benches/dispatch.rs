@@ -3,7 +3,9 @@
 //! broadcasts, at configured rates 25, 80, 300 and 1,000 a second, against a fake Bot API answering
 //! after 0 and 100 ms, with 1 and 4 scheduler callers. For each run it prints messages/s (first to
 //! last request the fake received), the ratio to the configured rate, and Redis commands per message
-//! (`INFO commandstats`, counted over the whole run). It first measures the fake API's own ceiling at
+//! (`INFO commandstats`, counted over the whole run), on Redis as Spinpost's own runtime config uses it
+//! and in Spin-compatibility mode (the commands of Spin's own Redis backend, whose batch reads and
+//! compare-and-swap Spinpost works around: `DISPATCH_BENCH_STORES=redis,redis-spin`). It first measures the fake API's own ceiling at
 //! each latency, so the figures show the fake is not the bottleneck.
 //!
 //! ```sh
@@ -33,8 +35,12 @@ fn list(name: &str, default: &[u64]) -> Vec<u64> {
 }
 
 fn main() {
-    // The store is chosen from the environment when each app starts; the bench measures Redis.
-    std::env::set_var(STORE_VARIABLE, "redis");
+    let stores: Vec<String> = std::env::var("DISPATCH_BENCH_STORES")
+        .unwrap_or_else(|_| "redis,redis-spin".into())
+        .split(',')
+        .map(|store| store.trim().to_owned())
+        .filter(|store| store.starts_with("redis"))
+        .collect();
     let recipients = list("DISPATCH_BENCH_N", &[2000])[0];
     let rates = list("DISPATCH_BENCH_RATES", &[25, 80, 300, 1000]);
     let latencies = list("DISPATCH_BENCH_LATENCIES_MS", &[0, 100]);
@@ -49,9 +55,12 @@ fn main() {
             println!("fake Bot API at {latency} ms: answers up to {ceiling:.0} requests/s (256 in flight)");
         }
         println!(
-            "{:>8} {:>6} {:>8} {:>11} {:>8} {:>10} {:>12}",
-            "latency", "rate", "callers", "messages", "msg/s", "x rate", "redis ops/msg"
+            "{:>10} {:>8} {:>6} {:>8} {:>11} {:>8} {:>10} {:>12}",
+            "store", "latency", "rate", "callers", "messages", "msg/s", "x rate", "redis ops/msg"
         );
+        for store in &stores {
+        // The store is chosen from the environment when each app starts.
+        std::env::set_var(STORE_VARIABLE, store);
         for &latency in &latencies {
             for &rate in &rates {
                 for &caller_count in &callers {
@@ -63,7 +72,8 @@ fn main() {
                     };
                     let measured = run.measure().await;
                     println!(
-                        "{:>6}ms {:>6} {:>8} {:>11} {:>8.1} {:>10.3} {:>12.2}",
+                        "{:>10} {:>6}ms {:>6} {:>8} {:>11} {:>8.1} {:>10.3} {:>12.2}",
+                        store,
                         latency,
                         rate,
                         caller_count,
@@ -74,6 +84,7 @@ fn main() {
                     );
                 }
             }
+        }
         }
     });
 }
