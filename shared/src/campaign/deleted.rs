@@ -106,8 +106,8 @@ pub fn delete_record<S: KvStore + ?Sized>(store: &S, id: &CampaignId) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::fixtures::{new, now, Templates};
-    use crate::campaign::{cancel, create, schedule, ScheduleRequest};
+    use crate::campaign::fixtures::{new, now, schedule_now, Templates};
+    use crate::campaign::{cancel, create, schedule};
     use crate::kv::MemoryStore;
 
     #[test]
@@ -115,12 +115,7 @@ mod tests {
         let store = MemoryStore::new();
         create(&store, &Templates, new("c1"), now()).unwrap();
         assert_eq!(deletable(&store, "c1").unwrap().state, CampaignState::Draft);
-        let request = ScheduleRequest {
-            send_at: "now".into(),
-            timezone: None,
-            template_version: None,
-        };
-        schedule(&store, &Templates, "c1", &request, now()).unwrap();
+        schedule(&store, &Templates, "c1", &schedule_now(None), now()).unwrap();
         let err = deletable(&store, "c1").unwrap_err();
         assert_eq!((err.status(), err.code()), (409, "campaign_not_deletable"));
         err.assert_mentions("cancel it first");

@@ -52,17 +52,13 @@ impl CampaignEdit {
 /// 404 for an unknown campaign; 409 `campaign_not_editable` unless it is a draft or paused; 409
 /// `audience_frozen` for a change of a paused campaign's channel or audience; 400 for an invalid field
 /// (see [`NewCampaign::into_draft`]); 422 `unknown_template` when the template or version does not exist.
-pub fn edit<S, T>(
+pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
     store: &S,
     templates: &T,
     id: &str,
     edit: CampaignEdit,
     now: DateTime<Utc>,
-) -> Result<Campaign>
-where
-    S: KvStore + ?Sized,
-    T: TemplateVersions + ?Sized,
-{
+) -> Result<Campaign> {
     let current = get(store, id)?;
     check_editable(&current, &edit)?;
     let template_changes = edit
@@ -75,24 +71,12 @@ where
     // Validate the edited campaign exactly as a new one, then take only the edited fields from it.
     let edited = NewCampaign {
         id: Some(current.id.as_str().to_owned()),
-        name: edit.name.clone().unwrap_or_else(|| current.name.clone()),
-        channel: edit
-            .channel
-            .clone()
-            .unwrap_or_else(|| current.channel.to_string()),
-        template_id: edit
-            .template_id
-            .clone()
-            .unwrap_or_else(|| current.template_id.clone()),
+        name: or_current(&edit.name, &current.name),
+        channel: or_current(&edit.channel, &current.channel.to_string()),
+        template_id: or_current(&edit.template_id, &current.template_id),
         template_version: version,
-        variables: edit
-            .variables
-            .clone()
-            .unwrap_or_else(|| current.variables.clone()),
-        audience: edit
-            .audience
-            .clone()
-            .unwrap_or_else(|| current.audience.clone()),
+        variables: or_current(&edit.variables, &current.variables),
+        audience: or_current(&edit.audience, &current.audience),
     }
     .into_draft(now)?;
     let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
@@ -121,6 +105,11 @@ where
         campaign.updated_at = now;
         Ok(())
     })
+}
+
+/// The edited value when the edit names one, else the current one.
+fn or_current<T: Clone>(edited: &Option<T>, current: &T) -> T {
+    edited.clone().unwrap_or_else(|| current.clone())
 }
 
 /// Whether `edit` may be applied to `campaign` in its state.
@@ -165,22 +154,22 @@ fn check_editable(campaign: &Campaign, edit: &CampaignEdit) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::fixtures::{new, now, Templates};
-    use crate::campaign::{cancel, create, pause, schedule, ScheduleRequest};
+    use crate::campaign::fixtures::{new, now, schedule_now, Templates};
+    use crate::campaign::{cancel, create, pause, schedule};
     use crate::kv::MemoryStore;
 
     fn patch(json: &str) -> CampaignEdit {
         serde_json::from_str(json).unwrap()
     }
 
+    /// Campaign `c1` edited by the JSON `change`, now.
+    fn edit_c1(store: &MemoryStore, change: &str) -> Result<Campaign> {
+        edit(store, &Templates, "c1", patch(change), now())
+    }
+
     fn scheduled_and_paused(store: &MemoryStore, id: &str) {
         create(store, &Templates, new(id), now()).unwrap();
-        let request = ScheduleRequest {
-            send_at: "now".into(),
-            timezone: None,
-            template_version: Some(2),
-        };
-        schedule(store, &Templates, id, &request, now()).unwrap();
+        schedule(store, &Templates, id, &schedule_now(Some(2)), now()).unwrap();
         pause(store, id, now()).unwrap();
     }
 
@@ -189,7 +178,10 @@ mod tests {
         let store = MemoryStore::new();
         create(&store, &Templates, new("c1"), now()).unwrap();
         let later = now() + chrono::Duration::minutes(5);
-        let edited = edit(&store, &Templates, "c1", patch(r#"{"name": " Spring ", "channel": "telegram:news", "template_id": "farewell", "template_version": 1, "variables": {"code": "S1"}, "audience": {"all_tags": ["vip"]}}"#), later).unwrap();
+        let change = patch(
+            r#"{"name": " Spring ", "channel": "telegram:news", "template_id": "farewell", "template_version": 1, "variables": {"code": "S1"}, "audience": {"all_tags": ["vip"]}}"#,
+        );
+        let edited = edit(&store, &Templates, "c1", change, later).unwrap();
         assert_eq!(edited.name, "Spring");
         assert_eq!(edited.channel.to_string(), "telegram:news");
         assert_eq!(
@@ -202,14 +194,7 @@ mod tests {
         assert_eq!(crate::campaign::get(&store, "c1").unwrap(), edited);
 
         // Another template without a version unpins: the draft pins its latest when scheduled.
-        let edited = edit(
-            &store,
-            &Templates,
-            "c1",
-            patch(r#"{"template_id": "welcome"}"#),
-            now(),
-        )
-        .unwrap();
+        let edited = edit_c1(&store, r#"{"template_id": "welcome"}"#).unwrap();
         assert_eq!(edited.template_version, None);
 
         for (json, status, code) in [
@@ -240,32 +225,15 @@ mod tests {
     fn a_paused_campaign_keeps_its_audience_and_pins_a_new_template() {
         let store = MemoryStore::new();
         scheduled_and_paused(&store, "c1");
-        let err = edit(
-            &store,
-            &Templates,
-            "c1",
-            patch(r#"{"audience": {"all_tags": ["vip"]}}"#),
-            now(),
-        )
-        .unwrap_err();
+        let err = edit_c1(&store, r#"{"audience": {"all_tags": ["vip"]}}"#).unwrap_err();
         assert_eq!((err.status(), err.code()), (409, "audience_frozen"));
         err.assert_mentions("cancel it and create a new campaign");
-        let err = edit(
-            &store,
-            &Templates,
-            "c1",
-            patch(r#"{"channel": "telegram:news"}"#),
-            now(),
-        )
-        .unwrap_err();
+        let err = edit_c1(&store, r#"{"channel": "telegram:news"}"#).unwrap_err();
         assert_eq!(err.code(), "audience_frozen");
         // Restating the same audience and channel is no change.
-        let same = edit(
+        let same = edit_c1(
             &store,
-            &Templates,
-            "c1",
-            patch(r#"{"channel": "telegram:shop", "audience": {}, "variables": {"code": "NEW"}}"#),
-            now(),
+            r#"{"channel": "telegram:shop", "audience": {}, "variables": {"code": "NEW"}}"#,
         )
         .unwrap();
         assert_eq!(
@@ -273,27 +241,13 @@ mod tests {
             (CampaignState::Paused, Some(2))
         );
         assert_eq!(same.variables["code"], "NEW");
-        let other = edit(
-            &store,
-            &Templates,
-            "c1",
-            patch(r#"{"template_id": "farewell"}"#),
-            now(),
-        )
-        .unwrap();
+        let other = edit_c1(&store, r#"{"template_id": "farewell"}"#).unwrap();
         assert_eq!(
             (other.template_id.as_str(), other.template_version),
             ("farewell", Some(2)),
             "pinned to the new template's latest"
         );
-        let older = edit(
-            &store,
-            &Templates,
-            "c1",
-            patch(r#"{"template_version": 1}"#),
-            now(),
-        )
-        .unwrap();
+        let older = edit_c1(&store, r#"{"template_version": 1}"#).unwrap();
         assert_eq!(older.template_version, Some(1));
         assert!(older.schedule.is_some());
     }
@@ -303,11 +257,11 @@ mod tests {
         let store = MemoryStore::new();
         scheduled_and_paused(&store, "c1");
         crate::campaign::resume(&store, "c1", now()).unwrap();
-        let err = edit(&store, &Templates, "c1", patch(r#"{"name": "X"}"#), now()).unwrap_err();
+        let err = edit_c1(&store, r#"{"name": "X"}"#).unwrap_err();
         assert_eq!((err.status(), err.code()), (409, "campaign_not_editable"));
         err.assert_mentions("pause it first");
         cancel(&store, "c1", now()).unwrap();
-        let err = edit(&store, &Templates, "c1", patch(r#"{"name": "X"}"#), now()).unwrap_err();
+        let err = edit_c1(&store, r#"{"name": "X"}"#).unwrap_err();
         assert_eq!(err.code(), "campaign_not_editable");
         assert_eq!(crate::campaign::get(&store, "c1").unwrap().name, "Launch");
     }

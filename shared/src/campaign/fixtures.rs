@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::model::NewCampaign;
+use super::schedule::ScheduleRequest;
 use super::service::TemplateVersions;
 use crate::error::{Error, Result};
 
@@ -32,4 +33,13 @@ pub fn now() -> DateTime<Utc> {
 /// A create request for campaign `id` on `telegram:shop` with template `welcome`.
 pub fn new(id: &str) -> NewCampaign {
     serde_json::from_str(&format!(r#"{{"id": "{id}", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome"}}"#)).unwrap()
+}
+
+/// A request to send now, pinning `template_version` (the latest when `None`).
+pub fn schedule_now(template_version: Option<u32>) -> ScheduleRequest {
+    ScheduleRequest {
+        send_at: "now".into(),
+        timezone: None,
+        template_version,
+    }
 }

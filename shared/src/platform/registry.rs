@@ -369,15 +369,20 @@ mod tests {
         assert_eq!(http.urls(), ["http://tg/bot1:T/answerCallbackQuery"]);
     }
 
-    #[test]
-    fn an_absent_platform_serves_nothing_and_says_how_to_configure_it() {
-        let platforms = Platforms::from_variables(|name| {
+    /// The test variables with WhatsApp left unset.
+    fn without_whatsapp() -> Platforms {
+        Platforms::from_variables(|name| {
             if name.starts_with("whatsapp") {
                 String::new()
             } else {
                 variables(name)
             }
-        });
+        })
+    }
+
+    #[test]
+    fn an_absent_platform_serves_nothing_and_says_how_to_configure_it() {
+        let platforms = without_whatsapp();
         assert!(platforms.check().is_ok());
         assert_eq!(
             platforms.adapter(Platform::Whatsapp).err().unwrap().code(),
@@ -395,13 +400,7 @@ mod tests {
 
     #[test]
     fn an_unconfigured_channel_names_the_variable_to_set() {
-        let platforms = Platforms::from_variables(|name| {
-            if name.starts_with("whatsapp") {
-                String::new()
-            } else {
-                variables(name)
-            }
-        });
+        let platforms = without_whatsapp();
         let news = platforms
             .require_configured(&Channel::parse("telegram:news").unwrap())
             .unwrap_err();
