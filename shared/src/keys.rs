@@ -26,6 +26,12 @@ pub fn template(id: &str) -> String {
     format!("tpl:{id}")
 }
 
+/// Marks a deleted template whose id is still listed in the templates index, so creating the id again
+/// reuses that entry instead of listing the template twice.
+pub fn deleted_template(id: &str) -> String {
+    format!("tpl-deleted:{id}")
+}
+
 /// One immutable version of a template.
 pub fn template_version(id: &str, version: u32) -> String {
     format!("tpl:{id}:v{version}")
@@ -34,6 +40,11 @@ pub fn template_version(id: &str, version: u32) -> String {
 /// A campaign record.
 pub fn campaign(id: &str) -> String {
     format!("camp:{id}")
+}
+
+/// What remains of a deleted campaign: its id is retired (its feedback history stays under it).
+pub fn deleted_campaign(id: &str) -> String {
+    format!("camp-deleted:{id}")
 }
 
 /// A campaign's send cursor: how far through the audience the batches have been claimed.
@@ -112,6 +123,11 @@ pub fn subscriber_feedback_log(subscriber: &SubscriberId) -> String {
     format!("feedback-of:{subscriber}")
 }
 
+/// The fixed key the health check reads (it is never written).
+pub fn health_probe() -> String {
+    "health:probe".to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +151,9 @@ mod tests {
             subscriber(&id),
             template("x"),
             campaign("x"),
+            deleted_campaign("x"),
+            deleted_template("x"),
+            health_probe(),
             delivery_batch("x", 1),
             last_campaign_message(&id),
             rating("x", &id),

@@ -5,12 +5,14 @@
 pub mod campaign;
 pub mod capabilities;
 pub mod clock;
+pub mod deletion;
 pub mod delivery;
 pub mod directory;
 pub mod erasure;
 pub mod error;
 pub mod event;
 pub mod feedback;
+pub mod health;
 pub mod index;
 pub mod ingress;
 pub mod keys;

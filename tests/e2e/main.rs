@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `.wasm` components in the embedded host.
 
+mod api_lifecycle;
 mod crafted_input;
 mod host;
 mod messenger;

@@ -1,5 +1,5 @@
-//! The dispatch component: the campaign API (create, list, read, schedule, pause, resume, cancel,
-//! progress, ledger) and the scheduler's tick route, which sends due batches within a time budget.
+//! The dispatch component: the campaign API (create, list, read, edit, delete, schedule, pause, resume,
+//! cancel, progress, ledger) and the scheduler's tick route, which sends due batches within a time budget.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -10,8 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
-use spinpost::campaign::{self, Campaign, NewCampaign, ScheduleRequest, TemplateVersions};
+use spinpost::campaign::{
+    self, Campaign, CampaignEdit, NewCampaign, ScheduleRequest, TemplateVersions,
+};
 use spinpost::clock::Clock;
+use spinpost::deletion;
 use spinpost::delivery::{self, MessageRenderer, PolicyChain, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
@@ -57,6 +60,8 @@ pub fn routes() -> Router<Context> {
                 .post("/api/v1/campaigns", create_campaign)
                 .get("/api/v1/campaigns", list_campaigns)
                 .get("/api/v1/campaigns/:id", get_campaign)
+                .patch("/api/v1/campaigns/:id", edit_campaign)
+                .delete("/api/v1/campaigns/:id", delete_campaign)
                 .post("/api/v1/campaigns/:id/schedule", schedule_campaign)
                 .post("/api/v1/campaigns/:id/pause", pause_campaign)
                 .post("/api/v1/campaigns/:id/resume", resume_campaign)
@@ -70,6 +75,7 @@ spin_adapter::export_component!(Context::from_spin, routes());
 
 fn create_campaign(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
     let request: NewCampaign = req.json()?;
+    require_configured(&Channel::parse(&request.channel)?)?;
     let store = &ctx.ports.store;
     Ok(web::Response::json(
         201,
@@ -97,6 +103,25 @@ fn get_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web:
         &ctx.ports.store,
         params.get("id"),
     )?))
+}
+
+fn edit_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let edit: CampaignEdit = req.json()?;
+    if let Some(channel) = edit.channel()? {
+        require_configured(&channel)?;
+    }
+    let store = &ctx.ports.store;
+    Ok(web::Response::ok(&campaign::edit(
+        store,
+        &StoredTemplates { store },
+        params.get("id"),
+        edit,
+        ctx.ports.clock.now(),
+    )?))
+}
+
+fn delete_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, deletion::delete_campaign)
 }
 
 fn schedule_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
@@ -191,7 +216,7 @@ fn tick_owner(micros: i64) -> String {
     format!("tick-{micros}-{:016x}", hasher.finish())
 }
 
-/// Refuse to schedule a campaign on a channel this deployment cannot send on.
+/// Refuse to create, move or schedule a campaign on a channel this deployment cannot send on.
 fn require_configured(channel: &Channel) -> Result<()> {
     Platforms::from_variables(spin_adapter::variable).require_configured(channel)
 }

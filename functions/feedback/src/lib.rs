@@ -6,6 +6,8 @@
 //! - `GET /api/v1/feedback/campaigns/:id/export?format=csv|jsonl&from=N` (admin): its feedback records.
 //! - `GET /api/v1/feedback/unattributed/export?format=csv|jsonl&from=N` (admin): feedback no campaign
 //!   could be credited with.
+//! - `GET /health` (open): the application's health, after a read of the store. It lives here because
+//!   this is the smallest component, so the check starts fastest.
 
 use serde::Serialize;
 use spin_adapter::{Ports, SpinHttp};
@@ -26,7 +28,11 @@ pub type Context = Ports;
 pub fn routes() -> Router<Context> {
     Router::new()
         // Private: only local service chaining reaches it.
-        .group(Group::open().post("/events", apply_events))
+        .group(
+            Group::open()
+                .post("/events", apply_events)
+                .get("/health", health),
+        )
         .group(
             Group::bearer(Ports::admin_token)
                 .get("/api/v1/feedback/campaigns/:id/stats", campaign_stats)
@@ -68,6 +74,11 @@ fn apply_events(context: &Context, request: &web::Request, _: &Params) -> Result
         report,
         callback_answers,
     }))
+}
+
+/// `GET /health`: 200 `{"status":"ok","store":"ok"}`, or 503 `store_unavailable`.
+fn health(context: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
+    Ok(web::Response::ok(&spinpost::health::check(&context.store)?))
 }
 
 fn campaign_stats(context: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {

@@ -105,6 +105,8 @@ fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<w
     let body = std::str::from_utf8(&req.body).map_err(|_| {
         spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines")
     })?;
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    directory::require_configured_channels(body, |channel| platforms.require_configured(channel))?;
     Ok(web::Response::ok(&directory::import(
         &ctx.store,
         body,

@@ -1,10 +1,12 @@
-//! The templates component: its route table over the core's [`spinpost::template`] store functions.
+//! The templates component: its route table over the core's [`spinpost::template`] store functions
+//! (and [`spinpost::deletion`] for deleting a template no active campaign uses).
 //! Every route requires `Authorization: Bearer <admin_token>`.
 
 use std::marker::PhantomData;
 
 use spin_adapter::{Ports, SpinStore};
 use spinpost::clock::{Clock, SystemClock};
+use spinpost::deletion;
 use spinpost::kv::KvStore;
 use spinpost::paging;
 use spinpost::template::{self, NewTemplate, PreviewRequest, TemplateUpdate};
@@ -22,6 +24,7 @@ pub fn routes<S: KvStore, C: Clock>() -> Router<Context<S, C>> {
             .get("/api/v1/templates", Handlers::list)
             .get("/api/v1/templates/:id", Handlers::get)
             .put("/api/v1/templates/:id", Handlers::update)
+            .delete("/api/v1/templates/:id", Handlers::delete)
             .get(
                 "/api/v1/templates/:id/versions/:version",
                 Handlers::get_version,
@@ -62,6 +65,13 @@ impl<S: KvStore, C: Clock> Handlers<S, C> {
         let now = ctx.clock.now();
         let updated = template::update_template(&ctx.store, params.get("id"), body, now)?;
         Ok(Response::ok(&updated))
+    }
+
+    /// `DELETE /api/v1/templates/:id` → 200 with the id and how many versions went; 409
+    /// `template_in_use` while a scheduled, running or paused campaign renders it.
+    fn delete(ctx: &Context<S, C>, _: &Request, params: &Params) -> Result<Response> {
+        let deleted = deletion::delete_template(&ctx.store, params.get("id"))?;
+        Ok(Response::ok(&deleted))
     }
 
     /// `GET /api/v1/templates/:id/versions/:version` → that version.
@@ -179,6 +189,36 @@ mod tests {
             serde_json::Value::Null,
         );
         assert_eq!((status, body["text"].as_str()), (200, Some("Hello Ada")));
+    }
+
+    #[test]
+    fn a_template_is_deleted_over_http_with_every_version() {
+        let ctx = context();
+        let create =
+            serde_json::json!({ "name": "Welcome", "locales": { "en": { "text": "Hi" } } });
+        assert_eq!(call(&ctx, Method::POST, "/api/v1/templates", create).0, 201);
+        let (status, body) = call(
+            &ctx,
+            Method::DELETE,
+            "/api/v1/templates/welcome",
+            serde_json::Value::Null,
+        );
+        assert_eq!(
+            (status, body),
+            (
+                200,
+                serde_json::json!({"deleted": "welcome", "versions": 1})
+            )
+        );
+        assert_eq!(get(&ctx, "/api/v1/templates/welcome").0, 404);
+        assert_eq!(get(&ctx, "/api/v1/templates/welcome/versions/1").0, 404);
+        let again = call(
+            &ctx,
+            Method::DELETE,
+            "/api/v1/templates/welcome",
+            serde_json::Value::Null,
+        );
+        assert_eq!(again.0, 404);
     }
 
     #[test]

@@ -2,10 +2,16 @@
 //! time. This module owns the record, its validation, the schedule and the life-cycle state machine;
 //! [`crate::delivery`] does the sending.
 
+mod deleted;
+mod edit;
+#[cfg(test)]
+mod fixtures;
 mod model;
 mod schedule;
 mod service;
 
+pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
+pub use edit::{edit, CampaignEdit};
 pub use model::{
     Audience, Campaign, CampaignId, CampaignState, NewCampaign, Schedule, MAX_AUDIENCE_ATTRIBUTES,
     MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS, MAX_VARIABLES,
@@ -14,5 +20,5 @@ pub use model::{
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,
-    schedule, ActiveCampaigns, TemplateVersions,
+    schedule, using_template, ActiveCampaigns, TemplateVersions,
 };

@@ -87,7 +87,7 @@ fn base36(mut n: u64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignState {
-    /// Created, not scheduled; can be edited by scheduling.
+    /// Created, not scheduled; can be edited, scheduled or deleted.
     Draft,
     /// Waiting for its send time.
     Scheduled,

@@ -45,15 +45,16 @@ pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
 ) -> Result<Campaign> {
     let campaign = request.into_draft(now)?;
     // Refuse a campaign for a template (or version) that does not exist now, rather than at scheduling.
-    templates
-        .resolve(&campaign.template_id, campaign.template_version)
-        .map_err(|err| match err.kind() {
-            crate::ErrorKind::NotFound => Error::unprocessable(
-                "unknown_template",
-                format!("{}; create the template first", err.message()),
+    resolve_template(templates, &campaign.template_id, campaign.template_version)?;
+    if super::deleted::is_retired(store, campaign.id.as_str())? {
+        return Err(Error::conflict(
+            "campaign_id_retired",
+            format!(
+                "the id '{}' belonged to a deleted campaign whose statistics are kept; choose another id",
+                campaign.id
             ),
-            _ => err,
-        })?;
+        ));
+    }
     let key = keys::campaign(campaign.id.as_str());
     kv::update_json(store, &key, |current: Option<Campaign>| match current {
         Some(_) => Err(Error::conflict(
@@ -67,6 +68,27 @@ pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
     })?;
     Index::CAMPAIGNS.append(store, campaign.id.as_str())?;
     Ok(campaign)
+}
+
+/// The version of `template_id` to use (`version`, or the latest), as a 422 `unknown_template` when
+/// the template or version does not exist.
+///
+/// # Errors
+/// 422 `unknown_template`; store failures.
+pub(super) fn resolve_template<T: TemplateVersions + ?Sized>(
+    templates: &T,
+    template_id: &str,
+    version: Option<u32>,
+) -> Result<u32> {
+    templates
+        .resolve(template_id, version)
+        .map_err(|err| match err.kind() {
+            crate::ErrorKind::NotFound => Error::unprocessable(
+                "unknown_template",
+                format!("{}; create the template first", err.message()),
+            ),
+            _ => err,
+        })
 }
 
 /// A campaign by id.
@@ -201,6 +223,22 @@ pub fn active_ids<S: KvStore + ?Sized>(store: &S) -> Result<Vec<String>> {
     )
 }
 
+/// The ids of the scheduled, running or paused campaigns that render `template_id`, found through the
+/// active set (no scan of every campaign).
+///
+/// # Errors
+/// Store failures.
+pub fn using_template<S: KvStore + ?Sized>(store: &S, template_id: &str) -> Result<Vec<String>> {
+    let ids = active_ids(store)?;
+    let record_keys: Vec<String> = ids.iter().map(|id| keys::campaign(id)).collect();
+    Ok(kv::get_many_json::<_, Campaign>(store, &record_keys)?
+        .into_iter()
+        .flatten()
+        .filter(|c| is_active(c.state) && c.template_id == template_id)
+        .map(|c| c.id.as_str().to_owned())
+        .collect())
+}
+
 fn add_active<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<()> {
     kv::update_json(
         store,
@@ -246,26 +284,8 @@ pub fn is_active(state: CampaignState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::campaign::fixtures::{new, now, Templates};
     use crate::kv::MemoryStore;
-
-    struct Templates;
-    impl TemplateVersions for Templates {
-        fn resolve(&self, template_id: &str, version: Option<u32>) -> Result<u32> {
-            match (template_id, version) {
-                ("welcome", None) => Ok(3),
-                ("welcome", Some(v)) if v <= 3 => Ok(v),
-                _ => Err(Error::not_found("template", template_id)),
-            }
-        }
-    }
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-01T10:00:00Z".parse().unwrap()
-    }
-
-    fn new(id: &str) -> NewCampaign {
-        serde_json::from_str(&format!(r#"{{"id": "{id}", "name": "Launch", "channel": "telegram:shop", "template_id": "welcome"}}"#)).unwrap()
-    }
 
     #[test]
     fn an_id_that_names_another_record_is_not_found() {

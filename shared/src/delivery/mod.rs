@@ -28,6 +28,7 @@ pub mod claim;
 mod config;
 mod counters;
 pub mod ledger;
+mod ledger_removal;
 pub mod outcome;
 pub mod pacing;
 pub mod policy;
@@ -49,6 +50,7 @@ pub use config::{default_rate, SenderConfig, MAX_BUDGET_MS};
 pub use ledger::{
     CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
+pub use ledger_removal::delete_ledger;
 pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
 pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};

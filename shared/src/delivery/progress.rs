@@ -1,6 +1,7 @@
 //! How far a campaign has got: counts per final state from the cursor's totals of closed batches plus
 //! the final entries of the open ones (the same snapshot, so nothing is counted twice), open entries
-//! from the open batches, the recent send rate from the latest batch records, and an estimate of the time left.
+//! from the open batches, the recent send rate from the latest batch records, and an estimate of the time left
+//! (seconds, and the moment sending should be done).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -48,11 +49,15 @@ pub struct Progress {
     pub counts: Counts,
     /// Recipients finalised per second over the latest batches.
     pub messages_per_second: f64,
-    /// Recipients still to go: open entries plus the expected share of the audience not yet walked.
-    pub estimated_remaining: u64,
+    /// Messages still to go (a count): open entries plus the expected share of the audience not yet
+    /// walked.
+    pub remaining_messages: u64,
     /// Seconds until done at the recent rate; absent when there is no rate yet or nothing is left.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_seconds_left: Option<u64>,
+    /// When sending should be done at the recent rate (`now` plus the seconds left); absent with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion_at: Option<DateTime<Utc>>,
     /// Subscriber index positions examined / in the index.
     pub audience_scanned: u64,
     /// Positions in the subscriber index.
@@ -114,16 +119,20 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
             (left as f64 * cursor.claimed as f64 / cursor.scanned as f64).ceil() as u64
         }
     };
-    let estimated_remaining = pending + unwalked;
-    let estimated_seconds_left = (messages_per_second > 0.0 && estimated_remaining > 0)
-        .then(|| (estimated_remaining as f64 / messages_per_second).ceil() as u64);
+    let remaining_messages = pending + unwalked;
+    let estimated_seconds_left = (messages_per_second > 0.0 && remaining_messages > 0)
+        .then(|| (remaining_messages as f64 / messages_per_second).ceil() as u64);
+    let estimated_completion_at = estimated_seconds_left
+        .and_then(|seconds| i64::try_from(seconds).ok())
+        .and_then(|seconds| now.checked_add_signed(chrono::Duration::seconds(seconds)));
     Ok(Progress {
         campaign_id: id.to_owned(),
         state: campaign.state,
         counts,
         messages_per_second,
-        estimated_remaining,
+        remaining_messages,
         estimated_seconds_left,
+        estimated_completion_at,
         audience_scanned: cursor.next_position.min(audience_total),
         audience_total,
     })

@@ -6,6 +6,7 @@ mod erase;
 #[cfg(test)]
 mod fixtures;
 mod import;
+mod import_channels;
 mod list;
 mod patch;
 mod stored;
@@ -16,6 +17,7 @@ pub use erase::{erase, suppress};
 pub use import::{
     import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
 };
+pub use import_channels::require_configured_channels;
 pub use list::{list, ListFilter};
 pub use patch::{patch, SubscriberPatch, TagPatch};
 pub use stored::{get, StoredSubscriber};

@@ -48,13 +48,16 @@ fn round_to(value: f64, places: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-/// 404 unless the campaign exists (so a mistyped id is an error, not a page of zeros).
+/// 404 unless the campaign exists or was deleted (so a mistyped id is an error, not a page of zeros,
+/// while a deleted campaign's history stays readable).
 ///
 /// # Errors
 /// 400 `invalid_campaign_id`, 404 `not_found`, or a store failure.
 pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<()> {
     check_campaign_id(campaign_id)?;
-    if !store.exists(&keys::campaign(campaign_id))? {
+    if !store.exists(&keys::campaign(campaign_id))?
+        && !store.exists(&keys::deleted_campaign(campaign_id))?
+    {
         return Err(Error::not_found("campaign", campaign_id));
     }
     Ok(())

@@ -64,6 +64,8 @@ pub struct Registration {
     pub configure: ConfigureAdapter,
     /// A valid address, for previews and save-time checks.
     pub sample_address: &'static str,
+    /// The variable that names the accounts (bots, numbers, pages) a deployment serves.
+    pub account_variable: &'static str,
 }
 
 impl Platform {
@@ -116,6 +118,11 @@ impl Platform {
     /// The platform's adapter as the deployment's variables configure it (see [`Platforms`]).
     pub fn configure(self, read: &dyn Fn(&str) -> String) -> Configured {
         (self.registration().configure)(read)
+    }
+
+    /// The variable naming the accounts this deployment serves on the platform (`telegram_bots`…).
+    pub fn account_variable(self) -> &'static str {
+        self.registration().account_variable
     }
 
     /// A valid address on this platform, for previews and save-time checks.

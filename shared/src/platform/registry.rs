@@ -96,8 +96,9 @@ impl Platforms {
             Some(Configured::Ready(adapter)) if adapter.serves(channel) => {}
             Some(Configured::Ready(_)) => {
                 return Err(not_configured(format!(
-                    "the {} settings name other accounts",
-                    channel.platform()
+                    "add its account '{}' to the variable {}",
+                    channel.account(),
+                    channel.platform().account_variable()
                 )))
             }
             Some(Configured::Invalid(err)) => return Err(err.clone()),
@@ -368,15 +369,20 @@ mod tests {
         assert_eq!(http.urls(), ["http://tg/bot1:T/answerCallbackQuery"]);
     }
 
-    #[test]
-    fn an_absent_platform_serves_nothing_and_says_how_to_configure_it() {
-        let platforms = Platforms::from_variables(|name| {
+    /// The test variables with WhatsApp left unset.
+    fn without_whatsapp() -> Platforms {
+        Platforms::from_variables(|name| {
             if name.starts_with("whatsapp") {
                 String::new()
             } else {
                 variables(name)
             }
-        });
+        })
+    }
+
+    #[test]
+    fn an_absent_platform_serves_nothing_and_says_how_to_configure_it() {
+        let platforms = without_whatsapp();
         assert!(platforms.check().is_ok());
         assert_eq!(
             platforms.adapter(Platform::Whatsapp).err().unwrap().code(),
@@ -390,6 +396,24 @@ mod tests {
         assert!(platforms
             .require_configured(&Channel::parse("telegram:shop").unwrap())
             .is_ok());
+    }
+
+    #[test]
+    fn an_unconfigured_channel_names_the_variable_to_set() {
+        let platforms = without_whatsapp();
+        let news = platforms
+            .require_configured(&Channel::parse("telegram:news").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            (news.status(), news.code()),
+            (422, "channel_not_configured")
+        );
+        news.assert_mentions("telegram:news");
+        news.assert_mentions("'news' to the variable telegram_bots");
+        let whatsapp = platforms
+            .require_configured(&Channel::parse("whatsapp:1122334455667").unwrap())
+            .unwrap_err();
+        whatsapp.assert_mentions("whatsapp_phone_number_id");
     }
 
     #[test]

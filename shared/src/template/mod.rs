@@ -43,9 +43,9 @@ pub use model::{
 };
 pub use render::{render, Renderer};
 pub use store::{
-    create_template, list_templates, load_head, load_latest, load_version, preview,
-    update_template, Preview, PreviewRequest, SampleCampaign, SampleData, SampleSubscriber,
-    TemplateWithVersion,
+    create_template, delete_template, list_templates, load_head, load_latest, load_version,
+    preview, update_template, Preview, PreviewRequest, SampleCampaign, SampleData,
+    SampleSubscriber, TemplateWithVersion,
 };
 pub use validate::{sample_subscriber, validate_content};
 

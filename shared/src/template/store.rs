@@ -77,7 +77,13 @@ pub fn create_template<S: KvStore + ?Sized>(
     let version = TemplateVersion::new(id.clone(), 1, content, now);
     claim_version(store, &version)?;
     head = publish_version(store, &id, 1, None, now)?;
-    Index::TEMPLATES.append(store, id.as_str())?;
+    // An id deleted before is still listed: keep its index entry rather than listing it twice.
+    let deleted = keys::deleted_template(id.as_str());
+    if store.exists(&deleted)? {
+        store.delete(&deleted)?;
+    } else {
+        Index::TEMPLATES.append(store, id.as_str())?;
+    }
     Ok(TemplateWithVersion { head, version })
 }
 
@@ -139,6 +145,24 @@ fn publish_version<S: KvStore + ?Sized>(
             Ok((Some(head.clone()), head))
         },
     )
+}
+
+/// Delete a template: every version, then its head. Its index entry stays (listing skips it) and is
+/// marked, so creating the id again reuses it. Versions go before the head, so an interrupted deletion
+/// leaves a template that can be read and deleted again, never versions that block a new one.
+///
+/// # Errors
+/// Store failures.
+pub fn delete_template<S: KvStore + ?Sized>(store: &S, head: &TemplateHead) -> Result<()> {
+    let id = head.id.as_str();
+    store.set(&keys::deleted_template(id), b"{}")?;
+    // Beyond the latest: versions an update claimed but had not published when it stopped.
+    let last = head
+        .latest_version
+        .saturating_add(VERSION_CLAIM_ATTEMPTS as u32);
+    let version_keys: Vec<String> = (1..=last).map(|n| keys::template_version(id, n)).collect();
+    store.delete_many(&version_keys)?;
+    Ok(store.delete(&keys::template(id))?)
 }
 
 /// A template's head record.

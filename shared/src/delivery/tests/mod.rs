@@ -12,6 +12,8 @@ mod cancel_pause;
 mod concurrency;
 mod consent;
 mod crash_recovery;
+mod deletion;
+mod editing;
 mod exactly_once;
 mod failures;
 mod pacing;

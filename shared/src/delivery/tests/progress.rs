@@ -19,9 +19,15 @@ fn progress_reports_counts_rate_and_time_left() {
         (report.messages_per_second - 20.0).abs() < 2.0,
         "{report:?}"
     );
-    assert_eq!(report.estimated_remaining, 250 - done as u64);
+    assert_eq!(report.remaining_messages, 250 - done as u64);
     let left = report.estimated_seconds_left.unwrap();
     assert!((7..=10).contains(&left), "{report:?}");
+    let left = i64::try_from(left).unwrap();
+    assert_eq!(
+        report.estimated_completion_at,
+        Some(world.now() + Duration::seconds(left)),
+        "{report:?}"
+    );
     let page = deliveries(world.store(), "c1", 0).unwrap();
     assert!(!page.items.is_empty());
     assert_eq!(

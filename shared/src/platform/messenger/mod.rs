@@ -45,6 +45,7 @@ pub const REGISTRATION: super::Registration = super::Registration {
     text_format: format::FORMAT,
     configure: adapter::configure,
     sample_address: SAMPLE_ADDRESS,
+    account_variable: "messenger_page_id",
 };
 
 /// Messenger addresses people by page-scoped id (PSID): digits only.

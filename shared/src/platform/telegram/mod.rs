@@ -40,6 +40,7 @@ pub const REGISTRATION: super::Registration = super::Registration {
     text_format: format::FORMAT,
     configure: Telegram::configure,
     sample_address: SAMPLE_ADDRESS,
+    account_variable: "telegram_bots",
 };
 
 /// Chat ids are integers (negative for groups), written without leading zeros or '+'.

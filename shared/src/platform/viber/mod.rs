@@ -48,6 +48,7 @@ pub const REGISTRATION: super::Registration = super::Registration {
     text_format: format::FORMAT,
     configure: Viber::configure,
     sample_address: SAMPLE_ADDRESS,
+    account_variable: "viber_bots",
 };
 
 /// The longest user id accepted; Viber's are 24 characters today.

@@ -38,6 +38,7 @@ pub const REGISTRATION: super::Registration = super::Registration {
     text_format: format::FORMAT,
     configure: adapter::configure,
     sample_address: SAMPLE_ADDRESS,
+    account_variable: "whatsapp_phone_number_id",
 };
 
 /// WhatsApp ids are 6 to 15 digits of an E.164 number without '+' (country codes never start with 0).
