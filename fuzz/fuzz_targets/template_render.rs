@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use spinpost::message::{Button, RenderedMessage};
+use spinpost::message::{Button, MessageTag, RenderedMessage};
 use spinpost::platform::Platform;
 use spinpost::subscriber::{Locale, Profile};
 use spinpost::template::limits::{MAX_RENDERED_BUTTON_TEXT_CHARS, MAX_WHATSAPP_PARAMETER_BYTES};
@@ -21,6 +21,12 @@ use spinpost::template::{
 
 /// Locales a template may have: arbitrary tags would almost always be refused before the engine.
 const LOCALES: [&str; 3] = ["en", "pt-BR", "pt"];
+/// Every Messenger message tag a template may name.
+const MESSAGE_TAGS: [MessageTag; 3] = [
+    MessageTag::ConfirmedEventUpdate,
+    MessageTag::PostPurchaseUpdate,
+    MessageTag::AccountUpdate,
+];
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -40,6 +46,8 @@ struct FuzzVariant {
     photo_url: Option<String>,
     buttons: Vec<Vec<FuzzButton>>,
     whatsapp_template: Option<(String, String, Vec<String>)>,
+    /// An index into [`MESSAGE_TAGS`].
+    messenger_tag: Option<u8>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -75,6 +83,9 @@ fn variant(fuzzed: FuzzVariant) -> Variant {
                 language,
                 parameters,
             }),
+        messenger_tag: fuzzed
+            .messenger_tag
+            .map(|index| MESSAGE_TAGS[usize::from(index) % MESSAGE_TAGS.len()]),
     }
 }
 
