@@ -59,7 +59,7 @@ fuzz_target!(|input: Input<'_>| {
                 "refused the body's own signature: {err:?}"
             );
             assert!(
-                !err.message().contains(&true_signature) || true_signature.is_empty(),
+                !err.message().contains(&true_signature),
                 "the refusal shows the expected signature"
             );
         }
