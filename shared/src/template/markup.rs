@@ -288,11 +288,12 @@ pub fn no_marker(_tag: &str) -> &'static str {
     ""
 }
 
-/// Parse a rendered Telegram HTML text, checking tags, nesting and entities.
+/// Parse a rendered Telegram HTML text, checking tags, nesting and entities. Public so a platform's
+/// [`crate::capabilities::TextFormat`] can be exercised on its own (the fuzz targets do).
 ///
 /// # Errors
 /// A sentence saying what is wrong and how to fix it.
-pub(crate) fn parse(text: &str) -> Result<Vec<Node>, String> {
+pub fn parse(text: &str) -> Result<Vec<Node>, String> {
     let mut nodes = Vec::new();
     let mut open: Vec<String> = Vec::new();
     let mut rest = text;
