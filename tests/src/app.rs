@@ -366,31 +366,30 @@ pub async fn status_and_json(response: reqwest::Response) -> (u16, serde_json::V
 
 /// The variables every test starts from: tokens, the test bot, and both platform APIs at the fake.
 pub fn default_variables(fake: &FakePlatform) -> HashMap<String, String> {
-    let bots = serde_json::json!({ TELEGRAM_BOT: { "token": TELEGRAM_BOT_TOKEN, "webhook_secret": TELEGRAM_WEBHOOK_SECRET } });
-    [
-        ("admin_token", ADMIN_TOKEN.to_owned()),
-        ("tick_token", TICK_TOKEN.to_owned()),
-        ("telegram_api_url", fake.url()),
-        ("telegram_bots", bots.to_string()),
-        ("telegram_rate_per_second", "20".to_owned()),
-        ("whatsapp_api_url", fake.url()),
-        (
-            "whatsapp_phone_number_id",
-            WHATSAPP_PHONE_NUMBER_ID.to_owned(),
-        ),
-        ("whatsapp_access_token", "test-access-token".to_owned()),
-        ("whatsapp_app_secret", WHATSAPP_APP_SECRET.to_owned()),
-        ("whatsapp_verify_token", WHATSAPP_VERIFY_TOKEN.to_owned()),
-        ("messenger_api_url", fake.url()),
-        ("messenger_page_id", MESSENGER_PAGE_ID.to_owned()),
-        ("messenger_page_access_token", "test-page-token".to_owned()),
-        ("messenger_app_secret", MESSENGER_APP_SECRET.to_owned()),
-        ("messenger_verify_token", MESSENGER_VERIFY_TOKEN.to_owned()),
-        ("tick_budget_ms", "5000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let bots = serde_json::json!({ TELEGRAM_BOT: { "token": TELEGRAM_BOT_TOKEN, "webhook_secret": TELEGRAM_WEBHOOK_SECRET } }).to_string();
+    let api = fake.url();
+    let variables: [(&str, &str); 16] = [
+        ("admin_token", ADMIN_TOKEN),
+        ("tick_token", TICK_TOKEN),
+        ("telegram_api_url", &api),
+        ("telegram_bots", &bots),
+        ("telegram_rate_per_second", "20"),
+        ("whatsapp_api_url", &api),
+        ("whatsapp_phone_number_id", WHATSAPP_PHONE_NUMBER_ID),
+        ("whatsapp_access_token", "test-access-token"),
+        ("whatsapp_app_secret", WHATSAPP_APP_SECRET),
+        ("whatsapp_verify_token", WHATSAPP_VERIFY_TOKEN),
+        ("messenger_api_url", &api),
+        ("messenger_page_id", MESSENGER_PAGE_ID),
+        ("messenger_page_access_token", "test-page-token"),
+        ("messenger_app_secret", MESSENGER_APP_SECRET),
+        ("messenger_verify_token", MESSENGER_VERIFY_TOKEN),
+        ("tick_budget_ms", "5000"),
+    ];
+    variables
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 async fn start_host(

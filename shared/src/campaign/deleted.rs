@@ -106,14 +106,13 @@ pub fn delete_record<S: KvStore + ?Sized>(store: &S, id: &CampaignId) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::fixtures::{new, now, schedule_now, Templates};
+    use crate::campaign::fixtures::{new, now, schedule_now, store_with_draft, Templates};
     use crate::campaign::{cancel, create, schedule};
     use crate::kv::MemoryStore;
 
     #[test]
     fn drafts_completed_and_closed_cancelled_campaigns_are_deletable() {
-        let store = MemoryStore::new();
-        create(&store, &Templates, new("c1"), now()).unwrap();
+        let store = store_with_draft("c1");
         assert_eq!(deletable(&store, "c1").unwrap().state, CampaignState::Draft);
         schedule(&store, &Templates, "c1", &schedule_now(None), now()).unwrap();
         let err = deletable(&store, "c1").unwrap_err();

@@ -154,7 +154,7 @@ fn check_editable(campaign: &Campaign, edit: &CampaignEdit) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::fixtures::{new, now, schedule_now, Templates};
+    use crate::campaign::fixtures::{new, now, schedule_now, store_with_draft, Templates};
     use crate::campaign::{cancel, create, pause, schedule};
     use crate::kv::MemoryStore;
 
@@ -175,8 +175,7 @@ mod tests {
 
     #[test]
     fn a_draft_changes_every_field_validated_as_on_create() {
-        let store = MemoryStore::new();
-        create(&store, &Templates, new("c1"), now()).unwrap();
+        let store = store_with_draft("c1");
         let later = now() + chrono::Duration::minutes(5);
         let change = patch(
             r#"{"name": " Spring ", "channel": "telegram:news", "template_id": "farewell", "template_version": 1, "variables": {"code": "S1"}, "audience": {"all_tags": ["vip"]}}"#,

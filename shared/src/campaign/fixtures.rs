@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 
 use super::model::NewCampaign;
 use super::schedule::ScheduleRequest;
-use super::service::TemplateVersions;
+use super::service::{create, TemplateVersions};
 use crate::error::{Error, Result};
+use crate::kv::MemoryStore;
 
 /// Templates `welcome` (versions 1-3) and `farewell` (versions 1-2).
 pub struct Templates;
@@ -42,4 +43,11 @@ pub fn schedule_now(template_version: Option<u32>) -> ScheduleRequest {
         timezone: None,
         template_version,
     }
+}
+
+/// A store holding the draft campaign `id` (made by [`new`] with [`Templates`]).
+pub fn store_with_draft(id: &str) -> MemoryStore {
+    let store = MemoryStore::new();
+    create(&store, &Templates, new(id), now()).unwrap();
+    store
 }

@@ -284,13 +284,12 @@ pub fn is_active(state: CampaignState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign::fixtures::{new, now, Templates};
+    use crate::campaign::fixtures::{new, now, store_with_draft, Templates};
     use crate::kv::MemoryStore;
 
     #[test]
     fn an_id_that_names_another_record_is_not_found() {
-        let store = MemoryStore::new();
-        create(&store, &Templates, new("c1"), now()).unwrap();
+        let store = store_with_draft("c1");
         store.set("camp:c1:cursor", b"{}").unwrap();
         for id in ["c1:cursor", "C1", "", "c1/x"] {
             assert_eq!(get(&store, id).unwrap_err().status(), 404, "{id}");
@@ -359,8 +358,7 @@ mod tests {
 
     #[test]
     fn scheduling_in_a_timezone_pins_the_latest_template_and_activates() {
-        let store = MemoryStore::new();
-        create(&store, &Templates, new("c1"), now()).unwrap();
+        let store = store_with_draft("c1");
         let campaign = schedule(
             &store,
             &Templates,
@@ -407,8 +405,7 @@ mod tests {
 
     #[test]
     fn operator_transitions_are_checked() {
-        let store = MemoryStore::new();
-        create(&store, &Templates, new("c1"), now()).unwrap();
+        let store = store_with_draft("c1");
         assert_eq!(pause(&store, "c1", now()).unwrap_err().status(), 409);
         schedule(&store, &Templates, "c1", &schedule_request("now"), now()).unwrap();
         assert_eq!(
