@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod router;
 pub mod runtime;
 pub mod runtime_config;
+mod request_line;
 mod server;
 pub mod variables;
 

@@ -39,6 +39,16 @@ impl Platforms {
         }
     }
 
+    /// Admit `POST /webhooks/<platform>[/<account>]` on its head, before any of its body is read: the
+    /// platform's header checks, and the most body its deliveries carry.
+    ///
+    /// # Errors
+    /// 404 for a path naming no platform; 503 when it is not configured; the adapter's 401.
+    pub fn admit_webhook(&self, platform: &str, webhook: &Webhook<'_>) -> Result<usize> {
+        let platform = webhook_platform(platform, webhook.request)?;
+        self.adapter(platform)?.admit(webhook)
+    }
+
     /// Take `POST /webhooks/<platform>[/<account>]`: authenticate the delivery the platform's way,
     /// then parse what it says.
     ///
