@@ -2,6 +2,7 @@
 //! reached by local service chaining.
 
 use spinpost::event::{InboundEvent, EVENT_BATCH_BODY_LIMIT};
+use spinpost::feedback::MAX_EVENTS_PER_BATCH;
 use spinpost::ingress::FeedbackSink;
 use spinpost::messenger::HttpClient;
 use spinpost::{Error, Result};
@@ -15,7 +16,8 @@ pub struct FeedbackService<H>(pub H);
 
 impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
     /// POST the events as [`EventBatch`](spinpost::event::EventBatch) pages, in order, each within
-    /// the feedback route's body limit (a notification accepted at the edge may be larger).
+    /// the feedback route's limits on bytes and events (a notification accepted at the edge may hold
+    /// more).
     ///
     /// A failed page fails the whole forward: the webhook answers 503 and the platform redelivers
     /// the notification. The pages already applied are then applied again as duplicates (feedback
@@ -24,7 +26,7 @@ impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
     /// # Errors
     /// 503 `feedback_unavailable` when the component cannot be reached or does not accept a page.
     fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
-        for page in event_pages(&events, EVENT_BATCH_BODY_LIMIT) {
+        for page in event_pages(&events, EVENT_BATCH_BODY_LIMIT, MAX_EVENTS_PER_BATCH) {
             self.post(page)?;
         }
         Ok(())
@@ -51,24 +53,29 @@ impl<H: HttpClient> FeedbackService<H> {
     }
 }
 
-/// The events as `{"events":[...]}` bodies of at most `limit` bytes each, in order; always at least
-/// one page. An event too large for any page goes alone (the feedback route refuses it).
-fn event_pages(events: &[InboundEvent], limit: usize) -> Vec<Vec<u8>> {
+/// The events as `{"events":[...]}` bodies of at most `limit` bytes and `max_events` events each, in
+/// order; always at least one page. An event too large for any page goes alone (the feedback route
+/// refuses it).
+fn event_pages(events: &[InboundEvent], limit: usize, max_events: usize) -> Vec<Vec<u8>> {
     const OPEN: &[u8] = br#"{"events":["#;
     const CLOSE: &[u8] = b"]}";
     let mut pages = Vec::new();
     let mut page = OPEN.to_vec();
+    let mut in_page = 0;
     for event in events {
         let encoded = spinpost::kv::encode(event);
-        let separator = usize::from(page.len() > OPEN.len());
-        if page.len() > OPEN.len() && page.len() + separator + encoded.len() + CLOSE.len() > limit {
+        let separator = usize::from(in_page > 0);
+        let too_large = page.len() + separator + encoded.len() + CLOSE.len() > limit;
+        if in_page > 0 && (too_large || in_page == max_events) {
             page.extend_from_slice(CLOSE);
             pages.push(std::mem::replace(&mut page, OPEN.to_vec()));
+            in_page = 0;
         }
-        if page.len() > OPEN.len() {
+        if in_page > 0 {
             page.push(b',');
         }
         page.extend_from_slice(&encoded);
+        in_page += 1;
     }
     page.extend_from_slice(CLOSE);
     pages.push(page);
@@ -111,19 +118,21 @@ mod tests {
     }
 
     #[test]
-    fn pages_hold_every_event_in_order_each_within_the_limit() {
+    fn pages_hold_every_event_in_order_each_within_the_limits() {
         let events: Vec<InboundEvent> = (0..1000).map(status).collect();
-        let limit = 10_000;
-        let pages = event_pages(&events, limit);
-        assert!(pages.len() > 1);
-        let mut decoded = Vec::new();
-        for page in &pages {
-            assert!(page.len() <= limit, "{} bytes", page.len());
-            let batch: EventBatch = serde_json::from_slice(page).unwrap();
-            decoded.extend(batch.events);
+        for (limit, max_events, pages_at_least) in [(10_000, 1000, 10), (1 << 20, 300, 4)] {
+            let pages = event_pages(&events, limit, max_events);
+            assert!(pages.len() >= pages_at_least, "{}", pages.len());
+            let mut decoded = Vec::new();
+            for page in &pages {
+                assert!(page.len() <= limit, "{} bytes", page.len());
+                let batch: EventBatch = serde_json::from_slice(page).unwrap();
+                assert!(batch.events.len() <= max_events);
+                decoded.extend(batch.events);
+            }
+            assert_eq!(decoded, events);
         }
-        assert_eq!(decoded, events);
-        let empty: EventBatch = serde_json::from_slice(&event_pages(&[], limit)[0]).unwrap();
+        let empty: EventBatch = serde_json::from_slice(&event_pages(&[], 100, 1)[0]).unwrap();
         assert!(empty.events.is_empty());
     }
 

@@ -125,27 +125,49 @@ pub async fn send_raw(base_url: &str, request: &[u8]) -> Exchange {
     }
 }
 
-/// Whether `answer` holds a whole response with a `content-length` body.
+/// Whether `answer` holds a whole response, framed by `content-length` or chunked.
 fn complete(answer: &[u8]) -> bool {
     let Some(head_end) = find(answer, b"\r\n\r\n") else {
         return false;
     };
     let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        return answer.ends_with(b"0\r\n\r\n");
+    }
     head.lines()
         .find_map(|line| line.strip_prefix("content-length:"))
         .and_then(|len| len.trim().parse::<usize>().ok())
         .is_some_and(|len| answer.len() >= head_end + 4 + len)
 }
 
+/// The status and the (de-chunked) body of a response.
 fn parse(answer: &[u8]) -> (u16, Vec<u8>) {
     let status = answer
         .split(|&b| b == b' ')
         .nth(1)
         .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok())
         .unwrap_or(0);
-    let body = find(answer, b"\r\n\r\n")
-        .map(|end| answer[end + 4..].to_vec())
-        .unwrap_or_default();
+    let Some(head_end) = find(answer, b"\r\n\r\n") else {
+        return (status, Vec::new());
+    };
+    let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+    let mut rest = &answer[head_end + 4..];
+    if !head.contains("transfer-encoding: chunked") {
+        return (status, rest.to_vec());
+    }
+    let mut body = Vec::new();
+    while let Some(line_end) = find(rest, b"\r\n") {
+        let size = std::str::from_utf8(&rest[..line_end])
+            .ok()
+            .and_then(|size| usize::from_str_radix(size.trim(), 16).ok())
+            .unwrap_or(0);
+        let start = line_end + 2;
+        if size == 0 || rest.len() < start + size {
+            break;
+        }
+        body.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[(start + size + 2).min(rest.len())..];
+    }
     (status, body)
 }
 
