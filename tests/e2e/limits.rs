@@ -97,6 +97,10 @@ async fn a_300_mib_body_is_refused_before_it_is_read_on_every_component_and_the_
                 "{framing:?} {path}: {}",
                 String::from_utf8_lossy(&answer.raw_body)
             );
+            eprintln!(
+                "{framing:?} {path}: {status} after {} KiB of the body",
+                answer.body_bytes_sent >> 10
+            );
             assert!(
                 answer.body_bytes_sent < HUGE,
                 "{framing:?} {path}: answered only after the whole body was sent"
@@ -105,6 +109,7 @@ async fn a_300_mib_body_is_refused_before_it_is_read_on_every_component_and_the_
     }
     let peak = watch.peak().await;
     let grown = peak.saturating_sub(before);
+    eprintln!("resident memory grew by {} KiB at most", grown >> 10);
     assert!(
         grown < 100 * 1024 * 1024,
         "memory grew by {} MiB while refusing 300 MiB bodies",

@@ -1,6 +1,8 @@
 //! HTTP/1.1 over a plain TCP connection, for what an ordinary client will not send: a body of hundreds
 //! of megabytes generated while it is sent, a raw non-ASCII byte in the path.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,10 +50,12 @@ pub async fn exchange(
         Framing::Chunked => head.extend_from_slice(b"\r\ntransfer-encoding: chunked"),
     }
     head.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+    let progress = Arc::new(AtomicU64::new(0));
+    let sent_so_far = progress.clone();
     let send = async move {
         let mut sent = 0u64;
         if writer.write_all(&head).await.is_err() {
-            return sent;
+            return;
         }
         let piece = vec![b' '; PIECE];
         while sent < body_len {
@@ -66,14 +70,14 @@ pub async fn exchange(
                 }
             };
             if written.is_err() {
-                return sent;
+                return;
             }
             sent += len as u64;
+            sent_so_far.store(sent, Ordering::Relaxed);
         }
         if framing == Framing::Chunked {
             let _ = writer.write_all(b"0\r\n\r\n").await;
         }
-        sent
     };
     let sending = tokio::spawn(send);
     let mut answer = Vec::new();
@@ -88,8 +92,8 @@ pub async fn exchange(
     })
     .await;
     assert!(read.is_ok(), "no answer within 120 s");
+    let body_bytes_sent = progress.load(Ordering::Relaxed);
     sending.abort();
-    let body_bytes_sent = sending.await.unwrap_or(u64::MAX);
     let (status, raw_body) = parse(&answer);
     Exchange {
         status,
