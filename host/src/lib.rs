@@ -24,10 +24,10 @@ pub mod engine;
 pub mod kv;
 pub mod manifest;
 pub mod outbound;
+mod request_line;
 pub mod router;
 pub mod runtime;
 pub mod runtime_config;
-mod request_line;
 mod server;
 pub mod variables;
 

@@ -61,7 +61,9 @@ pub(crate) async fn screen(mut stream: TcpStream) -> Option<Replay<TcpStream>> {
 /// a valid target or anything that is not a whole request line (hyper answers those itself).
 fn target_problem(head: &[u8]) -> Option<&'static str> {
     let line_end = head.iter().position(|&b| b == b'\n')?;
-    let line = head[..line_end].strip_suffix(b"\r").unwrap_or(&head[..line_end]);
+    let line = head[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&head[..line_end]);
     let mut parts = line.splitn(3, |&b| b == b' ');
     let (_method, target, _version) = (parts.next()?, parts.next()?, parts.next()?);
     if target.iter().any(|b| !b.is_ascii()) {
@@ -143,7 +145,12 @@ mod tests {
             b"garbage\r\n",
             b"",
         ] {
-            assert_eq!(target_problem(fine), None, "{}", String::from_utf8_lossy(fine));
+            assert_eq!(
+                target_problem(fine),
+                None,
+                "{}",
+                String::from_utf8_lossy(fine)
+            );
         }
     }
 }

@@ -492,9 +492,7 @@ impl<C> Router<C> {
             Ok(found) => found,
             Err(refusal) => return refusal,
         };
-        let body = route
-            .admit(context, &head, &params)
-            .and_then(read_body);
+        let body = route.admit(context, &head, &params).and_then(read_body);
         match body {
             Ok(body) => {
                 head.body = body;
@@ -711,9 +709,18 @@ mod tests {
         };
         let webhook = || Request::new(Method::POST, "/webhook").with_header("x-signature", "s");
         // No credential, no route: the body is never read.
-        assert_eq!(streamed(Request::new(Method::POST, "/admin/upload"), 1 << 30), (401, None));
-        assert_eq!(streamed(Request::new(Method::POST, "/webhook"), 1 << 30), (401, None));
-        assert_eq!(streamed(Request::new(Method::POST, "/nowhere"), 1 << 30), (404, None));
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/admin/upload"), 1 << 30),
+            (401, None)
+        );
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/webhook"), 1 << 30),
+            (401, None)
+        );
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/nowhere"), 1 << 30),
+            (404, None)
+        );
         // A declared length over the limit: refused without reading.
         let declared = admin("/admin/upload").with_header("content-length", "21");
         assert_eq!(streamed(declared, 21), (413, None));
@@ -726,7 +733,8 @@ mod tests {
         assert_eq!(streamed(admin("/admin/upload"), 21), (413, Some(20)));
         assert_eq!(streamed(webhook(), 10), (200, Some(10)));
         assert_eq!(streamed(webhook(), 11), (413, Some(10)));
-        let get = Request::new(Method::GET, "/admin").with_header("authorization", "Bearer admin-secret");
+        let get =
+            Request::new(Method::GET, "/admin").with_header("authorization", "Bearer admin-secret");
         assert_eq!(streamed(get, 0), (200, Some(DEFAULT_BODY_LIMIT)));
     }
 

@@ -205,9 +205,9 @@ pub fn serve<C>(
 ) -> Response {
     let head = incoming_head(&request);
     let response = match context() {
-        Ok(context) => router.handle_streamed(&context, head, |limit| {
-            read_body_within(request, limit)
-        }),
+        Ok(context) => {
+            router.handle_streamed(&context, head, |limit| read_body_within(request, limit))
+        }
         Err(err) => web::error_response(&head, &err),
     };
     outgoing(response)

@@ -15,9 +15,18 @@ use spinpost_tests::{TestApp, ADMIN_TOKEN, TELEGRAM_WEBHOOK_SECRET};
 
 const HUGE: u64 = 300 * 1024 * 1024;
 
+/// A path, the headers sent, and the status and error code it must answer.
+type RefusedPost<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str);
+
 /// POST a generated body of [`HUGE`] bytes to `path` with `headers`.
-async fn post_huge(app: &TestApp, path: &str, headers: &[(&str, &str)], framing: Framing) -> Exchange {
-    let mut head = format!("POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json");
+async fn post_huge(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+    framing: Framing,
+) -> Exchange {
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json");
     for (name, value) in headers {
         head.push_str(&format!("\r\n{name}: {value}"));
     }
@@ -74,19 +83,29 @@ async fn a_300_mib_body_is_refused_before_it_is_read_on_every_component_and_the_
     let signed = whatsapp_signature(WHATSAPP_APP_SECRET, b"anything");
     let whatsapp = [("x-hub-signature-256", signed.as_str())];
     let telegram = [("x-telegram-bot-api-secret-token", TELEGRAM_WEBHOOK_SECRET)];
-    let cases: [(&str, &[(&str, &str)], u16, &str); 10] = [
+    let cases: [RefusedPost; 10] = [
         // Without a credential: 401 from the head alone.
         ("/api/v1/subscribers/import", &[], 401, "unauthorized"),
         ("/api/v1/templates", &[], 401, "unauthorized"),
         ("/webhooks/whatsapp", &[], 401, "unauthorized"),
         ("/webhooks/telegram/shop", &[], 401, "unauthorized"),
         // With one: 413 within each route's limit, on each component.
-        ("/api/v1/subscribers/import", &admin, 413, "payload_too_large"),
+        (
+            "/api/v1/subscribers/import",
+            &admin,
+            413,
+            "payload_too_large",
+        ),
         ("/api/v1/templates", &admin, 413, "payload_too_large"),
         ("/api/v1/campaigns", &admin, 413, "payload_too_large"),
         ("/health", &[], 405, "method_not_allowed"),
         ("/webhooks/whatsapp", &whatsapp, 413, "payload_too_large"),
-        ("/webhooks/telegram/shop", &telegram, 413, "payload_too_large"),
+        (
+            "/webhooks/telegram/shop",
+            &telegram,
+            413,
+            "payload_too_large",
+        ),
     ];
     for framing in [Framing::Declared, Framing::Chunked] {
         for (path, headers, status, code) in cases {
@@ -158,8 +177,10 @@ async fn a_notification_of_8000_statuses_is_applied_whole() {
         "whatsapp_template": {"name": "hello", "language": "en_US", "parameters": []}
     }}}))
     .await;
-    app.create_campaign(json!({"id": "bulk", "name": "Bulk", "channel": channel, "template_id": "wa-bulk"}))
-        .await;
+    app.create_campaign(
+        json!({"id": "bulk", "name": "Bulk", "channel": channel, "template_id": "wa-bulk"}),
+    )
+    .await;
     app.schedule_now("bulk").await;
     let progress = app.run_until_completed("bulk").await;
     assert_eq!(progress["counts"]["sent"], 2000, "{progress}");
@@ -170,7 +191,12 @@ async fn a_notification_of_8000_statuses_is_applied_whole() {
         .calls("messages")
         .iter()
         .filter(|call| call.reply.0 == 200)
-        .map(|call| call.reply.1["messages"][0]["id"].as_str().unwrap().to_owned())
+        .map(|call| {
+            call.reply.1["messages"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(ids.len(), 2000);
     let statuses: Vec<(String, &str)> = ["sent", "delivered", "read", "read"]
@@ -179,7 +205,11 @@ async fn a_notification_of_8000_statuses_is_applied_whole() {
         .collect();
     assert_eq!(statuses.len(), 8000);
     let notification = statuses_notification(&statuses);
-    assert!(notification.len() <= 1024 * 1024, "{} bytes", notification.len());
+    assert!(
+        notification.len() <= 1024 * 1024,
+        "{} bytes",
+        notification.len()
+    );
     let (status, body) = app.whatsapp_notification(&notification).await;
     assert_eq!(status, 200, "{body}");
 
@@ -198,11 +228,24 @@ async fn a_raw_non_utf8_byte_in_a_path_answers_400_with_a_json_error() {
     let app = TestApp::start().await;
     let request = b"GET /api/v1/subscribers/\xff\xfe HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
     let answer = send_raw(&app.base_url, request).await;
-    assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(&answer.raw_body));
-    assert_eq!(answer.body["error"]["code"], "invalid_path", "{}", answer.body);
-    assert!(answer.body["error"]["message"].as_str().unwrap().contains("percent-encode"));
+    assert_eq!(
+        answer.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&answer.raw_body)
+    );
+    assert_eq!(
+        answer.body["error"]["code"], "invalid_path",
+        "{}",
+        answer.body
+    );
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("percent-encode"));
     // Percent-encoded, the same bytes reach the component, which answers as for any unknown id.
-    let encoded = b"GET /api/v1/subscribers/%FF%FE HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    let encoded =
+        b"GET /api/v1/subscribers/%FF%FE HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
     let answer = send_raw(&app.base_url, encoded).await;
     assert_eq!(answer.status, 401, "{}", answer.body);
     let (status, _) = send(app.request(Method::GET, "/health")).await;

@@ -42,11 +42,15 @@ pub async fn exchange(
     framing: Framing,
 ) -> Exchange {
     let address = base_url.trim_start_matches("http://");
-    let stream = TcpStream::connect(address).await.expect("connect to the host");
+    let stream = TcpStream::connect(address)
+        .await
+        .expect("connect to the host");
     let (mut reader, mut writer) = stream.into_split();
     let mut head = head_lines.to_vec();
     match framing {
-        Framing::Declared => head.extend_from_slice(format!("\r\ncontent-length: {body_len}").as_bytes()),
+        Framing::Declared => {
+            head.extend_from_slice(format!("\r\ncontent-length: {body_len}").as_bytes())
+        }
         Framing::Chunked => head.extend_from_slice(b"\r\ntransfer-encoding: chunked"),
     }
     head.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
@@ -107,7 +111,9 @@ pub async fn exchange(
 /// closes or a complete response has arrived.
 pub async fn send_raw(base_url: &str, request: &[u8]) -> Exchange {
     let address = base_url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.expect("connect to the host");
+    let mut stream = TcpStream::connect(address)
+        .await
+        .expect("connect to the host");
     stream.write_all(request).await.expect("send the request");
     let mut answer = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];

@@ -53,8 +53,10 @@ fn handshake(_: &Context, req: &web::Request, params: &Params) -> Result<web::Re
 
 /// The head of `POST /webhooks/<platform>[/<account>]`: the platform's header checks and body limit.
 fn admit_webhook(_: &Context, req: &web::Request, params: &Params) -> Result<usize> {
-    Platforms::from_variables(spin_adapter::variable)
-        .admit_webhook(params.get("platform"), &Webhook::new(req, params.get("account")))
+    Platforms::from_variables(spin_adapter::variable).admit_webhook(
+        params.get("platform"),
+        &Webhook::new(req, params.get("account")),
+    )
 }
 
 /// `POST /webhooks/<platform>[/<account>]`: a delivery authenticated and parsed by its platform's
