@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How the generated body is framed.
@@ -84,6 +84,37 @@ pub async fn exchange(
         }
     };
     let sending = tokio::spawn(send);
+    let answer = read_answer(&mut reader).await;
+    let body_bytes_sent = progress.load(Ordering::Relaxed);
+    sending.abort();
+    Exchange::of(&answer, body_bytes_sent)
+}
+
+/// Send `request` (the whole request, head and body) as is and read the answer until the server
+/// closes or a complete response has arrived.
+pub async fn send_raw(base_url: &str, request: &[u8]) -> Exchange {
+    let address = base_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address)
+        .await
+        .expect("connect to the host");
+    stream.write_all(request).await.expect("send the request");
+    Exchange::of(&read_answer(&mut stream).await, 0)
+}
+
+impl Exchange {
+    fn of(answer: &[u8], body_bytes_sent: u64) -> Self {
+        let (status, raw_body) = parse(answer);
+        Exchange {
+            status,
+            body: serde_json::from_slice(&raw_body).unwrap_or(serde_json::Value::Null),
+            raw_body,
+            body_bytes_sent,
+        }
+    }
+}
+
+/// Read until a whole response has arrived or the server closes.
+async fn read_answer(reader: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
     let mut answer = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let read = tokio::time::timeout(Duration::from_secs(120), async {
@@ -96,43 +127,7 @@ pub async fn exchange(
     })
     .await;
     assert!(read.is_ok(), "no answer within 120 s");
-    let body_bytes_sent = progress.load(Ordering::Relaxed);
-    sending.abort();
-    let (status, raw_body) = parse(&answer);
-    Exchange {
-        status,
-        body: serde_json::from_slice(&raw_body).unwrap_or(serde_json::Value::Null),
-        raw_body,
-        body_bytes_sent,
-    }
-}
-
-/// Send `request` (the whole request, head and body) as is and read the answer until the server
-/// closes or a complete response has arrived.
-pub async fn send_raw(base_url: &str, request: &[u8]) -> Exchange {
-    let address = base_url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address)
-        .await
-        .expect("connect to the host");
-    stream.write_all(request).await.expect("send the request");
-    let mut answer = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    let _ = tokio::time::timeout(Duration::from_secs(30), async {
-        while !complete(&answer) {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    let (status, raw_body) = parse(&answer);
-    Exchange {
-        status,
-        body: serde_json::from_slice(&raw_body).unwrap_or(serde_json::Value::Null),
-        raw_body,
-        body_bytes_sent: 0,
-    }
+    answer
 }
 
 /// Whether `answer` holds a whole response, framed by `content-length` or chunked.
