@@ -115,10 +115,18 @@ fn recipient_of(json: &serde_json::Value) -> Option<String> {
 impl FakePlatform {
     /// Start on a free loopback port; runs until the test's runtime ends.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on("127.0.0.1:0")
             .await
-            .expect("bind fake platform");
-        let addr = listener.local_addr().expect("local addr");
+            .expect("bind fake platform")
+    }
+
+    /// Start on `listen` (e.g. `127.0.0.1:3100`); runs until the runtime ends.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn start_on(listen: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let fake = FakePlatform { addr, state };
         let serving = fake.clone();
@@ -139,7 +147,7 @@ impl FakePlatform {
                 });
             }
         });
-        fake
+        Ok(fake)
     }
 
     /// `http://127.0.0.1:<port>`.
