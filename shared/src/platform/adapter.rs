@@ -33,6 +33,20 @@ pub struct Envelope<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// One message on its way out to several recipients at once (a platform's broadcast).
+#[derive(Debug, Clone, Copy)]
+pub struct Broadcast<'a> {
+    /// The sending channel, one the adapter [`serves`](Adapter::serves).
+    pub channel: &'a Channel,
+    /// The recipients, at most the platform's
+    /// [`broadcast_recipients`](crate::capabilities::Capabilities::broadcast_recipients).
+    pub to: &'a [&'a Address],
+    /// The message every one of them gets.
+    pub message: &'a Outgoing,
+    /// The time of sending.
+    pub now: DateTime<Utc>,
+}
+
 /// A button press to acknowledge.
 #[derive(Debug, Clone, Copy)]
 pub struct Press<'a> {
@@ -110,6 +124,18 @@ pub trait Adapter {
     /// # Errors
     /// The outcome decided without calling the platform.
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome>;
+
+    /// Build the one API call that sends the same message to every recipient of `broadcast`, its
+    /// answer read into one outcome per recipient in order; `Err` is the outcome of every recipient
+    /// when no call is to be made. `None` (the default) when the platform has no such call: each
+    /// recipient is then sent alone.
+    fn prepare_broadcast(
+        &self,
+        broadcast: &Broadcast<'_>,
+    ) -> Option<std::result::Result<ApiCall, SendOutcome>> {
+        let _ = broadcast;
+        None
+    }
 
     /// Build and send one message, translating the platform's answer.
     fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {

@@ -1,5 +1,5 @@
 //! Viber behind the [`Adapter`] trait: a bot per account, callbacks signed with the bot's auth token,
-//! `send_message` for sending. Keyboard presses arrive as messages and need no answer.
+//! `send_message` for one person, `broadcast_message` for up to 300 who get the same message. Keyboard presses arrive as messages and need no answer.
 
 use chrono::{DateTime, Utc};
 
@@ -7,7 +7,9 @@ use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
 use crate::messenger::{ApiCall, SendOutcome};
-use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
+use crate::platform::adapter::{
+    channel_not_configured, Adapter, Broadcast, Configured, Envelope, Webhook,
+};
 use crate::platform::Platform;
 use crate::subscriber::Channel;
 use crate::web::DEFAULT_BODY_LIMIT;
@@ -83,7 +85,29 @@ impl Adapter for Viber {
             &bot.sender_name,
             &outgoing.message,
         );
-        send::call(&self.api_url, bot, &body)
+        send::call(&self.api_url, bot, envelope.to, &body)
+    }
+
+    fn prepare_broadcast(
+        &self,
+        broadcast: &Broadcast<'_>,
+    ) -> Option<std::result::Result<ApiCall, SendOutcome>> {
+        let Some(bot) = self.bots.for_channel(broadcast.channel) else {
+            return Some(Err(channel_not_configured(broadcast.channel)));
+        };
+        let outgoing = broadcast.message;
+        let body = send::broadcast_body(
+            &outgoing.campaign_id,
+            broadcast.to,
+            &bot.sender_name,
+            &outgoing.message,
+        );
+        Some(send::broadcast_call(
+            &self.api_url,
+            bot,
+            broadcast.to,
+            &body,
+        ))
     }
 
     fn serves(&self, channel: &Channel) -> bool {
