@@ -489,3 +489,43 @@ fn block_subscriber<S: KvStore + ?Sized>(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscriber::Platform;
+
+    fn ready(index: usize, text: &str) -> Ready {
+        Ready {
+            index,
+            address: Address::parse(Platform::Viber, &format!("person{index}")).unwrap(),
+            outgoing: Outgoing {
+                campaign_id: "c1".into(),
+                message: serde_json::from_value(serde_json::json!({ "text": text })).unwrap(),
+                last_inbound_at: None,
+            },
+        }
+    }
+
+    fn indexes(bundles: &[Bundle]) -> Vec<Vec<usize>> {
+        bundles
+            .iter()
+            .map(|b| b.recipients.iter().map(|r| r.index).collect())
+            .collect()
+    }
+
+    #[test]
+    fn identical_messages_share_a_bundle_up_to_the_platforms_size() {
+        let texts = ["Sale", "Hi Ada", "Sale", "Sale", "Hi Bo", "Sale"];
+        let recipients = || texts.iter().enumerate().map(|(i, t)| ready(i, t)).collect();
+        assert_eq!(
+            indexes(&bundle(recipients(), 3)),
+            vec![vec![0, 2, 3], vec![1], vec![4], vec![5]]
+        );
+        // One recipient a request: every message alone, in order.
+        assert_eq!(
+            indexes(&bundle(recipients(), 1)),
+            vec![vec![0], vec![1], vec![2], vec![3], vec![4], vec![5]]
+        );
+    }
+}

@@ -7,9 +7,10 @@ use super::Platform;
 use crate::delivery::Outgoing;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingress::Inbound;
+use crate::message::RenderedMessage;
 use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::{Address, Channel};
-use crate::web::Request;
+use crate::web::{Request, Response};
 
 /// One webhook delivery: the request and the account its path names (`/webhooks/telegram/<bot>`).
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +144,26 @@ pub trait Adapter {
             Ok(call) => call.send(http),
             Err(decided) => decided,
         }
+    }
+
+    /// The template of the welcome that answers a webhook delivery in which a person opened a
+    /// conversation ([`crate::ingress::InboundKind::ConversationOpened`]), where the platform lets
+    /// that answer carry a message and the deployment named one; `None` by default.
+    fn welcome_template(&self) -> Option<&str> {
+        None
+    }
+
+    /// The webhook answer carrying `welcome` (rendered from [`Adapter::welcome_template`]) to the
+    /// person who opened a conversation on `channel`.
+    ///
+    /// # Errors
+    /// 503 `welcome_not_supported` by default: the platform's webhook answers carry no message.
+    fn welcome_answer(&self, channel: &Channel, welcome: &RenderedMessage) -> Result<Response> {
+        let _ = welcome;
+        Err(Error::unavailable(
+            "welcome_not_supported",
+            format!("webhook answers on '{channel}' cannot carry a welcome message"),
+        ))
     }
 
     /// Acknowledge a button press so the user's client stops waiting; nothing to do by default.

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Platform, Platforms, Webhook};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ingress::Inbound;
+use crate::ingress::{Inbound, InboundKind};
+use crate::message::RenderedMessage;
 use crate::web::{Request, Response};
 
 /// The webhook routes' patterns.
@@ -52,6 +53,44 @@ impl Platforms {
     ) -> Result<Vec<Inbound>> {
         let platform = webhook_platform(platform, webhook.request)?;
         self.adapter(platform)?.receive(webhook, now)
+    }
+
+    /// The answer to a delivery in which a person opened a conversation
+    /// ([`InboundKind::ConversationOpened`]): the platform's welcome, rendered by `render` from its
+    /// welcome template for that person, or an answer without body when it names no template or the
+    /// welcome cannot be rendered (logged: the platform would only retry). `None` when nobody
+    /// opened one, and the usual answer stands.
+    ///
+    /// # Errors
+    /// When the platform is not configured or cannot answer with a welcome.
+    pub fn answer_opened(
+        &self,
+        inbounds: &[Inbound],
+        render: &dyn Fn(&str, &Inbound) -> Result<RenderedMessage>,
+    ) -> Result<Option<Response>> {
+        let Some(opened) = inbounds
+            .iter()
+            .find(|inbound| inbound.kind == InboundKind::ConversationOpened)
+        else {
+            return Ok(None);
+        };
+        let without_body = Response::with_content(200, "text/plain", Vec::new());
+        let adapter = self.adapter(opened.channel.platform())?;
+        let Some(template) = adapter.welcome_template() else {
+            return Ok(Some(without_body));
+        };
+        match render(template, opened) {
+            Ok(welcome) => adapter.welcome_answer(&opened.channel, &welcome).map(Some),
+            Err(err) => {
+                eprintln!(
+                    "spinpost: no welcome on {}: template '{template}': {} {}",
+                    opened.channel,
+                    err.code(),
+                    err.message()
+                );
+                Ok(Some(without_body))
+            }
+        }
     }
 }
 

@@ -6,21 +6,24 @@ use chrono::{DateTime, Utc};
 use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
+use crate::message::RenderedMessage;
 use crate::messenger::{ApiCall, SendOutcome};
 use crate::platform::adapter::{
     channel_not_configured, Adapter, Broadcast, Configured, Envelope, Webhook,
 };
 use crate::platform::Platform;
 use crate::subscriber::Channel;
-use crate::web::DEFAULT_BODY_LIMIT;
+use crate::web::{Response, DEFAULT_BODY_LIMIT};
 
-/// The Viber settings: the Bot API base URL and the bots.
+/// The Viber settings: the Bot API base URL, the bots and the welcome.
 #[derive(Debug, Clone)]
 pub struct Viber {
     /// `viber_api_url`, [`DEFAULT_API_URL`] when unset.
     pub api_url: String,
     /// The configured bots (`viber_bots`).
     pub bots: Bots,
+    /// The template answering `conversation_started` (`viber_welcome_template`); none when unset.
+    pub welcome_template: Option<String>,
 }
 
 impl Viber {
@@ -42,6 +45,7 @@ impl Viber {
             ));
         }
         let api_url = read("viber_api_url");
+        let welcome_template = read("viber_welcome_template").trim().to_owned();
         Configured::Ready(Box::new(Viber {
             api_url: if api_url.trim().is_empty() {
                 DEFAULT_API_URL.to_owned()
@@ -49,6 +53,7 @@ impl Viber {
                 api_url.trim().to_owned()
             },
             bots,
+            welcome_template: Some(welcome_template).filter(|name| !name.is_empty()),
         }))
     }
 
@@ -108,6 +113,26 @@ impl Adapter for Viber {
             broadcast.to,
             &body,
         ))
+    }
+
+    fn welcome_template(&self) -> Option<&str> {
+        self.welcome_template.as_deref()
+    }
+
+    /// The welcome as Viber takes it in the answer to `conversation_started`: one message with the
+    /// bot's `sender.name` and no receiver.
+    fn welcome_answer(&self, channel: &Channel, welcome: &RenderedMessage) -> Result<Response> {
+        let bot = self.bots.for_channel(channel).ok_or_else(|| {
+            Error::unavailable(
+                "channel_not_configured",
+                format!("channel '{channel}' is not configured in this deployment"),
+            )
+        })?;
+        Ok(Response::ok(&send::message_body(
+            "",
+            &bot.sender_name,
+            welcome,
+        )))
     }
 
     fn serves(&self, channel: &Channel) -> bool {

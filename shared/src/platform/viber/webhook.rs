@@ -170,7 +170,20 @@ pub fn parse_callback(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Resul
                 kind,
             )?])
         }
-        "conversation_started" => ignored("conversation started: not a subscription"),
+        "conversation_started" => {
+            // Not a subscription: the person may be welcomed, nothing is recorded.
+            let user = callback
+                .user
+                .as_ref()
+                .ok_or_else(|| missing("conversation_started", "user"))?;
+            Ok(vec![about(
+                &user.id,
+                profile_of(user),
+                locale_of(user),
+                "conversation_started",
+                InboundKind::ConversationOpened,
+            )?])
+        }
         "message" => {
             let sender = callback
                 .sender
@@ -362,11 +375,19 @@ mod tests {
     }
 
     #[test]
-    fn conversation_started_fixture_is_acknowledged_without_subscribing() {
+    fn conversation_started_fixture_opens_a_conversation_without_subscribing() {
         let events = parse("callback_conversation_started");
         assert_eq!(events.len(), 1);
-        assert!(events[0].address.is_none());
-        assert!(matches!(events[0].kind, InboundKind::Ignored { .. }));
+        assert_eq!(events[0].kind, InboundKind::ConversationOpened);
+        assert_eq!(
+            events[0].address.as_ref().unwrap().as_str(),
+            "01234567890A="
+        );
+        assert_eq!(events[0].locale.as_ref().unwrap().as_str(), "en");
+        assert_eq!(
+            events[0].profile.first_name.as_deref(),
+            Some("John McClane")
+        );
     }
 
     #[test]
