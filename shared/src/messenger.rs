@@ -173,7 +173,7 @@ pub fn send_calls<H: HttpClient + ?Sized>(
     }
     let mut answers = client.send_all(requests).into_iter();
     plan.into_iter()
-        .map(|planned| match planned {
+        .flat_map(|planned| match planned {
             Ok(reader) => reader.read(answers.next().unwrap_or_else(|| {
                 Err(TransportError(
                     "the host gave no answer to this request".into(),
@@ -181,7 +181,6 @@ pub fn send_calls<H: HttpClient + ?Sized>(
             })),
             Err(decided) => vec![decided],
         })
-        .flatten()
         .collect()
 }
 

@@ -80,6 +80,16 @@ fn message(token: u64, person: &str, text: &str) -> String {
     payload.to_string()
 }
 
+/// Create campaign `id` of `template` with the variable `code` on the bot, send it now, and wait
+/// until it completes; its progress.
+async fn send_campaign(app: &TestApp, id: &str, template: &str, code: &str) -> Value {
+    let campaign = json!({"id": id, "name": format!("Viber {id}"), "channel": CHANNEL,
+        "template_id": template, "variables": {"code": code}});
+    app.create_campaign(campaign).await;
+    app.schedule_now(id).await;
+    app.run_until_completed(id).await
+}
+
 fn person(i: usize) -> String {
     format!("viberUser{i:04}AAAAAAAAAA==")
 }
@@ -162,11 +172,7 @@ async fn a_viber_campaign_reaches_each_person_once_and_reports_receipts_replies_
         json!({"status": 6, "status_message": "notSubscribed", "chat_hostname": "SN-CHAT-01_"});
     app.fake
         .script(&people[3], vec![FakeReply::custom(200, not_subscribed)]);
-    let campaign = json!({"id": "vb-winter", "name": "Viber winter", "channel": CHANNEL,
-        "template_id": "vb-promo", "variables": {"code": "SNOW"}});
-    app.create_campaign(campaign).await;
-    app.schedule_now("vb-winter").await;
-    let progress = app.run_until_completed("vb-winter").await;
+    let progress = send_campaign(&app, "vb-winter", "vb-promo", "SNOW").await;
     assert_eq!(progress["counts"]["targeted"], 4, "{progress}");
     assert_eq!(progress["counts"]["sent"], 3, "{progress}");
     assert_eq!(progress["counts"]["blocked"], 1, "{progress}");
@@ -286,11 +292,7 @@ async fn an_identical_message_goes_by_broadcast_300_people_a_call_each_receiver_
     app.fake.script(&people[20], vec![failed(5, "notFound")]);
     app.fake
         .script(&people[30], vec![failed(12, "tooManyRequests")]);
-    let campaign = json!({"id": "vb-sale", "name": "Viber sale", "channel": CHANNEL,
-        "template_id": "vb-sale", "variables": {"code": "FROST"}});
-    app.create_campaign(campaign).await;
-    app.schedule_now("vb-sale").await;
-    let progress = app.run_until_completed("vb-sale").await;
+    let progress = send_campaign(&app, "vb-sale", "vb-sale", "FROST").await;
     assert_eq!(progress["counts"]["targeted"], 700, "{progress}");
     assert_eq!(progress["counts"]["sent"], 698, "{progress}");
     assert_eq!(progress["counts"]["blocked"], 1, "{progress}");

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
+use crate::delivery::Outgoing;
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
 use crate::message::RenderedMessage;
@@ -57,6 +58,13 @@ impl Viber {
         }))
     }
 
+    /// The bot sending on `channel`; a channel without one is refused.
+    fn sending_bot(&self, channel: &Channel) -> std::result::Result<&BotConfig, SendOutcome> {
+        self.bots
+            .for_channel(channel)
+            .ok_or_else(|| channel_not_configured(channel))
+    }
+
     /// The bot of the webhook path; an unknown bot answers like a wrong signature, so outsiders
     /// cannot probe which bots exist.
     fn webhook_bot(&self, account: Option<&str>) -> Result<&BotConfig> {
@@ -80,16 +88,13 @@ impl Adapter for Viber {
     }
 
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {
-        let Some(bot) = self.bots.for_channel(envelope.channel) else {
-            return Err(channel_not_configured(envelope.channel));
-        };
-        let outgoing = envelope.message;
-        let body = send::request_body(
-            &outgoing.campaign_id,
-            envelope.to,
-            &bot.sender_name,
-            &outgoing.message,
-        );
+        let bot = self.sending_bot(envelope.channel)?;
+        let Outgoing {
+            campaign_id,
+            message,
+            ..
+        } = envelope.message;
+        let body = send::request_body(campaign_id, envelope.to, &bot.sender_name, message);
         send::call(&self.api_url, bot, envelope.to, &body)
     }
 
@@ -97,22 +102,15 @@ impl Adapter for Viber {
         &self,
         broadcast: &Broadcast<'_>,
     ) -> Option<std::result::Result<ApiCall, SendOutcome>> {
-        let Some(bot) = self.bots.for_channel(broadcast.channel) else {
-            return Some(Err(channel_not_configured(broadcast.channel)));
-        };
-        let outgoing = broadcast.message;
-        let body = send::broadcast_body(
-            &outgoing.campaign_id,
-            broadcast.to,
-            &bot.sender_name,
-            &outgoing.message,
-        );
-        Some(send::broadcast_call(
-            &self.api_url,
-            bot,
-            broadcast.to,
-            &body,
-        ))
+        let Outgoing {
+            campaign_id,
+            message,
+            ..
+        } = broadcast.message;
+        Some(self.sending_bot(broadcast.channel).and_then(|bot| {
+            let body = send::broadcast_body(campaign_id, broadcast.to, &bot.sender_name, message);
+            send::broadcast_call(&self.api_url, bot, broadcast.to, &body)
+        }))
     }
 
     fn welcome_template(&self) -> Option<&str> {

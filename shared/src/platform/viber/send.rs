@@ -76,11 +76,8 @@ pub fn message_body(campaign_id: &str, sender_name: &str, message: &RenderedMess
         "text": message.text,
     });
     if !campaign_id.is_empty() {
-        body["tracking_data"] = campaign_id
-            .chars()
-            .take(MAX_TRACKING_DATA_CHARS)
-            .collect::<String>()
-            .into();
+        let tracking: String = campaign_id.chars().take(MAX_TRACKING_DATA_CHARS).collect();
+        body["tracking_data"] = tracking.into();
     }
     match &message.photo_url {
         Some(photo) => {
@@ -384,13 +381,18 @@ mod tests {
         assert_eq!(outcomes(503, b"", &["a".into(), "b".into()]).len(), 2);
     }
 
-    #[test]
-    fn a_broadcast_posts_one_body_with_the_broadcast_list() {
-        let api = FakeApi::default().answer(
-            "/pa/broadcast_message",
+    /// An API answering calls to `path` with status 0 and the message token 4912661846655238145.
+    fn api_accepting(path: &'static str) -> FakeApi {
+        FakeApi::default().answer(
+            path,
             200,
             r#"{"status":0,"status_message":"ok","message_token":4912661846655238145}"#,
-        );
+        )
+    }
+
+    #[test]
+    fn a_broadcast_posts_one_body_with_the_broadcast_list() {
+        let api = api_accepting("/pa/broadcast_message");
         let other = Address::parse(Platform::Viber, "pttm25kSGUo1919sBORWyA==").unwrap();
         let to = [&receiver(), &other];
         let body = broadcast_body("c1", &to, "Shop", &message());
@@ -516,11 +518,7 @@ mod tests {
 
     #[test]
     fn send_posts_to_send_message_with_the_token_header() {
-        let api = FakeApi::default().answer(
-            "/pa/send_message",
-            200,
-            r#"{"status":0,"status_message":"ok","message_token":4912661846655238145}"#,
-        );
+        let api = api_accepting("/pa/send_message");
         let outcome = send(
             &api,
             "http://viber.test/",
