@@ -213,4 +213,65 @@ mod tests {
         let err = handshake(&platforms(false), "/webhooks/whatsapp").unwrap_err();
         assert_eq!((err.status(), err.code()), (503, "whatsapp_not_configured"));
     }
+
+    /// The Viber bot `shop` (sender "Shop"), welcoming with `welcome_template` (empty: none).
+    fn viber_welcoming(welcome_template: &'static str) -> Platforms {
+        Platforms::from_variables(move |name| {
+            match name {
+                "viber_bots" => r#"{"shop": {"token": "t", "sender_name": "Shop"}}"#,
+                "viber_welcome_template" => welcome_template,
+                _ => "",
+            }
+            .to_owned()
+        })
+    }
+
+    /// What `conversation_started` of the fixture parses into on `platforms`.
+    fn opened(platforms: &Platforms) -> Vec<Inbound> {
+        let body = raw("viber/callback_conversation_started");
+        let request = Request::new(Method::POST, "/webhooks/viber/shop")
+            .with_header(
+                crate::platform::viber::webhook::SIGNATURE_HEADER,
+                &crate::platform::viber::webhook::sign("t", &body),
+            )
+            .with_body(body);
+        platforms
+            .receive_webhook("viber", &Webhook::new(&request, "shop"), now())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_conversation_opened_is_answered_with_the_welcome_or_without_body() {
+        let hello = |template: &str, opened: &Inbound| -> Result<RenderedMessage> {
+            let name = opened.profile.first_name.clone().unwrap_or_default();
+            let text = format!("{template}: hello {name}");
+            Ok(serde_json::from_value(serde_json::json!({ "text": text })).unwrap())
+        };
+        let welcoming = viber_welcoming("vb-welcome");
+        let answer = welcoming
+            .answer_opened(&opened(&welcoming), &hello)
+            .unwrap()
+            .expect("a conversation was opened");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(body["text"], "vb-welcome: hello John McClane");
+        assert_eq!(body["sender"]["name"], "Shop");
+        // A welcome that does not render, or none configured: answered without body.
+        let broken = |_: &str, _: &Inbound| -> Result<RenderedMessage> {
+            Err(Error::not_found("template", "vb-welcome"))
+        };
+        let answer = welcoming
+            .answer_opened(&opened(&welcoming), &broken)
+            .unwrap()
+            .unwrap();
+        assert!(answer.body.is_empty());
+        let silent = viber_welcoming("");
+        let answer = silent
+            .answer_opened(&opened(&silent), &hello)
+            .unwrap()
+            .unwrap();
+        assert!(answer.body.is_empty());
+        // Nobody opened a conversation: the usual answer stands.
+        assert!(welcoming.answer_opened(&[], &hello).unwrap().is_none());
+    }
 }
