@@ -261,6 +261,15 @@ fn the_document_is_openapi_3_1_and_every_reference_resolves() {
             );
         }
         for (status, response) in responses {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                let target = link["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    documented_operations(&document)
+                        .values()
+                        .any(|other| other["operationId"] == target),
+                    "{method} {path}: link {name} names no operation"
+                );
+            }
             if !status.starts_with('4') && !status.starts_with('5') {
                 continue;
             }
