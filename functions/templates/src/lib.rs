@@ -26,18 +26,18 @@ pub fn routes<S: KvStore, C: Clock>() -> Router<Context<S, C>> {
     Router::new()
         .group(Group::open().get("/api/v1/openapi.json", Handlers::openapi_document))
         .group(
-        Group::bearer(Ports::admin_token)
-            .post("/api/v1/templates", Handlers::create)
-            .get("/api/v1/templates", Handlers::list)
-            .get("/api/v1/templates/:id", Handlers::get)
-            .put("/api/v1/templates/:id", Handlers::update)
-            .delete("/api/v1/templates/:id", Handlers::delete)
-            .get(
-                "/api/v1/templates/:id/versions/:version",
-                Handlers::get_version,
-            )
-            .post("/api/v1/templates/:id/preview", Handlers::preview),
-    )
+            Group::bearer(Ports::admin_token)
+                .post("/api/v1/templates", Handlers::create)
+                .get("/api/v1/templates", Handlers::list)
+                .get("/api/v1/templates/:id", Handlers::get)
+                .put("/api/v1/templates/:id", Handlers::update)
+                .delete("/api/v1/templates/:id", Handlers::delete)
+                .get(
+                    "/api/v1/templates/:id/versions/:version",
+                    Handlers::get_version,
+                )
+                .post("/api/v1/templates/:id/preview", Handlers::preview),
+        )
 }
 
 /// The handlers, generic over the store and clock once (tests use the memory store and a manual clock).
