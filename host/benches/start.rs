@@ -90,10 +90,10 @@ fn time_to_first_answer(manifest: &Path, cache: &Path) -> Duration {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn spinpost-host");
-    let stderr = host.stderr.take().expect("piped stderr");
+    let mut stderr = BufReader::new(host.stderr.take().expect("piped stderr")).lines();
     let mut seen = Vec::<String>::new();
     let mut address = None;
-    for line in BufReader::new(stderr).lines() {
+    for line in stderr.by_ref() {
         let Ok(line) = line else { break };
         // "spinpost-host: serving <app> on http://127.0.0.1:PORT (...)"
         if let Some(rest) = line.split(" on http://").nth(1) {
@@ -103,6 +103,8 @@ fn time_to_first_answer(manifest: &Path, cache: &Path) -> Duration {
         seen.push(line);
     }
     let address = address.unwrap_or_else(|| panic!("the host did not start:\n{}", seen.join("\n")));
+    // Keep reading: the host logs each request to stderr, and a closed pipe would fail its answer.
+    std::thread::spawn(move || stderr.for_each(drop));
     let status = health_status(&address);
     let answered = started.elapsed();
     let _ = host.kill();
