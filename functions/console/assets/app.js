@@ -198,7 +198,7 @@ function newCampaignForm(templates) {
   const error = h("p", { class: "error", role: "alert" });
   const form = h("form", { class: "stack", id: "new-campaign" },
     field("Name", input("name", { required: true })),
-    field("ID", input("id", { pattern: "[a-z0-9][a-z0-9_-]*" }), "Optional; lower case, digits, - and _."),
+    field("ID", input("id"), "Optional; lower case, digits, - and _."),
     field("Channel", input("channel", { required: true, placeholder: "telegram:shop" }),
       "platform:account, e.g. telegram:shop or whatsapp:1122334455667"),
     field("Template", template),
@@ -397,7 +397,7 @@ function newTemplateForm(onCreated) {
   const error = h("p", { class: "error", role: "alert" });
   const form = h("form", { class: "stack", id: "new-template" },
     field("Name", input("name", { required: true })),
-    field("ID", input("id", { pattern: "[a-z0-9][a-z0-9_-]*" }), "Optional; derived from the name when empty."),
+    field("ID", input("id"), "Optional; derived from the name when empty."),
     field("Locale", input("locale", { value: "en", required: true })),
     field("Text", text, "minijinja, e.g. Hi {{ subscriber.first_name }}! Your code: {{ campaign.variables.code }}"),
     h("div", { class: "check" }, ratings, h("label", { for: ratings.id }, "Add rating buttons (👍 5, 👎 1)")),
