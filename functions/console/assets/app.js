@@ -314,7 +314,7 @@ async function campaignView(campaignId) {
     h("h1", { id: "view-title", tabindex: "-1" }, `Campaign ${campaign.name}`),
     summary.element, chartHolder,
     h("h2", {}, "Deliveries"),
-    regionTable("Deliveries", ["Subscriber", "State", "Message or reason", "Attempts", "Finished"], rows), more));
+    regionTable("Delivery list", ["Subscriber", "State", "Message or reason", "Attempts", "Finished"], rows), more));
   const refresh = async () => {
     const current = await sample(campaignId);
     summary.update(current);
@@ -384,7 +384,7 @@ async function subscribersView() {
   more.addEventListener("click", () => load(nextCursor).catch(report));
   view.replaceChildren(h("section", { "aria-labelledby": "view-title" },
     h("h1", { id: "view-title", tabindex: "-1" }, "Subscribers"), filters, count,
-    regionTable("Subscribers", ["ID", "Name", "Status", "Tags", "Locale", "Consent given"], rows), more));
+    regionTable("Subscriber list", ["ID", "Name", "Status", "Tags", "Locale", "Consent given"], rows), more));
   await load();
 }
 
@@ -510,7 +510,7 @@ async function templatesView() {
   view.replaceChildren(h("section", { "aria-labelledby": "view-title" },
     h("h1", { id: "view-title", tabindex: "-1" }, "Templates"),
     newTemplateForm((id) => refreshList(id).catch(report)),
-    regionTable("Templates", ["ID", "Name", "Version", "Updated", "Action"], rows),
+    regionTable("Template list", ["ID", "Name", "Version", "Updated", "Action"], rows),
     h("section", { class: "card", "aria-labelledby": "preview-title" },
       h("h2", { id: "preview-title" }, "Live preview"),
       h("div", { class: "preview-controls" },
