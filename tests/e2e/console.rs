@@ -89,7 +89,10 @@ fn run_script(tools: &BrowserTools, base_url: &str, artifacts: &Path) -> std::pr
         .env("SPINPOST_URL", base_url)
         .env("SPINPOST_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("SPINPOST_WHATSAPP_APP_SECRET", WHATSAPP_APP_SECRET)
-        .env("SPINPOST_WHATSAPP_PHONE_NUMBER_ID", WHATSAPP_PHONE_NUMBER_ID)
+        .env(
+            "SPINPOST_WHATSAPP_PHONE_NUMBER_ID",
+            WHATSAPP_PHONE_NUMBER_ID,
+        )
         .env("CHROMIUM", &tools.chromium)
         .env("ARTIFACTS_DIR", artifacts)
         .output()

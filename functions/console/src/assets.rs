@@ -59,7 +59,8 @@ pub fn find(name: &str) -> Option<&'static Asset> {
 
 /// Only the console's own files may run, style or be fetched: no inline script or style, no other
 /// origin, no framing (the page holds the admin token in its session).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 
