@@ -77,6 +77,19 @@ async function checkAccessibility(page, name) {
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const textOf = (page, selector) => page.$eval(selector, (e) => e.textContent.trim());
 
+// Follow a link of the navigation and wait for its view.
+async function openView(page, href, title) {
+  await page.click(`#nav a[href="${href}"]`);
+  await page.waitForFunction((t) => document.getElementById("view-title")?.textContent === t, WAIT, title);
+}
+
+// Open the "New …" form of a view and type `fields` (selector → text) into it.
+async function fillNewForm(page, href, title, fields) {
+  await openView(page, href, title);
+  await page.click("details summary");
+  for (const [selector, text] of Object.entries(fields)) await page.type(selector, text);
+}
+
 async function fill(page, selector, text) {
   await page.click(selector, { clickCount: 3 });
   await page.type(selector, text);
@@ -134,16 +147,15 @@ try {
 
   // ---- a template and its preview --------------------------------------------------------------------
   step("creating a template");
-  await page.click('#nav a[href="#/templates"]');
-  await page.waitForFunction(() => document.getElementById("view-title")?.textContent === "Templates", WAIT);
-  await page.click("details summary");
-  await page.type("#new-template-name", "Console promo");
-  await page.type("#new-template-id", "console-promo");
-  await page.type("#new-template-text", "Hi {{ subscriber.first_name }}! Your code: {{ campaign.variables.code }}");
+  await fillNewForm(page, "#/templates", "Templates", {
+    "#new-template-name": "Console promo",
+    "#new-template-id": "console-promo",
+    "#new-template-text": "Hi {{ subscriber.first_name }}! Your code: {{ campaign.variables.code }}",
+    "#new-template-wa_name": "winter_promo",
+    "#new-template-wa_language": "en_US",
+    "#new-template-wa_parameters": "{{ subscriber.first_name }}\n{{ campaign.variables.code }}",
+  });
   await page.click("#new-template-ratings");
-  await page.type("#new-template-wa_name", "winter_promo");
-  await page.type("#new-template-wa_language", "en_US");
-  await page.type("#new-template-wa_parameters", "{{ subscriber.first_name }}\n{{ campaign.variables.code }}");
   await checkAccessibility(page, "templates with the new-template form");
   await page.click("#new-template button[type=submit]");
   await page.waitForFunction(() => document.getElementById("preview-template")?.value === "console-promo", WAIT);
@@ -158,15 +170,14 @@ try {
 
   // ---- a campaign, started from the console ----------------------------------------------------------
   step("creating and starting a campaign");
-  await page.click('#nav a[href="#/campaigns"]');
-  await page.waitForFunction(() => document.getElementById("view-title")?.textContent === "Campaigns", WAIT);
-  await page.click("details summary");
-  await page.type("#new-campaign-name", "Console winter");
-  await page.type("#new-campaign-id", "console-winter");
-  await page.type("#new-campaign-channel", CHANNEL);
+  await fillNewForm(page, "#/campaigns", "Campaigns", {
+    "#new-campaign-name": "Console winter",
+    "#new-campaign-id": "console-winter",
+    "#new-campaign-channel": CHANNEL,
+    "#new-campaign-variables": "code=SNOW-26",
+    "#new-campaign-all_tags": "console-test",
+  });
   await page.select("#new-campaign-template", "console-promo");
-  await page.type("#new-campaign-variables", "code=SNOW-26");
-  await page.type("#new-campaign-all_tags", "console-test");
   await checkAccessibility(page, "campaigns with the new-campaign form");
   await page.click("#new-campaign button[type=submit]");
   await page.waitForFunction(() => document.getElementById("view-title")?.textContent === "Campaign Console winter", WAIT);
@@ -209,8 +220,7 @@ try {
 
   // ---- subscribers, with a filter and a search ---------------------------------------------------------
   step("listing subscribers");
-  await page.click('#nav a[href="#/subscribers"]');
-  await page.waitForFunction(() => document.getElementById("view-title")?.textContent === "Subscribers", WAIT);
+  await openView(page, "#/subscribers", "Subscribers");
   await page.type("#filter-tag", "console-test");
   await page.click(".filters button[type=submit]");
   await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 4, WAIT);

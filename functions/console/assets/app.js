@@ -284,7 +284,6 @@ async function campaignView(campaignId) {
   const chartHolder = h("div", { class: "charts" });
   const rows = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "Load more deliveries");
-  let loadedFrom = "0";
   let nextCursor = null;
   const loadDeliveries = async (from) => {
     const page = await api.get(api.withQuery(`/api/v1/campaigns/${api.segment(campaignId)}/deliveries`, { cursor: from }));
@@ -292,7 +291,7 @@ async function campaignView(campaignId) {
     return { rows: entries.map(deliveryRow), next: page.next_cursor ?? null };
   };
   const reloadDeliveries = async () => {
-    const first = await loadDeliveries(loadedFrom === "0" ? undefined : loadedFrom);
+    const first = await loadDeliveries(undefined);
     rows.replaceChildren(...first.rows);
     if (!first.rows.length) rows.append(h("tr", {}, h("td", { colspan: "5" }, "No deliveries yet.")));
     nextCursor = first.next;

@@ -10,46 +10,34 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// The file `assets/<name>`, built in.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../assets/", $name)),
+        }
+    };
+}
+
 /// The page itself (`/console`).
-pub const INDEX: Asset = Asset {
-    name: "index.html",
-    content_type: "text/html; charset=utf-8",
-    body: include_bytes!("../assets/index.html"),
-};
+pub const INDEX: Asset = asset!("index.html", HTML);
 
 /// The files the page loads, by name.
 pub const FILES: &[Asset] = &[
     INDEX,
-    Asset {
-        name: "console.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../assets/console.css"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../assets/api.js"),
-    },
-    Asset {
-        name: "chart.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../assets/chart.js"),
-    },
-    Asset {
-        name: "format.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../assets/format.js"),
-    },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../assets/app.js"),
-    },
-    Asset {
-        name: "icon.svg",
-        content_type: "image/svg+xml",
-        body: include_bytes!("../assets/icon.svg"),
-    },
+    asset!("console.css", CSS),
+    asset!("api.js", JS),
+    asset!("chart.js", JS),
+    asset!("format.js", JS),
+    asset!("app.js", JS),
+    asset!("icon.svg", SVG),
 ];
 
 /// The file called `name`, if the console has one.
