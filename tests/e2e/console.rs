@@ -125,3 +125,41 @@ async fn the_console_runs_a_campaign_in_a_headless_browser_without_accessibility
         artifacts.display()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_serves_the_console_with_its_policy_and_keeps_the_data_behind_the_token() {
+    let app = TestApp::start().await;
+    for (path, content_type) in [
+        ("/console", "text/html; charset=utf-8"),
+        ("/console/", "text/html; charset=utf-8"),
+        ("/console/app.js", "text/javascript; charset=utf-8"),
+    ] {
+        let response = app
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the console answers");
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-type"), content_type, "{path}");
+        assert!(
+            header("content-security-policy").starts_with("default-src 'self'"),
+            "{path}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+    let (status, body) =
+        spinpost_tests::app::send(app.request(reqwest::Method::GET, "/console/missing.js")).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, _) =
+        spinpost_tests::app::send(app.request(reqwest::Method::GET, "/api/v1/campaigns")).await;
+    assert_eq!(status, 401, "the console's data needs the admin token");
+}

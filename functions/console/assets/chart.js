@@ -1,8 +1,8 @@
 // Line charts in plain SVG: a few series of [time, value] points on a shared time axis.
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 640;
-const HEIGHT = 220;
+const WIDTH = 480;
+const HEIGHT = 200;
 const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
 
 function node(name, attributes = {}, text) {
