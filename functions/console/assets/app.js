@@ -532,6 +532,7 @@ function logout(message) {
   stopPolling();
   api.forgetToken();
   samples.clear();
+  say("");
   render();
   if (message) document.getElementById("login-error").textContent = message;
 }
