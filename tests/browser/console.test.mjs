@@ -27,9 +27,8 @@ const PHONE_NUMBER_ID = env("SPINPOST_WHATSAPP_PHONE_NUMBER_ID");
 const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
 const ARTIFACTS = env("ARTIFACTS_DIR", join(here, "artifacts"));
 const CHANNEL = `whatsapp:${PHONE_NUMBER_ID}`;
-const PEOPLE = [
-  ["972590000101", "Ada"], ["972590000102", "Grace"], ["972590000103", "Edsger"], ["972590000104", "Barbara"],
-];
+const NAMES = ["Ada", "Grace", "Edsger", "Barbara", "Alan", "Frances", "Donald", "Radia", "Ken", "Margaret", "Dennis", "Hedy"];
+const PEOPLE = NAMES.map((name, i) => [`9725900001${String(i).padStart(2, "0")}`, name]);
 const WAIT = { timeout: 60_000 };
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -187,13 +186,13 @@ try {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const pct = await textOf(page, ".pct");
-    seen.add(pct);
+    seen.add(`${pct} (time left ${await textOf(page, '[data-figure="left"]')})`);
     if (pct === "100%") break;
     if (Date.now() > deadline) throw new Error(`progress stuck at ${pct}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await page.waitForFunction(() => document.querySelector(".campaign .badge")?.textContent === "completed", WAIT);
-  await page.waitForFunction(() => document.querySelectorAll("tbody .d-sent").length === 4, WAIT);
+  await page.waitForFunction((n) => document.querySelectorAll("tbody .d-sent").length === n, WAIT, PEOPLE.length);
   step(`progress seen: ${[...seen].join(" → ")}`);
   await checkAccessibility(page, "a completed campaign");
   await shot(page, "03-campaign-completed");
@@ -206,10 +205,11 @@ try {
   }));
   if (sent.length !== PEOPLE.length || sent.some((m) => !m.id)) throw new Error(`ledger: ${JSON.stringify(ledger)}`);
   await postStatuses(sent.map((m) => ({ ...m, status: "delivered" })));
-  await page.waitForFunction(() => document.querySelector('[data-figure="delivered"]')?.textContent === "4", WAIT);
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-figure="delivered"]')?.textContent === String(n), WAIT, PEOPLE.length);
   await page.waitForFunction(
     () => document.querySelector("#open-rate-chart desc")?.textContent.includes("Open rate: 0%"), WAIT);
-  await postStatuses(sent.slice(0, 2).map((m) => ({ ...m, status: "read" })));
+  await postStatuses(sent.slice(0, PEOPLE.length / 2).map((m) => ({ ...m, status: "read" })));
   await page.waitForFunction(() => document.querySelector('[data-figure="open_rate"]')?.textContent === "50%", WAIT);
   await page.waitForFunction(
     () => document.querySelector("#open-rate-chart desc")?.textContent.includes("Open rate: 50%"), WAIT);
@@ -223,7 +223,7 @@ try {
   await openView(page, "#/subscribers", "Subscribers");
   await page.type("#filter-tag", "console-test");
   await page.click(".filters button[type=submit]");
-  await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 4, WAIT);
+  await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n, WAIT, PEOPLE.length);
   await page.type("#filter-search", "grace");
   await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1, WAIT);
   await checkAccessibility(page, "subscribers");

@@ -104,7 +104,11 @@ async fn the_console_runs_a_campaign_in_a_headless_browser_without_accessibility
     let Some(tools) = require_or_skip() else {
         return;
     };
-    let app = TestApp::start().await;
+    // A slow number, so the page sees the campaign between 0 and 100%.
+    let app = TestApp::start_with(|variables| {
+        variables.insert("whatsapp_rate_per_second".into(), "4".into());
+    })
+    .await;
     let ticker = keep_ticking(app.base_url.clone(), Duration::from_millis(500));
     let artifacts = tools.script_dir.join("artifacts");
     let base_url = app.base_url.clone();
