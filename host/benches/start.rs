@@ -1,6 +1,7 @@
-//! Start-up time of the host process on the four real components, from spawning it to its
-//! "serving" line (listener bound, components ready): cold, with an empty compile cache (every
-//! component compiled by Cranelift), and warm, with the compiled components already on disk.
+//! Start-up time of the host process on the four real components, from spawning it to its first
+//! answer (`GET /health` answered 200: listener bound, components ready, the store read): cold,
+//! with an empty compile cache (every component compiled by Cranelift), and warm, with the
+//! compiled components already on disk.
 //! Medians of a few rounds, and warm as a fraction of cold (ratios travel better than seconds
 //! on noisy machines).
 //!
@@ -11,7 +12,8 @@
 //! START_BENCH_ROUNDS=5 cargo bench -p spinpost-host --bench start
 //! ```
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,14 +47,14 @@ fn main() {
     let mut warm = Vec::new();
     for _ in 0..rounds {
         let cache = tempfile::tempdir().expect("tempdir");
-        cold.push(time_to_serve(&manifest, cache.path()));
+        cold.push(time_to_first_answer(&manifest, cache.path()));
         for _ in 0..2 {
-            warm.push(time_to_serve(&manifest, cache.path()));
+            warm.push(time_to_first_answer(&manifest, cache.path()));
         }
     }
     let (cold, warm) = (median(cold), median(warm));
     println!(
-        "host start-up, {rounds} cold and {} warm starts:",
+        "host start-up to the first answer of GET /health, {rounds} cold and {} warm starts:",
         2 * rounds
     );
     println!(
@@ -70,8 +72,8 @@ fn main() {
 }
 
 /// Spawns the host with `cache` as its compile cache and a fresh state dir; the time until it
-/// says it is serving. The host is killed afterwards.
-fn time_to_serve(manifest: &Path, cache: &Path) -> Duration {
+/// answers `GET /health` with 200. The host is killed afterwards.
+fn time_to_first_answer(manifest: &Path, cache: &Path) -> Duration {
     let state = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
     let mut host = Command::new(env!("CARGO_BIN_EXE_spinpost-host"))
@@ -88,20 +90,44 @@ fn time_to_serve(manifest: &Path, cache: &Path) -> Duration {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn spinpost-host");
-    let stderr = host.stderr.take().expect("piped stderr");
+    let mut stderr = BufReader::new(host.stderr.take().expect("piped stderr")).lines();
     let mut seen = Vec::<String>::new();
-    let mut serving = None;
-    for line in BufReader::new(stderr).lines() {
+    let mut address = None;
+    for line in stderr.by_ref() {
         let Ok(line) = line else { break };
-        if line.contains(" serving ") {
-            serving = Some(started.elapsed());
+        // "spinpost-host: serving <app> on http://127.0.0.1:PORT (...)"
+        if let Some(rest) = line.split(" on http://").nth(1) {
+            address = rest.split_whitespace().next().map(str::to_owned);
             break;
         }
         seen.push(line);
     }
+    let address = address.unwrap_or_else(|| panic!("the host did not start:\n{}", seen.join("\n")));
+    // Keep reading: the host logs each request to stderr, and a closed pipe would fail its answer.
+    std::thread::spawn(move || stderr.for_each(drop));
+    let status = health_status(&address);
+    let answered = started.elapsed();
     let _ = host.kill();
     let _ = host.wait();
-    serving.unwrap_or_else(|| panic!("the host did not start:\n{}", seen.join("\n")))
+    assert_eq!(status, "200", "GET /health on a fresh start");
+    answered
+}
+
+/// The status code of one `GET /health` (HTTP/1.1, connection closed after the answer).
+fn health_status(address: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect to the host");
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send GET /health");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

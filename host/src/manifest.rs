@@ -219,7 +219,7 @@ mod tests {
     fn parses_the_repo_manifest() {
         let text = include_str!("../../spin.toml");
         let m = Manifest::parse(text).expect("repo spin.toml parses");
-        assert_eq!(m.component.len(), 4);
+        assert_eq!(m.component.len(), 5);
         assert!(m.variables["admin_token"].required);
         assert!(m
             .trigger

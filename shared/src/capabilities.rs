@@ -34,6 +34,10 @@ pub struct Capabilities {
     pub approved_templates: bool,
     /// Whether a button press must be answered (or the user's client keeps waiting).
     pub acknowledges_presses: bool,
+    /// The most recipients one request may carry when they get the same message (the platform's
+    /// broadcast call, where each recipient's outcome is still answered apart); 1 where every message
+    /// is its own request. Such a request takes one send slot of the channel's rate.
+    pub broadcast_recipients: usize,
 }
 
 impl Capabilities {

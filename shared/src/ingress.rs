@@ -99,6 +99,10 @@ pub enum InboundKind {
         /// The button data.
         data: String,
     },
+    /// The person opened a conversation with the account without subscribing (Viber's
+    /// `conversation_started`); where the platform lets the webhook's answer carry a message, it
+    /// may be welcomed (see [`crate::welcome`]).
+    ConversationOpened,
     /// Receipts and other events already in feedback's terms (WhatsApp statuses).
     Feedback(InboundEvent),
     /// Acknowledged, not used.
@@ -202,7 +206,7 @@ pub fn apply<S: KvStore + ?Sized>(
             }),
         ),
         InboundKind::Feedback(event) => (None, Some(event.clone())),
-        InboundKind::Ignored { .. } => {
+        InboundKind::Ignored { .. } | InboundKind::ConversationOpened => {
             return Ok(Applied {
                 subscriber: None,
                 duplicate: false,

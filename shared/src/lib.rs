@@ -26,5 +26,6 @@ pub mod secret;
 pub mod subscriber;
 pub mod template;
 pub mod web;
+pub mod welcome;
 
 pub use error::{Error, ErrorKind, Result};

@@ -45,11 +45,21 @@ pub struct ApiCall {
     pub reader: AnswerReader,
 }
 
-/// Turns the answer to an [`ApiCall`] into a [`SendOutcome`].
+/// Turns the answer to an [`ApiCall`] into a [`SendOutcome`] per recipient of the call.
 #[derive(Clone)]
 pub struct AnswerReader {
-    read: fn(u16, &[u8]) -> SendOutcome,
+    read: Read,
     secret: Option<crate::secret::Secret>,
+}
+
+/// How an answer reads: one outcome, or one per receiver of a broadcast.
+#[derive(Clone)]
+enum Read {
+    One(fn(u16, &[u8]) -> SendOutcome),
+    Each {
+        read: fn(u16, &[u8], &[String]) -> Vec<SendOutcome>,
+        receivers: Vec<String>,
+    },
 }
 
 impl ApiCall {
@@ -62,37 +72,90 @@ impl ApiCall {
     ) -> Self {
         ApiCall {
             request,
-            reader: AnswerReader { read, secret },
+            reader: AnswerReader {
+                read: Read::One(read),
+                secret,
+            },
         }
     }
 
-    /// Send it alone and read the answer.
+    /// A call that sends one message to every address of `receivers` (a platform's broadcast); `read`
+    /// translates its status and body into one outcome per receiver, in the order of `receivers`.
+    pub fn for_each(
+        request: http::Request<Vec<u8>>,
+        read: fn(u16, &[u8], &[String]) -> Vec<SendOutcome>,
+        receivers: Vec<String>,
+        secret: Option<crate::secret::Secret>,
+    ) -> Self {
+        ApiCall {
+            request,
+            reader: AnswerReader {
+                read: Read::Each { read, receivers },
+                secret,
+            },
+        }
+    }
+
+    /// Send it alone and read the answer (the first receiver's outcome, for a broadcast).
     pub fn send<H: HttpClient + ?Sized>(self, client: &H) -> SendOutcome {
         let ApiCall { request, reader } = self;
-        reader.read(client.send(request))
+        reader
+            .read(client.send(request))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| SendOutcome::Transient {
+                reason: "the call named no receiver".into(),
+            })
     }
 }
 
 impl AnswerReader {
-    /// The outcome of the call: the platform's answer translated, or a transient failure when no
-    /// answer came (retried with backoff).
-    pub fn read(&self, answer: Result<http::Response<Vec<u8>>, TransportError>) -> SendOutcome {
+    /// How many outcomes the call's answer gives.
+    fn receivers(&self) -> usize {
+        match &self.read {
+            Read::One(_) => 1,
+            Read::Each { receivers, .. } => receivers.len(),
+        }
+    }
+
+    /// The outcomes of the call, one per receiver: the platform's answer translated, or a transient
+    /// failure when no answer came (retried with backoff).
+    pub fn read(
+        &self,
+        answer: Result<http::Response<Vec<u8>>, TransportError>,
+    ) -> Vec<SendOutcome> {
         match answer {
-            Ok(response) => (self.read)(response.status().as_u16(), response.body()),
+            Ok(response) => {
+                let (status, body) = (response.status().as_u16(), response.body());
+                match &self.read {
+                    Read::One(read) => vec![read(status, body)],
+                    Read::Each { read, receivers } => {
+                        let mut outcomes = read(status, body, receivers);
+                        // A reader that answers fewer receivers than asked leaves the rest unknown.
+                        outcomes.resize(
+                            receivers.len(),
+                            SendOutcome::Transient {
+                                reason: "the answer named no outcome for this receiver".into(),
+                            },
+                        );
+                        outcomes
+                    }
+                }
+            }
             Err(e) => {
                 let reason = e.to_string();
                 let reason = match self.secret.as_ref().map(|s| s.expose()) {
                     Some(token) if !token.is_empty() => reason.replace(token, "***"),
                     _ => reason,
                 };
-                SendOutcome::Transient { reason }
+                vec![SendOutcome::Transient { reason }; self.receivers()]
             }
         }
     }
 }
 
-/// Send `calls` in flight together through `client`; each entry is the call's outcome, or the outcome
-/// decided without a call (`Err`), in the order given.
+/// Send `calls` in flight together through `client`: each call's outcomes (one per receiver), or the
+/// outcome decided without a call (`Err`), in the order given.
 pub fn send_calls<H: HttpClient + ?Sized>(
     client: &H,
     calls: Vec<Result<ApiCall, SendOutcome>>,
@@ -110,14 +173,36 @@ pub fn send_calls<H: HttpClient + ?Sized>(
     }
     let mut answers = client.send_all(requests).into_iter();
     plan.into_iter()
-        .map(|planned| match planned {
+        .flat_map(|planned| match planned {
             Ok(reader) => reader.read(answers.next().unwrap_or_else(|| {
                 Err(TransportError(
                     "the host gave no answer to this request".into(),
                 ))
             })),
-            Err(decided) => decided,
+            Err(decided) => vec![decided],
         })
+        .collect()
+}
+
+/// The recipients of one request where the platform can carry them together: the same message to each
+/// of `to` ([`Messenger::send_groups`]).
+#[derive(Debug, Clone)]
+pub struct Group<'a, M> {
+    /// The recipients.
+    pub to: Vec<&'a Address>,
+    /// The message each of them gets.
+    pub message: &'a M,
+}
+
+/// Cut `outcomes` (every recipient's, in order) into one list per group.
+pub fn split_by_group<M>(
+    outcomes: Vec<SendOutcome>,
+    groups: &[Group<'_, M>],
+) -> Vec<Vec<SendOutcome>> {
+    let mut outcomes = outcomes.into_iter();
+    groups
+        .iter()
+        .map(|group| outcomes.by_ref().take(group.to.len()).collect())
         .collect()
 }
 
@@ -189,6 +274,22 @@ pub trait Messenger {
             .iter()
             .map(|(to, message)| self.send(channel, to, message))
             .collect()
+    }
+
+    /// Send each group with the requests in flight together: a group of several recipients in one
+    /// request where the platform broadcasts, each recipient alone otherwise; each group's outcomes
+    /// in the order of its addresses. The default sends every recipient alone through
+    /// [`Messenger::send_many`].
+    fn send_groups(
+        &self,
+        channel: &Channel,
+        groups: &[Group<'_, Self::Message>],
+    ) -> Vec<Vec<SendOutcome>> {
+        let sends: Vec<(&Address, &Self::Message)> = groups
+            .iter()
+            .flat_map(|group| group.to.iter().map(move |&to| (to, group.message)))
+            .collect();
+        split_by_group(self.send_many(channel, &sends), groups)
     }
 }
 

@@ -407,6 +407,7 @@ impl<C> Group<C> {
             .collect();
         self.routes.push(Route {
             method,
+            pattern,
             segments,
             guard: self.guard,
             body_limit: self.body_limit,
@@ -418,6 +419,7 @@ impl<C> Group<C> {
 
 struct Route<C> {
     method: Method,
+    pattern: &'static str,
     segments: Vec<&'static str>,
     guard: Guard<C>,
     body_limit: BodyLimit<C>,
@@ -438,6 +440,17 @@ impl<C> Route<C> {
             _ => Ok(limit),
         }
     }
+}
+
+/// One row of a route table as documentation and contract tests see it: no handler, no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    /// The method (a `GET` route also answers `HEAD`).
+    pub method: Method,
+    /// The pattern as written, e.g. `/api/v1/subscribers/:id`.
+    pub pattern: &'static str,
+    /// Whether anyone may call it (no bearer token is checked).
+    pub open: bool,
 }
 
 /// A route table: method plus a path pattern of literal and `:param` segments, each route behind the
@@ -462,6 +475,18 @@ impl<C> Router<C> {
     pub fn group(mut self, group: Group<C>) -> Self {
         self.routes.extend(group.routes);
         self
+    }
+
+    /// The routes in matching order, e.g. to check them against the API's published contract.
+    pub fn table(&self) -> Vec<RouteEntry> {
+        self.routes
+            .iter()
+            .map(|route| RouteEntry {
+                method: route.method.clone(),
+                pattern: route.pattern,
+                open: matches!(route.guard, Guard::Open),
+            })
+            .collect()
     }
 
     /// Run the matching handler behind its guard, on a request whose body is already in memory;
@@ -758,6 +783,24 @@ mod tests {
     fn guarded_routes_answer_404_and_405_before_asking_for_a_token() {
         assert_eq!(call(Method::GET, "/admin", None).status, 404);
         assert_405_allowing(&call(Method::PUT, "/admin/1", None), "GET, DELETE");
+    }
+
+    #[test]
+    fn the_table_lists_every_route_with_its_pattern_and_guard() {
+        let table = guarded_router().table();
+        let rows: Vec<(&str, &str, bool)> = table
+            .iter()
+            .map(|r| (r.method.as_str(), r.pattern, r.open))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("POST", "/tick", false),
+                ("GET", "/admin/:id", false),
+                ("DELETE", "/admin/:id", false),
+                ("POST", "/webhook", true),
+            ]
+        );
     }
 
     #[test]

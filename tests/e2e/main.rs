@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `.wasm` components in the embedded host.
 
 mod api_lifecycle;
+mod console;
+mod contract;
 mod crafted_input;
 mod host;
 mod limits;

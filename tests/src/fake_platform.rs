@@ -93,6 +93,48 @@ struct State {
     latency: std::time::Duration,
 }
 
+impl State {
+    /// Viber's `broadcast_message` answer: one token for the call, and in `failed_list` every receiver
+    /// whose next scripted reply has a non-zero `status` (that reply used up).
+    fn viber_broadcast_reply(&mut self, json: &serde_json::Value) -> FakeReply {
+        let receivers: Vec<String> = json["broadcast_list"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut failed_list = Vec::new();
+        for receiver in receivers {
+            let scripted = self
+                .scripts
+                .iter_mut()
+                .find(|s| s.recipient == receiver && !s.replies.is_empty())
+                .and_then(|s| s.replies.pop_front());
+            if let Some(reply) = scripted {
+                let status = reply.body["status"].as_i64().unwrap_or(0);
+                if status != 0 {
+                    failed_list.push(serde_json::json!({
+                        "receiver": receiver,
+                        "status": status,
+                        "status_message": reply.body["status_message"],
+                    }));
+                }
+            }
+        }
+        FakeReply {
+            status: 200,
+            body: serde_json::json!({
+                "status": 0,
+                "status_message": "ok",
+                "message_token": VIBER_FIRST_MESSAGE_TOKEN + self.next_message_id,
+                "failed_list": failed_list,
+            }),
+        }
+    }
+}
+
 /// The running fake.
 #[derive(Clone)]
 pub struct FakePlatform {
@@ -115,10 +157,18 @@ fn recipient_of(json: &serde_json::Value) -> Option<String> {
 impl FakePlatform {
     /// Start on a free loopback port; runs until the test's runtime ends.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on("127.0.0.1:0")
             .await
-            .expect("bind fake platform");
-        let addr = listener.local_addr().expect("local addr");
+            .expect("bind fake platform")
+    }
+
+    /// Start on `listen` (e.g. `127.0.0.1:3100`); runs until the runtime ends.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn start_on(listen: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let fake = FakePlatform { addr, state };
         let serving = fake.clone();
@@ -139,7 +189,7 @@ impl FakePlatform {
                 });
             }
         });
-        fake
+        Ok(fake)
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -187,6 +237,10 @@ impl FakePlatform {
             });
             let reply = match scripted {
                 Some(reply) => reply,
+                None if path.ends_with("/pa/broadcast_message") => {
+                    state.next_message_id += 1;
+                    state.viber_broadcast_reply(&json)
+                }
                 None => {
                     state.next_message_id += 1;
                     let messenger = json.get("messaging_type").is_some();

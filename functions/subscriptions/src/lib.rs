@@ -11,6 +11,7 @@ use spinpost::paging;
 use spinpost::platform::{Platforms, Webhook, WEBHOOK_PATHS};
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
 use spinpost::web::{self, Group, Params, Router, MAX_BODY_LIMIT};
+use spinpost::welcome;
 use spinpost::Result;
 
 /// What the handlers reach the world through: only the ports every component shares.
@@ -60,16 +61,20 @@ fn admit_webhook(_: &Context, req: &web::Request, params: &Params) -> Result<usi
 }
 
 /// `POST /webhooks/<platform>[/<account>]`: a delivery authenticated and parsed by its platform's
-/// rules, then received.
+/// rules, then received; a conversation opened is answered with the platform's welcome.
 fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let now = ctx.clock.now();
-    let inbounds = Platforms::from_variables(spin_adapter::variable).receive_webhook(
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    let inbounds = platforms.receive_webhook(
         params.get("platform"),
         &Webhook::new(req, params.get("account")),
         now,
     )?;
+    // A person who opened a conversation is answered with the welcome (or nothing), in the
+    // platform's shape.
+    let welcome = welcome::answer_opened(&ctx.store, &platforms, &inbounds, now)?;
     let received = ingress::receive(&ctx.store, &FeedbackService(SpinHttp), inbounds, now)?;
-    Ok(web::Response::ok(&received))
+    Ok(welcome.unwrap_or_else(|| web::Response::ok(&received)))
 }
 
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {

@@ -1,6 +1,7 @@
 //! The templates component: its route table over the core's [`spinpost::template`] store functions
 //! (and [`spinpost::deletion`] for deleting a template no active campaign uses).
-//! Every route requires `Authorization: Bearer <admin_token>`.
+//! Every template route requires `Authorization: Bearer <admin_token>`; the API's OpenAPI document is
+//! served here too, to anyone.
 
 use std::marker::PhantomData;
 
@@ -16,27 +17,42 @@ use spinpost::{Error, Result};
 /// What the handlers reach the world through: only the ports every component shares.
 pub type Context<S = SpinStore, C = SystemClock> = Ports<S, C>;
 
-/// The route table: every route is an admin route.
+/// The OpenAPI 3.1 document of every `/api/v1` route (`openapi/openapi.json`; a test keeps it in step
+/// with the route tables of all four components).
+pub const OPENAPI_DOCUMENT: &str = include_str!("../../../openapi/openapi.json");
+
+/// The route table: the contract is open, every template route is an admin route.
 pub fn routes<S: KvStore, C: Clock>() -> Router<Context<S, C>> {
-    Router::new().group(
-        Group::bearer(Ports::admin_token)
-            .post("/api/v1/templates", Handlers::create)
-            .get("/api/v1/templates", Handlers::list)
-            .get("/api/v1/templates/:id", Handlers::get)
-            .put("/api/v1/templates/:id", Handlers::update)
-            .delete("/api/v1/templates/:id", Handlers::delete)
-            .get(
-                "/api/v1/templates/:id/versions/:version",
-                Handlers::get_version,
-            )
-            .post("/api/v1/templates/:id/preview", Handlers::preview),
-    )
+    Router::new()
+        .group(Group::open().get("/api/v1/openapi.json", Handlers::openapi_document))
+        .group(
+            Group::bearer(Ports::admin_token)
+                .post("/api/v1/templates", Handlers::create)
+                .get("/api/v1/templates", Handlers::list)
+                .get("/api/v1/templates/:id", Handlers::get)
+                .put("/api/v1/templates/:id", Handlers::update)
+                .delete("/api/v1/templates/:id", Handlers::delete)
+                .get(
+                    "/api/v1/templates/:id/versions/:version",
+                    Handlers::get_version,
+                )
+                .post("/api/v1/templates/:id/preview", Handlers::preview),
+        )
 }
 
 /// The handlers, generic over the store and clock once (tests use the memory store and a manual clock).
 struct Handlers<S, C>(PhantomData<(S, C)>);
 
 impl<S: KvStore, C: Clock> Handlers<S, C> {
+    /// `GET /api/v1/openapi.json` → the API's contract, no token needed.
+    fn openapi_document(_: &Context<S, C>, _: &Request, _: &Params) -> Result<Response> {
+        Ok(Response::with_content(
+            200,
+            "application/json",
+            OPENAPI_DOCUMENT,
+        ))
+    }
+
     /// `POST /api/v1/templates` → 201 with the head and version 1.
     fn create(ctx: &Context<S, C>, request: &Request, _: &Params) -> Result<Response> {
         let body: NewTemplate = request.json()?;
@@ -219,6 +235,15 @@ mod tests {
             serde_json::Value::Null,
         );
         assert_eq!(again.0, 404);
+    }
+
+    #[test]
+    fn the_openapi_document_is_served_without_a_token() {
+        let ctx = context();
+        let response = routes().handle(&ctx, &Request::new(Method::GET, "/api/v1/openapi.json"));
+        assert_eq!(response.status, 200);
+        let document: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(document["info"]["title"], "Spinpost API");
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! One chunk of a batch: ask the policy chain about each recipient, reserve send slots, then send in
-//! waves of requests in flight together, each wave's intent recorded just before it starts and its
-//! outcomes with the next wave's intent (message references first).
+//! One chunk of a batch: ask the policy chain about each recipient, bundle the recipients one request
+//! carries, reserve send slots, then send in waves of requests in flight together, each wave's intent
+//! recorded just before it starts and its outcomes with the next wave's intent (message references
+//! first).
+//!
+//! A request carries one recipient, or, where the platform broadcasts
+//! ([`crate::capabilities::Capabilities::broadcast_recipients`]), up to that many recipients whose
+//! rendered messages are identical: one send slot, one request in flight, one outcome per recipient.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -10,7 +15,7 @@ use crate::error::Result;
 use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::messenger::SendOutcome;
+use crate::messenger::{Group, SendOutcome};
 use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
@@ -71,9 +76,41 @@ struct Plans {
     ready: Vec<Ready>,
 }
 
-/// The recipients the chain let through, each with its reserved send slot.
+/// The recipients of one request: one, or several who get the same message where the platform
+/// broadcasts.
+struct Bundle {
+    recipients: Vec<Ready>,
+}
+
+impl Bundle {
+    /// The address the request's send slot is reserved for (the per-chat gap of the pace).
+    fn lead_address(&self) -> Option<&Address> {
+        self.recipients.first().map(|r| &r.address)
+    }
+}
+
+/// Bundle `ready` in order of first appearance: recipients with identical rendered messages share a
+/// bundle of at most `per_request`; with `per_request` 1 each recipient is their own bundle.
+fn bundle(ready: Vec<Ready>, per_request: usize) -> Vec<Bundle> {
+    let mut bundles: Vec<Bundle> = Vec::new();
+    for recipient in ready {
+        let open = bundles.iter_mut().find(|b| {
+            b.recipients.len() < per_request
+                && b.recipients[0].outgoing.message == recipient.outgoing.message
+        });
+        match open {
+            Some(bundle) => bundle.recipients.push(recipient),
+            None => bundles.push(Bundle {
+                recipients: vec![recipient],
+            }),
+        }
+    }
+    bundles
+}
+
+/// The bundles of recipients the chain let through, each with its reserved send slot.
 struct Queue {
-    ready: Vec<Ready>,
+    bundles: Vec<Bundle>,
     slots: Vec<DateTime<Utc>>,
     planned_at: DateTime<Utc>,
 }
@@ -89,9 +126,11 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     ) -> Result<Chunk> {
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let planned_at = self.clock.now();
-        let Plans { decided, mut ready } = self.decide(campaign, batch, chunk, planned_at)?;
-        let addresses: Vec<_> = ready.iter().map(|r| &r.address).collect();
-        let rate = self.config.rate_for(campaign.channel.platform());
+        let Plans { decided, ready } = self.decide(campaign, batch, chunk, planned_at)?;
+        let platform = campaign.channel.platform();
+        let mut bundles = bundle(ready, platform.capabilities().broadcast_recipients.max(1));
+        let addresses: Vec<_> = bundles.iter().filter_map(Bundle::lead_address).collect();
+        let rate = self.config.rate_for(platform);
         let slots = pacing::reserve_slots(
             self.store,
             &campaign.channel,
@@ -101,9 +140,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             self.config.deadline,
             self.config.catch_up(),
         )?;
-        let starved = !ready.is_empty() && slots.is_empty();
-        ready.truncate(slots.len());
-        if starved || ready.is_empty() {
+        let starved = !bundles.is_empty() && slots.is_empty();
+        bundles.truncate(slots.len());
+        if starved || bundles.is_empty() {
             let lease_until = planned_at + self.config.lease;
             let Some(written) = self.write(id, number, &decided, lease_until, report)? else {
                 return Ok(Chunk::LeaseLost);
@@ -116,15 +155,15 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             });
         }
         let queue = Queue {
-            ready,
+            bundles,
             slots,
             planned_at,
         };
         self.send_in_waves(campaign, batch, decided, queue, report)
     }
 
-    /// Send the queue in waves. A wave is every recipient whose slot has come (at most the channel's
-    /// in-flight limit), started together and awaited together. Its intent is written just before it
+    /// Send the queue in waves. A wave is every bundle whose slot has come (at most the channel's
+    /// in-flight limit of requests), started together and awaited together. Its intent is written just before it
     /// starts, in the same compare-and-swap as the previous wave's outcomes (their message references
     /// stored first), so only requests about to start can end `outcome_unknown`. Once the channel is
     /// paused (by an answer or by another tick), the rest stay pending, untouched.
@@ -141,7 +180,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let limit = self.config.in_flight_for(rate);
         let last_slot = queue.slots.last().copied().unwrap_or(queue.planned_at);
         let planned_at = queue.planned_at;
-        let mut waiting = queue.ready.into_iter().zip(queue.slots).peekable();
+        let mut waiting = queue.bundles.into_iter().zip(queue.slots).peekable();
         let mut unwritten = decided;
         let mut references = Vec::new();
         let mut current = None;
@@ -152,18 +191,24 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             let now = self.clock.now();
             let mut wave = Vec::new();
             while wave.len() < limit {
-                let Some((recipient, _)) = waiting.next_if(|(_, slot)| *slot <= now) else {
+                let Some((bundle, _)) = waiting.next_if(|(_, slot)| *slot <= now) else {
                     break;
                 };
-                let index = recipient.index;
-                let entry = &batch.entries[index];
-                match self.reconsider(campaign, entry, recipient, planned_at)? {
-                    Ok(recipient) => wave.push(recipient),
-                    Err(decision) => unwritten.push((index, decision.apply(entry, now))),
+                let mut still = Vec::with_capacity(bundle.recipients.len());
+                for recipient in bundle.recipients {
+                    let index = recipient.index;
+                    let entry = &batch.entries[index];
+                    match self.reconsider(campaign, entry, recipient, planned_at)? {
+                        Ok(recipient) => still.push(recipient),
+                        Err(decision) => unwritten.push((index, decision.apply(entry, now))),
+                    }
+                }
+                if !still.is_empty() {
+                    wave.push(Bundle { recipients: still });
                 }
             }
-            // Intent: the wave's entries are in flight before its first request starts.
-            unwritten.extend(wave.iter().map(|r| {
+            // Intent: every recipient of the wave is in flight before its first request starts.
+            unwritten.extend(wave.iter().flat_map(|b| &b.recipients).map(|r| {
                 let mut entry = batch.entries[r.index].clone();
                 entry.outcome = DeliveryState::InFlight;
                 (r.index, entry)
@@ -205,14 +250,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         )
     }
 
-    /// Send one wave with its requests in flight together and apply each answer to its entry (the
-    /// changes to `unwritten`, the references to `references`). `true` when an answer paused the
-    /// channel.
+    /// Send one wave with its requests in flight together and apply each recipient's answer to their
+    /// entry (the changes to `unwritten`, the references to `references`). `true` when an answer
+    /// paused the channel.
     fn send_wave(
         &self,
         campaign: &Campaign,
         batch: &DeliveryBatch,
-        wave: &[Ready],
+        wave: &[Bundle],
         report: &mut BatchReport,
         unwritten: &mut Vec<(usize, DeliveryEntry)>,
         references: &mut Vec<SentMessageRef>,
@@ -220,16 +265,28 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if wave.is_empty() {
             return Ok(false);
         }
-        let sends: Vec<(&Address, &Outgoing)> =
-            wave.iter().map(|r| (&r.address, &r.outgoing)).collect();
-        let answers = self.messenger.send_many(&campaign.channel, &sends);
+        let groups: Vec<Group<'_, Outgoing>> = wave
+            .iter()
+            .map(|b| Group {
+                to: b.recipients.iter().map(|r| &r.address).collect(),
+                message: &b.recipients[0].outgoing,
+            })
+            .collect();
+        let answers = self.messenger.send_groups(&campaign.channel, &groups);
         // A messenger that answers fewer sends than asked leaves the rest unknown: retried as transient.
-        let answers =
-            answers
+        let unanswered = || SendOutcome::Transient {
+            reason: "no answer from the messenger".into(),
+        };
+        let answers = wave
+            .iter()
+            .zip(answers.into_iter().chain(std::iter::repeat_with(Vec::new)));
+        let answers = answers.flat_map(|(bundle, outcomes)| {
+            let missing = bundle.recipients.len().saturating_sub(outcomes.len());
+            outcomes
                 .into_iter()
-                .chain(std::iter::repeat_with(|| SendOutcome::Transient {
-                    reason: "no answer from the messenger".into(),
-                }));
+                .take(bundle.recipients.len())
+                .chain(std::iter::repeat_with(unanswered).take(missing))
+        });
         let answered_at = self.clock.now();
         let policy = self.config.retry_policy();
         let attempt = Attempt {
@@ -238,7 +295,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             answered_at,
         };
         let mut paused = false;
-        for (recipient, answer) in wave.iter().zip(answers) {
+        for (recipient, answer) in wave.iter().flat_map(|b| &b.recipients).zip(answers) {
             let entry = &batch.entries[recipient.index];
             let applied = apply_outcome(entry, answer, &policy, attempt);
             paused |= applied.effects.pause_channel_until.is_some();
@@ -431,4 +488,44 @@ fn block_subscriber<S: KvStore + ?Sized>(
             Ok((Some(stored), ()))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscriber::Platform;
+
+    fn ready(index: usize, text: &str) -> Ready {
+        Ready {
+            index,
+            address: Address::parse(Platform::Viber, &format!("person{index}")).unwrap(),
+            outgoing: Outgoing {
+                campaign_id: "c1".into(),
+                message: serde_json::from_value(serde_json::json!({ "text": text })).unwrap(),
+                last_inbound_at: None,
+            },
+        }
+    }
+
+    fn indexes(bundles: &[Bundle]) -> Vec<Vec<usize>> {
+        bundles
+            .iter()
+            .map(|b| b.recipients.iter().map(|r| r.index).collect())
+            .collect()
+    }
+
+    #[test]
+    fn identical_messages_share_a_bundle_up_to_the_platforms_size() {
+        let texts = ["Sale", "Hi Ada", "Sale", "Sale", "Hi Bo", "Sale"];
+        let recipients = || texts.iter().enumerate().map(|(i, t)| ready(i, t)).collect();
+        assert_eq!(
+            indexes(&bundle(recipients(), 3)),
+            vec![vec![0, 2, 3], vec![1], vec![4], vec![5]]
+        );
+        // One recipient a request: every message alone, in order.
+        assert_eq!(
+            indexes(&bundle(recipients(), 1)),
+            vec![vec![0], vec![1], vec![2], vec![3], vec![4], vec![5]]
+        );
+    }
 }

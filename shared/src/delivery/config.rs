@@ -119,6 +119,20 @@ impl SenderConfig {
         self.batch_size.max(self.in_flight_for(rate) * 2)
     }
 
+    /// Recipients judged and given slots together on a channel of `platform`: enough to keep its
+    /// requests in flight, and one full request where the platform broadcasts.
+    pub fn chunk_size_on(&self, platform: Platform) -> usize {
+        self.chunk_size_for(self.rate_for(platform))
+            .max(platform.capabilities().broadcast_recipients)
+    }
+
+    /// Recipients per batch on a channel of `platform`: as [`SenderConfig::batch_size_for`] its rate,
+    /// and one full request where the platform broadcasts.
+    pub fn batch_size_on(&self, platform: Platform) -> usize {
+        self.batch_size_for(self.rate_for(platform))
+            .max(platform.capabilities().broadcast_recipients)
+    }
+
     /// The limits under which a send outcome is retried or given up.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
@@ -156,6 +170,17 @@ mod tests {
         assert_eq!(config.in_flight_for(1000), 50);
         config.expected_latency = Duration::zero();
         assert_eq!(config.in_flight_for(1), 1);
+    }
+
+    #[test]
+    fn a_broadcasting_platform_judges_and_claims_a_full_broadcast_at_once() {
+        let config = SenderConfig::new("t", Utc::now());
+        let per_broadcast = Platform::Viber.capabilities().broadcast_recipients;
+        assert!(per_broadcast > 1);
+        assert_eq!(config.chunk_size_on(Platform::Viber), per_broadcast);
+        assert_eq!(config.batch_size_on(Platform::Viber), per_broadcast);
+        assert_eq!(config.chunk_size_on(Platform::Telegram), 10);
+        assert_eq!(config.batch_size_on(Platform::Telegram), 100);
     }
 
     #[test]

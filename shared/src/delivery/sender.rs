@@ -173,8 +173,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 campaign,
                 &lease,
                 now,
-                self.config
-                    .batch_size_for(self.config.rate_for(campaign.channel.platform())),
+                self.config.batch_size_on(campaign.channel.platform()),
                 self.config.max_pages_per_walk,
             )?;
             if let Some(batch) = claimed {
@@ -293,10 +292,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             .enumerate()
             .filter(|(_, e)| e.is_ready(now))
             .map(|(i, _)| i)
-            .take(
-                self.config
-                    .chunk_size_for(self.config.rate_for(current.channel.platform())),
-            )
+            .take(self.config.chunk_size_on(current.channel.platform()))
             .collect();
         if chunk.is_empty() {
             return self.wait_or_stop(id, batch, now);

@@ -7,9 +7,10 @@ use super::Platform;
 use crate::delivery::Outgoing;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingress::Inbound;
+use crate::message::RenderedMessage;
 use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::{Address, Channel};
-use crate::web::{Request, DEFAULT_BODY_LIMIT};
+use crate::web::{Request, Response, DEFAULT_BODY_LIMIT};
 
 /// One webhook delivery: the request and the account its path names (`/webhooks/telegram/<bot>`).
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,20 @@ pub struct Envelope<'a> {
     /// The recipient.
     pub to: &'a Address,
     /// The message.
+    pub message: &'a Outgoing,
+    /// The time of sending.
+    pub now: DateTime<Utc>,
+}
+
+/// One message on its way out to several recipients at once (a platform's broadcast).
+#[derive(Debug, Clone, Copy)]
+pub struct Broadcast<'a> {
+    /// The sending channel, one the adapter [`serves`](Adapter::serves).
+    pub channel: &'a Channel,
+    /// The recipients, at most the platform's
+    /// [`broadcast_recipients`](crate::capabilities::Capabilities::broadcast_recipients).
+    pub to: &'a [&'a Address],
+    /// The message every one of them gets.
     pub message: &'a Outgoing,
     /// The time of sending.
     pub now: DateTime<Utc>,
@@ -122,12 +137,44 @@ pub trait Adapter {
     /// The outcome decided without calling the platform.
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome>;
 
+    /// Build the one API call that sends the same message to every recipient of `broadcast`, its
+    /// answer read into one outcome per recipient in order; `Err` is the outcome of every recipient
+    /// when no call is to be made. `None` (the default) when the platform has no such call: each
+    /// recipient is then sent alone.
+    fn prepare_broadcast(
+        &self,
+        broadcast: &Broadcast<'_>,
+    ) -> Option<std::result::Result<ApiCall, SendOutcome>> {
+        let _ = broadcast;
+        None
+    }
+
     /// Build and send one message, translating the platform's answer.
     fn send(&self, http: &dyn HttpClient, envelope: &Envelope<'_>) -> SendOutcome {
         match self.prepare(envelope) {
             Ok(call) => call.send(http),
             Err(decided) => decided,
         }
+    }
+
+    /// The template of the welcome that answers a webhook delivery in which a person opened a
+    /// conversation ([`crate::ingress::InboundKind::ConversationOpened`]), where the platform lets
+    /// that answer carry a message and the deployment named one; `None` by default.
+    fn welcome_template(&self) -> Option<&str> {
+        None
+    }
+
+    /// The webhook answer carrying `welcome` (rendered from [`Adapter::welcome_template`]) to the
+    /// person who opened a conversation on `channel`.
+    ///
+    /// # Errors
+    /// 503 `welcome_not_supported` by default: the platform's webhook answers carry no message.
+    fn welcome_answer(&self, channel: &Channel, welcome: &RenderedMessage) -> Result<Response> {
+        let _ = welcome;
+        Err(Error::unavailable(
+            "welcome_not_supported",
+            format!("webhook answers on '{channel}' cannot carry a welcome message"),
+        ))
     }
 
     /// Acknowledge a button press so the user's client stops waiting; nothing to do by default.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::capabilities::{Capabilities, TextFormat};
 use crate::error::{Error, Result};
 
-pub use adapter::{Adapter, Configured, Envelope, Press, Webhook};
+pub use adapter::{Adapter, Broadcast, Configured, Envelope, Press, Webhook};
 pub use registry::{Connected, Platforms};
 pub use webhook_ingress::WEBHOOK_PATHS;
 

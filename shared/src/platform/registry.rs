@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::adapter::{channel_not_configured, Adapter, Configured, Envelope, Press};
+use super::adapter::{channel_not_configured, Adapter, Broadcast, Configured, Envelope, Press};
 use super::Platform;
 use crate::clock::Clock;
 use crate::delivery::Outgoing;
 use crate::error::{Error, Result};
-use crate::messenger::{send_calls, HttpClient, Messenger, PressAcknowledger, SendOutcome};
+use crate::messenger::{
+    send_calls, split_by_group, Group, HttpClient, Messenger, PressAcknowledger, SendOutcome,
+};
 use crate::subscriber::{Address, Channel};
 
 /// Every platform as this deployment configured it.
@@ -202,25 +204,66 @@ impl Messenger for Connected<'_> {
     }
 
     fn send_many(&self, channel: &Channel, sends: &[(&Address, &Outgoing)]) -> Vec<SendOutcome> {
+        let alone: Vec<Group<'_, Outgoing>> = sends
+            .iter()
+            .map(|&(to, message)| Group {
+                to: vec![to],
+                message,
+            })
+            .collect();
+        self.send_groups(channel, &alone)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn send_groups(
+        &self,
+        channel: &Channel,
+        groups: &[Group<'_, Outgoing>],
+    ) -> Vec<Vec<SendOutcome>> {
         let Some(adapter) = self.platforms.serving(channel) else {
-            return sends
+            return groups
                 .iter()
-                .map(|_| channel_not_configured(channel))
+                .map(|group| {
+                    group
+                        .to
+                        .iter()
+                        .map(|_| channel_not_configured(channel))
+                        .collect()
+                })
                 .collect();
         };
         let now = self.clock.now();
-        let calls = sends
-            .iter()
-            .map(|&(to, message)| {
+        let mut calls = Vec::new();
+        for group in groups {
+            let alone = |to| {
                 adapter.prepare(&Envelope {
                     channel,
                     to,
-                    message,
+                    message: group.message,
                     now,
                 })
-            })
-            .collect();
-        send_calls(self.http, calls)
+            };
+            let broadcast = Broadcast {
+                channel,
+                to: &group.to,
+                message: group.message,
+                now,
+            };
+            match group.to.len() {
+                0 => {}
+                1 => calls.extend(group.to.iter().map(|to| alone(to))),
+                _ => match adapter.prepare_broadcast(&broadcast) {
+                    Some(Ok(call)) => calls.push(Ok(call)),
+                    Some(Err(decided)) => {
+                        calls.extend(group.to.iter().map(|_| Err(decided.clone())));
+                    }
+                    None => calls.extend(group.to.iter().map(|to| alone(to))),
+                },
+            }
+        }
+        split_by_group(send_calls(self.http, calls), groups)
     }
 }
 

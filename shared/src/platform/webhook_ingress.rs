@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Platform, Platforms, Webhook};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ingress::Inbound;
+use crate::ingress::{Inbound, InboundKind};
+use crate::message::RenderedMessage;
 use crate::web::{Request, Response};
 
 /// The webhook routes' patterns.
@@ -62,6 +63,44 @@ impl Platforms {
     ) -> Result<Vec<Inbound>> {
         let platform = webhook_platform(platform, webhook.request)?;
         self.adapter(platform)?.receive(webhook, now)
+    }
+
+    /// The answer to a delivery in which a person opened a conversation
+    /// ([`InboundKind::ConversationOpened`]): the platform's welcome, rendered by `render` from its
+    /// welcome template for that person, or an answer without body when it names no template or the
+    /// welcome cannot be rendered (logged: the platform would only retry). `None` when nobody
+    /// opened one, and the usual answer stands.
+    ///
+    /// # Errors
+    /// When the platform is not configured or cannot answer with a welcome.
+    pub fn answer_opened(
+        &self,
+        inbounds: &[Inbound],
+        render: &dyn Fn(&str, &Inbound) -> Result<RenderedMessage>,
+    ) -> Result<Option<Response>> {
+        let Some(opened) = inbounds
+            .iter()
+            .find(|inbound| inbound.kind == InboundKind::ConversationOpened)
+        else {
+            return Ok(None);
+        };
+        let without_body = Response::with_content(200, "text/plain", Vec::new());
+        let adapter = self.adapter(opened.channel.platform())?;
+        let Some(template) = adapter.welcome_template() else {
+            return Ok(Some(without_body));
+        };
+        match render(template, opened) {
+            Ok(welcome) => adapter.welcome_answer(&opened.channel, &welcome).map(Some),
+            Err(err) => {
+                eprintln!(
+                    "spinpost: no welcome on {}: template '{template}': {} {}",
+                    opened.channel,
+                    err.code(),
+                    err.message()
+                );
+                Ok(Some(without_body))
+            }
+        }
     }
 }
 
@@ -225,5 +264,66 @@ mod tests {
     fn an_unconfigured_platform_says_how_to_configure_it() {
         let err = handshake(&platforms(false), "/webhooks/whatsapp").unwrap_err();
         assert_eq!((err.status(), err.code()), (503, "whatsapp_not_configured"));
+    }
+
+    /// The Viber bot `shop` (sender "Shop"), welcoming with `welcome_template` (empty: none).
+    fn viber_welcoming(welcome_template: &'static str) -> Platforms {
+        Platforms::from_variables(move |name| {
+            match name {
+                "viber_bots" => r#"{"shop": {"token": "t", "sender_name": "Shop"}}"#,
+                "viber_welcome_template" => welcome_template,
+                _ => "",
+            }
+            .to_owned()
+        })
+    }
+
+    /// What `conversation_started` of the fixture parses into on `platforms`.
+    fn opened(platforms: &Platforms) -> Vec<Inbound> {
+        let body = raw("viber/callback_conversation_started");
+        let request = Request::new(Method::POST, "/webhooks/viber/shop")
+            .with_header(
+                crate::platform::viber::webhook::SIGNATURE_HEADER,
+                &crate::platform::viber::webhook::sign("t", &body),
+            )
+            .with_body(body);
+        platforms
+            .receive_webhook("viber", &Webhook::new(&request, "shop"), now())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_conversation_opened_is_answered_with_the_welcome_or_without_body() {
+        let hello = |template: &str, opened: &Inbound| -> Result<RenderedMessage> {
+            let name = opened.profile.first_name.clone().unwrap_or_default();
+            let text = format!("{template}: hello {name}");
+            Ok(serde_json::from_value(serde_json::json!({ "text": text })).unwrap())
+        };
+        let welcoming = viber_welcoming("vb-welcome");
+        let answer = welcoming
+            .answer_opened(&opened(&welcoming), &hello)
+            .unwrap()
+            .expect("a conversation was opened");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(body["text"], "vb-welcome: hello John McClane");
+        assert_eq!(body["sender"]["name"], "Shop");
+        // A welcome that does not render, or none configured: answered without body.
+        let broken = |_: &str, _: &Inbound| -> Result<RenderedMessage> {
+            Err(Error::not_found("template", "vb-welcome"))
+        };
+        let answer = welcoming
+            .answer_opened(&opened(&welcoming), &broken)
+            .unwrap()
+            .unwrap();
+        assert!(answer.body.is_empty());
+        let silent = viber_welcoming("");
+        let answer = silent
+            .answer_opened(&opened(&silent), &hello)
+            .unwrap()
+            .unwrap();
+        assert!(answer.body.is_empty());
+        // Nobody opened a conversation: the usual answer stands.
+        assert!(welcoming.answer_opened(&[], &hello).unwrap().is_none());
     }
 }

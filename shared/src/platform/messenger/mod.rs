@@ -26,6 +26,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     service_window: Some(Duration::hours(STANDARD_WINDOW_HOURS)),
     approved_templates: false,
     acknowledges_presses: false,
+    broadcast_recipients: 1,
 };
 
 /// How long after a person's last message the page may send them standard messages.

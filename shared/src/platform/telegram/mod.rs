@@ -27,6 +27,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     service_window: None,
     approved_templates: false,
     acknowledges_presses: true,
+    broadcast_recipients: 1,
 };
 
 /// A chat id for previews and save-time checks.

@@ -1,24 +1,30 @@
 //! Viber behind the [`Adapter`] trait: a bot per account, callbacks signed with the bot's auth token,
-//! `send_message` for sending. Keyboard presses arrive as messages and need no answer.
+//! `send_message` for one person, `broadcast_message` for up to 300 who get the same message. Keyboard presses arrive as messages and need no answer.
 
 use chrono::{DateTime, Utc};
 
 use super::{send, webhook, BotConfig, Bots, DEFAULT_API_URL};
+use crate::delivery::Outgoing;
 use crate::error::{Error, Result};
 use crate::ingress::Inbound;
+use crate::message::RenderedMessage;
 use crate::messenger::{ApiCall, SendOutcome};
-use crate::platform::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
+use crate::platform::adapter::{
+    channel_not_configured, Adapter, Broadcast, Configured, Envelope, Webhook,
+};
 use crate::platform::Platform;
 use crate::subscriber::Channel;
-use crate::web::DEFAULT_BODY_LIMIT;
+use crate::web::{Response, DEFAULT_BODY_LIMIT};
 
-/// The Viber settings: the Bot API base URL and the bots.
+/// The Viber settings: the Bot API base URL, the bots and the welcome.
 #[derive(Debug, Clone)]
 pub struct Viber {
     /// `viber_api_url`, [`DEFAULT_API_URL`] when unset.
     pub api_url: String,
     /// The configured bots (`viber_bots`).
     pub bots: Bots,
+    /// The template answering `conversation_started` (`viber_welcome_template`); none when unset.
+    pub welcome_template: Option<String>,
 }
 
 impl Viber {
@@ -40,6 +46,7 @@ impl Viber {
             ));
         }
         let api_url = read("viber_api_url");
+        let welcome_template = read("viber_welcome_template").trim().to_owned();
         Configured::Ready(Box::new(Viber {
             api_url: if api_url.trim().is_empty() {
                 DEFAULT_API_URL.to_owned()
@@ -47,7 +54,15 @@ impl Viber {
                 api_url.trim().to_owned()
             },
             bots,
+            welcome_template: Some(welcome_template).filter(|name| !name.is_empty()),
         }))
+    }
+
+    /// The bot sending on `channel`; a channel without one is refused.
+    fn sending_bot(&self, channel: &Channel) -> std::result::Result<&BotConfig, SendOutcome> {
+        self.bots
+            .for_channel(channel)
+            .ok_or_else(|| channel_not_configured(channel))
     }
 
     /// The bot of the webhook path; an unknown bot answers like a wrong signature, so outsiders
@@ -80,17 +95,49 @@ impl Adapter for Viber {
     }
 
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {
-        let Some(bot) = self.bots.for_channel(envelope.channel) else {
-            return Err(channel_not_configured(envelope.channel));
-        };
-        let outgoing = envelope.message;
-        let body = send::request_body(
-            &outgoing.campaign_id,
-            envelope.to,
+        let bot = self.sending_bot(envelope.channel)?;
+        let Outgoing {
+            campaign_id,
+            message,
+            ..
+        } = envelope.message;
+        let body = send::request_body(campaign_id, envelope.to, &bot.sender_name, message);
+        send::call(&self.api_url, bot, envelope.to, &body)
+    }
+
+    fn prepare_broadcast(
+        &self,
+        broadcast: &Broadcast<'_>,
+    ) -> Option<std::result::Result<ApiCall, SendOutcome>> {
+        let Outgoing {
+            campaign_id,
+            message,
+            ..
+        } = broadcast.message;
+        Some(self.sending_bot(broadcast.channel).and_then(|bot| {
+            let body = send::broadcast_body(campaign_id, broadcast.to, &bot.sender_name, message);
+            send::broadcast_call(&self.api_url, bot, broadcast.to, &body)
+        }))
+    }
+
+    fn welcome_template(&self) -> Option<&str> {
+        self.welcome_template.as_deref()
+    }
+
+    /// The welcome as Viber takes it in the answer to `conversation_started`: one message with the
+    /// bot's `sender.name` and no receiver.
+    fn welcome_answer(&self, channel: &Channel, welcome: &RenderedMessage) -> Result<Response> {
+        let bot = self.bots.for_channel(channel).ok_or_else(|| {
+            Error::unavailable(
+                "channel_not_configured",
+                format!("channel '{channel}' is not configured in this deployment"),
+            )
+        })?;
+        Ok(Response::ok(&send::message_body(
+            "",
             &bot.sender_name,
-            &outgoing.message,
-        );
-        send::call(&self.api_url, bot, &body)
+            welcome,
+        )))
     }
 
     fn serves(&self, channel: &Channel) -> bool {

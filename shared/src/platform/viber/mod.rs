@@ -19,8 +19,10 @@ pub use adapter::Viber;
 pub use message_token::MessageToken;
 
 /// What Viber can do: delivered and seen callbacks per message token, no service window, no approved
-/// templates, keyboard presses arrive as messages and need no answer. Viber publishes no per-bot send
-/// rate and throttles with status 12, so the default is cautious and the ceiling moderate.
+/// templates, keyboard presses arrive as messages and need no answer. Viber publishes no per-bot
+/// `send_message` rate and throttles with status 12, so the default is cautious and the ceiling
+/// moderate. `broadcast_message` carries one message to up to 300 subscribers; Viber allows 500 such
+/// requests in 10 seconds, above any rate a deployment may set.
 pub const CAPABILITIES: Capabilities = Capabilities {
     default_rate_per_second: 20,
     max_rate_per_second: 300,
@@ -29,6 +31,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     service_window: None,
     approved_templates: false,
     acknowledges_presses: false,
+    broadcast_recipients: send::MAX_BROADCAST_RECIPIENTS,
 };
 
 /// A Viber user id for previews and save-time checks.

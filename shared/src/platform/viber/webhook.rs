@@ -12,6 +12,7 @@ use crate::ingress::{Inbound, InboundKind};
 use crate::subscriber::{Address, Locale, Platform, Profile};
 use crate::web::Request;
 
+use super::send::receipt_id;
 use super::{BotConfig, MessageToken};
 
 /// The header carrying the hex HMAC-SHA256 of the raw body, keyed with the bot's auth token.
@@ -178,7 +179,20 @@ pub fn parse_callback(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Resul
                 kind,
             )?])
         }
-        "conversation_started" => ignored("conversation started: not a subscription"),
+        "conversation_started" => {
+            // Not a subscription: the person may be welcomed, nothing is recorded.
+            let user = callback
+                .user
+                .as_ref()
+                .ok_or_else(|| missing("conversation_started", "user"))?;
+            Ok(vec![about(
+                &user.id,
+                profile_of(user),
+                locale_of(user),
+                "conversation_started",
+                InboundKind::ConversationOpened,
+            )?])
+        }
         "message" => {
             let sender = callback
                 .sender
@@ -210,6 +224,8 @@ pub fn parse_callback(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Resul
             let Some(token) = token else {
                 return Err(missing(&callback.event, "message_token"));
             };
+            // A broadcast's receivers share its token: the person tells their receipts apart.
+            let person = address(user_id()?)?;
             let (status, error) = match callback.event.as_str() {
                 "delivered" => (ReceiptStatus::Delivered, None),
                 "seen" => (ReceiptStatus::Read, None),
@@ -223,14 +239,14 @@ pub fn parse_callback(bot: &BotConfig, body: &[u8], now: DateTime<Utc>) -> Resul
             };
             let receipt = InboundEvent::Receipt {
                 platform: Platform::Viber,
-                message_id: token.to_string(),
+                message_id: receipt_id(token, person.as_str()),
                 status,
                 at,
                 error,
             };
             Ok(vec![Inbound {
                 channel: bot.channel.clone(),
-                event_id: event_id(&callback.event),
+                event_id: event_id(&format!("{}:{}", callback.event, person.as_str())),
                 address: None,
                 profile: Profile::default(),
                 locale: None,
@@ -368,11 +384,19 @@ mod tests {
     }
 
     #[test]
-    fn conversation_started_fixture_is_acknowledged_without_subscribing() {
+    fn conversation_started_fixture_opens_a_conversation_without_subscribing() {
         let events = parse("callback_conversation_started");
         assert_eq!(events.len(), 1);
-        assert!(events[0].address.is_none());
-        assert!(matches!(events[0].kind, InboundKind::Ignored { .. }));
+        assert_eq!(events[0].kind, InboundKind::ConversationOpened);
+        assert_eq!(
+            events[0].address.as_ref().unwrap().as_str(),
+            "01234567890A="
+        );
+        assert_eq!(events[0].locale.as_ref().unwrap().as_str(), "en");
+        assert_eq!(
+            events[0].profile.first_name.as_deref(),
+            Some("John McClane")
+        );
     }
 
     #[test]
@@ -432,7 +456,11 @@ mod tests {
                 }) => {
                     assert_eq!(
                         (*platform, message_id.as_str(), *status),
-                        (Platform::Viber, TOKEN, expected)
+                        (
+                            Platform::Viber,
+                            format!("{TOKEN}:jc9HsWTZ2Yf2NkRZ8KcNug==").as_str(),
+                            expected
+                        )
                     );
                 }
                 other => panic!("{other:?}"),
@@ -442,6 +470,16 @@ mod tests {
             parse("callback_delivered")[0].event_id,
             parse("callback_seen")[0].event_id
         );
+        // Two receivers of one broadcast: the same token, two receipts.
+        let receipt = |user: &str| {
+            let body = format!(
+                r#"{{"event":"delivered","timestamp":1,"message_token":{TOKEN},"user_id":"{user}"}}"#
+            );
+            parse_callback(&viber_bot("t"), body.as_bytes(), now()).unwrap()[0]
+                .event_id
+                .clone()
+        };
+        assert_ne!(receipt("a"), receipt("b"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     service_window: Some(Duration::hours(SERVICE_WINDOW_HOURS)),
     approved_templates: true,
     acknowledges_presses: false,
+    broadcast_recipients: 1,
 };
 
 /// How long after a customer's last message free-form messages may be sent.
