@@ -24,6 +24,7 @@ pub mod engine;
 pub mod kv;
 pub mod manifest;
 pub mod outbound;
+mod request_line;
 pub mod router;
 pub mod runtime;
 pub mod runtime_config;

@@ -24,6 +24,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
 
 use crate::kv::KvStores;
 use crate::outbound::chained_component;
+use crate::request_line;
 use crate::router::{RouteMatch, Router};
 use crate::runtime::{ComponentPolicy, RequestState};
 
@@ -396,6 +397,9 @@ pub(crate) async fn serve(
                 let app = app.clone();
                 let mut conn_shutdown = shutdown.clone();
                 conns.spawn(async move {
+                    let Some(stream) = request_line::screen(stream).await else {
+                        return;
+                    };
                     let service = hyper::service::service_fn(move |req| {
                         let app = app.clone();
                         async move { Ok::<_, Infallible>(app.handle_external(req, client_addr).await) }

@@ -81,6 +81,10 @@ pub enum InboundEvent {
     },
 }
 
+/// The most body the feedback component's private route reads: the subscriptions component forwards a
+/// notification in pages of at most this size, whatever the notification's size at the edge.
+pub const EVENT_BATCH_BODY_LIMIT: usize = 1024 * 1024;
+
 /// A batch of events posted to the feedback component's private route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBatch {

@@ -90,16 +90,26 @@ impl Request {
     /// `payload_too_large` naming the limit.
     pub fn check_body_limit(&self, limit: usize) -> Result<()> {
         if self.body.len() > limit {
-            return Err(Error::new(
-                ErrorKind::PayloadTooLarge,
-                "payload_too_large",
-                format!(
-                    "body is {} bytes; this route accepts at most {limit}",
-                    self.body.len()
-                ),
-            ));
+            return Err(payload_too_large(limit));
         }
         Ok(())
+    }
+
+    /// The body length the `content-length` header declares, if it declares one.
+    ///
+    /// # Errors
+    /// 400 `invalid_content_length` when the header is not a number.
+    pub fn declared_body_length(&self) -> Result<Option<u64>> {
+        self.header("content-length")
+            .map(|value| {
+                value.trim().parse().map_err(|_| {
+                    Error::invalid(
+                        "invalid_content_length",
+                        "the content-length header must be a number of bytes",
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// Parse the body as JSON of type `T`, within [`DEFAULT_BODY_LIMIT`].
@@ -125,6 +135,16 @@ impl Request {
         serde_json::from_slice(&self.body)
             .map_err(|e| Error::invalid("invalid_json", format!("request body: {e}")))
     }
+}
+
+/// The answer to a body over a route's limit (413 `payload_too_large`), whether it was declared up
+/// front or found while reading: the body is never read further, so its size is not known.
+pub fn payload_too_large(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        "payload_too_large",
+        format!("the body is larger than this route accepts: at most {limit} bytes"),
+    )
 }
 
 /// Decode `application/x-www-form-urlencoded` pairs (also used for query strings).
@@ -258,6 +278,26 @@ impl Params {
 /// A route handler over a context `C` (the component's ports).
 pub type Handler<C> = fn(&C, &Request, &Params) -> Result<Response>;
 
+/// What a route checks from the request head (method, path, headers; the body is still unread) and
+/// the most body it then reads, e.g. a webhook's signature header and its platform's limit.
+pub type Admission<C> = fn(&C, &Request, &Params) -> Result<usize>;
+
+/// How much body the routes of a [`Group`] read; decided before any of the body is read.
+pub enum BodyLimit<C> {
+    /// At most this many bytes.
+    Fixed(usize),
+    /// What the admission answers from the request head.
+    Admitted(Admission<C>),
+}
+
+impl<C> Clone for BodyLimit<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for BodyLimit<C> {}
+
 /// Where a guard finds the token a caller must present, in the component's context.
 pub type TokenOf<C> = fn(&C) -> &Secret;
 
@@ -292,9 +332,10 @@ impl<C> Guard<C> {
     }
 }
 
-/// Routes that share a guard, e.g. every admin route of a component.
+/// Routes that share a guard and a body limit, e.g. every admin route of a component.
 pub struct Group<C> {
     guard: Guard<C>,
+    body_limit: BodyLimit<C>,
     routes: Vec<Route<C>>,
 }
 
@@ -313,8 +354,23 @@ impl<C> Group<C> {
     pub fn guarded(guard: Guard<C>) -> Self {
         Group {
             guard,
+            body_limit: BodyLimit::Fixed(DEFAULT_BODY_LIMIT),
             routes: Vec::new(),
         }
+    }
+
+    /// Builder: the routes added after this read at most `limit` bytes of body
+    /// ([`DEFAULT_BODY_LIMIT`] unless set).
+    pub fn within(mut self, limit: usize) -> Self {
+        self.body_limit = BodyLimit::Fixed(limit);
+        self
+    }
+
+    /// Builder: the routes added after this are admitted by `admission` from the request head,
+    /// which also sets how much body they read.
+    pub fn admitted_by(mut self, admission: Admission<C>) -> Self {
+        self.body_limit = BodyLimit::Admitted(admission);
+        self
     }
 
     /// Add a `GET` route (which also answers `HEAD`).
@@ -354,6 +410,7 @@ impl<C> Group<C> {
             pattern,
             segments,
             guard: self.guard,
+            body_limit: self.body_limit,
             handler,
         });
         self
@@ -365,7 +422,24 @@ struct Route<C> {
     pattern: &'static str,
     segments: Vec<&'static str>,
     guard: Guard<C>,
+    body_limit: BodyLimit<C>,
     handler: Handler<C>,
+}
+
+impl<C> Route<C> {
+    /// Everything decided from the request head, before any of the body is read: the guard, the
+    /// admission, and the limit (also against a declared `content-length`). Gives the limit.
+    fn admit(&self, context: &C, head: &Request, params: &Params) -> Result<usize> {
+        self.guard.check(context, head)?;
+        let limit = match self.body_limit {
+            BodyLimit::Fixed(limit) => limit,
+            BodyLimit::Admitted(admission) => admission(context, head, params)?,
+        };
+        match head.declared_body_length()? {
+            Some(declared) if declared > limit as u64 => Err(payload_too_large(limit)),
+            _ => Ok(limit),
+        }
+    }
 }
 
 /// One row of a route table as documentation and contract tests see it: no handler, no token.
@@ -415,9 +489,47 @@ impl<C> Router<C> {
             .collect()
     }
 
-    /// Run the matching handler behind its guard; 404 when no pattern matches, 405 (with `Allow`) when
-    /// only the method differs. Errors become JSON error responses (see [`error_response`]).
+    /// Run the matching handler behind its guard, on a request whose body is already in memory;
+    /// 404 when no pattern matches, 405 (with `Allow`) when only the method differs, 413 when the
+    /// body is over the route's limit. Errors become JSON error responses (see [`error_response`]).
     pub fn handle(&self, context: &C, request: &Request) -> Response {
+        let (route, params) = match self.find(request) {
+            Ok(found) => found,
+            Err(refusal) => return refusal,
+        };
+        route
+            .admit(context, request, &params)
+            .and_then(|limit| request.check_body_limit(limit))
+            .and_then(|()| (route.handler)(context, request, &params))
+            .unwrap_or_else(|err| error_response(request, &err))
+    }
+
+    /// Run the matching handler on a request whose body is still to be read: everything the head
+    /// decides (route, guard, admission, declared length) is answered first, then `read_body` reads
+    /// at most the route's limit — it must fail with [`payload_too_large`] rather than read past it.
+    pub fn handle_streamed(
+        &self,
+        context: &C,
+        mut head: Request,
+        read_body: impl FnOnce(usize) -> Result<Vec<u8>>,
+    ) -> Response {
+        let (route, params) = match self.find(&head) {
+            Ok(found) => found,
+            Err(refusal) => return refusal,
+        };
+        let body = route.admit(context, &head, &params).and_then(read_body);
+        match body {
+            Ok(body) => {
+                head.body = body;
+                (route.handler)(context, &head, &params)
+                    .unwrap_or_else(|err| error_response(&head, &err))
+            }
+            Err(err) => error_response(&head, &err),
+        }
+    }
+
+    /// The route of a request and its parameters, or the 404 or 405 answer.
+    fn find(&self, request: &Request) -> std::result::Result<(&Route<C>, Params), Response> {
         let path: Vec<&str> = request
             .path
             .trim_matches('/')
@@ -432,25 +544,21 @@ impl<C> Router<C> {
             if route.method == request.method
                 || (request.method == Method::HEAD && route.method == Method::GET)
             {
-                return route
-                    .guard
-                    .check(context, request)
-                    .and_then(|()| (route.handler)(context, request, &params))
-                    .unwrap_or_else(|err| error_response(request, &err));
+                return Ok((route, params));
             }
             allowed.push(route.method.as_str());
         }
         if allowed.is_empty() {
-            return Error::new(
+            return Err(Error::new(
                 ErrorKind::NotFound,
                 "not_found",
                 format!("no route matches {}", request.path),
             )
-            .into();
+            .into());
         }
         allowed.dedup();
         let allow = allowed.join(", ");
-        Response::from(Error::new(
+        Err(Response::from(Error::new(
             ErrorKind::MethodNotAllowed,
             "method_not_allowed",
             format!(
@@ -458,7 +566,7 @@ impl<C> Router<C> {
                 request.method, request.path
             ),
         ))
-        .with_header("allow", &allow)
+        .with_header("allow", &allow))
     }
 }
 
@@ -583,6 +691,92 @@ mod tests {
                 .headers
                 .contains(&("www-authenticate".into(), "Bearer".into())));
         }
+    }
+
+    /// A router whose webhook admits only a request with an `x-signature` header, and reads up to 10
+    /// bytes of it; its admin routes read up to 20 (upload) or the default.
+    fn limited_router() -> Router<Tokens> {
+        fn size(_: &Tokens, request: &Request, _: &Params) -> Result<Response> {
+            Ok(Response::ok(&request.body.len()))
+        }
+        fn signed(_: &Tokens, head: &Request, _: &Params) -> Result<usize> {
+            head.header("x-signature")
+                .map(|_| 10)
+                .ok_or_else(|| Error::unauthorized("missing x-signature header"))
+        }
+        Router::new()
+            .group(Group::open().admitted_by(signed).post("/webhook", size))
+            .group(
+                Group::bearer(|t: &Tokens| &t.admin)
+                    .get("/admin", size)
+                    .within(20)
+                    .post("/admin/upload", size),
+            )
+    }
+
+    /// What a streamed request answers, and the limit its body was read within (if it was read).
+    fn streamed(request: Request, body_len: usize) -> (u16, Option<usize>) {
+        let mut read_within = None;
+        let response = limited_router().handle_streamed(&tokens(), request, |limit| {
+            read_within = Some(limit);
+            if body_len > limit {
+                return Err(payload_too_large(limit));
+            }
+            Ok(vec![b'x'; body_len])
+        });
+        (response.status, read_within)
+    }
+
+    #[test]
+    fn the_head_is_answered_before_any_body_is_read_and_bodies_are_read_within_the_route_limit() {
+        let admin = |path: &str| {
+            Request::new(Method::POST, path).with_header("authorization", "Bearer admin-secret")
+        };
+        let webhook = || Request::new(Method::POST, "/webhook").with_header("x-signature", "s");
+        // No credential, no route: the body is never read.
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/admin/upload"), 1 << 30),
+            (401, None)
+        );
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/webhook"), 1 << 30),
+            (401, None)
+        );
+        assert_eq!(
+            streamed(Request::new(Method::POST, "/nowhere"), 1 << 30),
+            (404, None)
+        );
+        // A declared length over the limit: refused without reading.
+        let declared = admin("/admin/upload").with_header("content-length", "21");
+        assert_eq!(streamed(declared, 21), (413, None));
+        let declared = webhook().with_header("content-length", "314572800");
+        assert_eq!(streamed(declared, 300 << 20), (413, None));
+        let nonsense = webhook().with_header("content-length", "lots");
+        assert_eq!(streamed(nonsense, 1), (400, None));
+        // Read within each route's own limit.
+        assert_eq!(streamed(admin("/admin/upload"), 20), (200, Some(20)));
+        assert_eq!(streamed(admin("/admin/upload"), 21), (413, Some(20)));
+        assert_eq!(streamed(webhook(), 10), (200, Some(10)));
+        assert_eq!(streamed(webhook(), 11), (413, Some(10)));
+        let get =
+            Request::new(Method::GET, "/admin").with_header("authorization", "Bearer admin-secret");
+        assert_eq!(streamed(get, 0), (200, Some(DEFAULT_BODY_LIMIT)));
+    }
+
+    #[test]
+    fn a_body_already_in_memory_is_held_to_the_same_limits() {
+        let router = limited_router();
+        let upload = |len: usize| {
+            Request::new(Method::POST, "/admin/upload")
+                .with_header("authorization", "Bearer admin-secret")
+                .with_body(vec![b'x'; len])
+        };
+        assert_eq!(router.handle(&tokens(), &upload(20)).status, 200);
+        let response = router.handle(&tokens(), &upload(21));
+        assert_eq!(response.status, 413);
+        assert_eq!(body(&response)["error"]["code"], "payload_too_large");
+        let unsigned = Request::new(Method::POST, "/webhook").with_body(vec![b'x'; 11]);
+        assert_eq!(router.handle(&tokens(), &unsigned).status, 401);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The ingress's [`FeedbackSink`] in a Spin deployment: the feedback component's private route,
 //! reached by local service chaining.
 
-use spinpost::event::{EventBatch, InboundEvent};
+use spinpost::event::{InboundEvent, EVENT_BATCH_BODY_LIMIT};
+use spinpost::feedback::MAX_EVENTS_PER_BATCH;
 use spinpost::ingress::FeedbackSink;
 use spinpost::messenger::HttpClient;
 use spinpost::{Error, Result};
@@ -14,12 +15,26 @@ pub const FEEDBACK_EVENTS_URL: &str = "http://feedback.spin.internal/events";
 pub struct FeedbackService<H>(pub H);
 
 impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
-    /// POST the events as one [`EventBatch`].
+    /// POST the events as [`EventBatch`](spinpost::event::EventBatch) pages, in order, each within
+    /// the feedback route's limits on bytes and events (a notification accepted at the edge may hold
+    /// more).
+    ///
+    /// A failed page fails the whole forward: the webhook answers 503 and the platform redelivers
+    /// the notification. The pages already applied are then applied again as duplicates (feedback
+    /// is idempotent by the platform's ids), so the redelivery completes exactly what was missing.
     ///
     /// # Errors
-    /// 503 `feedback_unavailable` when the component cannot be reached or does not accept them.
+    /// 503 `feedback_unavailable` when the component cannot be reached or does not accept a page.
     fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
-        let body = spinpost::kv::encode(&EventBatch { events });
+        for page in event_pages(&events, EVENT_BATCH_BODY_LIMIT, MAX_EVENTS_PER_BATCH) {
+            self.post(page)?;
+        }
+        Ok(())
+    }
+}
+
+impl<H: HttpClient> FeedbackService<H> {
+    fn post(&self, body: Vec<u8>) -> Result<()> {
         let request = http::Request::post(FEEDBACK_EVENTS_URL)
             .header("content-type", "application/json")
             .body(body)
@@ -38,10 +53,42 @@ impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
     }
 }
 
+/// The events as `{"events":[...]}` bodies of at most `limit` bytes and `max_events` events each, in
+/// order; always at least one page. An event too large for any page goes alone (the feedback route
+/// refuses it).
+fn event_pages(events: &[InboundEvent], limit: usize, max_events: usize) -> Vec<Vec<u8>> {
+    const OPEN: &[u8] = br#"{"events":["#;
+    const CLOSE: &[u8] = b"]}";
+    let mut pages = Vec::new();
+    let mut page = OPEN.to_vec();
+    let mut in_page = 0;
+    for event in events {
+        let encoded = spinpost::kv::encode(event);
+        let separator = usize::from(in_page > 0);
+        let too_large = page.len() + separator + encoded.len() + CLOSE.len() > limit;
+        if in_page > 0 && (too_large || in_page == max_events) {
+            page.extend_from_slice(CLOSE);
+            pages.push(std::mem::replace(&mut page, OPEN.to_vec()));
+            in_page = 0;
+        }
+        if in_page > 0 {
+            page.push(b',');
+        }
+        page.extend_from_slice(&encoded);
+        in_page += 1;
+    }
+    page.extend_from_slice(CLOSE);
+    pages.push(page);
+    pages
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spinpost::event::EventBatch;
     use spinpost::messenger::TransportError;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     struct Answer(Option<u16>);
     impl HttpClient for Answer {
@@ -57,6 +104,79 @@ mod tests {
             *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
             Ok(response)
         }
+    }
+
+    fn status(n: usize) -> InboundEvent {
+        serde_json::from_value(serde_json::json!({
+            "type": "receipt",
+            "platform": "whatsapp",
+            "message_id": format!("wamid.{n:0>40}"),
+            "status": "delivered",
+            "at": "2026-11-24T12:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pages_hold_every_event_in_order_each_within_the_limits() {
+        let events: Vec<InboundEvent> = (0..1000).map(status).collect();
+        for (limit, max_events, pages_at_least) in [(10_000, 1000, 10), (1 << 20, 300, 4)] {
+            let pages = event_pages(&events, limit, max_events);
+            assert!(pages.len() >= pages_at_least, "{}", pages.len());
+            let mut decoded = Vec::new();
+            for page in &pages {
+                assert!(page.len() <= limit, "{} bytes", page.len());
+                let batch: EventBatch = serde_json::from_slice(page).unwrap();
+                assert!(batch.events.len() <= max_events);
+                decoded.extend(batch.events);
+            }
+            assert_eq!(decoded, events);
+        }
+        let empty: EventBatch = serde_json::from_slice(&event_pages(&[], 100, 1)[0]).unwrap();
+        assert!(empty.events.is_empty());
+    }
+
+    /// Records each page's events, refusing from the `fail_from`-th page on.
+    struct Pages {
+        seen: Rc<RefCell<Vec<usize>>>,
+        fail_from: usize,
+    }
+    impl HttpClient for Pages {
+        fn send(
+            &self,
+            request: http::Request<Vec<u8>>,
+        ) -> std::result::Result<http::Response<Vec<u8>>, TransportError> {
+            let batch: EventBatch = serde_json::from_slice(request.body()).unwrap();
+            let mut seen = self.seen.borrow_mut();
+            let mut response = http::Response::new(Vec::new());
+            if seen.len() >= self.fail_from {
+                *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+            }
+            seen.push(batch.events.len());
+            Ok(response)
+        }
+    }
+
+    #[test]
+    fn a_notification_over_one_page_is_forwarded_whole_or_refused() {
+        let events: Vec<InboundEvent> = (0..20_000).map(status).collect();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let all = Pages {
+            seen: seen.clone(),
+            fail_from: usize::MAX,
+        };
+        FeedbackService(all).forward(events.clone()).unwrap();
+        let pages = seen.take();
+        assert!(pages.len() > 1, "{pages:?}");
+        assert_eq!(pages.iter().sum::<usize>(), events.len());
+
+        let second_fails = Pages {
+            seen: seen.clone(),
+            fail_from: 1,
+        };
+        let err = FeedbackService(second_fails).forward(events).unwrap_err();
+        assert_eq!(err.code(), "feedback_unavailable");
+        assert_eq!(seen.take().len(), 2, "stops at the refused page");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The Spin adapters of the core's ports, shared by the four components so each component is only its
 //! route table: [`SpinStore`] (`fermyon:spin/key-value` plus `wasi:keyvalue` atomics and batch),
 //! [`SpinHttp`] (outbound HTTP), [`FeedbackService`] (the ingress's feedback sink), [`variable`] (Spin
-//! variables), the start-up every component shares ([`Ports`]) and request/response conversion.
+//! variables), the start-up every component shares ([`Ports`]) and request/response conversion, with
+//! the request body read as a stream within its route's limit.
 
 mod feedback_sink;
 
@@ -13,7 +14,7 @@ mod write_token;
 
 pub use store::{SpinStore, STORE_LABEL};
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spinpost::clock::SystemClock;
 use spinpost::messenger::{HttpClient, TransportError};
 use spinpost::secret::Secret;
@@ -115,8 +116,9 @@ pub fn number<T: std::str::FromStr>(name: &str) -> Result<T> {
     })
 }
 
-/// Convert Spin's request into the core's.
-pub fn incoming(request: Request) -> web::Request {
+/// The core's view of Spin's request head: method, path, query and headers. The body is not read
+/// here: [`read_body_within`] reads it once the route has said how much it takes.
+pub fn incoming_head(request: &IncomingRequest) -> web::Request {
     let method = match request.method() {
         spin_sdk::http::Method::Get => web::Method::GET,
         spin_sdk::http::Method::Post => web::Method::POST,
@@ -134,22 +136,52 @@ pub fn incoming(request: Request) -> web::Request {
     };
     let headers = request
         .headers()
+        .entries()
+        .into_iter()
         .map(|(name, value)| {
             (
                 name.to_ascii_lowercase(),
-                value.as_str().unwrap_or_default().to_owned(),
+                String::from_utf8(value).unwrap_or_default(),
             )
         })
         .collect();
-    let path = request.path().to_owned();
-    let query = request.query().to_owned();
+    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query.as_str(), ""));
     web::Request {
         method,
-        path,
-        query,
+        path: path.to_owned(),
+        query: query.to_owned(),
         headers,
-        body: request.into_body(),
+        body: Vec::new(),
     }
+}
+
+/// Read the request body as a stream, keeping at most `limit` bytes in memory: a body that goes past
+/// it stops being read and is refused.
+///
+/// # Errors
+/// 413 `payload_too_large` past `limit`; 400 `unreadable_body` when the stream breaks off.
+pub fn read_body_within(request: IncomingRequest, limit: usize) -> Result<Vec<u8>> {
+    use futures::StreamExt;
+    spin_sdk::http::run(async move {
+        let mut stream = request.into_body_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                Error::invalid(
+                    "unreadable_body",
+                    format!("the request body broke off: {}", e.to_debug_string()),
+                )
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(web::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
 }
 
 /// Convert the core's response into Spin's.
@@ -162,17 +194,21 @@ pub fn outgoing(response: web::Response) -> Response {
     builder.body(response.body).build()
 }
 
-/// Serve one request: open the store, build the component's context, route, and convert back.
-/// A context that cannot be built (store unavailable) is a JSON 500, logged, never a trap.
+/// Serve one request: open the store, build the component's context, route on the request head, read
+/// the body within the route's limit, and convert back. Whatever the body's size, at most the route's
+/// limit of it is ever in memory. A context that cannot be built (store unavailable) is a JSON 500,
+/// logged, never a trap.
 pub fn serve<C>(
-    request: Request,
+    request: IncomingRequest,
     context: impl FnOnce() -> Result<C>,
     router: &web::Router<C>,
 ) -> Response {
-    let request = incoming(request);
+    let head = incoming_head(&request);
     let response = match context() {
-        Ok(context) => router.handle(&context, &request),
-        Err(err) => web::error_response(&request, &err),
+        Ok(context) => {
+            router.handle_streamed(&context, head, |limit| read_body_within(request, limit))
+        }
+        Err(err) => web::error_response(&head, &err),
     };
     outgoing(response)
 }
@@ -187,7 +223,7 @@ macro_rules! export_component {
     ($start:expr, $routes:expr) => {
         #[cfg(target_arch = "wasm32")]
         #[::spin_sdk::http_component]
-        fn handle(request: ::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
+        fn handle(request: ::spin_sdk::http::IncomingRequest) -> ::spin_sdk::http::Response {
             $crate::serve(request, $start, &$routes)
         }
     };

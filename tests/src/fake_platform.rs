@@ -340,7 +340,9 @@ fn default_reply(
             body: serde_json::json!({
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": recipient.unwrap_or_default(), "wa_id": recipient.unwrap_or_default()}],
-                "messages": [{"id": format!("wamid.fake{message_id}")}]
+                // As long as Meta's ids (base64 of the number and a message key), so that batches of
+                // receipts are as large as real ones.
+                "messages": [{"id": format!("wamid.HBgMOTcyNTAwMDAwMDAxFQIAERgSFAKE{message_id:0>24}AA==")}]
             }),
         };
     }

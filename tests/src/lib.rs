@@ -4,6 +4,7 @@
 pub mod app;
 pub mod fake_platform;
 pub mod fixtures;
+pub mod raw_http;
 pub mod replicas;
 pub mod store_under_test;
 

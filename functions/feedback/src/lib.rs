@@ -11,15 +11,11 @@
 
 use serde::Serialize;
 use spin_adapter::{Ports, SpinHttp};
-use spinpost::event::EventBatch;
+use spinpost::event::{EventBatch, EVENT_BATCH_BODY_LIMIT};
 use spinpost::feedback::{self, AnswerSummary, ExportFormat, FeedbackSettings, IntakeReport};
 use spinpost::platform::Platforms;
 use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
-
-/// An event batch is a re-encoded webhook body (at most [`web::DEFAULT_BODY_LIMIT`]) plus the ids the
-/// subscriptions component adds; this leaves room for that without accepting anything unbounded.
-const EVENT_BATCH_BODY_LIMIT: usize = 1024 * 1024;
 
 /// What the handlers reach the world through: only the ports every component shares.
 pub type Context = Ports;
@@ -30,8 +26,9 @@ pub fn routes() -> Router<Context> {
         // Private: only local service chaining reaches it.
         .group(
             Group::open()
-                .post("/events", apply_events)
-                .get("/health", health),
+                .get("/health", health)
+                .within(EVENT_BATCH_BODY_LIMIT)
+                .post("/events", apply_events),
         )
         .group(
             Group::bearer(Ports::admin_token)

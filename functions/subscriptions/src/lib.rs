@@ -20,18 +20,22 @@ pub type Context = Ports;
 /// The route table.
 pub fn routes() -> Router<Context> {
     Router::new()
-        // Webhooks authenticate with their platform's own rules (secret token, signature).
+        // Webhooks authenticate with their platform's own rules (secret token, signature); a delivery
+        // is admitted on its headers, and within its platform's limit, before its body is read.
         .group(
             Group::open()
                 .get(WEBHOOK_PATHS[0], handshake)
-                .post(WEBHOOK_PATHS[0], receive_webhook)
                 .get(WEBHOOK_PATHS[1], handshake)
+                .admitted_by(admit_webhook)
+                .post(WEBHOOK_PATHS[0], receive_webhook)
                 .post(WEBHOOK_PATHS[1], receive_webhook),
         )
         .group(
             Group::bearer(Ports::admin_token)
                 .get("/api/v1/subscribers", list_subscribers)
+                .within(MAX_BODY_LIMIT)
                 .post("/api/v1/subscribers/import", import_subscribers)
+                .within(web::DEFAULT_BODY_LIMIT)
                 .get("/api/v1/subscribers/:id", get_subscriber)
                 .patch("/api/v1/subscribers/:id", patch_subscriber)
                 .delete("/api/v1/subscribers/:id", erase_subscriber),
@@ -43,6 +47,14 @@ spin_adapter::export_component!(Ports::from_spin, routes());
 /// `GET /webhooks/<platform>[/<account>]`: the platform's verification handshake, if it has one.
 fn handshake(_: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     Platforms::from_variables(spin_adapter::variable).answer_handshake(
+        params.get("platform"),
+        &Webhook::new(req, params.get("account")),
+    )
+}
+
+/// The head of `POST /webhooks/<platform>[/<account>]`: the platform's header checks and body limit.
+fn admit_webhook(_: &Context, req: &web::Request, params: &Params) -> Result<usize> {
+    Platforms::from_variables(spin_adapter::variable).admit_webhook(
         params.get("platform"),
         &Webhook::new(req, params.get("account")),
     )
@@ -106,7 +118,6 @@ fn erase_subscriber(ctx: &Context, _: &web::Request, params: &Params) -> Result<
 }
 
 fn import_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    req.check_body_limit(MAX_BODY_LIMIT)?;
     let body = std::str::from_utf8(&req.body).map_err(|_| {
         spinpost::Error::invalid("invalid_encoding", "the import must be UTF-8 JSON lines")
     })?;

@@ -10,7 +10,7 @@ use crate::ingress::Inbound;
 use crate::message::RenderedMessage;
 use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::subscriber::{Address, Channel};
-use crate::web::{Request, Response};
+use crate::web::{Request, Response, DEFAULT_BODY_LIMIT};
 
 /// One webhook delivery: the request and the account its path names (`/webhooks/telegram/<bot>`).
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +94,17 @@ pub trait Adapter {
                 request.method, request.path
             ),
         ))
+    }
+
+    /// What the delivery's head must show before any of its body is read — the credential, or its
+    /// presence and form when it is computed over the body — and the most body the platform's
+    /// deliveries carry ([`DEFAULT_BODY_LIMIT`] unless the platform says otherwise).
+    ///
+    /// # Errors
+    /// 401 for a missing or malformed credential (an unknown account answers the same); 503 when the
+    /// platform's webhook secret is not configured.
+    fn admit(&self, _webhook: &Webhook<'_>) -> Result<usize> {
+        Ok(DEFAULT_BODY_LIMIT)
     }
 
     /// Check that a webhook delivery comes from the platform, with the body-size limit checked where

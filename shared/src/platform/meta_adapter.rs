@@ -160,6 +160,16 @@ impl<P: MetaPlatform> Adapter for MetaAdapter<P> {
         meta_webhook::verify_subscription(webhook.request, &self.config.account().verify_token)
     }
 
+    fn admit(&self, webhook: &Webhook<'_>) -> Result<usize> {
+        meta_webhook::admit_within(
+            webhook.request,
+            NOTIFICATION_BODY_LIMIT,
+            &self.config.account().app_secret,
+            P::NAME,
+            &format!("{}_app_secret", P::VARIABLES),
+        )
+    }
+
     fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
         let secret_variable = format!("{}_app_secret", P::VARIABLES);
         meta_webhook::authenticate_within(

@@ -40,6 +40,24 @@ pub fn authenticate(
     app_secret: &Secret,
     unconfigured: impl FnOnce() -> Error,
 ) -> Result<()> {
+    let signature = presented_signature(request, app_secret, unconfigured)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes())
+        .map_err(|_| Error::internal("HMAC key"))?;
+    mac.update(&request.body);
+    mac.verify_slice(&signature)
+        .map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
+}
+
+/// The signature the request head presents, checked for presence and form before any of the body is
+/// read (and the app secret for being set, since nothing can be verified without it).
+///
+/// # Errors
+/// 401 when the header is absent or malformed; `unconfigured()` without a secret.
+pub fn presented_signature(
+    request: &Request,
+    app_secret: &Secret,
+    unconfigured: impl FnOnce() -> Error,
+) -> Result<Vec<u8>> {
     let header = request
         .header(SIGNATURE_HEADER)
         .ok_or_else(|| Error::unauthorized("missing X-Hub-Signature-256 header"))?;
@@ -50,11 +68,7 @@ pub fn authenticate(
     if app_secret.is_empty() {
         return Err(unconfigured());
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.expose().as_bytes())
-        .map_err(|_| Error::internal("HMAC key"))?;
-    mac.update(&request.body);
-    mac.verify_slice(&signature)
-        .map_err(|_| Error::unauthorized("X-Hub-Signature-256 does not match the body"))
+    Ok(signature)
 }
 
 /// Check the body size, then the signature over the raw body, before anything is parsed. Without an
@@ -71,11 +85,33 @@ pub fn authenticate_within(
 ) -> Result<()> {
     request.check_body_limit(limit)?;
     authenticate(request, app_secret, || {
-        Error::unavailable(
-            format!("{}_not_configured", platform.to_lowercase()),
-            format!("set the variable {secret_variable} to receive {platform} webhooks"),
-        )
+        not_configured(platform, secret_variable)
     })
+}
+
+/// Admit a delivery on its head alone: a signature header of the right form and a configured app
+/// secret; its body may then be read up to `limit`.
+///
+/// # Errors
+/// As [`presented_signature`], with 503 `<platform>_not_configured` without a secret.
+pub fn admit_within(
+    request: &Request,
+    limit: usize,
+    app_secret: &Secret,
+    platform: &str,
+    secret_variable: &str,
+) -> Result<usize> {
+    presented_signature(request, app_secret, || {
+        not_configured(platform, secret_variable)
+    })?;
+    Ok(limit)
+}
+
+fn not_configured(platform: &str, secret_variable: &str) -> Error {
+    Error::unavailable(
+        format!("{}_not_configured", platform.to_lowercase()),
+        format!("set the variable {secret_variable} to receive {platform} webhooks"),
+    )
 }
 
 /// A notification as Meta posts it: the `object` it is about and its entries, whose shape is the

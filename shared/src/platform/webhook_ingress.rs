@@ -40,6 +40,16 @@ impl Platforms {
         }
     }
 
+    /// Admit `POST /webhooks/<platform>[/<account>]` on its head, before any of its body is read: the
+    /// platform's header checks, and the most body its deliveries carry.
+    ///
+    /// # Errors
+    /// 404 for a path naming no platform; 503 when it is not configured; the adapter's 401.
+    pub fn admit_webhook(&self, platform: &str, webhook: &Webhook<'_>) -> Result<usize> {
+        let platform = webhook_platform(platform, webhook.request)?;
+        self.adapter(platform)?.admit(webhook)
+    }
+
     /// Take `POST /webhooks/<platform>[/<account>]`: authenticate the delivery the platform's way,
     /// then parse what it says.
     ///
@@ -191,6 +201,48 @@ mod tests {
             (answer.status, answer.body.as_slice()),
             (200, b"42".as_slice())
         );
+    }
+
+    #[test]
+    fn a_delivery_is_admitted_on_its_headers_alone_within_its_platform_limit() {
+        use crate::platform::meta_adapter::NOTIFICATION_BODY_LIMIT;
+        use crate::web::DEFAULT_BODY_LIMIT;
+        let configured = platforms(true);
+        let admit = |platform: &str, account: &str, header: Option<(&str, &str)>| {
+            let mut head = Request::new(Method::POST, "/webhooks/x");
+            if let Some((name, value)) = header {
+                head = head.with_header(name, value);
+            }
+            configured.admit_webhook(platform, &Webhook::new(&head, account))
+        };
+        // Whatever the body will be: only the header's form is checked before reading it.
+        let signature = sign("app-secret", b"not the body");
+        assert_eq!(
+            admit("whatsapp", "", Some((SIGNATURE_HEADER, &signature))).unwrap(),
+            NOTIFICATION_BODY_LIMIT
+        );
+        assert_eq!(
+            admit("telegram", "shop", Some((SECRET_HEADER, "hook"))).unwrap(),
+            DEFAULT_BODY_LIMIT
+        );
+        for (platform, account, header) in [
+            ("whatsapp", "", None),
+            ("whatsapp", "", Some((SIGNATURE_HEADER, "md5=00"))),
+            ("telegram", "shop", None),
+            ("telegram", "shop", Some((SECRET_HEADER, "nope"))),
+            ("telegram", "other", Some((SECRET_HEADER, "hook"))),
+        ] {
+            let err = admit(platform, account, header).unwrap_err();
+            assert_eq!(err.status(), 401, "{platform} {header:?}");
+        }
+        assert_eq!(admit("icq", "", None).unwrap_err().status(), 404);
+        let unconfigured = platforms(false);
+        let head = Request::new(Method::POST, "/webhooks/whatsapp")
+            .with_header(SIGNATURE_HEADER, &signature);
+        let err = unconfigured
+            .admit_webhook("whatsapp", &Webhook::new(&head, ""))
+            .unwrap_err();
+        assert_eq!(err.status(), 503);
     }
 
     #[test]

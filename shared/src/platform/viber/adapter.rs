@@ -75,6 +75,13 @@ impl Viber {
 }
 
 impl Adapter for Viber {
+    fn admit(&self, webhook: &Webhook<'_>) -> Result<usize> {
+        // An unknown bot answers like a missing signature.
+        self.webhook_bot(webhook.account)?;
+        webhook::presented_signature(webhook.request)?;
+        Ok(DEFAULT_BODY_LIMIT)
+    }
+
     fn authenticate(&self, webhook: &Webhook<'_>) -> Result<()> {
         let bot = self.webhook_bot(webhook.account)?;
         // The size first: the signature is computed over the whole body.

@@ -28,13 +28,22 @@ pub fn signature_refused() -> Error {
 /// # Errors
 /// 401 when the header is absent, not hex, or does not match.
 pub fn authenticate(request: &Request, bot: &BotConfig) -> Result<()> {
-    let presented = request
-        .header(SIGNATURE_HEADER)
-        .and_then(|signature| hex::decode(signature.trim()).ok())
-        .ok_or_else(signature_refused)?;
+    let presented = presented_signature(request)?;
     signature_mac(bot.token.expose(), &request.body)
         .verify_slice(&presented)
         .map_err(|_| signature_refused())
+}
+
+/// The signature the request head presents, checked for presence and form before any of
+/// the body is read.
+///
+/// # Errors
+/// 401 when the header is absent or not hex.
+pub fn presented_signature(request: &Request) -> Result<Vec<u8>> {
+    request
+        .header(SIGNATURE_HEADER)
+        .and_then(|signature| hex::decode(signature.trim()).ok())
+        .ok_or_else(signature_refused)
 }
 
 /// The signature Viber puts on `body` for a bot with this auth token (for clients and tests).
