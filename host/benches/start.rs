@@ -18,8 +18,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const COMPONENTS: [&str; 4] = ["subscriptions", "templates", "dispatch", "feedback"];
-
 fn main() {
     let rounds = match std::env::var("START_BENCH_ROUNDS").map(|v| v.parse::<usize>()) {
         Ok(Ok(n)) if n > 0 => n,
@@ -29,19 +27,17 @@ fn main() {
         .parent()
         .expect("host/ is inside the workspace")
         .to_path_buf();
-    let missing: Vec<_> = COMPONENTS
-        .iter()
-        .filter(|c| {
-            !root
-                .join(format!("target/wasm32-wasip2/release/{c}.wasm"))
-                .exists()
-        })
+    let manifest = root.join("spin.toml");
+    let app = spinpost_host::manifest::Manifest::load(&manifest).expect("spin.toml");
+    let missing: Vec<_> = app
+        .component
+        .keys()
+        .filter(|id| !app.source_path(&root, id).is_some_and(|wasm| wasm.exists()))
         .collect();
     if !missing.is_empty() {
         eprintln!("skipped: build the components first (cargo build --target wasm32-wasip2 --release); missing {missing:?}");
         return;
     }
-    let manifest = root.join("spin.toml");
 
     let mut cold = Vec::new();
     let mut warm = Vec::new();

@@ -19,16 +19,17 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Whether the four components are built; says how to build them when not, so a test that
-/// needs them can skip with a note instead of failing.
+/// Whether every component of the workspace's `spin.toml` is built; says how to build them when
+/// not, so a test that needs them can skip with a note instead of failing.
 pub fn components_built() -> bool {
-    let built = ["subscriptions", "templates", "dispatch", "feedback"]
-        .iter()
-        .all(|c| {
-            workspace_root()
-                .join(format!("target/wasm32-wasip2/release/{c}.wasm"))
-                .exists()
-        });
+    let root = workspace_root();
+    let manifest =
+        spinpost_host::manifest::Manifest::load(&root.join("spin.toml")).expect("spin.toml");
+    let built = manifest.component.keys().all(|id| {
+        manifest
+            .source_path(&root, id)
+            .is_some_and(|wasm| wasm.exists())
+    });
     if !built {
         eprintln!(
             "skipped: build the components first (cargo build --target wasm32-wasip2 --release)"
