@@ -16,7 +16,7 @@ pub enum ReceiptStatus {
     Delivered,
     /// Opened.
     Read,
-    /// Could not be delivered (final; a read still beats it if it ever arrives).
+    /// Could not be delivered (final: a read reported later does not undo it).
     Failed,
 }
 

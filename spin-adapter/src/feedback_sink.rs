@@ -2,7 +2,7 @@
 //! reached by local service chaining.
 
 use spinpost::event::{EventBatch, InboundEvent};
-use spinpost::ingress::FeedbackSink;
+use spinpost::ingress::{Fate, FeedbackSink};
 use spinpost::messenger::HttpClient;
 use spinpost::{Error, Result};
 
@@ -14,11 +14,11 @@ pub const FEEDBACK_EVENTS_URL: &str = "http://feedback.spin.internal/events";
 pub struct FeedbackService<H>(pub H);
 
 impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
-    /// POST the events as one [`EventBatch`].
+    /// POST the events as one [`EventBatch`]; each event's fate is its `outcome` in the answer.
     ///
     /// # Errors
     /// 503 `feedback_unavailable` when the component cannot be reached or does not accept them.
-    fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
+    fn forward(&self, events: Vec<InboundEvent>) -> Result<Vec<Fate>> {
         let body = spinpost::kv::encode(&EventBatch { events });
         let request = http::Request::post(FEEDBACK_EVENTS_URL)
             .header("content-type", "application/json")
@@ -34,8 +34,24 @@ impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
         if !response.status().is_success() {
             return Err(unavailable(format!("answered {}", response.status())));
         }
-        Ok(())
+        fates(response.body()).ok_or_else(|| unavailable("answered without a fate per event".into()))
     }
+}
+
+/// The fate of each event in the feedback component's answer (`results[i].outcome`).
+fn fates(body: &[u8]) -> Option<Vec<Fate>> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    answer["results"]
+        .as_array()?
+        .iter()
+        .map(|result| {
+            Some(match result["outcome"].as_str()? {
+                "duplicate" => Fate::Duplicate,
+                "rejected" => Fate::Rejected,
+                _ => Fate::Applied,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -43,7 +59,7 @@ mod tests {
     use super::*;
     use spinpost::messenger::TransportError;
 
-    struct Answer(Option<u16>);
+    struct Answer(Option<u16>, &'static str);
     impl HttpClient for Answer {
         fn send(
             &self,
@@ -53,7 +69,7 @@ mod tests {
             let status = self
                 .0
                 .ok_or_else(|| TransportError("connection refused".into()))?;
-            let mut response = http::Response::new(Vec::new());
+            let mut response = http::Response::new(self.1.as_bytes().to_vec());
             *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
             Ok(response)
         }
@@ -61,8 +77,18 @@ mod tests {
 
     #[test]
     fn events_reach_the_feedback_route_or_the_webhook_is_unavailable() {
-        assert!(FeedbackService(Answer(Some(200))).forward(vec![]).is_ok());
-        for down in [Answer(Some(500)), Answer(None)] {
+        let answered = r#"{"applied":1,"results":[{"outcome":"receipt"},{"outcome":"duplicate"},{"outcome":"rejected","reason":"x"}]}"#;
+        assert_eq!(
+            FeedbackService(Answer(Some(200), answered))
+                .forward(vec![])
+                .unwrap(),
+            [Fate::Applied, Fate::Duplicate, Fate::Rejected]
+        );
+        for down in [
+            Answer(Some(500), ""),
+            Answer(None, ""),
+            Answer(Some(200), "not json"),
+        ] {
             let err = FeedbackService(down).forward(vec![]).unwrap_err();
             assert_eq!(err.code(), "feedback_unavailable");
         }

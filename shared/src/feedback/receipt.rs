@@ -12,6 +12,7 @@ use super::effects::Effects;
 use super::intake::EventOutcome;
 use super::platform_of;
 use super::record::{FeedbackRecord, ReceiptCredits, ReceiptRecord};
+use super::stats::REPORTED_FAILED;
 use crate::error::{Error, Result};
 use crate::event::{counter, PlatformError, ReceiptStatus, SentMessageRef};
 use crate::keys;
@@ -128,6 +129,9 @@ fn credit(key: &str, record: &ReceiptRecord, due: ReceiptCredits, effects: &mut 
     }
     if due.read {
         effects.count(campaign_id, counter::READ, 1);
+    }
+    if due.failed {
+        effects.count(campaign_id, REPORTED_FAILED, 1);
     }
     if due.logged {
         effects.log(Some(campaign_id), key.to_owned());
