@@ -197,6 +197,7 @@ pub fn apply<S: KvStore + ?Sized>(
                 press_id: press_id.clone(),
                 data: data.clone(),
                 at: inbound.at,
+                in_reply_to: None,
             }),
         ),
         InboundKind::Feedback(event) => (None, Some(event.clone())),
@@ -210,6 +211,7 @@ pub fn apply<S: KvStore + ?Sized>(
             | InboundKind::OptOut { .. }
             | InboundKind::Reply { .. }
             | InboundKind::ButtonPress { .. }
+            | InboundKind::Feedback(InboundEvent::Reply { .. } | InboundEvent::ButtonPress { .. })
     );
     let opted_in = matches!(
         inbound.kind,

@@ -34,7 +34,8 @@ impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
         if !response.status().is_success() {
             return Err(unavailable(format!("answered {}", response.status())));
         }
-        fates(response.body()).ok_or_else(|| unavailable("answered without a fate per event".into()))
+        fates(response.body())
+            .ok_or_else(|| unavailable("answered without a fate per event".into()))
     }
 }
 

@@ -38,11 +38,8 @@ where
         None => Some(Index::SUBSCRIBERS.append(store, id.as_str())?),
         Some(_) => None,
     };
-    let stored = kv::update_json_from(
-        store,
-        &key,
-        current,
-        |current: Option<StoredSubscriber>| {
+    let stored =
+        kv::update_json_from(store, &key, current, |current: Option<StoredSubscriber>| {
             let is_new = current.is_none();
             let mut stored = current.unwrap_or_else(|| StoredSubscriber {
                 subscriber: Subscriber::new(channel.clone(), address.clone(), now),
@@ -55,8 +52,7 @@ where
             }
             stored.subscriber.updated_at = stored.subscriber.updated_at.max(now);
             Ok((Some(stored.clone()), stored))
-        },
-    )?;
+        })?;
     // An erasure suppresses the address before it deletes the record: only then is there one to lift.
     let suppression = suppression_key(channel, address);
     if opted_in && store.exists(&suppression)? {

@@ -56,10 +56,12 @@ pub enum EventOutcome {
         /// The campaign.
         campaign_id: String,
     },
-    /// A press of a non-rating button was recorded.
+    /// A press of a non-rating button (a template quick reply) was recorded; it counts as a reply.
     ButtonPress {
-        /// The campaign of the last message within the reply window.
+        /// The campaign of the message it answers, or of the last message within the reply window.
         campaign_id: Option<String>,
+        /// Whether it was this subscriber's first reply to the campaign (counted in `replied`).
+        first_reply: bool,
     },
     /// A status was merged into the message's receipt record.
     Receipt {
@@ -184,6 +186,7 @@ enum ValidEvent<'a> {
         press_id: &'a str,
         data: &'a str,
         at: DateTime<Utc>,
+        in_reply_to: Option<&'a str>,
     },
     Status(StatusReport<'a>),
     Watermark(WatermarkReport),
@@ -227,8 +230,12 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
             press_id,
             data,
             at,
+            in_reply_to,
         } => {
             check_platform_id("press_id", press_id)?;
+            if let Some(message_id) = in_reply_to {
+                check_platform_id("in_reply_to", message_id)?;
+            }
             if data.chars().count() > MAX_BUTTON_DATA_CHARS {
                 return Err(format!(
                     "button data is longer than {MAX_BUTTON_DATA_CHARS} characters"
@@ -240,6 +247,7 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
                 press_id,
                 data,
                 at: *at,
+                in_reply_to: in_reply_to.as_deref(),
             })
         }
         InboundEvent::Receipt {
@@ -285,17 +293,29 @@ impl References {
 }
 
 impl ValidEvent<'_> {
-    /// The key of the dispatcher's reference this event is credited by.
-    fn reference_key(&self) -> String {
+    /// The keys of the dispatcher's references this event may be credited by.
+    fn reference_keys(&self) -> Vec<String> {
         match self {
+            ValidEvent::Press {
+                subscriber,
+                in_reply_to: Some(message_id),
+                ..
+            } => match platform_of(subscriber) {
+                Some(platform) => vec![
+                    keys::platform_message(platform.as_str(), message_id),
+                    keys::last_campaign_message(subscriber),
+                ],
+                None => vec![keys::last_campaign_message(subscriber)],
+            },
             ValidEvent::Reply { subscriber, .. }
             | ValidEvent::Press { subscriber, .. }
             | ValidEvent::Watermark(WatermarkReport { subscriber, .. }) => {
-                keys::last_campaign_message(subscriber)
+                vec![keys::last_campaign_message(subscriber)]
             }
-            ValidEvent::Status(report) => {
-                keys::platform_message(report.platform.as_str(), report.message_id)
-            }
+            ValidEvent::Status(report) => vec![keys::platform_message(
+                report.platform.as_str(),
+                report.message_id,
+            )],
         }
     }
 }
@@ -304,7 +324,7 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     store: &S,
     events: impl Iterator<Item = &'a ValidEvent<'e>>,
 ) -> Result<References> {
-    let mut wanted: Vec<String> = events.map(ValidEvent::reference_key).collect();
+    let mut wanted: Vec<String> = events.flat_map(|event| event.reference_keys()).collect();
     wanted.sort_unstable();
     wanted.dedup();
     let found = store.get_many(&wanted)?;
@@ -351,6 +371,7 @@ fn apply_valid<S: KvStore + ?Sized>(
             press_id,
             data,
             at,
+            in_reply_to,
         } => {
             let rating = parse_rating_button_data(data)
                 .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
@@ -372,8 +393,15 @@ fn apply_valid<S: KvStore + ?Sized>(
                     (outcome, text)
                 }
                 None => {
+                    // The message the press names, when it is one of ours; else the reply window's.
+                    let answered = in_reply_to.zip(platform_of(&subscriber)).and_then(
+                        |(message_id, platform)| {
+                            references.get(&keys::platform_message(platform.as_str(), message_id))
+                        },
+                    );
                     let last = references.get(&keys::last_campaign_message(&subscriber));
-                    let campaign_id = attributed_message(last, at, settings.reply_window)
+                    let campaign_id = answered
+                        .or_else(|| attributed_message(last, at, settings.reply_window))
                         .map(|sent| sent.campaign_id.clone());
                     let record = ButtonPressRecord {
                         campaign_id,
@@ -427,22 +455,36 @@ fn apply_reply<S: KvStore + ?Sized>(
         return Ok(EventOutcome::Duplicate);
     }
     effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
-    let mut first_reply = false;
-    if let Some(campaign_id) = &record.campaign_id {
-        effects.count(campaign_id, REPLIES, 1);
-        // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
-        first_reply = store.increment(
-            &keys::campaign_replies_of(campaign_id, &record.subscriber),
-            1,
-        )? == 1;
-        if first_reply {
-            effects.count(campaign_id, counter::REPLIED, 1);
-        }
-    }
+    let first_reply = count_reply(
+        store,
+        record.campaign_id.as_deref(),
+        &record.subscriber,
+        effects,
+    )?;
     Ok(EventOutcome::Reply {
         campaign_id: record.campaign_id,
         first_reply,
     })
+}
+
+/// Count a reply credited to `campaign_id` in `replies`, and in `replied` when it is the subscriber's
+/// first; returns whether it is.
+fn count_reply<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: Option<&str>,
+    subscriber: &SubscriberId,
+    effects: &mut Effects,
+) -> Result<bool> {
+    let Some(campaign_id) = campaign_id else {
+        return Ok(false);
+    };
+    effects.count(campaign_id, REPLIES, 1);
+    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
+    let first_reply = store.increment(&keys::campaign_replies_of(campaign_id, subscriber), 1)? == 1;
+    if first_reply {
+        effects.count(campaign_id, counter::REPLIED, 1);
+    }
+    Ok(first_reply)
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
@@ -494,7 +536,14 @@ fn apply_button_press<S: KvStore + ?Sized>(
         return Ok(EventOutcome::Duplicate);
     }
     effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
+    let first_reply = count_reply(
+        store,
+        record.campaign_id.as_deref(),
+        &record.subscriber,
+        effects,
+    )?;
     Ok(EventOutcome::ButtonPress {
         campaign_id: record.campaign_id,
+        first_reply,
     })
 }
