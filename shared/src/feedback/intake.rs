@@ -1,7 +1,8 @@
 //! Applying a batch of inbound events: each is validated on its own (one bad event is reported, not
 //! allowed to make the platform redeliver the whole webhook for days), recorded once, and credited.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -283,12 +284,22 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
     }
 }
 
-/// The dispatcher's references every event of the batch needs, read in one round trip.
-struct References(HashMap<String, SentMessageRef>);
+/// What the events of a batch need to read, read in one round trip: the dispatcher's references, and
+/// the receipt records the statuses merge into.
+struct References {
+    sent: HashMap<String, SentMessageRef>,
+    /// Receipt records as read; each is handed out once, since the batch may change it after.
+    receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
+}
 
 impl References {
     fn get(&self, key: &str) -> Option<&SentMessageRef> {
-        self.0.get(key)
+        self.sent.get(key)
+    }
+
+    /// The receipt record at `key` as read with the batch, the first time it is asked for.
+    fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.receipts.borrow_mut().remove(key)
     }
 }
 
@@ -324,19 +335,35 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     store: &S,
     events: impl Iterator<Item = &'a ValidEvent<'e>>,
 ) -> Result<References> {
-    let mut wanted: Vec<String> = events.flat_map(|event| event.reference_keys()).collect();
+    let mut wanted = Vec::new();
+    let mut receipt_keys = HashSet::new();
+    for event in events {
+        wanted.extend(event.reference_keys());
+        if let ValidEvent::Status(report) = event {
+            let key = keys::receipt(report.platform.as_str(), report.message_id);
+            receipt_keys.insert(key.clone());
+            wanted.push(key);
+        }
+    }
     wanted.sort_unstable();
     wanted.dedup();
-    let found = store.get_many(&wanted)?;
-    // A reference that does not decode counts as absent, so one corrupt record cannot make a platform
-    // redeliver a webhook forever.
-    let references = found
-        .into_iter()
-        .filter_map(|(key, value)| {
-            Some((key, serde_json::from_slice::<SentMessageRef>(&value?).ok()?))
-        })
-        .collect();
-    Ok(References(references))
+    let mut sent = HashMap::new();
+    let mut receipts = HashMap::new();
+    for (key, value) in store.get_many(&wanted)? {
+        if receipt_keys.contains(&key) {
+            receipts.insert(key, value);
+        } else if let Some(reference) =
+            value.and_then(|bytes| serde_json::from_slice::<SentMessageRef>(&bytes).ok())
+        {
+            // A reference that does not decode counts as absent, so one corrupt record cannot make a
+            // platform redeliver a webhook forever.
+            sent.insert(key, reference);
+        }
+    }
+    Ok(References {
+        sent,
+        receipts: RefCell::new(receipts),
+    })
 }
 
 fn apply_valid<S: KvStore + ?Sized>(
@@ -428,7 +455,9 @@ fn apply_valid<S: KvStore + ?Sized>(
                 report.platform.as_str(),
                 report.message_id,
             ));
-            apply_status(store, &report, sent, effects)
+            let read = references
+                .take_receipt(&keys::receipt(report.platform.as_str(), report.message_id));
+            apply_status(store, &report, read, sent, effects)
         }
         ValidEvent::Watermark(report) => {
             let last = references.get(&keys::last_campaign_message(&report.subscriber));

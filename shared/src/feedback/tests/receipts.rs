@@ -125,7 +125,7 @@ fn receipt_written_between_the_reference_and_crediting_is_still_credited() {
         at: t0(),
         error: None,
     };
-    let outcome = apply_status(world.store(), &report, None, &mut effects).unwrap();
+    let outcome = apply_status(world.store(), &report, None, None, &mut effects).unwrap();
     effects.flush(world.store()).unwrap();
     assert!(
         matches!(
