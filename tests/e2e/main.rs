@@ -3,6 +3,7 @@
 mod api_lifecycle;
 mod crafted_input;
 mod host;
+mod intake;
 mod messenger;
 mod meta_webhooks;
 mod telegram;
