@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use spinpost_tests::fixtures::{self, unix_now_secs};
 use spinpost_tests::{FakeReply, TestApp};
 
