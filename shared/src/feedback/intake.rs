@@ -391,14 +391,22 @@ fn apply_valid<S: KvStore + ?Sized>(
                 text,
                 at,
             };
-            apply_reply(store, record, effects)
+            let key = keys::reply(&record.subscriber, &record.message_id);
+            let stored = FeedbackRecord::Reply(record.clone());
+            let about = (record.campaign_id.as_deref(), &record.subscriber);
+            apply_reply(store, key, &stored, about, effects, |first_reply| {
+                EventOutcome::Reply {
+                    campaign_id: record.campaign_id.clone(),
+                    first_reply,
+                }
+            })
         }
         ValidEvent::Press {
             subscriber,
             press_id,
             data,
             at,
-            in_reply_to,
+            in_reply_to: names_message,
         } => {
             let rating = parse_rating_button_data(data)
                 .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
@@ -421,7 +429,7 @@ fn apply_valid<S: KvStore + ?Sized>(
                 }
                 None => {
                     // The message the press names, when it is one of ours; else the reply window's.
-                    let answered = in_reply_to.zip(platform_of(&subscriber)).and_then(
+                    let answered = names_message.zip(platform_of(&subscriber)).and_then(
                         |(message_id, platform)| {
                             references.get(&keys::platform_message(platform.as_str(), message_id))
                         },
@@ -437,7 +445,17 @@ fn apply_valid<S: KvStore + ?Sized>(
                         data: data.to_owned(),
                         at,
                     };
-                    (apply_button_press(store, record, effects)?, "")
+                    let key = keys::button_press(&record.subscriber, &record.press_id);
+                    let stored = FeedbackRecord::ButtonPress(record.clone());
+                    let about = (record.campaign_id.as_deref(), &record.subscriber);
+                    let outcome =
+                        apply_reply(store, key, &stored, about, effects, |first_reply| {
+                            EventOutcome::ButtonPress {
+                                campaign_id: record.campaign_id.clone(),
+                                first_reply,
+                            }
+                        })?;
+                    (outcome, "")
                 }
             };
             // Answered on redeliveries too: the first attempt may have failed before answering.
@@ -474,38 +492,23 @@ fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) ->
     ))
 }
 
+/// Record a reply, or a press that counts as one, once under `key`; log it and count it for its campaign
+/// in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a duplicate;
+/// otherwise `outcome` says what was recorded, given whether it is the subscriber's first reply.
 fn apply_reply<S: KvStore + ?Sized>(
     store: &S,
-    record: ReplyRecord,
+    key: String,
+    record: &FeedbackRecord,
+    (campaign_id, subscriber): (Option<&str>, &SubscriberId),
     effects: &mut Effects,
+    outcome: impl FnOnce(bool) -> EventOutcome,
 ) -> Result<EventOutcome> {
-    let key = keys::reply(&record.subscriber, &record.message_id);
-    if !create(store, &key, &FeedbackRecord::Reply(record.clone()))? {
+    if !create(store, &key, record)? {
         return Ok(EventOutcome::Duplicate);
     }
-    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
-    let first_reply = count_reply(
-        store,
-        record.campaign_id.as_deref(),
-        &record.subscriber,
-        effects,
-    )?;
-    Ok(EventOutcome::Reply {
-        campaign_id: record.campaign_id,
-        first_reply,
-    })
-}
-
-/// Count a reply credited to `campaign_id` in `replies`, and in `replied` when it is the subscriber's
-/// first; returns whether it is.
-fn count_reply<S: KvStore + ?Sized>(
-    store: &S,
-    campaign_id: Option<&str>,
-    subscriber: &SubscriberId,
-    effects: &mut Effects,
-) -> Result<bool> {
+    effects.log_personal(campaign_id, subscriber, key);
     let Some(campaign_id) = campaign_id else {
-        return Ok(false);
+        return Ok(outcome(false));
     };
     effects.count(campaign_id, REPLIES, 1);
     // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
@@ -513,7 +516,7 @@ fn count_reply<S: KvStore + ?Sized>(
     if first_reply {
         effects.count(campaign_id, counter::REPLIED, 1);
     }
-    Ok(first_reply)
+    Ok(outcome(first_reply))
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
@@ -553,26 +556,4 @@ fn apply_rating<S: KvStore + ?Sized>(
             campaign_id: record.campaign_id,
         }),
     }
-}
-
-fn apply_button_press<S: KvStore + ?Sized>(
-    store: &S,
-    record: ButtonPressRecord,
-    effects: &mut Effects,
-) -> Result<EventOutcome> {
-    let key = keys::button_press(&record.subscriber, &record.press_id);
-    if !create(store, &key, &FeedbackRecord::ButtonPress(record.clone()))? {
-        return Ok(EventOutcome::Duplicate);
-    }
-    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
-    let first_reply = count_reply(
-        store,
-        record.campaign_id.as_deref(),
-        &record.subscriber,
-        effects,
-    )?;
-    Ok(EventOutcome::ButtonPress {
-        campaign_id: record.campaign_id,
-        first_reply,
-    })
 }
