@@ -78,13 +78,15 @@ pub struct CasHandle {
 }
 
 impl CasHandle {
-    /// A handle on `key`: the backend's watched handle (as Spin opens it, without reading), or a
-    /// snapshot of the value now, which `swap` expects still to find.
+    /// A handle on `key`, opened without reading, as Spin opens one: the backend's watched handle, or
+    /// a snapshot that `current` fills in. A `swap` before any `current` expects the key absent (Spin's
+    /// SQLite store inserts only if absent then), so the guest's usual `current`, `swap` costs one read.
     async fn open(store: Arc<dyn KvBackend>, key: String) -> KvResult<Self> {
-        let (snapshot, watched) = match store.watch(&key) {
-            Some(watching) => (None, Some(watching.await?)),
-            None => (store.get(key.clone()).await?, None),
+        let watched = match store.watch(&key) {
+            Some(watching) => Some(watching.await?),
+            None => None,
         };
+        let snapshot = None;
         Ok(Self {
             store,
             key,

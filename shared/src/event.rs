@@ -16,7 +16,7 @@ pub enum ReceiptStatus {
     Delivered,
     /// Opened.
     Read,
-    /// Could not be delivered (final; a read still beats it if it ever arrives).
+    /// Could not be delivered (final: a read reported later does not undo it).
     Failed,
 }
 
@@ -54,6 +54,10 @@ pub enum InboundEvent {
         data: String,
         /// When.
         at: DateTime<Utc>,
+        /// The platform's id of our message the button belongs to, when the platform says (a WhatsApp
+        /// template quick reply carries it as `context.id`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
     },
     /// A delivery or read receipt for a message we sent.
     Receipt {

@@ -1,16 +1,17 @@
 //! Applying what a platform webhook told us: consent changes go to the subscriber record (with their
 //! evidence), everything else becomes an [`InboundEvent`] for the feedback component.
 //!
-//! Platforms redeliver on any non-2xx, for hours or days. Each delivery is applied idempotently: a
-//! consent change whose evidence is already recorded is not recorded again, feedback events carry the
-//! platform's ids, and a delivery is marked seen only after all of it has been applied.
+//! Platforms redeliver on any non-2xx, for hours or days. Each delivery is applied idempotently, without a
+//! marker of its own: a consent change whose evidence is already recorded is not recorded again (and a
+//! record left as it was is not written), and feedback events carry the platform's ids, by which the
+//! feedback component recognises them. So the answer says exactly what changed, also when the platform
+//! delivers the same update several times at once.
 
 use chrono::{DateTime, Utc};
 
 use crate::directory;
 use crate::error::Result;
 use crate::event::InboundEvent;
-use crate::keys;
 use crate::kv::KvStore;
 use crate::subscriber::{
     Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId,
@@ -117,14 +118,25 @@ pub enum InboundKind {
 pub struct Applied {
     /// The subscriber concerned, if any.
     pub subscriber: Option<SubscriberId>,
-    /// Whether the delivery had been applied before (a redelivery).
-    pub duplicate: bool,
-    /// Events for the feedback component; [`receive`] forwards them, then marks the delivery seen.
-    pub feedback: Vec<InboundEvent>,
+    /// Whether a consent change was recorded now (false for a redelivery of one recorded before).
+    pub recorded: bool,
+    /// The event for the feedback component; [`receive`] forwards it.
+    pub feedback: Option<InboundEvent>,
 }
 
-/// Apply one inbound event to the store. Consent changes are written here; feedback events are returned
-/// for the caller to forward.
+impl Applied {
+    fn nothing() -> Self {
+        Applied {
+            subscriber: None,
+            recorded: false,
+            feedback: None,
+        }
+    }
+}
+
+/// Apply one inbound event to the store. Consent changes are written here, once per piece of evidence
+/// however often and however concurrently the platform delivers it; feedback events are returned for
+/// the caller to forward.
 ///
 /// # Errors
 /// Store failures.
@@ -133,27 +145,13 @@ pub fn apply<S: KvStore + ?Sized>(
     inbound: Inbound,
     now: DateTime<Utc>,
 ) -> Result<Applied> {
-    let seen_key = keys::webhook_seen(
-        inbound.channel.platform().as_str(),
-        inbound.channel.account(),
-        &inbound.event_id,
-    );
-    if store.exists(&seen_key)? {
-        return Ok(Applied {
-            subscriber: None,
-            duplicate: true,
-            feedback: Vec::new(),
-        });
-    }
     let Some(address) = inbound.address.clone() else {
-        let feedback = match inbound.kind {
-            InboundKind::Feedback(event) => vec![event],
-            _ => Vec::new(),
-        };
-        return Ok(Applied {
-            subscriber: None,
-            duplicate: false,
-            feedback,
+        return Ok(match inbound.kind {
+            InboundKind::Feedback(event) => Applied {
+                feedback: Some(event),
+                ..Applied::nothing()
+            },
+            _ => Applied::nothing(),
         });
     };
     let id = SubscriberId::of(&inbound.channel, &address);
@@ -203,15 +201,12 @@ pub fn apply<S: KvStore + ?Sized>(
                 press_id: press_id.clone(),
                 data: data.clone(),
                 at: inbound.at,
+                in_reply_to: None,
             }),
         ),
         InboundKind::Feedback(event) => (None, Some(event.clone())),
         InboundKind::Ignored { .. } | InboundKind::ConversationOpened => {
-            return Ok(Applied {
-                subscriber: None,
-                duplicate: false,
-                feedback: Vec::new(),
-            })
+            return Ok(Applied::nothing())
         }
     };
     // Any message the person sends (a keyword, a command, a reply, a press) opens WhatsApp's
@@ -222,11 +217,15 @@ pub fn apply<S: KvStore + ?Sized>(
             | InboundKind::OptOut { .. }
             | InboundKind::Reply { .. }
             | InboundKind::ButtonPress { .. }
+            | InboundKind::Feedback(InboundEvent::Reply { .. } | InboundEvent::ButtonPress { .. })
     );
     let opted_in = matches!(
         inbound.kind,
         InboundKind::OptIn { .. } | InboundKind::Unblocked { .. }
     );
+    // Set by the round of the compare-and-swap that sticks, so of concurrent deliveries of one
+    // change exactly one reports it recorded.
+    let mut recorded = false;
     directory::touch(
         store,
         &inbound.channel,
@@ -245,6 +244,7 @@ pub fn apply<S: KvStore + ?Sized>(
                         .map_or(inbound.at, |t| t.max(inbound.at)),
                 );
             }
+            recorded = false;
             if let Some((event, payload)) = &change {
                 // A redelivered update carries the same evidence: record it once.
                 let already = subscriber
@@ -256,31 +256,58 @@ pub fn apply<S: KvStore + ?Sized>(
                         subscriber.source = payload.clone().or_else(|| Some(event.source.clone()));
                     }
                     subscriber.record_consent(event.clone());
+                    recorded = true;
                 }
             }
         },
     )?;
     Ok(Applied {
         subscriber: Some(id),
-        duplicate: false,
-        feedback: feedback.into_iter().collect(),
+        recorded,
+        feedback,
     })
 }
 
-/// What receiving one webhook delivery did.
+/// What the feedback component made of one forwarded event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Recorded now.
+    Applied,
+    /// Recorded before (a redelivery); nothing changed.
+    Duplicate,
+    /// Invalid; skipped.
+    Rejected,
+}
+
+/// What receiving one webhook delivery did, event by event of the platform's delivery.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Received {
-    /// Events applied now.
+    /// Events that changed something now.
     pub applied: usize,
-    /// Events already applied before (redeliveries).
+    /// Events applied before (redeliveries, or repeated within the delivery): nothing changed.
     pub duplicates: usize,
+    /// Events the feedback component found invalid and skipped.
+    pub rejected: usize,
+    /// Events acknowledged and not used (e.g. a platform's echo of our own message).
+    pub ignored: usize,
     /// The subscribers concerned.
     pub subscribers: Vec<SubscriberId>,
 }
 
-/// Receive a verified delivery of one or more events: apply each (idempotently), hand their feedback to
-/// the feedback component in one call, and only then mark them seen, so a failure anywhere makes the
-/// platform redeliver and nothing is lost.
+impl Received {
+    fn count(&mut self, fate: Fate) {
+        match fate {
+            Fate::Applied => self.applied += 1,
+            Fate::Duplicate => self.duplicates += 1,
+            Fate::Rejected => self.rejected += 1,
+        }
+    }
+}
+
+/// Receive a verified delivery of one or more events: apply each (idempotently) and hand their feedback
+/// to the feedback component in one call. Each event is reported by what it changed: a consent change by
+/// whether it was recorded now, a feedback event by the fate the feedback component reports. A failure
+/// anywhere answers non-2xx, the platform redelivers, and what was applied is recognised as such.
 ///
 /// # Errors
 /// Store failures; 503 when feedback cannot be reached.
@@ -296,68 +323,47 @@ where
 {
     let mut received = Received::default();
     let mut feedback = Vec::new();
-    let mut seen: Vec<(Channel, String)> = Vec::new();
     for inbound in inbounds {
-        let channel = inbound.channel.clone();
-        let event_id = inbound.event_id.clone();
         let applied = apply(store, inbound, now)?;
-        if applied.duplicate {
-            received.duplicates += 1;
-            continue;
+        if let Some(subscriber) = &applied.subscriber {
+            if !received.subscribers.contains(subscriber) {
+                received.subscribers.push(subscriber.clone());
+            }
         }
-        received.applied += 1;
-        // Only events about a subscriber need a seen marker: receipts are idempotent in feedback by
-        // (message id, status), and marking them would add a write per status at several times the
-        // send rate.
-        if let Some(subscriber) = applied.subscriber {
-            received.subscribers.push(subscriber);
-            seen.push((channel, event_id));
+        match applied.feedback {
+            Some(event) => feedback.push(event),
+            None if applied.recorded => received.count(Fate::Applied),
+            None if applied.subscriber.is_none() => received.ignored += 1,
+            None => received.count(Fate::Duplicate),
         }
-        feedback.extend(applied.feedback);
     }
     if !feedback.is_empty() {
-        feedback_sink.forward(feedback)?;
-    }
-    if let Some((channel, _)) = seen.first() {
-        let channel = channel.clone();
-        let ids: Vec<String> = seen.into_iter().map(|(_, id)| id).collect();
-        mark_seen(store, &channel, &ids, now)?;
+        let count = feedback.len();
+        let fates = feedback_sink.forward(feedback)?;
+        if fates.len() != count {
+            return Err(crate::error::Error::unavailable(
+                "feedback_unavailable",
+                format!(
+                    "feedback component: answered {} results for {count} events",
+                    fates.len()
+                ),
+            ));
+        }
+        for fate in fates {
+            received.count(fate);
+        }
     }
     Ok(received)
 }
 
-/// Mark the deliveries of one notification as applied, in one batched write; only once everything
-/// they caused (including forwarding) has succeeded.
-///
-/// # Errors
-/// Store failures.
-fn mark_seen<S: KvStore + ?Sized>(
-    store: &S,
-    channel: &Channel,
-    event_ids: &[String],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let stamp = now.to_rfc3339().into_bytes();
-    let entries: Vec<(String, Vec<u8>)> = event_ids
-        .iter()
-        .map(|id| {
-            (
-                keys::webhook_seen(channel.platform().as_str(), channel.account(), id),
-                stamp.clone(),
-            )
-        })
-        .collect();
-    Ok(store.set_many(&entries)?)
-}
-
 /// Where [`receive`] hands the feedback events of a delivery: the feedback component, in a deployment.
 pub trait FeedbackSink {
-    /// Hand on a non-empty list of events.
+    /// Hand on a non-empty list of events; returns each event's fate, in order.
     ///
     /// # Errors
     /// 503 `feedback_unavailable` when they could not be handed on; the webhook then answers non-2xx,
     /// the platform redelivers, and the redelivery is applied idempotently.
-    fn forward(&self, events: Vec<InboundEvent>) -> Result<()>;
+    fn forward(&self, events: Vec<InboundEvent>) -> Result<Vec<Fate>>;
 }
 
 fn merge_profile(old: &Profile, new: &Profile) -> Profile {
@@ -425,21 +431,28 @@ mod tests {
     }
 
     #[test]
-    fn a_redelivered_update_is_not_applied_twice() {
+    fn a_redelivered_update_is_not_applied_twice_and_writes_nothing() {
         let store = MemoryStore::new();
-        apply(&store, opt_in("1"), now()).unwrap();
-        // Redelivered before it was marked seen (e.g. forwarding failed): same evidence, recorded once.
-        apply(&store, opt_in("1"), now()).unwrap();
+        assert!(apply(&store, opt_in("1"), now()).unwrap().recorded);
+        let before = store.get("sub:telegram:shop:42").unwrap();
+        let again = apply(&store, opt_in("1"), now() + chrono::Duration::hours(1)).unwrap();
+        assert!(!again.recorded);
         assert_eq!(load(&store).consent.len(), 1);
-        mark_seen(
-            &store,
-            &Channel::parse("telegram:shop").unwrap(),
-            &["1".to_owned()],
-            now(),
-        )
-        .unwrap();
-        assert!(apply(&store, opt_in("1"), now()).unwrap().duplicate);
+        assert_eq!(store.get("sub:telegram:shop:42").unwrap(), before);
         assert_eq!(crate::index::Index::SUBSCRIBERS.len(&store).unwrap(), 1);
+    }
+
+    #[test]
+    fn of_concurrent_identical_deliveries_exactly_one_records_the_change() {
+        let store = MemoryStore::new();
+        let recorded = std::sync::atomic::AtomicUsize::new(0);
+        crate::kv::concurrently(&store, 8, |store, _| {
+            if apply(store, opt_in("1"), now()).unwrap().recorded {
+                recorded.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        assert_eq!(recorded.into_inner(), 1);
+        assert_eq!(load(&store).consent.len(), 1);
     }
 
     #[test]
@@ -505,9 +518,8 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(applied.feedback.len(), 1);
         assert!(
-            matches!(&applied.feedback[0], InboundEvent::Reply { text, .. } if text == "thanks!")
+            matches!(&applied.feedback, Some(InboundEvent::Reply { text, .. }) if text == "thanks!")
         );
         assert_eq!(load(&store).last_inbound_at, Some(now()));
     }
@@ -527,13 +539,13 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(applied.feedback.len(), 1);
+        assert!(applied.feedback.is_some());
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
     }
 
     struct FeedbackDown;
     impl FeedbackSink for FeedbackDown {
-        fn forward(&self, _: Vec<InboundEvent>) -> Result<()> {
+        fn forward(&self, _: Vec<InboundEvent>) -> Result<Vec<Fate>> {
             Err(Error::unavailable(
                 "feedback_unavailable",
                 "feedback component: connection refused",
@@ -541,16 +553,26 @@ mod tests {
         }
     }
 
-    struct FeedbackUp(std::sync::Mutex<usize>);
+    /// Records each reply once by message id, as the feedback component does.
+    struct FeedbackUp(std::sync::Mutex<Vec<String>>);
     impl FeedbackSink for FeedbackUp {
-        fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
-            *self.0.lock().unwrap() += events.len();
-            Ok(())
+        fn forward(&self, events: Vec<InboundEvent>) -> Result<Vec<Fate>> {
+            let mut seen = self.0.lock().unwrap();
+            Ok(events
+                .into_iter()
+                .map(|event| match event {
+                    InboundEvent::Reply { message_id, .. } if !seen.contains(&message_id) => {
+                        seen.push(message_id);
+                        Fate::Applied
+                    }
+                    _ => Fate::Duplicate,
+                })
+                .collect())
         }
     }
 
     #[test]
-    fn a_delivery_is_marked_seen_only_after_its_feedback_was_handed_on() {
+    fn answers_say_what_changed_and_a_failed_forward_is_redelivered_whole() {
         let store = MemoryStore::new();
         let reply = || {
             inbound(
@@ -563,13 +585,34 @@ mod tests {
         };
         let err = receive(&store, &FeedbackDown, vec![opt_in("1"), reply()], now()).unwrap_err();
         assert_eq!(err.code(), "feedback_unavailable");
-        // The platform redelivers; the opt-in is not recorded twice and the reply now goes through once.
-        let up = FeedbackUp(std::sync::Mutex::new(0));
+        // The platform redelivers: the opt-in was recorded by the failed attempt, the reply goes through now.
+        let up = FeedbackUp(std::sync::Mutex::new(Vec::new()));
         let received = receive(&store, &up, vec![opt_in("1"), reply()], now()).unwrap();
-        assert_eq!((received.applied, received.duplicates), (2, 0));
+        assert_eq!((received.applied, received.duplicates), (1, 1));
         assert_eq!(load(&store).consent.len(), 1);
-        let again = receive(&store, &up, vec![opt_in("1"), reply()], now()).unwrap();
-        assert_eq!((again.applied, again.duplicates), (0, 2));
-        assert_eq!(*up.0.lock().unwrap(), 1);
+        let again = receive(&store, &up, vec![opt_in("1"), reply(), reply()], now()).unwrap();
+        assert_eq!((again.applied, again.duplicates), (0, 3));
+        assert_eq!(again.subscribers.len(), 1);
+        assert_eq!(up.0.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_sink_that_answers_for_fewer_events_is_unavailable() {
+        struct Short;
+        impl FeedbackSink for Short {
+            fn forward(&self, _: Vec<InboundEvent>) -> Result<Vec<Fate>> {
+                Ok(Vec::new())
+            }
+        }
+        let store = MemoryStore::new();
+        let reply = inbound(
+            "5",
+            InboundKind::Reply {
+                message_id: "77".into(),
+                text: "hi".into(),
+            },
+        );
+        let err = receive(&store, &Short, vec![reply], now()).unwrap_err();
+        assert_eq!(err.code(), "feedback_unavailable");
     }
 }

@@ -16,11 +16,6 @@ pub fn suppression(channel: &Channel, address_hash: &str) -> String {
     format!("suppress:{channel}:{address_hash}")
 }
 
-/// Marks a platform webhook delivery as applied, for idempotency (`update_id`, message id…).
-pub fn webhook_seen(platform: &str, account: &str, event_id: &str) -> String {
-    format!("seen:{platform}:{account}:{event_id}")
-}
-
 /// A template's head record (name, latest version).
 pub fn template(id: &str) -> String {
     format!("tpl:{id}")
@@ -142,10 +137,6 @@ mod tests {
         assert_eq!(delivery_batch("c1", 7), "dlv:c1:7");
         assert_eq!(campaign_counter("c1", "sent"), "stat:c1:sent");
         assert_eq!(pace(&channel), "pace:telegram:shop");
-        assert_eq!(
-            webhook_seen("telegram", "shop", "10000"),
-            "seen:telegram:shop:10000"
-        );
         // Families never share a prefix.
         let all = [
             subscriber(&id),

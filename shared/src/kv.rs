@@ -118,12 +118,29 @@ pub const CAS_ATTEMPTS: usize = 64;
 ///
 /// # Errors
 /// The error `change` returns, a store failure, or a `conflict` after [`CAS_ATTEMPTS`] lost races.
-pub fn update<S, T, F>(store: &S, key: &str, mut change: F) -> Result<T, Error>
+pub fn update<S, T, F>(store: &S, key: &str, change: F) -> Result<T, Error>
 where
     S: KvStore + ?Sized,
     F: FnMut(Option<&[u8]>) -> Result<(Option<Vec<u8>>, T), Error>,
 {
-    let mut current = store.get(key)?;
+    let current = store.get(key)?;
+    update_from(store, key, current, change)
+}
+
+/// Like [`update`], starting from `current`, the value the caller has just read at `key` (a read saved).
+///
+/// # Errors
+/// As [`update`].
+pub fn update_from<S, T, F>(
+    store: &S,
+    key: &str,
+    mut current: Option<Vec<u8>>,
+    mut change: F,
+) -> Result<T, Error>
+where
+    S: KvStore + ?Sized,
+    F: FnMut(Option<&[u8]>) -> Result<(Option<Vec<u8>>, T), Error>,
+{
     for _ in 0..CAS_ATTEMPTS {
         let (new, result) = change(current.as_deref())?;
         let Some(new) = new else { return Ok(result) };
@@ -142,13 +159,32 @@ where
 ///
 /// # Errors
 /// As [`update`], plus an internal error when the stored record is not valid JSON of type `R`.
-pub fn update_json<S, R, T, F>(store: &S, key: &str, mut change: F) -> Result<T, Error>
+pub fn update_json<S, R, T, F>(store: &S, key: &str, change: F) -> Result<T, Error>
 where
     S: KvStore + ?Sized,
     R: Serialize + DeserializeOwned,
     F: FnMut(Option<R>) -> Result<(Option<R>, T), Error>,
 {
-    update(store, key, |bytes| {
+    let current = store.get(key)?;
+    update_json_from(store, key, current, change)
+}
+
+/// Like [`update_json`], starting from `current`, the value the caller has just read at `key`.
+///
+/// # Errors
+/// As [`update_json`].
+pub fn update_json_from<S, R, T, F>(
+    store: &S,
+    key: &str,
+    current: Option<Vec<u8>>,
+    mut change: F,
+) -> Result<T, Error>
+where
+    S: KvStore + ?Sized,
+    R: Serialize + DeserializeOwned,
+    F: FnMut(Option<R>) -> Result<(Option<R>, T), Error>,
+{
+    update_from(store, key, current, |bytes| {
         let record = bytes.map(|b| decode::<R>(key, b)).transpose()?;
         let (new, result) = change(record)?;
         Ok((new.map(|r| encode(&r)), result))

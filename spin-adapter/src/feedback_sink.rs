@@ -3,7 +3,7 @@
 
 use spinpost::event::{InboundEvent, EVENT_BATCH_BODY_LIMIT};
 use spinpost::feedback::MAX_EVENTS_PER_BATCH;
-use spinpost::ingress::FeedbackSink;
+use spinpost::ingress::{Fate, FeedbackSink};
 use spinpost::messenger::HttpClient;
 use spinpost::{Error, Result};
 
@@ -19,22 +19,24 @@ impl<H: HttpClient> FeedbackSink for FeedbackService<H> {
     /// the feedback route's limits on bytes and events (a notification accepted at the edge may hold
     /// more).
     ///
-    /// A failed page fails the whole forward: the webhook answers 503 and the platform redelivers
+    /// Each event's fate is its `outcome` in the answer to its page. A failed page fails the whole
+    /// forward: the webhook answers 503 and the platform redelivers
     /// the notification. The pages already applied are then applied again as duplicates (feedback
     /// is idempotent by the platform's ids), so the redelivery completes exactly what was missing.
     ///
     /// # Errors
     /// 503 `feedback_unavailable` when the component cannot be reached or does not accept a page.
-    fn forward(&self, events: Vec<InboundEvent>) -> Result<()> {
+    fn forward(&self, events: Vec<InboundEvent>) -> Result<Vec<Fate>> {
+        let mut fates = Vec::with_capacity(events.len());
         for page in event_pages(&events, EVENT_BATCH_BODY_LIMIT, MAX_EVENTS_PER_BATCH) {
-            self.post(page)?;
+            fates.extend(self.post(page)?);
         }
-        Ok(())
+        Ok(fates)
     }
 }
 
 impl<H: HttpClient> FeedbackService<H> {
-    fn post(&self, body: Vec<u8>) -> Result<()> {
+    fn post(&self, body: Vec<u8>) -> Result<Vec<Fate>> {
         let request = http::Request::post(FEEDBACK_EVENTS_URL)
             .header("content-type", "application/json")
             .body(body)
@@ -49,7 +51,8 @@ impl<H: HttpClient> FeedbackService<H> {
         if !response.status().is_success() {
             return Err(unavailable(format!("answered {}", response.status())));
         }
-        Ok(())
+        fates(response.body())
+            .ok_or_else(|| unavailable("answered without a fate per event".into()))
     }
 }
 
@@ -82,6 +85,22 @@ fn event_pages(events: &[InboundEvent], limit: usize, max_events: usize) -> Vec<
     pages
 }
 
+/// The fate of each event in the feedback component's answer (`results[i].outcome`).
+fn fates(body: &[u8]) -> Option<Vec<Fate>> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    answer["results"]
+        .as_array()?
+        .iter()
+        .map(|result| {
+            Some(match result["outcome"].as_str()? {
+                "duplicate" => Fate::Duplicate,
+                "rejected" => Fate::Rejected,
+                _ => Fate::Applied,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,7 +109,7 @@ mod tests {
     use std::cell::RefCell;
     use std::rc::Rc;
 
-    struct Answer(Option<u16>);
+    struct Answer(Option<u16>, &'static str);
     impl HttpClient for Answer {
         fn send(
             &self,
@@ -100,7 +119,7 @@ mod tests {
             let status = self
                 .0
                 .ok_or_else(|| TransportError("connection refused".into()))?;
-            let mut response = http::Response::new(Vec::new());
+            let mut response = http::Response::new(self.1.as_bytes().to_vec());
             *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
             Ok(response)
         }
@@ -153,6 +172,9 @@ mod tests {
                 *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
             }
             seen.push(batch.events.len());
+            let results = vec![serde_json::json!({"outcome": "receipt"}); batch.events.len()];
+            *response.body_mut() =
+                serde_json::to_vec(&serde_json::json!({ "results": results })).unwrap();
             Ok(response)
         }
     }
@@ -165,7 +187,12 @@ mod tests {
             seen: seen.clone(),
             fail_from: usize::MAX,
         };
-        FeedbackService(all).forward(events.clone()).unwrap();
+        let fates = FeedbackService(all).forward(events.clone()).unwrap();
+        assert_eq!(
+            fates.len(),
+            events.len(),
+            "a fate per event, over the pages"
+        );
         let pages = seen.take();
         assert!(pages.len() > 1, "{pages:?}");
         assert_eq!(pages.iter().sum::<usize>(), events.len());
@@ -181,8 +208,18 @@ mod tests {
 
     #[test]
     fn events_reach_the_feedback_route_or_the_webhook_is_unavailable() {
-        assert!(FeedbackService(Answer(Some(200))).forward(vec![]).is_ok());
-        for down in [Answer(Some(500)), Answer(None)] {
+        let answered = r#"{"applied":1,"results":[{"outcome":"receipt"},{"outcome":"duplicate"},{"outcome":"rejected","reason":"x"}]}"#;
+        assert_eq!(
+            FeedbackService(Answer(Some(200), answered))
+                .forward(vec![])
+                .unwrap(),
+            [Fate::Applied, Fate::Duplicate, Fate::Rejected]
+        );
+        for down in [
+            Answer(Some(500), ""),
+            Answer(None, ""),
+            Answer(Some(200), "not json"),
+        ] {
             let err = FeedbackService(down).forward(vec![]).unwrap_err();
             assert_eq!(err.code(), "feedback_unavailable");
         }

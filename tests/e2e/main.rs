@@ -5,6 +5,7 @@ mod console;
 mod contract;
 mod crafted_input;
 mod host;
+mod intake;
 mod limits;
 mod messenger;
 mod meta_webhooks;

@@ -24,22 +24,11 @@ fn import_line(chat: i64, first_name: &str, tags: &[&str]) -> String {
 }
 
 fn text_update(update_id: i64, chat: i64, text: &str) -> String {
-    let mut update = fixtures::payload("telegram/update_text_message");
-    update["update_id"] = update_id.into();
-    update["message"]["chat"]["id"] = chat.into();
-    update["message"]["from"]["id"] = chat.into();
-    update["message"]["text"] = text.into();
-    update["message"]["date"] = fixtures::unix_now_secs().into();
-    update.to_string()
+    spinpost_tests::webhooks::telegram_text(update_id, chat, text)
 }
 
 fn callback_update(update_id: i64, chat: i64, press_id: &str, data: &str) -> String {
-    let mut update = fixtures::payload("telegram/update_callback_query");
-    update["update_id"] = update_id.into();
-    update["callback_query"]["id"] = press_id.into();
-    update["callback_query"]["from"]["id"] = chat.into();
-    update["callback_query"]["data"] = data.into();
-    update.to_string()
+    spinpost_tests::webhooks::telegram_press(update_id, chat, press_id, data)
 }
 
 async fn create_template(app: &TestApp) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use spinpost_tests::fixtures::{self, unix_now_secs};
 use spinpost_tests::{FakeReply, TestApp};
 
@@ -24,20 +24,7 @@ fn inbound_text(from: &str, message_id: &str, text: &str) -> String {
 
 /// One notification carrying several statuses, in the fixture's shape.
 fn statuses(items: &[(&str, &str)]) -> String {
-    let mut payload = fixtures::payload("whatsapp/webhook_status_delivered");
-    let template = payload["entry"][0]["changes"][0]["value"]["statuses"][0].clone();
-    let list: Vec<Value> = items
-        .iter()
-        .map(|(id, status)| {
-            let mut s = template.clone();
-            s["id"] = (*id).into();
-            s["status"] = (*status).into();
-            s["timestamp"] = unix_now_secs().to_string().into();
-            s
-        })
-        .collect();
-    payload["entry"][0]["changes"][0]["value"]["statuses"] = Value::Array(list);
-    payload.to_string()
+    spinpost_tests::webhooks::whatsapp_statuses(items)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod raw_http;
 pub mod replicas;
 pub mod store_under_test;
+pub mod webhooks;
 
 pub use app::{TestApp, ADMIN_TOKEN, TELEGRAM_BOT, TELEGRAM_WEBHOOK_SECRET, TICK_TOKEN};
 pub use fake_platform::{FakePlatform, FakeReply, Recorded};

@@ -9,8 +9,13 @@ use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::{Address, Channel, Subscriber, SubscriberId};
 
-/// Create (if absent) and change the record of `address` on `channel` through compare-and-swap, then
-/// make sure it is indexed. An explicit opt-in lifts an erasure suppression.
+/// Create (if absent) and change the record of `address` on `channel` through compare-and-swap, making
+/// sure it is indexed. An explicit opt-in lifts an erasure suppression. A change that leaves the record
+/// as it was writes nothing (a redelivered webhook costs one read).
+///
+/// A new person is given their index position before the record is created, so the record is written
+/// once, with its position: if another request creates it first, our index entry is a duplicate the
+/// audience walk skips.
 ///
 /// # Errors
 /// Store failures.
@@ -26,22 +31,37 @@ where
     S: KvStore + ?Sized,
     F: FnMut(&mut Subscriber),
 {
-    let key = keys::subscriber(&SubscriberId::of(channel, address));
-    let stored = kv::update_json(store, &key, |current: Option<StoredSubscriber>| {
-        let mut stored = current.unwrap_or_else(|| StoredSubscriber {
-            subscriber: Subscriber::new(channel.clone(), address.clone(), now),
-            index_position: None,
-        });
-        change(&mut stored.subscriber);
-        stored.subscriber.updated_at = stored.subscriber.updated_at.max(now);
-        Ok((Some(stored.clone()), stored))
-    })?;
-    if opted_in {
-        store.delete(&suppression_key(channel, address))?;
+    let id = SubscriberId::of(channel, address);
+    let key = keys::subscriber(&id);
+    let current = store.get(&key)?;
+    let reserved = match current {
+        None => Some(Index::SUBSCRIBERS.append(store, id.as_str())?),
+        Some(_) => None,
+    };
+    let stored =
+        kv::update_json_from(store, &key, current, |current: Option<StoredSubscriber>| {
+            let is_new = current.is_none();
+            let mut stored = current.unwrap_or_else(|| StoredSubscriber {
+                subscriber: Subscriber::new(channel.clone(), address.clone(), now),
+                index_position: reserved,
+            });
+            let before = stored.subscriber.clone();
+            change(&mut stored.subscriber);
+            if !is_new && stored.subscriber == before {
+                return Ok((None, stored));
+            }
+            stored.subscriber.updated_at = stored.subscriber.updated_at.max(now);
+            Ok((Some(stored.clone()), stored))
+        })?;
+    // An erasure suppresses the address before it deletes the record: only then is there one to lift.
+    let suppression = suppression_key(channel, address);
+    if opted_in && store.exists(&suppression)? {
+        store.delete(&suppression)?;
     }
     ensure_indexed(store, &key, stored)
 }
 
+/// Index a record that has no position yet (one written before positions were reserved at creation).
 fn ensure_indexed<S: KvStore + ?Sized>(
     store: &S,
     key: &str,

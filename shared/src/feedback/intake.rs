@@ -1,7 +1,8 @@
 //! Applying a batch of inbound events: each is validated on its own (one bad event is reported, not
 //! allowed to make the platform redeliver the whole webhook for days), recorded once, and credited.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -56,10 +57,12 @@ pub enum EventOutcome {
         /// The campaign.
         campaign_id: String,
     },
-    /// A press of a non-rating button was recorded.
+    /// A press of a non-rating button (a template quick reply) was recorded; it counts as a reply.
     ButtonPress {
-        /// The campaign of the last message within the reply window.
+        /// The campaign of the message it answers, or of the last message within the reply window.
         campaign_id: Option<String>,
+        /// Whether it was this subscriber's first reply to the campaign (counted in `replied`).
+        first_reply: bool,
     },
     /// A status was merged into the message's receipt record.
     Receipt {
@@ -184,6 +187,7 @@ enum ValidEvent<'a> {
         press_id: &'a str,
         data: &'a str,
         at: DateTime<Utc>,
+        in_reply_to: Option<&'a str>,
     },
     Status(StatusReport<'a>),
     Watermark(WatermarkReport),
@@ -227,8 +231,12 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
             press_id,
             data,
             at,
+            in_reply_to,
         } => {
             check_platform_id("press_id", press_id)?;
+            if let Some(message_id) = in_reply_to {
+                check_platform_id("in_reply_to", message_id)?;
+            }
             if data.chars().count() > MAX_BUTTON_DATA_CHARS {
                 return Err(format!(
                     "button data is longer than {MAX_BUTTON_DATA_CHARS} characters"
@@ -240,6 +248,7 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
                 press_id,
                 data,
                 at: *at,
+                in_reply_to: in_reply_to.as_deref(),
             })
         }
         InboundEvent::Receipt {
@@ -275,27 +284,49 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
     }
 }
 
-/// The dispatcher's references every event of the batch needs, read in one round trip.
-struct References(HashMap<String, SentMessageRef>);
+/// What the events of a batch need to read, read in one round trip: the dispatcher's references, and
+/// the receipt records the statuses merge into.
+struct References {
+    sent: HashMap<String, SentMessageRef>,
+    /// Receipt records as read; each is handed out once, since the batch may change it after.
+    receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
+}
 
 impl References {
     fn get(&self, key: &str) -> Option<&SentMessageRef> {
-        self.0.get(key)
+        self.sent.get(key)
+    }
+
+    /// The receipt record at `key` as read with the batch, the first time it is asked for.
+    fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.receipts.borrow_mut().remove(key)
     }
 }
 
 impl ValidEvent<'_> {
-    /// The key of the dispatcher's reference this event is credited by.
-    fn reference_key(&self) -> String {
+    /// The keys of the dispatcher's references this event may be credited by.
+    fn reference_keys(&self) -> Vec<String> {
         match self {
+            ValidEvent::Press {
+                subscriber,
+                in_reply_to: Some(message_id),
+                ..
+            } => match platform_of(subscriber) {
+                Some(platform) => vec![
+                    keys::platform_message(platform.as_str(), message_id),
+                    keys::last_campaign_message(subscriber),
+                ],
+                None => vec![keys::last_campaign_message(subscriber)],
+            },
             ValidEvent::Reply { subscriber, .. }
             | ValidEvent::Press { subscriber, .. }
             | ValidEvent::Watermark(WatermarkReport { subscriber, .. }) => {
-                keys::last_campaign_message(subscriber)
+                vec![keys::last_campaign_message(subscriber)]
             }
-            ValidEvent::Status(report) => {
-                keys::platform_message(report.platform.as_str(), report.message_id)
-            }
+            ValidEvent::Status(report) => vec![keys::platform_message(
+                report.platform.as_str(),
+                report.message_id,
+            )],
         }
     }
 }
@@ -304,19 +335,35 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     store: &S,
     events: impl Iterator<Item = &'a ValidEvent<'e>>,
 ) -> Result<References> {
-    let mut wanted: Vec<String> = events.map(ValidEvent::reference_key).collect();
+    let mut wanted = Vec::new();
+    let mut receipt_keys = HashSet::new();
+    for event in events {
+        wanted.extend(event.reference_keys());
+        if let ValidEvent::Status(report) = event {
+            let key = keys::receipt(report.platform.as_str(), report.message_id);
+            receipt_keys.insert(key.clone());
+            wanted.push(key);
+        }
+    }
     wanted.sort_unstable();
     wanted.dedup();
-    let found = store.get_many(&wanted)?;
-    // A reference that does not decode counts as absent, so one corrupt record cannot make a platform
-    // redeliver a webhook forever.
-    let references = found
-        .into_iter()
-        .filter_map(|(key, value)| {
-            Some((key, serde_json::from_slice::<SentMessageRef>(&value?).ok()?))
-        })
-        .collect();
-    Ok(References(references))
+    let mut sent = HashMap::new();
+    let mut receipts = HashMap::new();
+    for (key, value) in store.get_many(&wanted)? {
+        if receipt_keys.contains(&key) {
+            receipts.insert(key, value);
+        } else if let Some(reference) =
+            value.and_then(|bytes| serde_json::from_slice::<SentMessageRef>(&bytes).ok())
+        {
+            // A reference that does not decode counts as absent, so one corrupt record cannot make a
+            // platform redeliver a webhook forever.
+            sent.insert(key, reference);
+        }
+    }
+    Ok(References {
+        sent,
+        receipts: RefCell::new(receipts),
+    })
 }
 
 fn apply_valid<S: KvStore + ?Sized>(
@@ -344,13 +391,22 @@ fn apply_valid<S: KvStore + ?Sized>(
                 text,
                 at,
             };
-            apply_reply(store, record, effects)
+            let key = keys::reply(&record.subscriber, &record.message_id);
+            let stored = FeedbackRecord::Reply(record.clone());
+            let about = (record.campaign_id.as_deref(), &record.subscriber);
+            apply_reply(store, key, &stored, about, effects, |first_reply| {
+                EventOutcome::Reply {
+                    campaign_id: record.campaign_id.clone(),
+                    first_reply,
+                }
+            })
         }
         ValidEvent::Press {
             subscriber,
             press_id,
             data,
             at,
+            in_reply_to: names_message,
         } => {
             let rating = parse_rating_button_data(data)
                 .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
@@ -372,8 +428,15 @@ fn apply_valid<S: KvStore + ?Sized>(
                     (outcome, text)
                 }
                 None => {
+                    // The message the press names, when it is one of ours; else the reply window's.
+                    let answered = names_message.zip(platform_of(&subscriber)).and_then(
+                        |(message_id, platform)| {
+                            references.get(&keys::platform_message(platform.as_str(), message_id))
+                        },
+                    );
                     let last = references.get(&keys::last_campaign_message(&subscriber));
-                    let campaign_id = attributed_message(last, at, settings.reply_window)
+                    let campaign_id = answered
+                        .or_else(|| attributed_message(last, at, settings.reply_window))
                         .map(|sent| sent.campaign_id.clone());
                     let record = ButtonPressRecord {
                         campaign_id,
@@ -382,7 +445,17 @@ fn apply_valid<S: KvStore + ?Sized>(
                         data: data.to_owned(),
                         at,
                     };
-                    (apply_button_press(store, record, effects)?, "")
+                    let key = keys::button_press(&record.subscriber, &record.press_id);
+                    let stored = FeedbackRecord::ButtonPress(record.clone());
+                    let about = (record.campaign_id.as_deref(), &record.subscriber);
+                    let outcome =
+                        apply_reply(store, key, &stored, about, effects, |first_reply| {
+                            EventOutcome::ButtonPress {
+                                campaign_id: record.campaign_id.clone(),
+                                first_reply,
+                            }
+                        })?;
+                    (outcome, "")
                 }
             };
             // Answered on redeliveries too: the first attempt may have failed before answering.
@@ -400,7 +473,9 @@ fn apply_valid<S: KvStore + ?Sized>(
                 report.platform.as_str(),
                 report.message_id,
             ));
-            apply_status(store, &report, sent, effects)
+            let read = references
+                .take_receipt(&keys::receipt(report.platform.as_str(), report.message_id));
+            apply_status(store, &report, read, sent, effects)
         }
         ValidEvent::Watermark(report) => {
             let last = references.get(&keys::last_campaign_message(&report.subscriber));
@@ -417,32 +492,31 @@ fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) ->
     ))
 }
 
+/// Record a reply, or a press that counts as one, once under `key`; log it and count it for its campaign
+/// in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a duplicate;
+/// otherwise `outcome` says what was recorded, given whether it is the subscriber's first reply.
 fn apply_reply<S: KvStore + ?Sized>(
     store: &S,
-    record: ReplyRecord,
+    key: String,
+    record: &FeedbackRecord,
+    (campaign_id, subscriber): (Option<&str>, &SubscriberId),
     effects: &mut Effects,
+    outcome: impl FnOnce(bool) -> EventOutcome,
 ) -> Result<EventOutcome> {
-    let key = keys::reply(&record.subscriber, &record.message_id);
-    if !create(store, &key, &FeedbackRecord::Reply(record.clone()))? {
+    if !create(store, &key, record)? {
         return Ok(EventOutcome::Duplicate);
     }
-    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
-    let mut first_reply = false;
-    if let Some(campaign_id) = &record.campaign_id {
-        effects.count(campaign_id, REPLIES, 1);
-        // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
-        first_reply = store.increment(
-            &keys::campaign_replies_of(campaign_id, &record.subscriber),
-            1,
-        )? == 1;
-        if first_reply {
-            effects.count(campaign_id, counter::REPLIED, 1);
-        }
+    effects.log_personal(campaign_id, subscriber, key);
+    let Some(campaign_id) = campaign_id else {
+        return Ok(outcome(false));
+    };
+    effects.count(campaign_id, REPLIES, 1);
+    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
+    let first_reply = store.increment(&keys::campaign_replies_of(campaign_id, subscriber), 1)? == 1;
+    if first_reply {
+        effects.count(campaign_id, counter::REPLIED, 1);
     }
-    Ok(EventOutcome::Reply {
-        campaign_id: record.campaign_id,
-        first_reply,
-    })
+    Ok(outcome(first_reply))
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
@@ -482,19 +556,4 @@ fn apply_rating<S: KvStore + ?Sized>(
             campaign_id: record.campaign_id,
         }),
     }
-}
-
-fn apply_button_press<S: KvStore + ?Sized>(
-    store: &S,
-    record: ButtonPressRecord,
-    effects: &mut Effects,
-) -> Result<EventOutcome> {
-    let key = keys::button_press(&record.subscriber, &record.press_id);
-    if !create(store, &key, &FeedbackRecord::ButtonPress(record.clone()))? {
-        return Ok(EventOutcome::Duplicate);
-    }
-    effects.log_personal(record.campaign_id.as_deref(), &record.subscriber, key);
-    Ok(EventOutcome::ButtonPress {
-        campaign_id: record.campaign_id,
-    })
 }

@@ -12,6 +12,7 @@ use super::effects::Effects;
 use super::intake::EventOutcome;
 use super::platform_of;
 use super::record::{FeedbackRecord, ReceiptCredits, ReceiptRecord};
+use super::stats::REPORTED_FAILED;
 use crate::error::{Error, Result};
 use crate::event::{counter, PlatformError, ReceiptStatus, SentMessageRef};
 use crate::keys;
@@ -31,38 +32,45 @@ fn not_a_receipt(key: &str) -> Error {
     Error::internal(format!("record '{key}' is not a receipt record"))
 }
 
-/// Merge one status into the message's receipt record and credit what became due.
+/// Merge one status into the message's receipt record and credit what became due. `read` is the
+/// record as the batch read it, if it did (a stale one only costs the compare-and-swap a retry).
 pub(crate) fn apply_status<S: KvStore + ?Sized>(
     store: &S,
     report: &StatusReport<'_>,
+    read: Option<Option<Vec<u8>>>,
     sent: Option<&SentMessageRef>,
     effects: &mut Effects,
 ) -> Result<EventOutcome> {
     let key = keys::receipt(report.platform.as_str(), report.message_id);
-    let (record, news, due) = kv::update_json(store, &key, |current: Option<FeedbackRecord>| {
-        let (mut record, news) = match current {
-            None => (
-                ReceiptRecord::new(
-                    report.platform,
-                    report.message_id,
-                    report.status,
-                    report.at,
-                    report.error,
+    let current = match read {
+        Some(current) => current,
+        None => store.get(&key)?,
+    };
+    let (record, news, due) =
+        kv::update_json_from(store, &key, current, |current: Option<FeedbackRecord>| {
+            let (mut record, news) = match current {
+                None => (
+                    ReceiptRecord::new(
+                        report.platform,
+                        report.message_id,
+                        report.status,
+                        report.at,
+                        report.error,
+                    ),
+                    true,
                 ),
-                true,
-            ),
-            Some(FeedbackRecord::Receipt(mut record)) => {
-                let news = record.observe(report.status, report.at, report.error);
-                (record, news)
-            }
-            Some(_) => return Err(not_a_receipt(&key)),
-        };
-        let attributed = sent.is_some_and(|sent| record.attribute(sent));
-        let due = record.take_due_credits();
-        let write =
-            (news || attributed || due.any()).then(|| FeedbackRecord::Receipt(record.clone()));
-        Ok((write, (record, news, due)))
-    })?;
+                Some(FeedbackRecord::Receipt(mut record)) => {
+                    let news = record.observe(report.status, report.at, report.error);
+                    (record, news)
+                }
+                Some(_) => return Err(not_a_receipt(&key)),
+            };
+            let attributed = sent.is_some_and(|sent| record.attribute(sent));
+            let due = record.take_due_credits();
+            let write =
+                (news || attributed || due.any()).then(|| FeedbackRecord::Receipt(record.clone()));
+            Ok((write, (record, news, due)))
+        })?;
     credit(&key, &record, due, effects);
     let mut record = record;
     if record.campaign_id.is_none() {
@@ -128,6 +136,9 @@ fn credit(key: &str, record: &ReceiptRecord, due: ReceiptCredits, effects: &mut 
     }
     if due.read {
         effects.count(campaign_id, counter::READ, 1);
+    }
+    if due.failed {
+        effects.count(campaign_id, REPORTED_FAILED, 1);
     }
     if due.logged {
         effects.log(Some(campaign_id), key.to_owned());

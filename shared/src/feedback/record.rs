@@ -75,12 +75,15 @@ pub struct ReceiptCredits {
     pub read: bool,
     /// Appended to the campaign's feedback log.
     pub logged: bool,
+    /// Counted in `failed` (the platform reported it undeliverable after accepting it).
+    #[serde(default)]
+    pub failed: bool,
 }
 
 impl ReceiptCredits {
     /// Whether any credit is set.
     pub fn any(self) -> bool {
-        self.delivered || self.read || self.logged
+        self.delivered || self.read || self.logged || self.failed
     }
 }
 
@@ -95,7 +98,7 @@ pub struct ReceiptRecord {
     pub campaign_id: Option<String>,
     /// The recipient, once known.
     pub subscriber: Option<SubscriberId>,
-    /// The state that stands: read beats failed beats delivered beats sent.
+    /// The state that stands: failed beats read beats delivered beats sent.
     pub status: ReceiptStatus,
     /// When the standing state was reported.
     pub at: DateTime<Utc>,
@@ -109,14 +112,15 @@ pub struct ReceiptRecord {
     pub credited: ReceiptCredits,
 }
 
-/// How strongly a state stands: a read beats everything (a message cannot be read and undelivered),
-/// a failure is final otherwise, and delivered beats sent.
+/// How strongly a state stands: what the platform reports as failed is final (a read reported later
+/// does not undo it), a read beats delivered (a message cannot be read and undelivered), and delivered
+/// beats sent.
 fn standing(status: ReceiptStatus) -> u8 {
     match status {
         ReceiptStatus::Sent => 0,
         ReceiptStatus::Delivered => 1,
-        ReceiptStatus::Failed => 2,
-        ReceiptStatus::Read => 3,
+        ReceiptStatus::Read => 2,
+        ReceiptStatus::Failed => 3,
     }
 }
 
@@ -184,22 +188,26 @@ impl ReceiptRecord {
         true
     }
 
-    /// The credits now due (and mark them given): none until the campaign is known; `delivered` once
-    /// delivered or read was seen, `read` once read was seen, and one log entry.
+    /// The credits now due (and mark them given): none until the campaign is known; `failed` once
+    /// failed was seen; `delivered` once delivered or read was seen and `read` once read was seen, unless
+    /// a failure stands by then; and one log entry.
     pub fn take_due_credits(&mut self) -> ReceiptCredits {
         if self.campaign_id.is_none() {
             return ReceiptCredits::default();
         }
+        let failed = self.has_seen(ReceiptStatus::Failed);
         let reached_device =
             self.has_seen(ReceiptStatus::Delivered) || self.has_seen(ReceiptStatus::Read);
         let due = ReceiptCredits {
-            delivered: reached_device && !self.credited.delivered,
-            read: self.has_seen(ReceiptStatus::Read) && !self.credited.read,
+            delivered: reached_device && !failed && !self.credited.delivered,
+            read: self.has_seen(ReceiptStatus::Read) && !failed && !self.credited.read,
             logged: !self.credited.logged,
+            failed: failed && !self.credited.failed,
         };
         self.credited.delivered |= due.delivered;
         self.credited.read |= due.read;
         self.credited.logged |= due.logged;
+        self.credited.failed |= due.failed;
         due
     }
 }
@@ -223,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn read_stands_over_failed_over_delivered_over_sent_in_any_order() {
+    fn failed_stands_over_read_over_delivered_over_sent_in_any_order() {
         let mut record = ReceiptRecord::new(
             Platform::Whatsapp,
             "wamid.1",
@@ -256,9 +264,21 @@ mod tests {
         failed.observe(ReceiptStatus::Delivered, at("2026-01-01T00:00:03Z"), None);
         assert_eq!(failed.status, ReceiptStatus::Failed);
         assert_eq!(failed.error.as_ref(), Some(&error));
-        failed.observe(ReceiptStatus::Read, at("2026-01-01T00:00:04Z"), None);
-        assert_eq!(failed.status, ReceiptStatus::Read);
-        assert_eq!(failed.error, None);
+        // A read reported after the failure is kept in the history and does not undo it.
+        assert!(failed.observe(ReceiptStatus::Read, at("2026-01-01T00:00:04Z"), None));
+        assert_eq!(failed.status, ReceiptStatus::Failed);
+        assert_eq!(failed.error.as_ref(), Some(&error));
+        assert!(failed.attribute(&sent_ref()));
+        assert_eq!(
+            failed.take_due_credits(),
+            ReceiptCredits {
+                delivered: false,
+                read: false,
+                logged: true,
+                failed: true
+            }
+        );
+        assert!(!failed.take_due_credits().any());
     }
 
     #[test]
@@ -293,7 +313,8 @@ mod tests {
             ReceiptCredits {
                 delivered: true,
                 read: true,
-                logged: true
+                logged: true,
+                failed: false
             }
         );
         record.observe(ReceiptStatus::Delivered, at("2026-01-01T00:00:02Z"), None);

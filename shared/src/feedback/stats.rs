@@ -11,6 +11,8 @@ use crate::kv::KvStore;
 
 /// Every reply credited to a campaign (`replied` counts the subscribers who replied).
 pub const REPLIES: &str = "replies";
+/// Messages the platform accepted and later reported failed (a WhatsApp `failed` status).
+pub const REPORTED_FAILED: &str = "reported_failed";
 
 /// What a campaign did and what came back.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,9 +21,9 @@ pub struct CampaignStats {
     pub campaign_id: String,
     /// Recipients selected.
     pub targeted: i64,
-    /// Accepted by the platform.
+    /// Accepted by the platform and not reported failed since.
     pub sent: i64,
-    /// Failed for good.
+    /// Failed for good: refused when sent, or accepted and later reported failed by the platform.
     pub failed: i64,
     /// Recipients who had blocked the bot.
     pub blocked: i64,
@@ -76,11 +78,14 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
     let read = read_counter(counter::READ)?;
     let ratings = read_counter(counter::RATINGS)?;
     let rating_sum = read_counter(counter::RATING_SUM)?;
+    // A message the platform reported failed moves from `sent` to `failed`; the dispatcher may not have
+    // counted it as sent yet when the status comes, so `sent` never shows below zero.
+    let reported_failed = read_counter(REPORTED_FAILED)?;
     Ok(CampaignStats {
         campaign_id: campaign_id.to_owned(),
         targeted: read_counter(counter::TARGETED)?,
-        sent: read_counter(counter::SENT)?,
-        failed: read_counter(counter::FAILED)?,
+        sent: (read_counter(counter::SENT)? - reported_failed).max(0),
+        failed: read_counter(counter::FAILED)? + reported_failed,
         blocked: read_counter(counter::BLOCKED)?,
         skipped: read_counter(counter::SKIPPED)?,
         delivered,

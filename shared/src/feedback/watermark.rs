@@ -51,5 +51,5 @@ pub(crate) fn apply_watermark<S: KvStore + ?Sized>(
         at: report.up_to,
         error: None,
     };
-    apply_status(store, &status, Some(sent), effects)
+    apply_status(store, &status, None, Some(sent), effects)
 }

@@ -7,6 +7,7 @@ mod concurrency;
 mod erasure;
 mod exports;
 mod intake;
+mod quick_replies;
 mod ratings;
 mod receipts;
 mod replies;

@@ -81,11 +81,15 @@ fn invalid_rating_data_is_kept_as_a_button_press() {
     ]);
     assert_eq!(
         report.results,
-        vec![
+        [
             EventOutcome::ButtonPress {
-                campaign_id: Some("spring".into())
-            };
-            2
+                campaign_id: Some("spring".into()),
+                first_reply: true
+            },
+            EventOutcome::ButtonPress {
+                campaign_id: Some("spring".into()),
+                first_reply: false
+            }
         ]
     );
     assert_eq!(world.counter("spring", counter::RATINGS), 0);

@@ -33,7 +33,7 @@ fn receipts_out_of_order_and_repeated_count_each_message_once() {
 }
 
 #[test]
-fn read_without_delivered_counts_as_delivered_and_failed_stands_until_read() {
+fn read_without_delivered_counts_as_delivered_and_a_reported_failure_is_final() {
     let world = World::new();
     world.record_send("spring", &whatsapp_user(), "wamid.1", t0());
     let other = SubscriberId::parse("whatsapp:123456:4915112345679").unwrap();
@@ -64,9 +64,11 @@ fn read_without_delivered_counts_as_delivered_and_failed_stands_until_read() {
         "{:?}",
         report.results
     );
+    // A read reported after the failure neither undoes it nor counts.
+    world.apply(&[receipt("wamid.2", ReceiptStatus::Read)]);
     let stats = world.stats("spring");
-    assert_eq!((stats.delivered, stats.read), (2, 1));
-    assert_eq!(stats.open_rate, Some(0.5));
+    assert_eq!((stats.delivered, stats.read, stats.failed), (1, 1, 1));
+    assert_eq!(stats.open_rate, Some(1.0));
     let rows = world.export_jsonl(Some("spring"));
     assert_eq!(rows[1]["status"], "failed");
     assert_eq!(rows[1]["text"], "131026: Message undeliverable");
@@ -123,7 +125,7 @@ fn receipt_written_between_the_reference_and_crediting_is_still_credited() {
         at: t0(),
         error: None,
     };
-    let outcome = apply_status(world.store(), &report, None, &mut effects).unwrap();
+    let outcome = apply_status(world.store(), &report, None, None, &mut effects).unwrap();
     effects.flush(world.store()).unwrap();
     assert!(
         matches!(

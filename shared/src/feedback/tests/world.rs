@@ -61,6 +61,7 @@ pub fn press(subscriber: &SubscriberId, press_id: &str, data: &str) -> InboundEv
         press_id: press_id.into(),
         data: data.into(),
         at: t0(),
+        in_reply_to: None,
     }
 }
 

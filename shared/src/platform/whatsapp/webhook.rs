@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::event::{InboundEvent, PlatformError, ReceiptStatus};
 use crate::ingress::{Inbound, InboundKind};
 use crate::platform::meta_webhook;
-use crate::subscriber::{Address, Channel, Platform, Profile};
+use crate::subscriber::{Address, Channel, Platform, Profile, SubscriberId};
 
 use super::{WhatsAppConfig, STOP_KEYWORDS};
 
@@ -68,6 +68,14 @@ struct Message {
     interactive: Option<Interactive>,
     #[serde(default)]
     button: Option<TemplateButton>,
+    /// The message this one answers (a template quick reply names our message).
+    #[serde(default)]
+    context: Option<MessageContext>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageContext {
+    id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +182,8 @@ fn message_event(
     }
     .bounded();
     let evidence = format!("message {}", message.id);
+    let at = timestamp(&message.timestamp, now);
+    let answers = message.context.map(|context| context.id);
     let kind = match (
         message.kind.as_str(),
         message.text,
@@ -212,10 +222,14 @@ fn message_event(
             }
         }
         ("button", _, _, Some(button)) => match button.payload.or(button.text) {
-            Some(data) => InboundKind::ButtonPress {
+            // A template quick reply: credited to the campaign whose message it answers.
+            Some(data) => InboundKind::Feedback(InboundEvent::ButtonPress {
+                subscriber: SubscriberId::of(channel, &address),
                 press_id: message.id.clone(),
                 data,
-            },
+                at,
+                in_reply_to: answers,
+            }),
             None => InboundKind::Ignored {
                 reason: "template button without payload".into(),
             },
@@ -230,7 +244,7 @@ fn message_event(
         address: Some(address),
         profile,
         locale: None,
-        at: timestamp(&message.timestamp, now),
+        at,
         kind,
     })
 }
@@ -325,6 +339,23 @@ mod tests {
         .unwrap();
         assert!(
             matches!(&events[0].kind, InboundKind::ButtonPress { data, .. } if data == "callback_data")
+        );
+    }
+
+    #[test]
+    fn a_template_quick_reply_names_the_message_it_answers() {
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&raw("whatsapp/webhook_inbound_text")).unwrap();
+        let message = &mut payload["entry"][0]["changes"][0]["value"]["messages"][0];
+        message["type"] = "button".into();
+        message["button"] = serde_json::json!({"payload": "More offers", "text": "More offers"});
+        message["context"] = serde_json::json!({"from": "15550001111", "id": "wamid.ours"});
+        let events = parse_notification(&config(), payload.to_string().as_bytes(), now()).unwrap();
+        assert!(
+            matches!(&events[0].kind, InboundKind::Feedback(InboundEvent::ButtonPress { data, in_reply_to, .. })
+                if data == "More offers" && in_reply_to.as_deref() == Some("wamid.ours")),
+            "{:?}",
+            events[0].kind
         );
     }
 
