@@ -106,17 +106,7 @@ async fn cost_on_redis() {
         .await;
     app.schedule_now("bench-wa").await;
     app.run_until_completed("bench-wa").await;
-    let wamids: Vec<String> = app
-        .fake
-        .calls("messages")
-        .iter()
-        .filter(|call| call.reply.0 == 200)
-        .filter_map(|call| {
-            call.reply.1["messages"][0]["id"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let wamids = app.fake.whatsapp_message_ids();
     assert_eq!(
         wamids.len(),
         numbers.len(),

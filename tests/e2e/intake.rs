@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use spinpost_tests::app::WHATSAPP_PHONE_NUMBER_ID;
 use spinpost_tests::fixtures::{self, unix_now_secs};
 use spinpost_tests::webhooks::{telegram_text, whatsapp_statuses};
-use spinpost_tests::TestApp;
+use spinpost_tests::{Recorded, TestApp};
 
 /// A WhatsApp campaign sent to `numbers` (imported, so only its approved template goes out); returns
 /// the platform's message id of each send, in the order of `numbers`.
@@ -28,14 +28,11 @@ async fn whatsapp_campaign(app: &TestApp, id: &str, numbers: &[&str]) -> Vec<Str
     numbers
         .iter()
         .map(|n| {
-            let call = calls
+            calls
                 .iter()
-                .find(|c| c.json["to"] == *n && c.reply.0 == 200)
-                .expect("sent");
-            call.reply.1["messages"][0]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+                .filter(|c| c.json["to"] == *n)
+                .find_map(Recorded::whatsapp_message_id)
+                .expect("sent")
         })
         .collect()
 }

@@ -186,18 +186,7 @@ async fn a_notification_of_8000_statuses_is_applied_whole() {
     assert_eq!(progress["counts"]["sent"], 2000, "{progress}");
 
     // Each message sent, delivered and read, and its read repeated: 8,000 statuses in one notification.
-    let ids: Vec<String> = app
-        .fake
-        .calls("messages")
-        .iter()
-        .filter(|call| call.reply.0 == 200)
-        .map(|call| {
-            call.reply.1["messages"][0]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let ids = app.fake.whatsapp_message_ids();
     assert_eq!(ids.len(), 2000);
     let statuses: Vec<(String, &str)> = ["sent", "delivered", "read", "read"]
         .iter()

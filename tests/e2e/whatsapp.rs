@@ -129,11 +129,10 @@ async fn a_whatsapp_campaign_reports_delivery_and_real_open_rates() {
 
     // Receipts: some out of order, one read without a delivered, one repeated, two never come.
     let wamid = |to: &str| -> String {
-        let call = by_recipient[to].iter().find(|c| c.reply.0 == 200).unwrap();
-        call.reply.1["messages"][0]["id"]
-            .as_str()
+        by_recipient[to]
+            .iter()
+            .find_map(|call| call.whatsapp_message_id())
             .unwrap()
-            .to_owned()
     };
     let ids: Vec<String> = in_window
         .iter()

@@ -36,6 +36,16 @@ impl Recorded {
     pub fn api_method(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or_default()
     }
+
+    /// The WhatsApp message id (`wamid`) the fake answered a successful send with.
+    pub fn whatsapp_message_id(&self) -> Option<String> {
+        if self.reply.0 != 200 {
+            return None;
+        }
+        self.reply.1["messages"][0]["id"]
+            .as_str()
+            .map(str::to_owned)
+    }
 }
 
 /// A scripted answer.
@@ -296,6 +306,14 @@ impl FakePlatform {
         self.recorded()
             .into_iter()
             .filter(|r| r.api_method() == api_method)
+            .collect()
+    }
+
+    /// The WhatsApp message ids of every successful send so far, in order.
+    pub fn whatsapp_message_ids(&self) -> Vec<String> {
+        self.calls("messages")
+            .iter()
+            .filter_map(Recorded::whatsapp_message_id)
             .collect()
     }
 
