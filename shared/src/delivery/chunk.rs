@@ -92,6 +92,15 @@ impl Bundle {
 /// Bundle `ready` in order of first appearance: recipients with identical rendered messages share a
 /// bundle of at most `per_request`; with `per_request` 1 each recipient is their own bundle.
 fn bundle(ready: Vec<Ready>, per_request: usize) -> Vec<Bundle> {
+    if per_request <= 1 {
+        // Most platforms: no search for an open bundle (quadratic in the chunk) when none can be.
+        return ready
+            .into_iter()
+            .map(|recipient| Bundle {
+                recipients: vec![recipient],
+            })
+            .collect();
+    }
     let mut bundles: Vec<Bundle> = Vec::new();
     for recipient in ready {
         let open = bundles.iter_mut().find(|b| {
@@ -163,10 +172,10 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Send the queue in waves. A wave is every bundle whose slot has come (at most the channel's
-    /// in-flight limit of requests), started together and awaited together. Its intent is written just before it
-    /// starts, in the same compare-and-swap as the previous wave's outcomes (their message references
-    /// stored first), so only requests about to start can end `outcome_unknown`. Once the channel is
-    /// paused (by an answer or by another tick), the rest stay pending, untouched.
+    /// in-flight limit of requests), started together and awaited together. Its intent is written just
+    /// before it starts, in the same compare-and-swap as the previous wave's outcomes (their message
+    /// references stored first), so only requests about to start can end `outcome_unknown`. Once the
+    /// channel is paused (by an answer or by another tick), the rest stay pending, untouched.
     fn send_in_waves(
         &self,
         campaign: &Campaign,
