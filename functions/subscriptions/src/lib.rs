@@ -4,7 +4,7 @@
 use serde_json::json;
 use spin_adapter::{FeedbackService, Ports, SpinHttp};
 use spinpost::clock::Clock;
-use spinpost::directory::{self, ListFilter, SubscriberPatch};
+use spinpost::directory::{self, ExternalId, ListFilter, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::paging;
@@ -85,6 +85,10 @@ fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
             .transpose()?,
         status: req.query_param("status").map(|s| s.parse()).transpose()?,
         tag: req.query_param("tag").map(|t| Tag::parse(&t)).transpose()?,
+        external_id: req
+            .query_param("external_id")
+            .map(|e| ExternalId::parse(&e))
+            .transpose()?,
     };
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
 pub use crate::subscriber::ExternalId;
-use crate::subscriber::SubscriberId;
+use crate::subscriber::{Subscriber, SubscriberId};
 
 /// The most subscribers one external id may have (one per channel is the usual case).
 pub const MAX_SUBSCRIBERS_PER_EXTERNAL_ID: usize = 100;
@@ -41,17 +41,32 @@ pub fn subscribers_of<S: KvStore + ?Sized>(
     store: &S,
     external_id: &ExternalId,
 ) -> Result<Vec<SubscriberId>> {
+    Ok(records_of(store, external_id)?
+        .into_iter()
+        .map(|subscriber| subscriber.id)
+        .collect())
+}
+
+/// The records of [`subscribers_of`].
+///
+/// # Errors
+/// Store failures.
+pub fn records_of<S: KvStore + ?Sized>(
+    store: &S,
+    external_id: &ExternalId,
+) -> Result<Vec<Subscriber>> {
     let listing: Listing = kv::get_json(store, &index_key(external_id))?.unwrap_or_default();
     if listing.subscribers.is_empty() {
         return Ok(Vec::new());
     }
     let record_keys: Vec<String> = listing.subscribers.iter().map(keys::subscriber).collect();
     let records: Vec<Option<StoredSubscriber>> = kv::get_many_json(store, &record_keys)?;
+    // An entry whose record no longer carries the id is one an interrupted change left behind.
     Ok(records
         .into_iter()
         .flatten()
-        .filter(|stored| stored.subscriber.external_id.as_ref() == Some(external_id))
-        .map(|stored| stored.subscriber.id)
+        .map(|stored| stored.subscriber)
+        .filter(|subscriber| subscriber.external_id.as_ref() == Some(external_id))
         .collect())
 }
 
@@ -140,7 +155,7 @@ where
 mod tests {
     use super::*;
     use crate::directory::fixtures::{id, line, now};
-    use crate::directory::{erase, get, import, patch, SubscriberPatch};
+    use crate::directory::{erase, get, import, list, patch, ListFilter, SubscriberPatch};
     use crate::kv::MemoryStore;
 
     fn customer(s: &str) -> ExternalId {
@@ -253,6 +268,14 @@ mod tests {
             .map(String::from)
             .collect();
         assert_eq!(ids, ["telegram:shop:1", "whatsapp:15550001:15550002"]);
+        let on_whatsapp = ListFilter {
+            external_id: Some(customer("cus_9")),
+            channel: Some(crate::subscriber::Channel::parse("whatsapp:15550001").unwrap()),
+            ..ListFilter::default()
+        };
+        let listed = list(&store, &on_whatsapp, 0, 1).unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].external_id, Some(customer("cus_9")));
         // A re-import moves a subscriber to another customer; one without the field keeps it.
         import(&store, &line_on("telegram:shop", "1", "other"), now()).unwrap();
         import(&store, &line("3", ""), now()).unwrap();

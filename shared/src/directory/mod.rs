@@ -15,7 +15,7 @@ mod suppression;
 mod touch;
 
 pub use erase::{erase, suppress};
-pub use external_id::{subscribers_of, ExternalId, MAX_SUBSCRIBERS_PER_EXTERNAL_ID};
+pub use external_id::{records_of, subscribers_of, ExternalId, MAX_SUBSCRIBERS_PER_EXTERNAL_ID};
 pub use import::{
     import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
 };
