@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::{Channel, ExternalId};
-pub use token::{LinkKey, TOKEN_CHARS};
+pub use token::{is_code, LinkKey, TOKEN_CHARS};
 
 /// How long a link links when the request does not say: a week.
 pub const DEFAULT_LINK_TTL_SECONDS: i64 = 7 * 24 * 60 * 60;

@@ -94,9 +94,14 @@ pub fn sign(
     (signed, token)
 }
 
+/// Whether `text` has a token's shape (a platform uses it to tell a link's code in a message).
+pub fn is_code(text: &str) -> bool {
+    text.len() == TOKEN_CHARS && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Read a token's parts; `None` when it is not a token at all (e.g. an ordinary deep-link payload).
 pub fn read(token: &str) -> Option<Presented> {
-    if token.len() != TOKEN_CHARS {
+    if !is_code(token) {
         return None;
     }
     let bytes = hex::decode(token).ok()?;
