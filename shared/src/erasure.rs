@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::delivery::caps;
 use crate::directory;
 use crate::error::Result;
 use crate::feedback;
@@ -11,7 +12,7 @@ use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 /// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
-/// ratings are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
+/// ratings and their send history (the frequency caps' record of when they were messaged) are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
 /// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
 /// the subscriber id, as the record that each message was sent exactly once.
 ///
@@ -28,6 +29,7 @@ pub fn erase_subscriber<S: KvStore + ?Sized>(
 ) -> Result<()> {
     directory::suppress(store, id, now)?;
     feedback::erase_subscriber_feedback(store, id)?;
+    caps::erase_send_history(store, id)?;
     directory::erase(store, id, now)
 }
 
@@ -75,7 +77,10 @@ mod tests {
         let store = MemoryStore::new();
         directory::import(&store, IMPORT_LINE, now()).unwrap();
         record_reply(&store, &person(), "Call me on +49 151 000");
-        assert!(!keys_naming(&store, &person()).is_empty());
+        let caps = caps::FrequencyCaps::parse("promotional:1/7d").unwrap();
+        let send = caps::PastSend::campaign("spring", now());
+        caps::reserve(&store, &caps, &person(), &send, chrono_tz::Tz::UTC, None).unwrap();
+        assert!(store.exists(&crate::keys::send_history(&person())).unwrap());
 
         erase_subscriber(&store, &person(), now()).unwrap();
 

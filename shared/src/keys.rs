@@ -129,6 +129,11 @@ pub fn subscriber_feedback_log(subscriber: &SubscriberId) -> String {
     format!("feedback-of:{subscriber}")
 }
 
+/// A person's recent sends, which the frequency caps are judged on (see `delivery::caps`).
+pub fn send_history(subscriber: &SubscriberId) -> String {
+    format!("sent-to:{subscriber}")
+}
+
 /// The fixed key the health check reads (it is never written).
 pub fn health_probe() -> String {
     "health:probe".to_owned()

@@ -234,7 +234,11 @@ pub fn encode<R: Serialize>(record: &R) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
 }
 
-fn decode<R: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<R, Error> {
+/// Decode the JSON record read at `key` (for callers that read several kinds of record in one batch).
+///
+/// # Errors
+/// An internal error when the record does not decode; the details go to the component log only.
+pub fn decode<R: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<R, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         // The details are for the operator's log; the caller learns only that a record is unreadable.
         eprintln!("spinpost: record '{key}' does not decode: {e}");

@@ -15,7 +15,7 @@ use spinpost::campaign::{
 };
 use spinpost::clock::Clock;
 use spinpost::deletion;
-use spinpost::delivery::{self, MessageRenderer, PolicyChain, SenderConfig};
+use spinpost::delivery::{self, FrequencyCaps, MessageRenderer, PolicyChain, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
 use spinpost::paging;
@@ -187,6 +187,8 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
         started_at,
         budget_ms,
     );
+    // Caps written wrongly stop the tick with what to fix, rather than sending uncapped.
+    config.frequency_caps = FrequencyCaps::parse(&spin_adapter::variable("frequency_caps"))?;
     let platforms = Platforms::from_variables(spin_adapter::variable);
     for platform in Platform::ALL {
         config

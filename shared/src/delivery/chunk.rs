@@ -8,6 +8,7 @@
 //! rendered messages are identical: one send slot, one request in flight, one outcome per recipient.
 
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 
 use crate::campaign::Campaign;
 use crate::directory::StoredSubscriber;
@@ -27,6 +28,10 @@ use super::policy::{Candidate, Verdict};
 use super::report::BatchReport;
 use super::sender::Sender;
 use super::Outgoing;
+
+mod capping;
+
+use capping::HistoryReading;
 
 /// How old a consent reading may be when its message goes out; an older one is read again (the send
 /// slot can be far off when the channel is paused or its queue is long).
@@ -68,6 +73,10 @@ struct Ready {
     index: usize,
     address: Address,
     outgoing: Outgoing,
+    /// The zone of their calendar days (for the frequency caps).
+    zone: Tz,
+    /// Their send history as read with their record; `None` when no frequency cap is configured.
+    history: Option<HistoryReading>,
 }
 
 /// A chunk after the policy chain: the entries decided without sending, and the recipients to send.
@@ -216,6 +225,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                     wave.push(Bundle { recipients: still });
                 }
             }
+            let wave = self.reserve_sends(campaign, batch, wave, now, &mut unwritten)?;
             // Intent: every recipient of the wave is in flight before its first request starts.
             unwritten.extend(wave.iter().flat_map(|b| &b.recipients).map(|r| {
                 let mut entry = batch.entries[r.index].clone();
@@ -307,6 +317,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         for (recipient, answer) in wave.iter().flat_map(|b| &b.recipients).zip(answers) {
             let entry = &batch.entries[recipient.index];
             let applied = apply_outcome(entry, answer, &policy, attempt);
+            self.release_unsent(campaign, &entry.subscriber, &applied.entry.outcome)?;
             paused |= applied.effects.pause_channel_until.is_some();
             if applied.effects.retried {
                 report.retried += 1;
@@ -333,15 +344,15 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         chunk: &[usize],
         now: DateTime<Utc>,
     ) -> Result<Plans> {
-        let record_keys: Vec<String> = chunk
+        let subscribers: Vec<&SubscriberId> = chunk
             .iter()
-            .map(|&i| keys::subscriber(&batch.entries[i].subscriber))
+            .map(|&i| &batch.entries[i].subscriber)
             .collect();
-        let records: Vec<Option<StoredSubscriber>> = kv::get_many_json(self.store, &record_keys)?;
+        let (records, histories) = self.read_recipients(&subscribers)?;
         let mut decided = Vec::new();
         let mut ready = Vec::new();
-        for (&index, record) in chunk.iter().zip(records) {
-            match self.plan(campaign, index, record.map(|r| r.subscriber), now) {
+        for ((&index, record), history) in chunk.iter().zip(records).zip(histories) {
+            match self.plan(campaign, index, record.map(|r| r.subscriber), history, now) {
                 Ok(recipient) => ready.push(recipient),
                 Err(decision) => decided.push((index, decision.apply(&batch.entries[index], now))),
             }
@@ -349,12 +360,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         Ok(Plans { decided, ready })
     }
 
-    /// Run the policy chain for one recipient; render their message when it lets them through.
+    /// Run the policy chain for one recipient, then the frequency caps on their send history as read;
+    /// render their message when both let them through.
     fn plan(
         &self,
         campaign: &Campaign,
         index: usize,
         subscriber: Option<Subscriber>,
+        history: Option<HistoryReading>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Ready, Decision> {
         let render = |subscriber: &Subscriber| {
@@ -377,6 +390,10 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             }
             Verdict::Defer { until } => return Err(Decision::Defer(until)),
         }
+        let zone = capping::zone_of(campaign, subscriber.as_ref());
+        if let Some(reason) = self.cap_refusal(campaign, history.as_ref(), zone, now) {
+            return Err(Decision::Final(DeliveryState::Skipped { reason }));
+        }
         let (Some(message), Some(subscriber)) = (candidate.into_message(), subscriber) else {
             // A chain without the erased-record rule still cannot send to nobody.
             return Err(Decision::Final(DeliveryState::Skipped {
@@ -388,6 +405,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 index,
                 address: subscriber.address,
                 outgoing,
+                zone,
+                history,
             }),
             Err(e) => Err(Decision::Final(DeliveryState::Failed {
                 code: e.code().to_owned(),
@@ -420,7 +439,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         let record: Option<StoredSubscriber> =
             kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
-        Ok(self.plan(campaign, recipient.index, record.map(|r| r.subscriber), now))
+        let subscriber = record.map(|r| r.subscriber);
+        Ok(self.plan(
+            campaign,
+            recipient.index,
+            subscriber,
+            recipient.history,
+            now,
+        ))
     }
 
     /// Do what an answer asks besides the entry: pause the channel, block the subscriber, keep the
@@ -513,6 +539,8 @@ mod tests {
                 message: serde_json::from_value(serde_json::json!({ "text": text })).unwrap(),
                 last_inbound_at: None,
             },
+            zone: Tz::UTC,
+            history: None,
         }
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::subscriber::Platform;
 
+use super::caps::FrequencyCaps;
 use super::outcome::RetryPolicy;
 use super::policy::PolicyChain;
 
@@ -52,11 +53,14 @@ pub struct SenderConfig {
     pub rotation: usize,
     /// The checks that decide whether and when each recipient is sent, in order.
     pub policies: PolicyChain,
+    /// The workspace's frequency caps, judged after the policies (a recipient they pass reserves a
+    /// send); none by default.
+    pub frequency_caps: FrequencyCaps,
 }
 
 impl SenderConfig {
     /// Defaults: the platforms' default rates, batches of 100 written every 10 sends, 5 attempts, the
-    /// standard policy chain.
+    /// standard policy chain, no frequency caps.
     pub fn new(owner: impl Into<String>, deadline: DateTime<Utc>) -> Self {
         SenderConfig {
             owner: owner.into(),
@@ -73,6 +77,7 @@ impl SenderConfig {
             max_rate_limited: 10,
             rotation: 0,
             policies: PolicyChain::standard(),
+            frequency_caps: FrequencyCaps::none(),
         }
     }
 

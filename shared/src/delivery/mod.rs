@@ -9,8 +9,9 @@
 //! 2. **Intent**: before a few recipients are sent, their entries are marked in flight in the batch
 //!    record, in one compare-and-swap that also renews the lease.
 //! 3. **Send**: the [`policy`] chain judges each recipient on the record as it is now (and again when
-//!    that reading grew old), the message is rendered and sent in send slots reserved from the
-//!    channel's shared pacing record ([`pacing`]).
+//!    that reading grew old), then the frequency caps on their send history ([`caps`]; each send is
+//!    reserved there by compare-and-swap just before the intent), the message is rendered and sent in
+//!    send slots reserved from the channel's shared pacing record ([`pacing`]).
 //! 4. **Outcome**: each answer is applied to its entry by [`outcome::apply_outcome`]; the entries are
 //!    written back in one compare-and-swap after the [`crate::event::SentMessageRef`]s in one
 //!    `set_many`.
@@ -23,6 +24,7 @@
 //! the batch over closes them as failed `outcome_unknown` and never sends them again (see
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
+pub mod caps;
 mod chunk;
 pub mod claim;
 mod config;
@@ -46,6 +48,7 @@ use crate::error::Result;
 use crate::message::RenderedMessage;
 use crate::subscriber::Subscriber;
 
+pub use caps::{FrequencyCaps, MessageKind};
 pub use config::{default_rate, SenderConfig, MAX_BUDGET_MS};
 pub use ledger::{
     CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,

@@ -2,8 +2,9 @@
 //!
 //! The sender asks the chain about every recipient before reserving a send slot, and again when its
 //! consent reading has grown old. The first rule that does not answer [`Verdict::Send`] decides. A new
-//! rule (quiet hours, a frequency cap, an A/B arm) is one more [`SendPolicy`] added to
-//! [`crate::delivery::SenderConfig::policies`]; the sender does not change.
+//! rule (quiet hours, an A/B arm) is one more [`SendPolicy`] added to
+//! [`crate::delivery::SenderConfig::policies`]; the sender does not change. The frequency caps are not a
+//! rule of the chain: passing them reserves a send, so they are judged after it ([`crate::delivery::caps`]).
 
 mod channel;
 mod recipient;

@@ -1,5 +1,7 @@
 //! A store whose tick "dies": every write goes through one fault decision, then to a [`MemoryStore`].
+//! It also counts its round trips by operation, so a test can tell what a feature costs in store calls.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -27,6 +29,7 @@ pub struct CrashStore {
     inner: MemoryStore,
     trigger: Mutex<Option<Trigger>>,
     dead: AtomicBool,
+    round_trips: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl CrashStore {
@@ -44,6 +47,20 @@ impl CrashStore {
     pub fn recover(&self) {
         self.trigger.lock().unwrap().take();
         self.dead.store(false, Ordering::SeqCst);
+    }
+
+    /// The calls made so far, by operation (`get`, `get_many`, `cas`, ...).
+    pub fn round_trips(&self) -> BTreeMap<&'static str, usize> {
+        self.round_trips.lock().unwrap().clone()
+    }
+
+    fn count(&self, operation: &'static str) {
+        *self
+            .round_trips
+            .lock()
+            .unwrap()
+            .entry(operation)
+            .or_default() += 1;
     }
 
     pub fn crashed(&self) -> bool {
@@ -66,34 +83,43 @@ impl CrashStore {
 
 impl KvStore for CrashStore {
     fn get(&self, key: &str) -> Reply<Option<Vec<u8>>> {
+        self.count("get");
         self.inner.get(key)
     }
     fn exists(&self, key: &str) -> Reply<bool> {
+        self.count("exists");
         self.inner.exists(key)
     }
     fn get_keys(&self) -> Reply<Vec<String>> {
+        self.count("get_keys");
         self.inner.get_keys()
     }
     fn get_many(&self, keys: &[String]) -> Reply<Vec<(String, Option<Vec<u8>>)>> {
+        self.count("get_many");
         self.inner.get_many(keys)
     }
     fn set(&self, key: &str, value: &[u8]) -> Reply<()> {
+        self.count("set");
         self.admit(Write::Set, key, value)?;
         self.inner.set(key, value)
     }
     fn delete(&self, key: &str) -> Reply<()> {
+        self.count("delete");
         self.admit(Write::Other, key, &[])?;
         self.inner.delete(key)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Reply<()> {
+        self.count("set_many");
         self.admit(Write::Other, "", &[])?;
         self.inner.set_many(entries)
     }
     fn delete_many(&self, keys: &[String]) -> Reply<()> {
+        self.count("delete_many");
         self.admit(Write::Other, "", &[])?;
         self.inner.delete_many(keys)
     }
     fn increment(&self, key: &str, delta: i64) -> Reply<i64> {
+        self.count("increment");
         // Reading a counter (`delta` 0) is not a write.
         if delta != 0 {
             self.admit(Write::Increment, key, &[])?;
@@ -101,9 +127,11 @@ impl KvStore for CrashStore {
         self.inner.increment(key, delta)
     }
     fn cas_slot(&self, key: &str) -> Reply<Box<dyn CasSlot + '_>> {
+        self.count("cas_slot");
         self.inner.cas_slot(key)
     }
     fn compare_and_swap(&self, key: &str, old: Option<&[u8]>, new: &[u8]) -> Reply<CasOutcome> {
+        self.count("cas");
         self.admit(Write::Cas, key, new)?;
         self.inner.compare_and_swap(key, old, new)
     }

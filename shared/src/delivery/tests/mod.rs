@@ -16,6 +16,7 @@ mod deletion;
 mod editing;
 mod exactly_once;
 mod failures;
+mod frequency_caps;
 mod pacing;
 mod progress;
 mod references;

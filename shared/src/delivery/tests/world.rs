@@ -14,10 +14,11 @@ use super::fake_messenger::{Call, FakeMessenger};
 use super::fake_renderer::FakeRenderer;
 use crate::campaign::{self, CampaignState, NewCampaign, ScheduleRequest, TemplateVersions};
 use crate::clock::{Clock, ManualClock};
+use crate::delivery::caps::SendHistory;
 use crate::delivery::pacing::{self, PaceState};
 use crate::delivery::{
     claim, progress, run_tick, send_next_batch, DeliveryBatch, DeliveryEntry, DeliveryState,
-    Outgoing, Progress, SenderConfig, Step, TickReport,
+    FrequencyCaps, Outgoing, Progress, SenderConfig, Step, TickReport,
 };
 use crate::directory;
 use crate::keys;
@@ -25,7 +26,7 @@ use crate::kv::{self, KvStore};
 use crate::messenger::{Messenger, SendOutcome};
 use crate::subscriber::{
     Address, AttributeName, Channel, ConsentAction, ConsentEvent, Platform, Subscriber,
-    SubscriberId, Tag,
+    SubscriberId, Tag, TimeZone,
 };
 
 /// Something a test runs in the middle of a tick: at the n-th send, or during a long wait.
@@ -81,6 +82,7 @@ pub struct World<'h> {
     rate_per_second: Option<u32>,
     batch_size: Option<usize>,
     round_trip: Duration,
+    frequency_caps: FrequencyCaps,
     ticks: AtomicUsize,
 }
 
@@ -95,6 +97,7 @@ impl<'h> World<'h> {
             rate_per_second: None,
             batch_size: None,
             round_trip: Duration::zero(),
+            frequency_caps: FrequencyCaps::none(),
             ticks: AtomicUsize::new(0),
         }
     }
@@ -126,6 +129,12 @@ impl<'h> World<'h> {
         self
     }
 
+    /// Ticks keep the frequency caps `caps` (as the `frequency_caps` variable writes them).
+    pub fn capped_at(mut self, caps: &str) -> Self {
+        self.frequency_caps = FrequencyCaps::parse(caps).expect("valid caps");
+        self
+    }
+
     /// The one place a tick's settings are made.
     fn config(&self, owner: &str, budget: Duration) -> SenderConfig {
         let mut config = SenderConfig::new(owner, self.clock.now() + budget);
@@ -135,6 +144,7 @@ impl<'h> World<'h> {
         if let Some(size) = self.batch_size {
             config.batch_size = size;
         }
+        config.frequency_caps = self.frequency_caps.clone();
         config
     }
 
@@ -180,6 +190,13 @@ impl<'h> World<'h> {
                 source: "api".into(),
                 evidence: format!("{at}"),
             });
+        });
+    }
+
+    /// Chat `chat` lives in time zone `zone`.
+    pub fn set_timezone(&self, chat: u32, zone: &str) {
+        self.touch(chat, start(), false, |s| {
+            s.timezone = Some(TimeZone::parse(zone).expect("a valid zone"));
         });
     }
 
@@ -428,6 +445,13 @@ impl<'h> World<'h> {
 
     pub fn progress(&self, id: &str) -> Progress {
         progress(&self.store, id, self.now()).expect("the progress reads")
+    }
+
+    /// Chat `chat`'s send history, as the frequency caps see it.
+    pub fn history_of(&self, chat: u32) -> SendHistory {
+        kv::get_json(&self.store, &keys::send_history(&subscriber_id(chat)))
+            .expect("the history reads")
+            .unwrap_or_default()
     }
 
     /// The shop channel's pacing record.
