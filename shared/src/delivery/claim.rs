@@ -76,6 +76,9 @@ pub fn walk_audience<S: KvStore + ?Sized>(
     })
 }
 
+/// A subscriber index position and the record it names (see [`read_index_page`]).
+pub type IndexedRecord = (u64, Option<Subscriber>);
+
 /// The page of the subscriber index holding `position`, from there: each entry's position with its
 /// record — `None` when the record is gone, or when the entry is a duplicate left by two concurrent
 /// first sightings (the record names another position), so no one is read twice — and where the next
@@ -86,7 +89,7 @@ pub fn walk_audience<S: KvStore + ?Sized>(
 pub fn read_index_page<S: KvStore + ?Sized>(
     store: &S,
     position: u64,
-) -> Result<(Vec<(u64, Option<Subscriber>)>, u64)> {
+) -> Result<(Vec<IndexedRecord>, u64)> {
     let (entries, next_page) = Index::SUBSCRIBERS.read_from(store, position)?;
     // Index entries are subscriber ids as written by the directory; one that does not parse is skipped.
     let ids: Vec<Option<SubscriberId>> = entries
