@@ -52,7 +52,12 @@ fn seed(store: &MemoryStore, count: u32, now: DateTime<Utc>) {
                 ),
                 (
                     "birthday",
-                    format!("19{:02}-{:02}-{:02}", 50 + i % 50, 1 + i % 12, 1 + (i / 12) % 28),
+                    format!(
+                        "19{:02}-{:02}-{:02}",
+                        50 + i % 50,
+                        1 + i % 12,
+                        1 + (i / 12) % 28
+                    ),
                 ),
                 ("city", "Berlin".to_owned()),
             ];

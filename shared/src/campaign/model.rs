@@ -515,13 +515,18 @@ mod tests {
         assert!(selects(&Audience::default(), &shop, &subscriber(&[], None)));
     }
 
-    fn consent(subscriber: &mut Subscriber, action: ConsentAction, at: DateTime<Utc>) {
-        subscriber.record_consent(ConsentEvent {
-            action,
-            at,
-            source: "api".into(),
-            evidence: at.to_rfc3339(),
-        });
+    /// A subscriber who opted in at [`now`] and then changed their consent as `changes` say.
+    fn with_consent(changes: &[(ConsentAction, DateTime<Utc>)]) -> Subscriber {
+        let mut s = subscriber(&[], None);
+        for &(action, at) in changes {
+            s.record_consent(ConsentEvent {
+                action,
+                at,
+                source: "api".into(),
+                evidence: at.to_rfc3339(),
+            });
+        }
+        s
     }
 
     #[test]
@@ -552,39 +557,27 @@ mod tests {
         assert_eq!(campaign.audience_frozen_at(minutes(500)), minutes(61));
         let recipients = campaign.recipients_at(minutes(61));
 
-        let mut withdrew_later = subscriber(&[], None);
-        consent(
-            &mut withdrew_later,
-            ConsentAction::Unsubscribed,
-            minutes(65),
-        );
+        let withdrew_later = with_consent(&[(ConsentAction::Unsubscribed, minutes(65))]);
         assert!(
             recipients.includes(&withdrew_later),
             "skipped at send time, in the ledger"
         );
-        let mut withdrew_before_the_start = subscriber(&[], None);
-        consent(
-            &mut withdrew_before_the_start,
-            ConsentAction::Unsubscribed,
-            minutes(30),
-        );
+        let withdrew_before_the_start = with_consent(&[(ConsentAction::Unsubscribed, minutes(30))]);
         assert!(
             recipients.includes(&withdrew_before_the_start),
             "subscribed when scheduled: skipped at send time, in the ledger"
         );
-        let mut withdrew_before = subscriber(&[], None);
-        withdrew_before.consent[0].at = now() - chrono::Duration::minutes(20);
-        consent(
-            &mut withdrew_before,
-            ConsentAction::Unsubscribed,
-            now() - chrono::Duration::minutes(10),
-        );
+        let mut withdrew_before = with_consent(&[(ConsentAction::Unsubscribed, minutes(-10))]);
+        withdrew_before.consent[0].at = minutes(-20);
         assert!(
             !recipients.includes(&withdrew_before),
             "unsubscribed when scheduled and started"
         );
-        let mut came_back_later = withdrew_before.clone();
-        consent(&mut came_back_later, ConsentAction::Subscribed, minutes(70));
+        let mut came_back_later = with_consent(&[
+            (ConsentAction::Unsubscribed, minutes(-10)),
+            (ConsentAction::Subscribed, minutes(70)),
+        ]);
+        came_back_later.consent[0].at = minutes(-20);
         assert!(came_back_later.may_receive());
         assert!(
             !recipients.includes(&came_back_later),

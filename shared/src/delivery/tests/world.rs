@@ -402,6 +402,11 @@ impl<'h> World<'h> {
             .collect()
     }
 
+    /// The recipients of campaign `id`, in ledger order.
+    pub fn recipients(&self, id: &str) -> Vec<SubscriberId> {
+        self.ledger(id).into_iter().map(|e| e.subscriber).collect()
+    }
+
     /// How many ledger entries of campaign `id` are final.
     pub fn final_entries(&self, id: &str) -> usize {
         self.ledger(id)
