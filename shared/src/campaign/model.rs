@@ -137,8 +137,8 @@ pub struct Schedule {
     /// The local wall-clock time as given, when it was given that way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_time: Option<NaiveDateTime>,
-    /// When the schedule was set: the audience is those subscribed at this moment (and still subscribed
-    /// when their message goes out).
+    /// When the schedule was set: those subscribed at this moment or when sending starts are recipients
+    /// (see [`Recipients`]); a withdrawal since is recorded as a skip when their message is due.
     pub scheduled_at: DateTime<Utc>,
 }
 
