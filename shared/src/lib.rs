@@ -24,6 +24,7 @@ mod newtype;
 pub mod paging;
 pub mod platform;
 pub mod secret;
+pub mod segment;
 pub mod subscriber;
 pub mod template;
 pub mod web;

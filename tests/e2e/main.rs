@@ -11,6 +11,7 @@ mod intake;
 mod limits;
 mod messenger;
 mod meta_webhooks;
+mod segments;
 mod telegram;
 mod viber;
 mod whatsapp;

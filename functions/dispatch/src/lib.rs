@@ -67,6 +67,8 @@ pub fn routes() -> Router<Context> {
                 .post("/api/v1/campaigns/:id/resume", resume_campaign)
                 .post("/api/v1/campaigns/:id/cancel", cancel_campaign)
                 .get("/api/v1/campaigns/:id/progress", campaign_progress)
+                .get("/api/v1/campaigns/:id/estimate", estimate_campaign)
+                .post("/api/v1/campaigns/:id/estimate", estimate_campaign)
                 .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries),
         )
 }
@@ -197,7 +199,7 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
     }
     // A platform configured wrongly stops the tick rather than failing each of its recipients.
     platforms.check()?;
-    config.policies = PolicyChain::sending_on(platforms.configured_channels());
+    config.policies = delivery_policies(&platforms);
     let messenger = platforms.connect(&SpinHttp, clock);
     let renderer = TemplateRenderer::new(&ctx.ports.store);
     let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;
@@ -209,6 +211,46 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
         "budget_ms": budget_ms.min(delivery::MAX_BUDGET_MS),
         "report": report,
     })))
+}
+
+/// The rules every recipient passes before being sent, for the tick and for estimates alike.
+fn delivery_policies(platforms: &Platforms) -> PolicyChain {
+    PolicyChain::sending_on(platforms.configured_channels())
+}
+
+/// `GET|POST /api/v1/campaigns/:id/estimate`: what the campaign would do at its send time, or (with a
+/// schedule body, before it starts) at that send time; the template is its pinned version, else the
+/// latest.
+fn estimate_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let store = &ctx.ports.store;
+    let now = ctx.ports.clock.now();
+    let mut campaign = campaign::get(store, params.get("id"))?;
+    let templates = StoredTemplates { store };
+    if !req.body.is_empty() {
+        let request: ScheduleRequest = req.json()?;
+        if campaign.started_at.is_none() {
+            campaign.schedule = Some(request.resolve(now)?);
+        }
+        if let Some(version) = request.template_version {
+            campaign.template_version =
+                Some(templates.resolve(&campaign.template_id, Some(version))?);
+        }
+    }
+    if campaign.template_version.is_none() {
+        // Without a template to render, the rules that need the message let everyone through.
+        campaign.template_version = templates.resolve(&campaign.template_id, None).ok();
+    }
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    let rate = platforms.rate_per_second(campaign.channel.platform())?;
+    let estimate = delivery::estimate(
+        store,
+        &campaign,
+        now,
+        &delivery_policies(&platforms),
+        &TemplateRenderer::new(store),
+        rate,
+    )?;
+    Ok(web::Response::ok(&estimate))
 }
 
 /// A lease owner id unique to this tick: the time plus randomness from the host (WASI random).

@@ -4,7 +4,7 @@
 use serde_json::json;
 use spin_adapter::{FeedbackService, Ports, SpinHttp};
 use spinpost::clock::Clock;
-use spinpost::directory::{self, ExternalId, ListFilter, SubscriberPatch};
+use spinpost::directory::{self, ExternalId, ListFilter, SearchRequest, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
 use spinpost::link::{self, LinkKey, LinkRequest};
@@ -34,6 +34,7 @@ pub fn routes() -> Router<Context> {
         .group(
             Group::bearer(Ports::admin_token)
                 .get("/api/v1/subscribers", list_subscribers)
+                .post("/api/v1/subscribers/search", search_subscribers)
                 .within(MAX_BODY_LIMIT)
                 .post("/api/v1/subscribers/import", import_subscribers)
                 .within(web::DEFAULT_BODY_LIMIT)
@@ -116,11 +117,27 @@ fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
             .query_param("external_id")
             .map(|e| ExternalId::parse(&e))
             .transpose()?,
+        ..ListFilter::default()
     };
+    list_page(ctx, req, &filter)
+}
+
+/// `POST /api/v1/subscribers/search`: the audience filter language over subscribers, a page at a time.
+fn search_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let search: SearchRequest = req.json()?;
+    list_page(ctx, req, &search.into_filter()?)
+}
+
+/// The page of `filter` the query's `cursor` and `limit` ask for.
+fn list_page(ctx: &Context, req: &web::Request, filter: &ListFilter) -> Result<web::Response> {
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;
     Ok(web::Response::ok(&directory::list(
-        &ctx.store, &filter, cursor, limit,
+        &ctx.store,
+        filter,
+        ctx.clock.now(),
+        cursor,
+        limit,
     )?))
 }
 

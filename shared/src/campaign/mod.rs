@@ -13,9 +13,9 @@ mod service;
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
 pub use model::{
-    Audience, Campaign, CampaignId, CampaignState, NewCampaign, Schedule, MAX_AUDIENCE_ATTRIBUTES,
-    MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS, MAX_VARIABLES,
-    MAX_VARIABLE_VALUE_CHARS,
+    Audience, Campaign, CampaignId, CampaignState, NewCampaign, Recipients, Schedule,
+    MAX_AUDIENCE_ATTRIBUTES, MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS,
+    MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
 };
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{

@@ -1,6 +1,6 @@
 //! The campaign record, its validated parts (id, audience, variables) and the create request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::newtype::{check_slug_id, validated_string};
+use crate::segment::{Segment, Selector};
 use crate::subscriber::is_slug;
-use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, Tag, TimeZone};
+use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, TimeZone};
 
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 40;
@@ -20,9 +21,9 @@ pub const MAX_VARIABLES: usize = 50;
 /// The longest variable value, in characters.
 pub const MAX_VARIABLE_VALUE_CHARS: usize = 1024;
 /// The most tags in each of an audience's `all_tags` and `any_tags`.
-pub const MAX_AUDIENCE_TAGS: usize = 20;
+pub const MAX_AUDIENCE_TAGS: usize = crate::segment::MAX_SEGMENT_TAGS;
 /// The most attribute conditions in an audience.
-pub const MAX_AUDIENCE_ATTRIBUTES: usize = 20;
+pub const MAX_AUDIENCE_ATTRIBUTES: usize = crate::segment::MAX_SEGMENT_ATTRIBUTES;
 /// The longest template id.
 const MAX_TEMPLATE_ID_CHARS: usize = 64;
 
@@ -121,58 +122,9 @@ impl fmt::Display for CampaignState {
     }
 }
 
-/// Who a campaign goes to, besides its channel: subscribers carrying every tag of `all_tags`, at least
-/// one of `any_tags` (when given), and exactly the given attribute values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Audience {
-    /// Tags a recipient must all carry.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub all_tags: BTreeSet<Tag>,
-    /// Tags of which a recipient must carry at least one (ignored when empty).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub any_tags: BTreeSet<Tag>,
-    /// Attribute values a recipient must have, compared exactly.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attributes: BTreeMap<AttributeName, String>,
-}
-
-impl Audience {
-    /// Check the sizes.
-    ///
-    /// # Errors
-    /// 400 `invalid_audience` naming the limit.
-    pub fn validate(&self) -> Result<()> {
-        if self.all_tags.len() > MAX_AUDIENCE_TAGS || self.any_tags.len() > MAX_AUDIENCE_TAGS {
-            return Err(Error::invalid(
-                "invalid_audience",
-                format!("all_tags and any_tags hold at most {MAX_AUDIENCE_TAGS} tags each"),
-            ));
-        }
-        if self.attributes.len() > MAX_AUDIENCE_ATTRIBUTES {
-            return Err(Error::invalid(
-                "invalid_audience",
-                format!("audience.attributes holds at most {MAX_AUDIENCE_ATTRIBUTES} conditions"),
-            ));
-        }
-        for (name, value) in &self.attributes {
-            crate::subscriber::check_attribute_value(name, value)?;
-        }
-        Ok(())
-    }
-
-    /// Whether `subscriber` on `channel` belongs to this audience (consent is judged separately).
-    pub fn matches(&self, channel: &Channel, subscriber: &Subscriber) -> bool {
-        &subscriber.channel == channel
-            && self.all_tags.iter().all(|t| subscriber.tags.contains(t))
-            && (self.any_tags.is_empty()
-                || self.any_tags.iter().any(|t| subscriber.tags.contains(t)))
-            && self
-                .attributes
-                .iter()
-                .all(|(name, value)| subscriber.attributes.get(name) == Some(value))
-    }
-}
+/// Who a campaign goes to, besides its channel and consent: a [`Segment`] of the filter language
+/// subscriber searches use too (tags, attribute values, conditions).
+pub type Audience = Segment;
 
 /// When a campaign sends, as asked and as resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,8 +137,8 @@ pub struct Schedule {
     /// The local wall-clock time as given, when it was given that way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_time: Option<NaiveDateTime>,
-    /// When the schedule was set: the audience is those subscribed at this moment (and still subscribed
-    /// when their message goes out).
+    /// When the schedule was set: those subscribed at this moment or when sending starts are recipients
+    /// (see [`Recipients`]); a withdrawal since is recorded as a skip when their message is due.
     pub scheduled_at: DateTime<Utc>,
 }
 
@@ -228,18 +180,67 @@ pub struct Campaign {
 }
 
 impl Campaign {
-    /// Whether `subscriber` is a recipient: in the audience, and either subscribed now or subscribed when
-    /// the campaign was scheduled (a withdrawal since then is recorded as a skip at send time, so the
-    /// ledger shows why they got nothing).
-    pub fn targets(&self, subscriber: &Subscriber) -> bool {
-        if !self.audience.matches(&self.channel, subscriber) {
-            return false;
-        }
-        subscriber.may_receive()
-            || self
-                .schedule
+    /// The instant the audience is frozen at: when sending started, or — before that — when it is
+    /// due to start (`now` if that has passed, or for a draft).
+    pub fn audience_frozen_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.started_at.unwrap_or_else(|| {
+            self.schedule
                 .as_ref()
-                .is_some_and(|s| was_subscribed_at(subscriber, s.scheduled_at))
+                .map_or(now, |schedule| schedule.send_at.max(now))
+        })
+    }
+
+    /// The recipient test of the audience frozen at `frozen_at` (see [`Recipients`]).
+    pub fn recipients_at(&self, frozen_at: DateTime<Utc>) -> Recipients<'_> {
+        Recipients {
+            channel: &self.channel,
+            selector: self.audience.at(
+                frozen_at,
+                self.schedule
+                    .as_ref()
+                    .and_then(|s| s.timezone)
+                    .map(TimeZone::tz),
+            ),
+            scheduled_at: self.schedule.as_ref().map(|s| s.scheduled_at),
+            frozen_at,
+        }
+    }
+}
+
+/// Who a campaign sends to, as frozen at one instant (when it started): subscribers on its channel who
+/// existed then and were subscribed then or when the campaign was scheduled (a withdrawal since is
+/// recorded as a skip at send time, so the ledger shows why they got nothing), and who are in its
+/// audience, with relative conditions judged at that instant. Someone created, or subscribed for the
+/// first time since the scheduling, after the start is not a recipient, however far the walk is.
+/// Tags and attributes are read as the walk reaches each record, moments before their message.
+#[derive(Debug, Clone)]
+pub struct Recipients<'a> {
+    channel: &'a Channel,
+    selector: Selector<'a>,
+    scheduled_at: Option<DateTime<Utc>>,
+    frozen_at: DateTime<Utc>,
+}
+
+impl Recipients<'_> {
+    /// Whether `subscriber` is in the audience on the campaign's channel, whatever their consent.
+    pub fn in_audience(&self, subscriber: &Subscriber) -> bool {
+        &subscriber.channel == self.channel && self.selector.matches(subscriber)
+    }
+
+    /// Whether `subscriber` was one of the recipients when the audience froze.
+    pub fn includes(&self, subscriber: &Subscriber) -> bool {
+        self.in_audience(subscriber) && self.existed_and_subscribed(subscriber)
+    }
+
+    /// Whether `subscriber` existed when the audience froze and was subscribed then or when the
+    /// campaign was scheduled (audience aside).
+    pub fn existed_and_subscribed(&self, subscriber: &Subscriber) -> bool {
+        let subscribed_when_scheduled = self
+            .scheduled_at
+            .filter(|at| *at <= self.frozen_at)
+            .is_some_and(|at| was_subscribed_at(subscriber, at));
+        subscriber.created_at <= self.frozen_at
+            && (subscribed_when_scheduled || was_subscribed_at(subscriber, self.frozen_at))
     }
 }
 
@@ -312,7 +313,7 @@ impl NewCampaign {
             ));
         }
         validate_variables(&self.variables)?;
-        self.audience.validate()?;
+        self.audience.validate("audience")?;
         Ok(Campaign {
             id,
             name,
@@ -355,7 +356,7 @@ fn validate_variables(variables: &BTreeMap<String, String>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subscriber::{Address, ConsentEvent, Platform};
+    use crate::subscriber::{Address, ConsentEvent, Platform, Tag};
 
     fn now() -> DateTime<Utc> {
         "2026-11-01T10:00:00Z".parse().unwrap()
@@ -456,6 +457,17 @@ mod tests {
         s
     }
 
+    /// Whether `audience` on `channel` selects `subscriber` now, consent aside.
+    fn selects(audience: &Audience, channel: &Channel, subscriber: &Subscriber) -> bool {
+        let mut campaign =
+            request(r#"{"name": "n", "channel": "telegram:shop", "template_id": "t"}"#)
+                .into_draft(now())
+                .unwrap();
+        campaign.channel = channel.clone();
+        campaign.audience = audience.clone();
+        campaign.recipients_at(now()).in_audience(subscriber)
+    }
+
     #[test]
     fn audiences_filter_by_channel_tags_and_attributes() {
         let audience: Audience = serde_json::from_str(
@@ -463,63 +475,120 @@ mod tests {
         )
         .unwrap();
         let shop = Channel::parse("telegram:shop").unwrap();
-        assert!(audience.matches(&shop, &subscriber(&["vip", "de"], Some("Berlin"))));
+        assert!(selects(
+            &audience,
+            &shop,
+            &subscriber(&["vip", "de"], Some("Berlin"))
+        ));
         assert!(
-            !audience.matches(&shop, &subscriber(&["de"], Some("Berlin"))),
+            !selects(&audience, &shop, &subscriber(&["de"], Some("Berlin"))),
             "missing an all-tag"
         );
         assert!(
-            !audience.matches(&shop, &subscriber(&["vip", "fr"], Some("Berlin"))),
+            !selects(
+                &audience,
+                &shop,
+                &subscriber(&["vip", "fr"], Some("Berlin"))
+            ),
             "none of the any-tags"
         );
         assert!(
-            !audience.matches(&shop, &subscriber(&["vip", "at"], Some("Munich"))),
+            !selects(
+                &audience,
+                &shop,
+                &subscriber(&["vip", "at"], Some("Munich"))
+            ),
             "attribute differs"
         );
         assert!(
-            !audience.matches(&shop, &subscriber(&["vip", "at"], None)),
+            !selects(&audience, &shop, &subscriber(&["vip", "at"], None)),
             "attribute absent"
         );
         assert!(
-            !audience.matches(
+            !selects(
+                &audience,
                 &Channel::parse("telegram:other").unwrap(),
                 &subscriber(&["vip", "de"], Some("Berlin"))
             ),
             "other channel"
         );
-        assert!(Audience::default().matches(&shop, &subscriber(&[], None)));
+        assert!(selects(&Audience::default(), &shop, &subscriber(&[], None)));
+    }
+
+    /// A subscriber who opted in at [`now`] and then changed their consent as `changes` say.
+    fn with_consent(changes: &[(ConsentAction, DateTime<Utc>)]) -> Subscriber {
+        let mut s = subscriber(&[], None);
+        for &(action, at) in changes {
+            s.record_consent(ConsentEvent {
+                action,
+                at,
+                source: "api".into(),
+                evidence: at.to_rfc3339(),
+            });
+        }
+        s
     }
 
     #[test]
-    fn recipients_are_those_subscribed_when_scheduled_or_now() {
+    fn the_audience_freezes_when_sending_starts() {
         let mut campaign =
             request(r#"{"name": "n", "channel": "telegram:shop", "template_id": "t"}"#)
                 .into_draft(now())
                 .unwrap();
-        let scheduled_at = now() + chrono::Duration::hours(1);
+        let minutes = |n: i64| now() + chrono::Duration::minutes(n);
+        assert_eq!(campaign.audience_frozen_at(now()), now(), "a draft: now");
         campaign.schedule = Some(Schedule {
-            send_at: scheduled_at,
+            send_at: minutes(60),
             timezone: None,
             local_time: None,
-            scheduled_at,
+            scheduled_at: now(),
         });
-        let mut withdrew_later = subscriber(&[], None);
-        withdrew_later.record_consent(ConsentEvent {
-            action: ConsentAction::Unsubscribed,
-            at: scheduled_at + chrono::Duration::minutes(5),
-            source: "api".into(),
-            evidence: "x".into(),
-        });
-        assert!(campaign.targets(&withdrew_later));
-        let mut withdrew_before = subscriber(&[], None);
-        withdrew_before.record_consent(ConsentEvent {
-            action: ConsentAction::Unsubscribed,
-            at: now(),
-            source: "api".into(),
-            evidence: "y".into(),
-        });
-        withdrew_before.consent[1].at = now() + chrono::Duration::minutes(1);
-        assert!(!campaign.targets(&withdrew_before));
-        assert!(campaign.targets(&subscriber(&[], None)));
+        assert_eq!(
+            campaign.audience_frozen_at(now()),
+            minutes(60),
+            "its send time"
+        );
+        assert_eq!(
+            campaign.audience_frozen_at(minutes(90)),
+            minutes(90),
+            "overdue: now"
+        );
+        campaign.started_at = Some(minutes(61));
+        assert_eq!(campaign.audience_frozen_at(minutes(500)), minutes(61));
+        let recipients = campaign.recipients_at(minutes(61));
+
+        let withdrew_later = with_consent(&[(ConsentAction::Unsubscribed, minutes(65))]);
+        assert!(
+            recipients.includes(&withdrew_later),
+            "skipped at send time, in the ledger"
+        );
+        let withdrew_before_the_start = with_consent(&[(ConsentAction::Unsubscribed, minutes(30))]);
+        assert!(
+            recipients.includes(&withdrew_before_the_start),
+            "subscribed when scheduled: skipped at send time, in the ledger"
+        );
+        let mut withdrew_before = with_consent(&[(ConsentAction::Unsubscribed, minutes(-10))]);
+        withdrew_before.consent[0].at = minutes(-20);
+        assert!(
+            !recipients.includes(&withdrew_before),
+            "unsubscribed when scheduled and started"
+        );
+        let mut came_back_later = with_consent(&[
+            (ConsentAction::Unsubscribed, minutes(-10)),
+            (ConsentAction::Subscribed, minutes(70)),
+        ]);
+        came_back_later.consent[0].at = minutes(-20);
+        assert!(came_back_later.may_receive());
+        assert!(
+            !recipients.includes(&came_back_later),
+            "resubscribed after the start"
+        );
+        let mut imported_later = subscriber(&[], None);
+        imported_later.created_at = minutes(62);
+        assert!(
+            !recipients.includes(&imported_later),
+            "created after the start, even with older consent evidence"
+        );
+        assert!(recipients.includes(&subscriber(&[], None)));
     }
 }

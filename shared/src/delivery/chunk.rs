@@ -370,15 +370,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         history: Option<HistoryReading>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Ready, Decision> {
-        let render = |subscriber: &Subscriber| {
-            self.renderer
-                .render(subscriber, campaign)
-                .map(|message| Outgoing {
-                    campaign_id: campaign.id.to_string(),
-                    message,
-                    last_inbound_at: subscriber.last_inbound_at,
-                })
-        };
+        let render =
+            |subscriber: &Subscriber| Outgoing::render(self.renderer, campaign, subscriber);
         let candidate = Candidate::new(campaign, subscriber.as_ref(), now, &render);
         match self.config.policies.check(&candidate) {
             Verdict::Send => {}

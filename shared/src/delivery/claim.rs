@@ -7,13 +7,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, Recipients};
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
 use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
-use crate::subscriber::SubscriberId;
+use crate::subscriber::{Subscriber, SubscriberId};
 
 use super::ledger::{
     Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
@@ -35,60 +35,81 @@ pub struct Walk {
     pub exhausted: bool,
 }
 
-/// Walk the subscriber index from `from`, collecting up to `limit` recipients of `campaign`, reading at
-/// most `max_pages` index pages (so a sparse audience cannot make one step unbounded).
+/// Walk the subscriber index from `from`, collecting up to `limit` of `recipients`, reading at most
+/// `max_pages` index pages (so a sparse audience cannot make one step unbounded). Every filter is
+/// judged on each record read: the walk is a scan of the index, `scanned` says how far.
 ///
 /// # Errors
 /// Store failures or corrupt records.
 pub fn walk_audience<S: KvStore + ?Sized>(
     store: &S,
-    campaign: &Campaign,
+    recipients: &Recipients<'_>,
     from: u64,
     limit: usize,
     max_pages: u64,
 ) -> Result<Walk> {
     let len = Index::SUBSCRIBERS.len(store)?;
-    let mut recipients = Vec::new();
+    let mut found = Vec::new();
     let mut position = from;
     let mut scanned = 0;
     let mut pages = 0;
-    while position < len && recipients.len() < limit && pages < max_pages {
-        let (entries, next_page) = Index::SUBSCRIBERS.read_from(store, position)?;
+    while position < len && found.len() < limit && pages < max_pages {
+        let (records, next_page) = read_index_page(store, position)?;
         pages += 1;
-        // Index entries are subscriber ids as written by the directory; one that does not parse is skipped.
-        let ids: Vec<Option<SubscriberId>> = entries
-            .iter()
-            .map(|(_, id)| SubscriberId::parse(id).ok())
-            .collect();
-        let keys: Vec<String> = ids.iter().flatten().map(keys::subscriber).collect();
-        let mut found = kv::get_many_json::<_, StoredSubscriber>(store, &keys)?.into_iter();
-        let records: Vec<Option<StoredSubscriber>> = ids
-            .iter()
-            .map(|id| id.as_ref().and_then(|_| found.next().flatten()))
-            .collect();
         position = next_page;
-        for ((entry_position, _), record) in entries.iter().zip(records) {
-            if recipients.len() == limit {
-                position = *entry_position;
+        for (entry_position, record) in records {
+            if found.len() == limit {
+                position = entry_position;
                 break;
             }
             scanned += 1;
-            let Some(record) = record else { continue };
-            // A duplicate index entry (two concurrent first sightings) is not a second recipient.
-            if record.index_position != Some(*entry_position) {
-                continue;
-            }
-            if campaign.targets(&record.subscriber) {
-                recipients.push(record.subscriber.id);
+            if let Some(subscriber) = record.filter(|s| recipients.includes(s)) {
+                found.push(subscriber.id);
             }
         }
     }
     Ok(Walk {
-        recipients,
+        recipients: found,
         end: position,
         scanned,
         exhausted: position >= len,
     })
+}
+
+/// A subscriber index position and the record it names (see [`read_index_page`]).
+pub type IndexedRecord = (u64, Option<Subscriber>);
+
+/// The page of the subscriber index holding `position`, from there: each entry's position with its
+/// record — `None` when the record is gone, or when the entry is a duplicate left by two concurrent
+/// first sightings (the record names another position), so no one is read twice — and where the next
+/// page starts.
+///
+/// # Errors
+/// Store failures or corrupt records.
+pub fn read_index_page<S: KvStore + ?Sized>(
+    store: &S,
+    position: u64,
+) -> Result<(Vec<IndexedRecord>, u64)> {
+    let (entries, next_page) = Index::SUBSCRIBERS.read_from(store, position)?;
+    // Index entries are subscriber ids as written by the directory; one that does not parse is skipped.
+    let ids: Vec<Option<SubscriberId>> = entries
+        .iter()
+        .map(|(_, id)| SubscriberId::parse(id).ok())
+        .collect();
+    let keys: Vec<String> = ids.iter().flatten().map(keys::subscriber).collect();
+    let mut found = kv::get_many_json::<_, StoredSubscriber>(store, &keys)?.into_iter();
+    let records = entries
+        .iter()
+        .zip(&ids)
+        .map(|((entry_position, _), id)| {
+            let record = id.as_ref().and_then(|_| found.next().flatten());
+            let record = record
+                .filter(|r| r.index_position == Some(*entry_position))
+                .map(|r| r.subscriber);
+            (*entry_position, record)
+        })
+        .collect();
+    Ok((records, next_page))
 }
 
 /// The cursor of a campaign (an empty one before the first claim).
@@ -127,7 +148,7 @@ pub fn claim_new_batch<S: KvStore + ?Sized>(
         }
         let walk = walk_audience(
             store,
-            campaign,
+            &campaign.recipients_at(campaign.audience_frozen_at(now)),
             current.next_position,
             batch_size,
             max_pages,

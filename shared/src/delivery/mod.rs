@@ -29,6 +29,7 @@ mod chunk;
 pub mod claim;
 mod config;
 mod counters;
+mod estimate;
 pub mod ledger;
 mod ledger_removal;
 pub mod outcome;
@@ -50,6 +51,7 @@ use crate::subscriber::Subscriber;
 
 pub use caps::{FrequencyCaps, MessageKind};
 pub use config::{default_rate, SenderConfig, MAX_BUDGET_MS};
+pub use estimate::{estimate, Estimate, MAX_ESTIMATE_SCAN};
 pub use ledger::{
     CounterSync, Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
@@ -81,4 +83,24 @@ pub struct Outgoing {
     pub message: RenderedMessage,
     /// When the recipient last wrote to us.
     pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+impl Outgoing {
+    /// The campaign's message rendered for `subscriber` by `renderer`, with what adapters need besides.
+    ///
+    /// # Errors
+    /// The renderer's error, recorded as the recipient's failure.
+    pub fn render(
+        renderer: &dyn MessageRenderer,
+        campaign: &Campaign,
+        subscriber: &Subscriber,
+    ) -> Result<Outgoing> {
+        renderer
+            .render(subscriber, campaign)
+            .map(|message| Outgoing {
+                campaign_id: campaign.id.to_string(),
+                message,
+                last_inbound_at: subscriber.last_inbound_at,
+            })
+    }
 }

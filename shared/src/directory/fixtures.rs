@@ -25,8 +25,9 @@ pub(super) fn id(address: &str) -> SubscriberId {
 
 /// How many subscribers a default listing shows.
 pub(super) fn listed<S: KvStore + ?Sized>(store: &S) -> usize {
-    list(store, &ListFilter::default(), 0, 50)
+    list(store, &ListFilter::default(), now(), 0, 50)
         .unwrap()
+        .page
         .items
         .len()
 }

@@ -20,7 +20,7 @@ pub use import::{
     import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
 };
 pub use import_channels::require_configured_channels;
-pub use list::{list, ListFilter};
+pub use list::{list, ListFilter, Listing, SearchRequest};
 pub use patch::{patch, SubscriberPatch, TagPatch};
 pub use stored::{get, StoredSubscriber};
 use suppression::suppression_key;

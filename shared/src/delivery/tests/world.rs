@@ -17,8 +17,8 @@ use crate::clock::{Clock, ManualClock};
 use crate::delivery::caps::SendHistory;
 use crate::delivery::pacing::{self, PaceState};
 use crate::delivery::{
-    claim, progress, run_tick, send_next_batch, DeliveryBatch, DeliveryEntry, DeliveryState,
-    FrequencyCaps, Outgoing, Progress, SenderConfig, Step, TickReport,
+    claim, estimate, progress, run_tick, send_next_batch, DeliveryBatch, DeliveryEntry,
+    DeliveryState, Estimate, FrequencyCaps, Outgoing, Progress, SenderConfig, Step, TickReport,
 };
 use crate::directory;
 use crate::keys;
@@ -181,6 +181,20 @@ impl<'h> World<'h> {
         subscriber.id
     }
 
+    /// Subscribe chat `chat` now: a person first seen at this moment.
+    pub fn subscribe_now(&self, chat: u32) -> SubscriberId {
+        let now = self.now();
+        let subscriber = self.touch(chat, now, true, |s| {
+            s.record_consent(ConsentEvent {
+                action: ConsentAction::Subscribed,
+                at: now,
+                source: "api".into(),
+                evidence: "test".into(),
+            });
+        });
+        subscriber.id
+    }
+
     /// Chat `chat` subscribes, unsubscribes or blocks at `at`.
     pub fn record_consent(&self, chat: u32, action: ConsentAction, at: DateTime<Utc>) {
         self.touch(chat, at, false, |s| {
@@ -206,6 +220,17 @@ impl<'h> World<'h> {
             s.set_attribute(
                 AttributeName::parse(name).expect("a valid name"),
                 "1".into(),
+            )
+            .expect("room for the attribute")
+        });
+    }
+
+    /// Set chat `chat`'s attribute `name` to `value`.
+    pub fn set_attribute_to(&self, chat: u32, name: &str, value: &str) {
+        self.touch(chat, start(), false, |s| {
+            s.set_attribute(
+                AttributeName::parse(name).expect("a valid name"),
+                value.into(),
             )
             .expect("room for the attribute")
         });
@@ -394,6 +419,11 @@ impl<'h> World<'h> {
             .collect()
     }
 
+    /// The recipients of campaign `id`, in ledger order.
+    pub fn recipients(&self, id: &str) -> Vec<SubscriberId> {
+        self.ledger(id).into_iter().map(|e| e.subscriber).collect()
+    }
+
     /// How many ledger entries of campaign `id` are final.
     pub fn final_entries(&self, id: &str) -> usize {
         self.ledger(id)
@@ -441,6 +471,21 @@ impl<'h> World<'h> {
 
     pub fn active_campaigns(&self) -> Vec<String> {
         campaign::active_ids(&self.store).expect("the active set reads")
+    }
+
+    /// What campaign `id` would do, judged as the next tick's sender would.
+    pub fn estimate(&self, id: &str) -> Estimate {
+        let campaign = campaign::get(&self.store, id).expect("the campaign exists");
+        let config = self.config("estimate", BUDGET);
+        estimate(
+            &self.store,
+            &campaign,
+            self.now(),
+            &config.policies,
+            &FakeRenderer,
+            config.rate_for(Platform::Telegram),
+        )
+        .expect("the estimate reads")
     }
 
     pub fn progress(&self, id: &str) -> Progress {
