@@ -254,9 +254,9 @@ mod tests {
             channel: Some(crate::subscriber::Channel::parse("whatsapp:15550001").unwrap()),
             ..ListFilter::default()
         };
-        let listed = list(&store, &on_whatsapp, 0, 1).unwrap();
-        assert_eq!(listed.items.len(), 1);
-        assert_eq!(listed.items[0].external_id, Some(customer("cus_9")));
+        let listed = list(&store, &on_whatsapp, now(), 0, 1).unwrap();
+        assert_eq!(listed.page.items.len(), 1);
+        assert_eq!(listed.page.items[0].external_id, Some(customer("cus_9")));
         // A re-import moves a subscriber to another customer; one without the field keeps it.
         import(&store, &line_on("telegram:shop", "1", "other"), now()).unwrap();
         import(&store, &line("3", ""), now()).unwrap();
