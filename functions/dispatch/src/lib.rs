@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
 use spinpost::campaign::{
-    self, Campaign, CampaignEdit, NewCampaign, ScheduleRequest, TemplateVersions,
+    self, Campaign, CampaignEdit, NewCampaign, QuietHours, ScheduleRequest, TemplateVersions,
 };
 use spinpost::clock::Clock;
 use spinpost::deletion;
+use spinpost::delivery::policy::QuietHoursRule;
 use spinpost::delivery::{self, MessageRenderer, PolicyChain, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
@@ -195,7 +196,8 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
     }
     // A platform configured wrongly stops the tick rather than failing each of its recipients.
     platforms.check()?;
-    config.policies = PolicyChain::sending_on(platforms.configured_channels());
+    config.policies = PolicyChain::sending_on(platforms.configured_channels())
+        .with(QuietHoursRule::new(workspace_quiet_hours()?));
     let messenger = platforms.connect(&SpinHttp, clock);
     let renderer = TemplateRenderer::new(&ctx.ports.store);
     let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;
@@ -207,6 +209,17 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
         "budget_ms": budget_ms.min(delivery::MAX_BUDGET_MS),
         "report": report,
     })))
+}
+
+/// The `quiet_hours` variable (`21:00-09:00`; empty for none); a wrong value stops the tick.
+fn workspace_quiet_hours() -> Result<Option<QuietHours>> {
+    let setting = spin_adapter::variable("quiet_hours");
+    campaign::workspace_quiet_hours(&setting).map_err(|e| {
+        Error::unavailable(
+            "invalid_configuration",
+            format!("variable 'quiet_hours': {}", e.message()),
+        )
+    })
 }
 
 /// A lease owner id unique to this tick: the time plus randomness from the host (WASI random).

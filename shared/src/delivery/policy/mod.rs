@@ -2,10 +2,12 @@
 //!
 //! The sender asks the chain about every recipient before reserving a send slot, and again when its
 //! consent reading has grown old. The first rule that does not answer [`Verdict::Send`] decides. A new
-//! rule (quiet hours, a frequency cap, an A/B arm) is one more [`SendPolicy`] added to
+//! rule (a frequency cap, an A/B arm) is one more [`SendPolicy`] added to
 //! [`crate::delivery::SenderConfig::policies`]; the sender does not change.
 
 mod channel;
+mod local_time;
+mod quiet_hours;
 mod recipient;
 mod window;
 
@@ -22,6 +24,8 @@ use crate::subscriber::Subscriber;
 use super::Outgoing;
 
 pub use channel::{ChannelConfigured, ConfiguredChannels};
+pub use local_time::{LocalSendTime, LOCAL_TIME_PASSED};
+pub use quiet_hours::QuietHoursRule;
 pub use recipient::{Consent, OtherChannel, RecipientErased};
 pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 
@@ -121,12 +125,14 @@ impl PolicyChain {
     }
 
     /// The rules every deployment applies: the record still exists, consent stands, the recipient is
-    /// on the campaign's channel, and a closed reply window leaves only an approved template to send.
+    /// on the campaign's channel, a campaign sent at a local time waits for it in the recipient's
+    /// timezone, and a closed reply window leaves only an approved template to send.
     pub fn standard() -> Self {
         PolicyChain::new(vec![
             Arc::new(RecipientErased),
             Arc::new(Consent),
             Arc::new(OtherChannel),
+            Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }
@@ -139,6 +145,7 @@ impl PolicyChain {
             Arc::new(Consent),
             Arc::new(OtherChannel),
             Arc::new(ChannelConfigured::new(channels)),
+            Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }

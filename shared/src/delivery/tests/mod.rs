@@ -20,4 +20,6 @@ mod pacing;
 mod progress;
 mod references;
 mod retries;
+mod local_time;
+mod quiet_hours;
 mod scheduling;

@@ -12,9 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use super::crash_store::CrashStore;
 use super::fake_messenger::{Call, FakeMessenger};
 use super::fake_renderer::FakeRenderer;
-use crate::campaign::{self, CampaignState, NewCampaign, ScheduleRequest, TemplateVersions};
+use crate::campaign::{
+    self, CampaignState, NewCampaign, QuietHours, ScheduleRequest, TemplateVersions,
+};
 use crate::clock::{Clock, ManualClock};
 use crate::delivery::pacing::{self, PaceState};
+use crate::delivery::policy::QuietHoursRule;
 use crate::delivery::{
     claim, progress, run_tick, send_next_batch, DeliveryBatch, DeliveryEntry, DeliveryState,
     Outgoing, Progress, SenderConfig, Step, TickReport,
@@ -25,7 +28,7 @@ use crate::kv::{self, KvStore};
 use crate::messenger::{Messenger, SendOutcome};
 use crate::subscriber::{
     Address, AttributeName, Channel, ConsentAction, ConsentEvent, Platform, Subscriber,
-    SubscriberId, Tag,
+    SubscriberId, Tag, TimeZone,
 };
 
 /// Something a test runs in the middle of a tick: at the n-th send, or during a long wait.
@@ -81,6 +84,7 @@ pub struct World<'h> {
     rate_per_second: Option<u32>,
     batch_size: Option<usize>,
     round_trip: Duration,
+    quiet_hours: Option<QuietHours>,
     ticks: AtomicUsize,
 }
 
@@ -95,6 +99,7 @@ impl<'h> World<'h> {
             rate_per_second: None,
             batch_size: None,
             round_trip: Duration::zero(),
+            quiet_hours: None,
             ticks: AtomicUsize::new(0),
         }
     }
@@ -126,6 +131,12 @@ impl<'h> World<'h> {
         self
     }
 
+    /// The workspace's quiet hours are `span` (e.g. `21:00-09:00`).
+    pub fn quiet_between(mut self, span: &str) -> Self {
+        self.quiet_hours = Some(QuietHours::parse(span).expect("a valid span"));
+        self
+    }
+
     /// The one place a tick's settings are made.
     fn config(&self, owner: &str, budget: Duration) -> SenderConfig {
         let mut config = SenderConfig::new(owner, self.clock.now() + budget);
@@ -135,6 +146,9 @@ impl<'h> World<'h> {
         if let Some(size) = self.batch_size {
             config.batch_size = size;
         }
+        config.policies = config
+            .policies
+            .with(QuietHoursRule::new(self.quiet_hours));
         config
     }
 
@@ -180,6 +194,13 @@ impl<'h> World<'h> {
                 source: "api".into(),
                 evidence: format!("{at}"),
             });
+        });
+    }
+
+    /// Chat `chat` lives in `zone` (an IANA name).
+    pub fn set_timezone(&self, chat: u32, zone: &str) {
+        self.touch(chat, start(), false, |s| {
+            s.timezone = Some(TimeZone::parse(zone).expect("a valid zone"));
         });
     }
 
@@ -231,10 +252,24 @@ impl<'h> World<'h> {
         let request = ScheduleRequest {
             send_at: send_at.into(),
             timezone: timezone.map(Into::into),
-            template_version: None,
+            ..ScheduleRequest::default()
         };
-        campaign::schedule(&self.store, &PinFirstVersion, id, &request, start())
+        self.try_schedule_at(id, &request, start())
             .expect("the campaign is scheduled");
+    }
+
+    /// Schedule campaign `id` as `request` asks, at the current time.
+    pub fn try_schedule(&self, id: &str, request: &ScheduleRequest) -> crate::Result<()> {
+        self.try_schedule_at(id, request, self.now())
+    }
+
+    fn try_schedule_at(
+        &self,
+        id: &str,
+        request: &ScheduleRequest,
+        at: DateTime<Utc>,
+    ) -> crate::Result<()> {
+        campaign::schedule(&self.store, &PinFirstVersion, id, request, at).map(|_| ())
     }
 
     pub fn pause(&self, id: &str) {
