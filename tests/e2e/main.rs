@@ -7,6 +7,7 @@ mod crafted_input;
 mod host;
 mod intake;
 mod limits;
+mod local_time;
 mod messenger;
 mod meta_webhooks;
 mod telegram;
