@@ -35,8 +35,10 @@ async fn seed(app: &TestApp, id: &str, chats: &[(i64, &str)]) {
         "locales": {"en": {"text": "Good morning, {{ subscriber.first_name }}"}}
     }))
     .await;
-    app.create_campaign(json!({"id": id, "name": "Morning", "channel": "telegram:shop", "template_id": "morning"}))
-        .await;
+    app.create_campaign(
+        json!({"id": id, "name": "Morning", "channel": "telegram:shop", "template_id": "morning"}),
+    )
+    .await;
 }
 
 /// The chats sent to so far, in order.

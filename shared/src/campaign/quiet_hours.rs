@@ -176,7 +176,14 @@ mod tests {
         assert!(lunch.contains(time("12:00")));
         assert!(!lunch.contains(time("13:30")));
         assert!(!lunch.contains(time("11:59")));
-        for bad in ["", "21:00", "21-09", "25:00-09:00", "09:00-09:00", "9pm-9am"] {
+        for bad in [
+            "",
+            "21:00",
+            "21-09",
+            "25:00-09:00",
+            "09:00-09:00",
+            "9pm-9am",
+        ] {
             assert_eq!(
                 QuietHours::parse(bad).unwrap_err().code(),
                 "invalid_quiet_hours",
@@ -231,9 +238,16 @@ mod tests {
         assert!(workspace_quiet_hours("soon").is_err());
         let own = QuietHoursSetting::parse("22:00-08:00").unwrap();
         assert_eq!(own.in_force(workspace).unwrap().to_string(), "22:00-08:00");
-        assert_eq!(QuietHoursSetting::parse("none").unwrap().in_force(workspace), None);
         assert_eq!(
-            QuietHoursSetting::parse("default").unwrap().in_force(workspace),
+            QuietHoursSetting::parse("none")
+                .unwrap()
+                .in_force(workspace),
+            None
+        );
+        assert_eq!(
+            QuietHoursSetting::parse("default")
+                .unwrap()
+                .in_force(workspace),
             workspace
         );
         let json: QuietHoursSetting = serde_json::from_str(r#""22:00-08:00""#).unwrap();

@@ -59,9 +59,9 @@ impl ScheduleRequest {
             scheduled_at: now,
         };
         if self.per_recipient_timezone {
-            return self.resolve_per_recipient(now).map(|local| {
-                schedule(local_time::first_zone_reaches(local), Some(local))
-            });
+            return self
+                .resolve_per_recipient(now)
+                .map(|local| schedule(local_time::first_zone_reaches(local), Some(local)));
         }
         if text.eq_ignore_ascii_case("now") {
             return Ok(schedule(now, None));

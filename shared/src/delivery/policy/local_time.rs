@@ -55,5 +55,7 @@ fn passed_reason(campaign: &Campaign, subscriber: Option<&Subscriber>) -> String
         .or_else(|| schedule.and_then(|s| s.timezone))
         .map(|z| z.tz().name().to_owned())
         .unwrap_or_default();
-    format!("{LOCAL_TIME_PASSED}: {local} had already passed in {zone} when the campaign was scheduled")
+    format!(
+        "{LOCAL_TIME_PASSED}: {local} had already passed in {zone} when the campaign was scheduled"
+    )
 }

@@ -63,7 +63,11 @@ fn each_recipient_gets_it_at_ten_in_their_own_zone() {
 
     tick_at(&world, utc("2026-11-01T20:00:00Z"));
     assert_eq!(world.campaign_state("local"), CampaignState::Running);
-    assert_eq!(world.send_count(), 0, "10:00 has come in no subscriber's zone yet");
+    assert_eq!(
+        world.send_count(),
+        0,
+        "10:00 has come in no subscriber's zone yet"
+    );
 
     // Tokyo (UTC+9): 01:00 UTC.
     tick_at(&world, utc("2026-11-02T00:58:00Z"));
@@ -145,10 +149,16 @@ fn zones_where_the_time_had_passed_when_scheduled_are_skipped_with_the_reason() 
         let DeliveryState::Skipped { reason } = world.state_of("late", chat) else {
             panic!("chat {chat} must be skipped");
         };
-        assert!(reason.starts_with("local_time_passed: 2026-11-01 10:00 had already passed in "), "{reason}");
+        assert!(
+            reason.starts_with("local_time_passed: 2026-11-01 10:00 had already passed in "),
+            "{reason}"
+        );
     }
     assert_eq!(world.campaign_state("late"), CampaignState::Completed);
-    assert_eq!(world.counters("late", [counter::SENT, counter::SKIPPED]), [1, 3]);
+    assert_eq!(
+        world.counters("late", [counter::SENT, counter::SKIPPED]),
+        [1, 3]
+    );
 }
 
 #[test]
@@ -159,7 +169,11 @@ fn a_local_time_passed_in_every_zone_is_refused() {
         .try_schedule("gone", &local_ten("2026-10-31"))
         .unwrap_err();
     assert_eq!((gone.status(), gone.code()), (422, "send_at_in_past"));
-    assert!(gone.message().contains("has passed in every timezone"), "{}", gone.message());
+    assert!(
+        gone.message().contains("has passed in every timezone"),
+        "{}",
+        gone.message()
+    );
     let now = ScheduleRequest {
         send_at: "now".into(),
         ..local_ten("")
@@ -173,7 +187,10 @@ fn a_local_time_passed_in_every_zone_is_refused() {
         ..local_ten("2026-11-02")
     };
     assert_eq!(
-        world.try_schedule("gone", &without_zone).unwrap_err().code(),
+        world
+            .try_schedule("gone", &without_zone)
+            .unwrap_err()
+            .code(),
         "timezone_required"
     );
     assert_eq!(world.campaign_state("gone"), CampaignState::Draft);

@@ -83,7 +83,10 @@ fn a_campaign_overrides_the_workspace_quiet_hours_with_its_own_or_none() {
     tick_at(&world, utc("2026-11-01T13:58:00Z"));
     assert_eq!(world.state_of("own", 2), DeliveryState::Pending);
     tick_at(&world, utc("2026-11-01T14:00:00Z"));
-    assert_eq!(world.send_times_to(2).last(), Some(&utc("2026-11-01T14:00:00Z")));
+    assert_eq!(
+        world.send_times_to(2).last(),
+        Some(&utc("2026-11-01T14:00:00Z"))
+    );
     assert!(world.send_times_to(2).len() == 2);
 }
 
@@ -110,7 +113,10 @@ fn a_local_send_time_inside_quiet_hours_waits_for_their_end() {
     tick_at(&world, utc("2026-11-02T00:00:00Z"));
     tick_at(&world, utc("2026-11-02T07:00:00Z"));
     assert_eq!(world.send_times_to(1), [utc("2026-11-02T00:00:00Z")]);
-    assert!(world.send_times_to(2).is_empty(), "08:00 in Berlin is still quiet");
+    assert!(
+        world.send_times_to(2).is_empty(),
+        "08:00 in Berlin is still quiet"
+    );
     tick_at(&world, utc("2026-11-02T08:00:00Z"));
     assert_eq!(world.send_times_to(2), [utc("2026-11-02T08:00:00Z")]);
 }

@@ -146,9 +146,7 @@ impl<'h> World<'h> {
         if let Some(size) = self.batch_size {
             config.batch_size = size;
         }
-        config.policies = config
-            .policies
-            .with(QuietHoursRule::new(self.quiet_hours));
+        config.policies = config.policies.with(QuietHoursRule::new(self.quiet_hours));
         config
     }
 
