@@ -41,12 +41,6 @@ fn world_with_three_zones(id: &str) -> World<'static> {
     world
 }
 
-/// Move the clock to `at` and tick.
-fn tick_at(world: &World<'_>, at: DateTime<Utc>) {
-    world.advance(at - world.now());
-    world.tick();
-}
-
 #[test]
 fn each_recipient_gets_it_at_ten_in_their_own_zone() {
     let world = world_with_three_zones("local");
@@ -61,7 +55,7 @@ fn each_recipient_gets_it_at_ten_in_their_own_zone() {
     assert_eq!(schedule.send_at, utc("2026-11-01T20:00:00Z"));
     assert_eq!(world.step(), Step::NothingDue);
 
-    tick_at(&world, utc("2026-11-01T20:00:00Z"));
+    world.tick_at(utc("2026-11-01T20:00:00Z"));
     assert_eq!(world.campaign_state("local"), CampaignState::Running);
     assert_eq!(
         world.send_count(),
@@ -70,24 +64,24 @@ fn each_recipient_gets_it_at_ten_in_their_own_zone() {
     );
 
     // Tokyo (UTC+9): 01:00 UTC.
-    tick_at(&world, utc("2026-11-02T00:58:00Z"));
+    world.tick_at(utc("2026-11-02T00:58:00Z"));
     assert_eq!(world.send_count(), 0);
-    tick_at(&world, utc("2026-11-02T01:00:00Z"));
+    world.tick_at(utc("2026-11-02T01:00:00Z"));
     assert_eq!(world.send_times_to(1), [utc("2026-11-02T01:00:00Z")]);
     assert_eq!(world.send_count(), 1);
 
     // Berlin (UTC+1 in November), and the subscriber without a zone, in the campaign's: 09:00 UTC.
-    tick_at(&world, utc("2026-11-02T08:58:00Z"));
+    world.tick_at(utc("2026-11-02T08:58:00Z"));
     assert_eq!(world.send_count(), 1);
-    tick_at(&world, utc("2026-11-02T09:00:00Z"));
+    world.tick_at(utc("2026-11-02T09:00:00Z"));
     assert_eq!(world.send_times_to(2), [utc("2026-11-02T09:00:00Z")]);
     assert_eq!(world.send_times_to(4), [utc("2026-11-02T09:00:00Z")]);
     assert_eq!(world.campaign_state("local"), CampaignState::Running);
 
     // New York (UTC-5 since 1 November): 15:00 UTC; then the campaign completes.
-    tick_at(&world, utc("2026-11-02T14:58:00Z"));
+    world.tick_at(utc("2026-11-02T14:58:00Z"));
     assert_eq!(world.send_count(), 3);
-    tick_at(&world, utc("2026-11-02T15:00:00Z"));
+    world.tick_at(utc("2026-11-02T15:00:00Z"));
     assert_eq!(world.send_times_to(3), [utc("2026-11-02T15:00:00Z")]);
     world.drain();
     assert_eq!(world.campaign_state("local"), CampaignState::Completed);
@@ -106,7 +100,7 @@ fn ten_o_clock_on_the_day_clocks_change_is_ten_o_clock_local() {
         "2027-03-28T08:00:00Z",
         "2027-03-28T14:00:00Z",
     ] {
-        tick_at(&world, utc(at));
+        world.tick_at(utc(at));
     }
     assert_eq!(world.send_times_to(1), [utc("2027-03-28T01:00:00Z")]);
     assert_eq!(world.send_times_to(2), [utc("2027-03-28T08:00:00Z")]);
@@ -126,7 +120,7 @@ fn a_local_time_skipped_by_the_clocks_goes_when_the_clocks_have_jumped() {
         "2027-03-27T17:30:00Z",
         "2027-03-28T01:30:00Z",
     ] {
-        tick_at(&world, utc(at));
+        world.tick_at(utc(at));
     }
     // 02:30 does not exist in Berlin that night: it goes at 03:30 summer time, as long after 02:00
     // as 02:30 would have been.
@@ -142,7 +136,7 @@ fn zones_where_the_time_had_passed_when_scheduled_are_skipped_with_the_reason() 
         .try_schedule("late", &local_ten("2026-11-01"))
         .unwrap();
     world.tick();
-    tick_at(&world, utc("2026-11-01T15:00:00Z"));
+    world.tick_at(utc("2026-11-01T15:00:00Z"));
     world.drain();
     assert_eq!(world.send_times_to(3), [utc("2026-11-01T15:00:00Z")]);
     for chat in [1, 2, 4] {

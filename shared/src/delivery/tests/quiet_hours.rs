@@ -11,12 +11,6 @@ fn utc(s: &str) -> DateTime<Utc> {
     s.parse().expect("a valid instant")
 }
 
-/// Move the clock to `at` and tick.
-fn tick_at(world: &World<'_>, at: DateTime<Utc>) {
-    world.advance(at - world.now());
-    world.tick();
-}
-
 /// Chat 1 in Tokyo, chat 2 in Berlin, both subscribed.
 fn tokyo_and_berlin(world: &World<'_>) {
     world.subscribe(1);
@@ -47,9 +41,9 @@ fn a_message_due_at_night_waits_past_midnight_until_the_quiet_hours_end() {
     assert!(world.send_times_to(1).is_empty());
     assert_eq!(world.state_of("night", 1), DeliveryState::Pending);
     // Still quiet just before 09:00 in Tokyo (00:00 UTC, across midnight).
-    tick_at(&world, utc("2026-11-01T23:58:00Z"));
+    world.tick_at(utc("2026-11-01T23:58:00Z"));
     assert!(world.send_times_to(1).is_empty());
-    tick_at(&world, utc("2026-11-02T00:00:00Z"));
+    world.tick_at(utc("2026-11-02T00:00:00Z"));
     assert_eq!(world.send_times_to(1), [utc("2026-11-02T00:00:00Z")]);
     world.drain();
     assert_eq!(world.campaign_state("night"), CampaignState::Completed);
@@ -80,9 +74,9 @@ fn a_campaign_overrides_the_workspace_quiet_hours_with_its_own_or_none() {
         DeliveryState::Sent { .. }
     ));
     assert_eq!(world.state_of("own", 2), DeliveryState::Pending);
-    tick_at(&world, utc("2026-11-01T13:58:00Z"));
+    world.tick_at(utc("2026-11-01T13:58:00Z"));
     assert_eq!(world.state_of("own", 2), DeliveryState::Pending);
-    tick_at(&world, utc("2026-11-01T14:00:00Z"));
+    world.tick_at(utc("2026-11-01T14:00:00Z"));
     assert_eq!(
         world.send_times_to(2).last(),
         Some(&utc("2026-11-01T14:00:00Z"))
@@ -107,16 +101,16 @@ fn a_local_send_time_inside_quiet_hours_waits_for_their_end() {
         )
         .unwrap();
     // 08:00 local is quiet: each waits until 09:00 local.
-    tick_at(&world, utc("2026-11-01T18:00:00Z"));
-    tick_at(&world, utc("2026-11-01T23:00:00Z"));
+    world.tick_at(utc("2026-11-01T18:00:00Z"));
+    world.tick_at(utc("2026-11-01T23:00:00Z"));
     assert!(world.sends().is_empty(), "08:00 in Tokyo is still quiet");
-    tick_at(&world, utc("2026-11-02T00:00:00Z"));
-    tick_at(&world, utc("2026-11-02T07:00:00Z"));
+    world.tick_at(utc("2026-11-02T00:00:00Z"));
+    world.tick_at(utc("2026-11-02T07:00:00Z"));
     assert_eq!(world.send_times_to(1), [utc("2026-11-02T00:00:00Z")]);
     assert!(
         world.send_times_to(2).is_empty(),
         "08:00 in Berlin is still quiet"
     );
-    tick_at(&world, utc("2026-11-02T08:00:00Z"));
+    world.tick_at(utc("2026-11-02T08:00:00Z"));
     assert_eq!(world.send_times_to(2), [utc("2026-11-02T08:00:00Z")]);
 }

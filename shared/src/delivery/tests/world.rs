@@ -320,6 +320,12 @@ impl<'h> World<'h> {
         self.tick_within(BUDGET)
     }
 
+    /// Move the clock on to `at` and tick.
+    pub fn tick_at(&self, at: DateTime<Utc>) -> TickReport {
+        self.advance(at - self.now());
+        self.tick()
+    }
+
     /// A tick that may run for `budget`, which must succeed.
     pub fn tick_within(&self, budget: Duration) -> TickReport {
         let owner = format!("tick-{}", self.ticks.fetch_add(1, Ordering::SeqCst));
