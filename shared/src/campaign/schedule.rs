@@ -10,7 +10,7 @@
 //! | cancel   | draft, scheduled, running, paused | cancelled                            |
 //! | complete | running                           | completed                            |
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -103,12 +103,14 @@ impl ScheduleRequest {
     fn resolve_per_recipient(&self, now: DateTime<Utc>) -> Result<NaiveDateTime> {
         let text = self.send_at.trim();
         let timezone = self.timezone.as_deref().map(TimeZone::parse).transpose()?;
-        let local = parse_local(text).ok_or_else(|| {
-            Error::invalid(
-                "local_send_at_required",
-                format!("send_at '{text}' must be a local time like 2026-12-24T10:00 when per_recipient_timezone is true: each recipient gets it at that time in their own timezone"),
-            )
-        })?;
+        let local = parse_local(text)
+            .or_else(|| parse_time_of_day(text).map(|time| next_day_everywhere(time, now)))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "local_send_at_required",
+                    format!("send_at '{text}' must be a local time like 2026-12-24T10:00 (or 10:00 for the next day every zone still has it ahead) when per_recipient_timezone is true: each recipient gets it at that time in their own timezone"),
+                )
+            })?;
         self.zone_for(timezone)?;
         let last = local_time::last_zone_reaches(local);
         if last < now - Duration::seconds(PAST_TOLERANCE_SECS) {
@@ -147,6 +149,24 @@ fn check_not_too_far(send_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
+    ["%H:%M", "%H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveTime::parse_from_str(text, format).ok())
+}
+
+/// `time` on the first day on which it has not yet come in any zone (so every recipient gets it): the
+/// day it is now in UTC+14, or the next one when it has already come there.
+fn next_day_everywhere(time: NaiveTime, now: DateTime<Utc>) -> NaiveDateTime {
+    let today_in_first_zone = (now + local_time::EARLIEST_ZONE_OFFSET).date_naive();
+    let candidate = today_in_first_zone.and_time(time);
+    if local_time::first_zone_reaches(candidate) < now {
+        candidate + Duration::days(1)
+    } else {
+        candidate
+    }
 }
 
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
@@ -330,6 +350,58 @@ mod tests {
         );
         request.send_at = "2026-10-25 02:30".into();
         assert!(request.resolve(early).is_ok());
+    }
+
+    fn per_recipient(send_at: &str, now: DateTime<Utc>) -> Result<Schedule> {
+        ScheduleRequest {
+            send_at: send_at.into(),
+            timezone: Some("Europe/Berlin".into()),
+            template_version: None,
+            per_recipient_timezone: true,
+        }
+        .resolve(now)
+    }
+
+    #[test]
+    fn a_per_recipient_schedule_starts_where_the_time_comes_first_and_is_refused_once_it_passed_everywhere(
+    ) {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let schedule = per_recipient("2026-12-08T10:00", now()).unwrap();
+        assert!(schedule.per_recipient_timezone);
+        assert_eq!(schedule.send_at, utc("2026-12-07T20:00:00Z"));
+        assert_eq!(
+            schedule.local_time.unwrap().to_string(),
+            "2026-12-08 10:00:00"
+        );
+        // Passed in Tokyo and Berlin, still ahead in UTC-12 (22:00 UTC): accepted.
+        assert!(per_recipient("2026-12-08T10:00", utc("2026-12-08T21:00:00Z")).is_ok());
+        let passed = per_recipient("2026-12-08T10:00", utc("2026-12-08T22:05:00Z")).unwrap_err();
+        assert_eq!((passed.status(), passed.code()), (422, "send_at_in_past"));
+        // A skipped local time is not refused: each zone sends it as its clocks allow.
+        assert!(per_recipient("2027-03-28T02:30", now()).is_ok());
+        assert_eq!(
+            per_recipient("2026-12-08T10:00:00Z", now())
+                .unwrap_err()
+                .code(),
+            "local_send_at_required"
+        );
+    }
+
+    #[test]
+    fn a_time_of_day_alone_is_the_next_day_every_zone_still_has_it_ahead() {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // At 10:00 UTC on 1 November it is already 00:00 on 2 November in UTC+14: 10:00 there is ahead.
+        let schedule = per_recipient("10:00", now()).unwrap();
+        assert_eq!(
+            schedule.local_time.unwrap().to_string(),
+            "2026-11-02 10:00:00"
+        );
+        // At 21:00 UTC, 10:00 on 2 November has come in UTC+14: the next day.
+        let later = per_recipient("10:00", utc("2026-11-01T21:00:00Z")).unwrap();
+        assert_eq!(
+            later.local_time.unwrap().to_string(),
+            "2026-11-03 10:00:00"
+        );
     }
 
     fn draft() -> Campaign {
