@@ -398,10 +398,7 @@ mod tests {
         );
         // At 21:00 UTC, 10:00 on 2 November has come in UTC+14: the next day.
         let later = per_recipient("10:00", utc("2026-11-01T21:00:00Z")).unwrap();
-        assert_eq!(
-            later.local_time.unwrap().to_string(),
-            "2026-11-03 10:00:00"
-        );
+        assert_eq!(later.local_time.unwrap().to_string(), "2026-11-03 10:00:00");
     }
 
     fn draft() -> Campaign {

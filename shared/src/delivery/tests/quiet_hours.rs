@@ -114,3 +114,26 @@ fn a_local_send_time_inside_quiet_hours_waits_for_their_end() {
     world.tick_at(utc("2026-11-02T08:00:00Z"));
     assert_eq!(world.send_times_to(2), [utc("2026-11-02T08:00:00Z")]);
 }
+
+#[test]
+fn without_a_zone_of_their_own_quiet_hours_are_judged_in_the_schedule_s_zone_else_in_utc() {
+    let world = World::new().quiet_between("21:00-09:00");
+    world.subscribe(1);
+    create(&world, "tokyo", None);
+    create(&world, "utc", None);
+    // 13:00 UTC: 22:00 in Tokyo, daytime in UTC.
+    world.advance(utc("2026-11-01T13:00:00Z") - world.now());
+    world.schedule("tokyo", "now", Some("Asia/Tokyo"));
+    world.schedule("utc", "now", None);
+    world.tick();
+    assert!(matches!(
+        world.state_of("utc", 1),
+        DeliveryState::Sent { .. }
+    ));
+    assert_eq!(world.state_of("tokyo", 1), DeliveryState::Pending);
+    world.tick_at(utc("2026-11-02T00:00:00Z"));
+    assert!(matches!(
+        world.state_of("tokyo", 1),
+        DeliveryState::Sent { .. }
+    ));
+}
