@@ -60,7 +60,7 @@ impl ScheduleRequest {
         };
         if self.per_recipient_timezone {
             return self
-                .resolve_per_recipient(now)
+                .resolve_per_recipient(timezone, now)
                 .map(|local| schedule(local_time::first_zone_reaches(local), Some(local)));
         }
         if text.eq_ignore_ascii_case("now") {
@@ -100,9 +100,12 @@ impl ScheduleRequest {
 
     /// The local time every recipient is sent at, refused when it has passed in every zone on Earth
     /// (the last to reach it is UTC−12). Zones where it has passed are skipped at send time.
-    fn resolve_per_recipient(&self, now: DateTime<Utc>) -> Result<NaiveDateTime> {
+    fn resolve_per_recipient(
+        &self,
+        timezone: Option<TimeZone>,
+        now: DateTime<Utc>,
+    ) -> Result<NaiveDateTime> {
         let text = self.send_at.trim();
-        let timezone = self.timezone.as_deref().map(TimeZone::parse).transpose()?;
         let local = parse_local(text)
             .or_else(|| parse_time_of_day(text).map(|time| next_day_everywhere(time, now)))
             .ok_or_else(|| {
