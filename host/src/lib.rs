@@ -29,6 +29,7 @@ pub mod router;
 pub mod runtime;
 pub mod runtime_config;
 mod server;
+pub mod test_clock;
 pub mod variables;
 
 use std::collections::{HashMap, HashSet};
@@ -44,6 +45,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 pub use manifest::build_components;
+pub use test_clock::TestClock;
 
 use crate::compile_cache::CompileCache;
 use crate::kv::KvStores;
@@ -82,6 +84,9 @@ pub struct HostConfig {
     /// Directory where compiled components are kept, so a restart loads them in milliseconds
     /// instead of compiling for seconds (see [`compile_cache`]). `None`: compile at every start.
     pub compile_cache: Option<PathBuf>,
+    /// For tests: the wall clock the components read (`wasi:clocks/wall-clock`), which the test
+    /// moves (see [`TestClock`]). `None`: the real time.
+    pub clock: Option<TestClock>,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -95,6 +100,7 @@ impl std::fmt::Debug for HostConfig {
             .field("tick_every", &self.tick_every)
             .field("request_timeout", &self.request_timeout)
             .field("compile_cache", &self.compile_cache)
+            .field("clock", &self.clock.as_ref().map(TestClock::now))
             .finish()
     }
 }
@@ -118,6 +124,7 @@ impl HostConfig {
             tick_every: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             compile_cache: CompileCache::default_dir(),
+            clock: None,
         }
     }
 
@@ -135,6 +142,7 @@ impl HostConfig {
 #[derive(Debug)]
 pub struct RunningHost {
     local_addr: SocketAddr,
+    clock: Option<TestClock>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -143,6 +151,11 @@ impl RunningHost {
     /// The address the host listens on (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The test clock the components read, when [`HostConfig::clock`] gave one.
+    pub fn clock(&self) -> Option<&TestClock> {
+        self.clock.as_ref()
     }
 
     /// `http://<local_addr>`, handy for building request URLs.
@@ -255,6 +268,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
         stores: stores.clone(),
         request_timeout: config.request_timeout,
         permits: Arc::new(Semaphore::new(engine::MAX_CONCURRENT_REQUESTS)),
+        clock: config.clock.clone(),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(server::serve(
@@ -286,6 +300,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost> {
     );
     Ok(RunningHost {
         local_addr,
+        clock: config.clock,
         shutdown_tx,
         tasks,
     })

@@ -147,10 +147,14 @@ impl RequestState {
         policy: Arc<ComponentPolicy>,
         stores: KvStores,
         hooks: crate::server::OutboundHooks,
+        clock: Option<&crate::TestClock>,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
         // Component stdout/stderr go to the host's, so component logs show.
         wasi.inherit_stdout().inherit_stderr();
+        if let Some(clock) = clock {
+            wasi.wall_clock(clock.clone());
+        }
         for (k, v) in &policy.environment {
             wasi.env(k, v);
         }

@@ -48,6 +48,8 @@ pub(crate) struct App {
     pub(crate) stores: KvStores,
     pub(crate) request_timeout: Duration,
     pub(crate) permits: Arc<Semaphore>,
+    /// The wall clock components read instead of the real one (tests).
+    pub(crate) clock: Option<crate::TestClock>,
 }
 
 /// JSON error response `{"error":{"code":..,"message":..}}`.
@@ -154,7 +156,12 @@ impl App {
             policy: component.policy.clone(),
             depth,
         };
-        let state = RequestState::new(component.policy.clone(), self.stores.clone(), hooks);
+        let state = RequestState::new(
+            component.policy.clone(),
+            self.stores.clone(),
+            hooks,
+            self.clock.as_ref(),
+        );
         let mut store = Store::new(component.pre.engine(), state);
         // Yield to the async runtime at every epoch tick (see engine.rs).
         store.epoch_deadline_async_yield_and_update(1);

@@ -126,6 +126,7 @@ mod tests {
             send_at: "now".into(),
             timezone: None,
             template_version: None,
+            per_recipient_timezone: false,
         };
         for id in ["c1", "c2"] {
             campaign::schedule(&store, &StoredTemplates(&store), id, &request, now()).unwrap();

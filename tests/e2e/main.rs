@@ -9,6 +9,7 @@ mod host;
 mod identity;
 mod intake;
 mod limits;
+mod local_time;
 mod messenger;
 mod meta_webhooks;
 mod segments;

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use spinpost_host::{HostConfig, RunningHost};
+use chrono::{DateTime, Utc};
+use spinpost_host::{HostConfig, RunningHost, TestClock};
 use tempfile::TempDir;
 
 use crate::fake_platform::FakePlatform;
@@ -65,6 +66,8 @@ pub struct TestApp {
     pub fake: FakePlatform,
     /// Variables given to the host.
     pub variables: HashMap<String, String>,
+    /// The wall clock the components read: the real time until a test moves it.
+    pub clock: TestClock,
     manifest: PathBuf,
     state_dir: TempDir,
     store: StoreUnderTest,
@@ -94,7 +97,8 @@ impl TestApp {
         build_components();
         let state_dir = tempfile::tempdir().expect("temp state dir");
         let store = StoreUnderTest::from_env(state_dir.path());
-        let host = start_host(&manifest, state_dir.path(), &store, &variables)
+        let clock = TestClock::new();
+        let host = start_host(&manifest, state_dir.path(), &store, &variables, &clock)
             .await
             .expect("host starts");
         TestApp {
@@ -102,6 +106,7 @@ impl TestApp {
             host: Some(host),
             fake,
             variables,
+            clock,
             manifest,
             state_dir,
             store,
@@ -116,6 +121,8 @@ impl TestApp {
             base_url,
             fake,
             variables: HashMap::new(),
+            // A host in another process reads its own clock; this one moves nothing there.
+            clock: TestClock::new(),
             manifest: workspace_root().join("spin.toml"),
             state_dir: tempfile::tempdir().expect("temp state dir"),
             store: StoreUnderTest::Sqlite,
@@ -138,11 +145,28 @@ impl TestApp {
             self.state_dir.path(),
             &self.store,
             &self.variables,
+            &self.clock,
         )
         .await
         .expect("host restarts");
         self.base_url = host.base_url();
         self.host = Some(host);
+    }
+
+    /// Set the components' wall clock to `at` (time runs on from there).
+    pub fn set_clock(&self, at: DateTime<Utc>) {
+        self.clock.set(at.into());
+    }
+
+    /// Move the components' wall clock on by `by`.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.clock
+            .advance(by.to_std().expect("the clock only moves forward"));
+    }
+
+    /// The time the components read now.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now().into()
     }
 
     /// A request to the app without credentials.
@@ -397,11 +421,13 @@ async fn start_host(
     state_dir: &Path,
     store: &StoreUnderTest,
     variables: &HashMap<String, String>,
+    clock: &TestClock,
 ) -> anyhow::Result<RunningHost> {
     let mut config = HostConfig::new(manifest);
     config.listen_addr = "127.0.0.1:0".parse()?;
     config.state_dir = state_dir.to_path_buf();
     config.variables_env = variables.clone();
     config.runtime_config = store.runtime_config();
+    config.clock = Some(clock.clone());
     spinpost_host::start(config).await
 }

@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
 use spinpost::campaign::{
-    self, Campaign, CampaignEdit, NewCampaign, ScheduleRequest, TemplateVersions,
+    self, Campaign, CampaignEdit, NewCampaign, QuietHours, ScheduleRequest, TemplateVersions,
 };
 use spinpost::clock::Clock;
 use spinpost::deletion;
+use spinpost::delivery::policy::QuietHoursRule;
 use spinpost::delivery::{self, FrequencyCaps, MessageRenderer, PolicyChain, SenderConfig};
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
@@ -199,7 +200,7 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
     }
     // A platform configured wrongly stops the tick rather than failing each of its recipients.
     platforms.check()?;
-    config.policies = delivery_policies(&platforms);
+    config.policies = delivery_policies(&platforms)?;
     let messenger = platforms.connect(&SpinHttp, clock);
     let renderer = TemplateRenderer::new(&ctx.ports.store);
     let report = delivery::run_tick(&ctx.ports.store, &messenger, &renderer, clock, &config)?;
@@ -214,8 +215,12 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
 }
 
 /// The rules every recipient passes before being sent, for the tick and for estimates alike.
-fn delivery_policies(platforms: &Platforms) -> PolicyChain {
-    PolicyChain::sending_on(platforms.configured_channels())
+///
+/// # Errors
+/// 503 `invalid_configuration` when the `quiet_hours` variable is written wrongly.
+fn delivery_policies(platforms: &Platforms) -> Result<PolicyChain> {
+    Ok(PolicyChain::sending_on(platforms.configured_channels())
+        .with(QuietHoursRule::new(workspace_quiet_hours()?)))
 }
 
 /// `GET|POST /api/v1/campaigns/:id/estimate`: what the campaign would do at its send time, or (with a
@@ -246,11 +251,22 @@ fn estimate_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Resu
         store,
         &campaign,
         now,
-        &delivery_policies(&platforms),
+        &delivery_policies(&platforms)?,
         &TemplateRenderer::new(store),
         rate,
     )?;
     Ok(web::Response::ok(&estimate))
+}
+
+/// The `quiet_hours` variable (`21:00-09:00`; empty for none); a wrong value stops the tick.
+fn workspace_quiet_hours() -> Result<Option<QuietHours>> {
+    let setting = spin_adapter::variable("quiet_hours");
+    campaign::workspace_quiet_hours(&setting).map_err(|e| {
+        Error::unavailable(
+            "invalid_configuration",
+            format!("variable 'quiet_hours': {}", e.message()),
+        )
+    })
 }
 
 /// A lease owner id unique to this tick: the time plus randomness from the host (WASI random).

@@ -2,7 +2,7 @@
 //!
 //! A paused campaign has begun (or is about to begin) walking its audience into the delivery ledger, and
 //! each recipient's place in that walk is what makes sending exactly-once: so its channel and audience
-//! are frozen. Its name, variables and template (and version) may change; they apply to the recipients
+//! are frozen. Its name, variables, template (and version) and quiet hours may change; they apply to the recipients
 //! not yet sent when it resumes.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,7 @@ use crate::kv::KvStore;
 use crate::subscriber::Channel;
 
 use super::model::{Audience, Campaign, CampaignState, NewCampaign};
+use super::quiet_hours::QuietHoursSetting;
 use super::service::{change, get, resolve_template, TemplateVersions};
 
 /// The body of `PATCH /api/v1/campaigns/:id`: the fields to change; absent fields stay as they are.
@@ -34,6 +35,8 @@ pub struct CampaignEdit {
     pub variables: Option<BTreeMap<String, String>>,
     /// The audience, replacing it (drafts only).
     pub audience: Option<Audience>,
+    /// Which quiet hours it keeps: `"default"`, `"none"` or a span like `"22:00-08:00"`.
+    pub quiet_hours: Option<QuietHoursSetting>,
 }
 
 impl CampaignEdit {
@@ -77,6 +80,7 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         template_version: version,
         variables: or_current(&edit.variables, &current.variables),
         audience: or_current(&edit.audience, &current.audience),
+        quiet_hours: or_current(&edit.quiet_hours, &current.quiet_hours),
     }
     .into_draft(now)?;
     let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
@@ -102,6 +106,7 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         campaign.template_version = pinned;
         campaign.variables.clone_from(&edited.variables);
         campaign.audience = edited.audience.clone();
+        campaign.quiet_hours = edited.quiet_hours;
         campaign.updated_at = now;
         Ok(())
     })

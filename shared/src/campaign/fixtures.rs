@@ -42,6 +42,7 @@ pub fn schedule_now(template_version: Option<u32>) -> ScheduleRequest {
         send_at: "now".into(),
         timezone: None,
         template_version,
+        per_recipient_timezone: false,
     }
 }
 

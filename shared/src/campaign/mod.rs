@@ -6,7 +6,9 @@ mod deleted;
 mod edit;
 #[cfg(test)]
 mod fixtures;
+pub mod local_time;
 mod model;
+mod quiet_hours;
 mod schedule;
 mod service;
 
@@ -17,6 +19,7 @@ pub use model::{
     MAX_AUDIENCE_ATTRIBUTES, MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS,
     MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
 };
+pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,

@@ -12,6 +12,9 @@ use crate::segment::{Segment, Selector};
 use crate::subscriber::is_slug;
 use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, TimeZone};
 
+use super::local_time::resolve_local;
+use super::quiet_hours::QuietHoursSetting;
+
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 40;
 /// The longest campaign name, in characters.
@@ -137,9 +140,27 @@ pub struct Schedule {
     /// The local wall-clock time as given, when it was given that way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_time: Option<NaiveDateTime>,
+    /// Each recipient is due when `local_time` comes in their own timezone (those without one: in
+    /// `timezone`); `send_at` is then when it first comes anywhere (UTC+14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_recipient_timezone: bool,
     /// When the schedule was set: those subscribed at this moment or when sending starts are recipients
     /// (see [`Recipients`]); a withdrawal since is recorded as a skip when their message is due.
     pub scheduled_at: DateTime<Utc>,
+}
+
+impl Schedule {
+    /// When a recipient in `zone` (`None`: without one) is due: `send_at`, or for a per-recipient
+    /// schedule the instant `local_time` comes in their zone (else the schedule's).
+    pub fn due_in(&self, zone: Option<TimeZone>) -> DateTime<Utc> {
+        match (self.per_recipient_timezone, self.local_time) {
+            (true, Some(local)) => match zone.or(self.timezone) {
+                Some(zone) => resolve_local(local, zone.tz()),
+                None => self.send_at,
+            },
+            _ => self.send_at,
+        }
+    }
 }
 
 /// A campaign.
@@ -171,6 +192,10 @@ pub struct Campaign {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// Which quiet hours hold its messages back: the workspace's (`default`), its own, or `none`
+    /// (transactional messages).
+    #[serde(default, skip_serializing_if = "QuietHoursSetting::is_workspace")]
+    pub quiet_hours: QuietHoursSetting,
     /// When sending began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -279,6 +304,9 @@ pub struct NewCampaign {
     /// Audience filters.
     #[serde(default)]
     pub audience: Audience,
+    /// `"default"` (the workspace's quiet hours), `"none"`, or its own span like `"22:00-08:00"`.
+    #[serde(default)]
+    pub quiet_hours: QuietHoursSetting,
 }
 
 impl NewCampaign {
@@ -324,6 +352,7 @@ impl NewCampaign {
             audience: self.audience,
             state: CampaignState::Draft,
             schedule: None,
+            quiet_hours: self.quiet_hours,
             created_at: now,
             updated_at: now,
             started_at: None,
@@ -541,6 +570,7 @@ mod tests {
             send_at: minutes(60),
             timezone: None,
             local_time: None,
+            per_recipient_timezone: false,
             scheduled_at: now(),
         });
         assert_eq!(

@@ -10,12 +10,13 @@
 //! | cancel   | draft, scheduled, running, paused | cancelled                            |
 //! | complete | running                           | completed                            |
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::subscriber::TimeZone;
 
+use super::local_time;
 use super::model::{Campaign, CampaignState, Schedule};
 
 /// How far in the past a send time may be (clock skew between client and server) before it is refused.
@@ -24,7 +25,7 @@ const PAST_TOLERANCE_SECS: i64 = 60;
 const MAX_DAYS_AHEAD: i64 = 366;
 
 /// The body of `POST /api/v1/campaigns/:id/schedule`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// `"now"`, an RFC 3339 instant (`2026-12-24T08:00:00Z`), or a local time (`2026-12-24T09:00:00`)
@@ -34,14 +35,19 @@ pub struct ScheduleRequest {
     pub timezone: Option<String>,
     /// The template version to pin; the latest when absent (and none was pinned at creation).
     pub template_version: Option<u32>,
+    /// Send each recipient at the local `send_at` in their own timezone (those without one: in
+    /// `timezone`).
+    #[serde(default)]
+    pub per_recipient_timezone: bool,
 }
 
 impl ScheduleRequest {
     /// Resolve the send time.
     ///
     /// # Errors
-    /// 400 `invalid_send_at` / `invalid_timezone` / `timezone_required`; 422 `nonexistent_local_time`
-    /// (a local time skipped by a daylight-saving change), `send_at_in_past`, `send_at_too_far`.
+    /// 400 `invalid_send_at` / `invalid_timezone` / `timezone_required` / `local_send_at_required`;
+    /// 422 `nonexistent_local_time` (a local time skipped by a daylight-saving change), `send_at_in_past`,
+    /// `send_at_too_far`.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<Schedule> {
         let timezone = self.timezone.as_deref().map(TimeZone::parse).transpose()?;
         let text = self.send_at.trim();
@@ -49,8 +55,14 @@ impl ScheduleRequest {
             send_at,
             timezone,
             local_time,
+            per_recipient_timezone: self.per_recipient_timezone,
             scheduled_at: now,
         };
+        if self.per_recipient_timezone {
+            return self
+                .resolve_per_recipient(timezone, now)
+                .map(|local| schedule(local_time::first_zone_reaches(local), Some(local)));
+        }
         if text.eq_ignore_ascii_case("now") {
             return Ok(schedule(now, None));
         }
@@ -63,21 +75,15 @@ impl ScheduleRequest {
                     format!("send_at '{text}' must be \"now\", an RFC 3339 instant like 2026-12-24T08:00:00Z, or a local time like 2026-12-24T09:00:00 with a timezone"),
                 )
             })?;
-            let zone = timezone.ok_or_else(|| {
-                Error::invalid("timezone_required", format!("send_at '{text}' is a local time: add \"timezone\", e.g. \"Europe/Berlin\""))
-            })?;
-            let instant = match zone.tz().from_local_datetime(&local) {
-                LocalResult::Single(t) => t,
-                // Clocks went back: the local time happens twice; send at the first.
-                LocalResult::Ambiguous(first, _) => first,
-                LocalResult::None => {
-                    return Err(Error::unprocessable(
-                        "nonexistent_local_time",
-                        format!("{text} does not exist in {} (clocks skip it for daylight saving); pick another time", zone.tz().name()),
-                    ))
-                }
-            };
-            schedule(instant.with_timezone(&Utc), Some(local))
+            let zone = self.zone_for(timezone)?;
+            if local_time::is_skipped(local, zone.tz()) {
+                return Err(Error::unprocessable(
+                    "nonexistent_local_time",
+                    format!("{text} does not exist in {} (clocks skip it for daylight saving); pick another time", zone.tz().name()),
+                ));
+            }
+            // Clocks going back make the local time happen twice: the first is taken.
+            schedule(local_time::resolve_local(local, zone.tz()), Some(local))
         };
         if resolved.send_at < now - Duration::seconds(PAST_TOLERANCE_SECS) {
             return Err(Error::unprocessable(
@@ -88,13 +94,81 @@ impl ScheduleRequest {
                 ),
             ));
         }
-        if resolved.send_at > now + Duration::days(MAX_DAYS_AHEAD) {
+        check_not_too_far(resolved.send_at, now)?;
+        Ok(resolved)
+    }
+
+    /// The local time every recipient is sent at, refused when it has passed in every zone on Earth
+    /// (the last to reach it is UTC−12). Zones where it has passed are skipped at send time.
+    fn resolve_per_recipient(
+        &self,
+        timezone: Option<TimeZone>,
+        now: DateTime<Utc>,
+    ) -> Result<NaiveDateTime> {
+        let text = self.send_at.trim();
+        let local = parse_local(text)
+            .or_else(|| parse_time_of_day(text).map(|time| next_day_everywhere(time, now)))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "local_send_at_required",
+                    format!("send_at '{text}' must be a local time like 2026-12-24T10:00 (or 10:00 for the next day every zone still has it ahead) when per_recipient_timezone is true: each recipient gets it at that time in their own timezone"),
+                )
+            })?;
+        self.zone_for(timezone)?;
+        let last = local_time::last_zone_reaches(local);
+        if last < now - Duration::seconds(PAST_TOLERANCE_SECS) {
             return Err(Error::unprocessable(
-                "send_at_too_far",
-                format!("send_at may be at most {MAX_DAYS_AHEAD} days ahead"),
+                "send_at_in_past",
+                format!(
+                    "{text} has passed in every timezone (the last one, UTC-12, reached it at {}); pick a later local time",
+                    last.to_rfc3339()
+                ),
             ));
         }
-        Ok(resolved)
+        check_not_too_far(local_time::first_zone_reaches(local), now)?;
+        Ok(local)
+    }
+
+    /// The zone a local `send_at` is read in: required.
+    fn zone_for(&self, timezone: Option<TimeZone>) -> Result<TimeZone> {
+        timezone.ok_or_else(|| {
+            let text = self.send_at.trim();
+            let purpose = if self.per_recipient_timezone {
+                "the zone of recipients without one"
+            } else {
+                "the zone it is read in"
+            };
+            Error::invalid("timezone_required", format!("send_at '{text}' is a local time: add \"timezone\" ({purpose}), e.g. \"Europe/Berlin\""))
+        })
+    }
+}
+
+/// Refuse a send time more than [`MAX_DAYS_AHEAD`] away.
+fn check_not_too_far(send_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    if send_at > now + Duration::days(MAX_DAYS_AHEAD) {
+        return Err(Error::unprocessable(
+            "send_at_too_far",
+            format!("send_at may be at most {MAX_DAYS_AHEAD} days ahead"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
+    ["%H:%M", "%H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveTime::parse_from_str(text, format).ok())
+}
+
+/// `time` on the first day on which it has not yet come in any zone (so every recipient gets it): the
+/// day it is now in UTC+14, or the next one when it has already come there.
+fn next_day_everywhere(time: NaiveTime, now: DateTime<Utc>) -> NaiveDateTime {
+    let today_in_first_zone = (now + local_time::EARLIEST_ZONE_OFFSET).date_naive();
+    let candidate = today_in_first_zone.and_time(time);
+    if local_time::first_zone_reaches(candidate) < now {
+        candidate + Duration::days(1)
+    } else {
+        candidate
     }
 }
 
@@ -207,6 +281,7 @@ mod tests {
             send_at: send_at.into(),
             timezone: timezone.map(Into::into),
             template_version: None,
+            per_recipient_timezone: false,
         }
         .resolve(now())
     }
@@ -269,6 +344,7 @@ mod tests {
             send_at: "2026-10-25T02:30:00".into(),
             timezone: Some("Europe/Berlin".into()),
             template_version: None,
+            per_recipient_timezone: false,
         };
         let early = "2026-10-20T00:00:00Z".parse().unwrap();
         assert_eq!(
@@ -277,6 +353,55 @@ mod tests {
         );
         request.send_at = "2026-10-25 02:30".into();
         assert!(request.resolve(early).is_ok());
+    }
+
+    fn per_recipient(send_at: &str, now: DateTime<Utc>) -> Result<Schedule> {
+        ScheduleRequest {
+            send_at: send_at.into(),
+            timezone: Some("Europe/Berlin".into()),
+            template_version: None,
+            per_recipient_timezone: true,
+        }
+        .resolve(now)
+    }
+
+    #[test]
+    fn a_per_recipient_schedule_starts_where_the_time_comes_first_and_is_refused_once_it_passed_everywhere(
+    ) {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let schedule = per_recipient("2026-12-08T10:00", now()).unwrap();
+        assert!(schedule.per_recipient_timezone);
+        assert_eq!(schedule.send_at, utc("2026-12-07T20:00:00Z"));
+        assert_eq!(
+            schedule.local_time.unwrap().to_string(),
+            "2026-12-08 10:00:00"
+        );
+        // Passed in Tokyo and Berlin, still ahead in UTC-12 (22:00 UTC): accepted.
+        assert!(per_recipient("2026-12-08T10:00", utc("2026-12-08T21:00:00Z")).is_ok());
+        let passed = per_recipient("2026-12-08T10:00", utc("2026-12-08T22:05:00Z")).unwrap_err();
+        assert_eq!((passed.status(), passed.code()), (422, "send_at_in_past"));
+        // A skipped local time is not refused: each zone sends it as its clocks allow.
+        assert!(per_recipient("2027-03-28T02:30", now()).is_ok());
+        assert_eq!(
+            per_recipient("2026-12-08T10:00:00Z", now())
+                .unwrap_err()
+                .code(),
+            "local_send_at_required"
+        );
+    }
+
+    #[test]
+    fn a_time_of_day_alone_is_the_next_day_every_zone_still_has_it_ahead() {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // At 10:00 UTC on 1 November it is already 00:00 on 2 November in UTC+14: 10:00 there is ahead.
+        let schedule = per_recipient("10:00", now()).unwrap();
+        assert_eq!(
+            schedule.local_time.unwrap().to_string(),
+            "2026-11-02 10:00:00"
+        );
+        // At 21:00 UTC, 10:00 on 2 November has come in UTC+14: the next day.
+        let later = per_recipient("10:00", utc("2026-11-01T21:00:00Z")).unwrap();
+        assert_eq!(later.local_time.unwrap().to_string(), "2026-11-03 10:00:00");
     }
 
     fn draft() -> Campaign {

@@ -321,6 +321,7 @@ mod tests {
             send_at: send_at.into(),
             timezone: Some("Europe/Berlin".into()),
             template_version: None,
+            per_recipient_timezone: false,
         }
     }
 

@@ -7,6 +7,8 @@
 //! rule of the chain: passing them reserves a send, so they are judged after it ([`crate::delivery::caps`]).
 
 mod channel;
+mod local_time;
+mod quiet_hours;
 mod recipient;
 mod window;
 
@@ -23,6 +25,8 @@ use crate::subscriber::Subscriber;
 use super::Outgoing;
 
 pub use channel::{ChannelConfigured, ConfiguredChannels};
+pub use local_time::{LocalSendTime, LOCAL_TIME_PASSED};
+pub use quiet_hours::QuietHoursRule;
 pub use recipient::{Consent, OtherChannel, RecipientErased};
 pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 
@@ -122,12 +126,14 @@ impl PolicyChain {
     }
 
     /// The rules every deployment applies: the record still exists, consent stands, the recipient is
-    /// on the campaign's channel, and a closed reply window leaves only an approved template to send.
+    /// on the campaign's channel, a campaign sent at a local time waits for it in the recipient's
+    /// timezone, and a closed reply window leaves only an approved template to send.
     pub fn standard() -> Self {
         PolicyChain::new(vec![
             Arc::new(RecipientErased),
             Arc::new(Consent),
             Arc::new(OtherChannel),
+            Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }
@@ -140,6 +146,7 @@ impl PolicyChain {
             Arc::new(Consent),
             Arc::new(OtherChannel),
             Arc::new(ChannelConfigured::new(channels)),
+            Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }

@@ -12,10 +12,13 @@ use chrono::{DateTime, Duration, Utc};
 use super::crash_store::CrashStore;
 use super::fake_messenger::{Call, FakeMessenger};
 use super::fake_renderer::FakeRenderer;
-use crate::campaign::{self, CampaignState, NewCampaign, ScheduleRequest, TemplateVersions};
+use crate::campaign::{
+    self, CampaignState, NewCampaign, QuietHours, ScheduleRequest, TemplateVersions,
+};
 use crate::clock::{Clock, ManualClock};
 use crate::delivery::caps::SendHistory;
 use crate::delivery::pacing::{self, PaceState};
+use crate::delivery::policy::QuietHoursRule;
 use crate::delivery::{
     claim, estimate, progress, run_tick, send_next_batch, DeliveryBatch, DeliveryEntry,
     DeliveryState, Estimate, FrequencyCaps, Outgoing, Progress, SenderConfig, Step, TickReport,
@@ -83,6 +86,7 @@ pub struct World<'h> {
     batch_size: Option<usize>,
     round_trip: Duration,
     frequency_caps: FrequencyCaps,
+    quiet_hours: Option<QuietHours>,
     ticks: AtomicUsize,
 }
 
@@ -98,6 +102,7 @@ impl<'h> World<'h> {
             batch_size: None,
             round_trip: Duration::zero(),
             frequency_caps: FrequencyCaps::none(),
+            quiet_hours: None,
             ticks: AtomicUsize::new(0),
         }
     }
@@ -132,6 +137,9 @@ impl<'h> World<'h> {
     /// Ticks keep the frequency caps `caps` (as the `frequency_caps` variable writes them).
     pub fn capped_at(mut self, caps: &str) -> Self {
         self.frequency_caps = FrequencyCaps::parse(caps).expect("valid caps");
+    /// The workspace's quiet hours are `span` (e.g. `21:00-09:00`).
+    pub fn quiet_between(mut self, span: &str) -> Self {
+        self.quiet_hours = Some(QuietHours::parse(span).expect("a valid span"));
         self
     }
 
@@ -145,6 +153,7 @@ impl<'h> World<'h> {
             config.batch_size = size;
         }
         config.frequency_caps = self.frequency_caps.clone();
+        config.policies = config.policies.with(QuietHoursRule::new(self.quiet_hours));
         config
     }
 
@@ -207,7 +216,7 @@ impl<'h> World<'h> {
         });
     }
 
-    /// Chat `chat` lives in time zone `zone`.
+    /// Chat `chat` lives in `zone` (an IANA name).
     pub fn set_timezone(&self, chat: u32, zone: &str) {
         self.touch(chat, start(), false, |s| {
             s.timezone = Some(TimeZone::parse(zone).expect("a valid zone"));
@@ -273,10 +282,24 @@ impl<'h> World<'h> {
         let request = ScheduleRequest {
             send_at: send_at.into(),
             timezone: timezone.map(Into::into),
-            template_version: None,
+            ..ScheduleRequest::default()
         };
-        campaign::schedule(&self.store, &PinFirstVersion, id, &request, start())
+        self.try_schedule_at(id, &request, start())
             .expect("the campaign is scheduled");
+    }
+
+    /// Schedule campaign `id` as `request` asks, at the current time.
+    pub fn try_schedule(&self, id: &str, request: &ScheduleRequest) -> crate::Result<()> {
+        self.try_schedule_at(id, request, self.now())
+    }
+
+    fn try_schedule_at(
+        &self,
+        id: &str,
+        request: &ScheduleRequest,
+        at: DateTime<Utc>,
+    ) -> crate::Result<()> {
+        campaign::schedule(&self.store, &PinFirstVersion, id, request, at).map(|_| ())
     }
 
     pub fn pause(&self, id: &str) {
@@ -327,6 +350,12 @@ impl<'h> World<'h> {
     /// A tick with the default budget, which must succeed.
     pub fn tick(&self) -> TickReport {
         self.tick_within(BUDGET)
+    }
+
+    /// Move the clock on to `at` and tick.
+    pub fn tick_at(&self, at: DateTime<Utc>) -> TickReport {
+        self.advance(at - self.now());
+        self.tick()
     }
 
     /// A tick that may run for `budget`, which must succeed.
