@@ -137,6 +137,9 @@ impl<'h> World<'h> {
     /// Ticks keep the frequency caps `caps` (as the `frequency_caps` variable writes them).
     pub fn capped_at(mut self, caps: &str) -> Self {
         self.frequency_caps = FrequencyCaps::parse(caps).expect("valid caps");
+        self
+    }
+
     /// The workspace's quiet hours are `span` (e.g. `21:00-09:00`).
     pub fn quiet_between(mut self, span: &str) -> Self {
         self.quiet_hours = Some(QuietHours::parse(span).expect("a valid span"));
