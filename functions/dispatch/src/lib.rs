@@ -191,7 +191,7 @@ fn tick(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
         budget_ms,
     );
     // Caps written wrongly stop the tick with what to fix, rather than sending uncapped.
-    config.frequency_caps = FrequencyCaps::parse(&spin_adapter::variable("frequency_caps"))?;
+    config.frequency_caps = workspace_frequency_caps()?;
     let platforms = Platforms::from_variables(spin_adapter::variable);
     for platform in Platform::ALL {
         config
@@ -252,10 +252,16 @@ fn estimate_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Resu
         &campaign,
         now,
         &delivery_policies(&platforms)?,
+        &workspace_frequency_caps()?,
         &TemplateRenderer::new(store),
         rate,
     )?;
     Ok(web::Response::ok(&estimate))
+}
+
+/// The `frequency_caps` variable; a wrong value stops the tick (503 `invalid_configuration`).
+fn workspace_frequency_caps() -> Result<FrequencyCaps> {
+    FrequencyCaps::parse(&spin_adapter::variable("frequency_caps"))
 }
 
 /// The `quiet_hours` variable (`21:00-09:00`; empty for none); a wrong value stops the tick.

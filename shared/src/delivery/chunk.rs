@@ -21,6 +21,7 @@ use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
 
+use super::caps;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects};
 use super::pacing;
@@ -383,7 +384,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             }
             Verdict::Defer { until } => return Err(Decision::Defer(until)),
         }
-        let zone = capping::zone_of(campaign, subscriber.as_ref());
+        let zone = caps::calendar_zone(campaign, subscriber.as_ref());
         if let Some(reason) = self.cap_refusal(campaign, history.as_ref(), zone, now) {
             return Err(Decision::Final(DeliveryState::Skipped { reason }));
         }

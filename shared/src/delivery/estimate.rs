@@ -4,8 +4,10 @@
 //! The estimate walks the whole subscriber index (every filter needs a scan; nothing is indexed) and
 //! treats each record as the sender would at the campaign's send time: the recipient test of the
 //! audience frozen then ([`crate::campaign::Recipients`]), then the deployment's [`PolicyChain`] as a
-//! dry run — so a rule added to the chain (quiet hours, a frequency cap) is counted here without a
-//! change — and the message rendered for those it lets through. Nothing is written.
+//! dry run — so a rule added to the chain (quiet hours, local send time) is counted here without a
+//! change — then the frequency caps on each remaining person's send history as it stands (read in one
+//! batch per page; nothing is reserved), and the message rendered for those they let through. Nothing
+//! is written.
 
 use std::collections::BTreeMap;
 
@@ -15,9 +17,11 @@ use serde::Serialize;
 use crate::campaign::{Campaign, CampaignState};
 use crate::error::Result;
 use crate::index::Index;
+use crate::keys;
 use crate::kv::KvStore;
 use crate::subscriber::Subscriber;
 
+use super::caps::{calendar_zone, FrequencyCaps, PastSend, SendHistory};
 use super::claim::read_index_page;
 use super::policy::{Candidate, PolicyChain, Verdict};
 use super::{MessageRenderer, Outgoing};
@@ -86,8 +90,8 @@ impl Estimate {
     }
 }
 
-/// Estimate `campaign` at its send time as seen at `now`, judging recipients with `policies`, rendering
-/// with `renderer`, at `rate_per_second` on its channel.
+/// Estimate `campaign` at its send time as seen at `now`, judging recipients with `policies` and
+/// `caps`, rendering with `renderer`, at `rate_per_second` on its channel.
 ///
 /// # Errors
 /// Store failures.
@@ -96,6 +100,7 @@ pub fn estimate<S: KvStore + ?Sized>(
     campaign: &Campaign,
     now: DateTime<Utc>,
     policies: &PolicyChain,
+    caps: &FrequencyCaps,
     renderer: &dyn MessageRenderer,
     rate_per_second: u32,
 ) -> Result<Estimate> {
@@ -116,6 +121,8 @@ pub fn estimate<S: KvStore + ?Sized>(
         let (records, next_page) = read_index_page(store, position)?;
         position = next_page;
         estimate.scanned += records.len() as u64;
+        // Those the chain lets through, judged against the caps once the page's histories are read.
+        let mut passed: Vec<&Subscriber> = Vec::new();
         for subscriber in records.iter().filter_map(|(_, record)| record.as_ref()) {
             if !recipients.in_audience(subscriber) {
                 continue;
@@ -127,17 +134,19 @@ pub fn estimate<S: KvStore + ?Sized>(
             }
             estimate.recipients += 1;
             let candidate = Candidate::new(campaign, Some(subscriber), at, &render);
-            let verdict = match policies.check(&candidate) {
+            match policies.check(&candidate) {
                 // The sender renders whoever the chain lets through; a failure there is final.
                 Verdict::Send => match candidate.into_message() {
-                    Some(Err(e)) => Verdict::Fail {
+                    Some(Err(e)) => estimate.count(Verdict::Fail {
                         code: e.code().to_owned(),
                         reason: e.message().to_owned(),
-                    },
-                    _ => Verdict::Send,
+                    }),
+                    _ => passed.push(subscriber),
                 },
-                verdict => verdict,
-            };
+                verdict => estimate.count(verdict),
+            }
+        }
+        for verdict in cap_verdicts(store, campaign, at, caps, &passed)? {
             estimate.count(verdict);
         }
     }
@@ -149,4 +158,31 @@ pub fn estimate<S: KvStore + ?Sized>(
     let sent_by = at + Duration::seconds(seconds);
     estimate.expected_completion_at = estimate.deferred_until.map_or(sent_by, |d| d.max(sent_by));
     Ok(estimate)
+}
+
+/// The caps' verdict on each of `passed` sent at `at`, from their send histories as stored.
+fn cap_verdicts<S: KvStore + ?Sized>(
+    store: &S,
+    campaign: &Campaign,
+    at: DateTime<Utc>,
+    caps: &FrequencyCaps,
+    passed: &[&Subscriber],
+) -> Result<Vec<Verdict>> {
+    if caps.is_empty() || passed.is_empty() {
+        return Ok(passed.iter().map(|_| Verdict::Send).collect());
+    }
+    let history_keys: Vec<String> = passed.iter().map(|s| keys::send_history(&s.id)).collect();
+    let send = PastSend::campaign(campaign.id.as_str(), at);
+    store
+        .get_many(&history_keys)?
+        .into_iter()
+        .zip(passed)
+        .map(|((_, stored), subscriber)| {
+            let history = SendHistory::decode(stored.as_deref())?;
+            let zone = calendar_zone(campaign, Some(subscriber));
+            Ok(caps
+                .refusal(&history, &send, zone)
+                .map_or(Verdict::Send, |reason| Verdict::Skip { reason }))
+        })
+        .collect()
 }

@@ -26,5 +26,6 @@ mod rules;
 pub use history::{campaign_source, MessageKind, PastSend, SendHistory, MAX_TRANSACTIONAL_KEPT};
 pub use reservation::{erase_send_history, release, reserve, Reservation};
 pub use rules::{
-    CapRule, CapWindow, FrequencyCaps, FREQUENCY_CAP, MAX_CAP_LIMIT, MAX_CAP_WINDOW_DAYS,
+    calendar_zone, CapRule, CapWindow, FrequencyCaps, FREQUENCY_CAP, MAX_CAP_LIMIT,
+    MAX_CAP_WINDOW_DAYS,
 };

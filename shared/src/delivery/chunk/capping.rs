@@ -24,15 +24,6 @@ pub(super) struct HistoryReading {
     history: SendHistory,
 }
 
-/// The zone of a recipient's calendar days: theirs, else the zone the campaign was scheduled in, else
-/// UTC.
-pub(super) fn zone_of(campaign: &Campaign, subscriber: Option<&Subscriber>) -> Tz {
-    subscriber
-        .and_then(|s| s.timezone)
-        .or_else(|| campaign.schedule.as_ref().and_then(|s| s.timezone))
-        .map_or(Tz::UTC, TimeZone::tz)
-}
-
 impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// The records of `subscribers` and, when a cap is configured, their send histories, in one
     /// batch read.

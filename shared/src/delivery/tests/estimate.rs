@@ -104,3 +104,21 @@ fn a_future_send_is_estimated_at_its_send_time() {
     );
     assert_eq!((estimate.matched, estimate.will_send), (1, 1));
 }
+
+#[test]
+fn the_estimate_counts_those_a_frequency_cap_would_skip() {
+    let world = World::campaign_to(1..=4).capped_at("promotional:1/calendar_day");
+    assert_eq!(world.tick().sent, 4);
+    // Chat 5 arrives after the first campaign: it has had nothing today.
+    world.subscribe(5);
+    world.launch("c2");
+
+    let estimate = world.estimate("c2");
+    assert_eq!((estimate.recipients, estimate.will_send), (5, 1));
+    assert_eq!(estimate.skipped, tally(&[("frequency_cap", 4)]));
+
+    let report = world.tick();
+    assert_eq!((report.sent, report.skipped), (1, 4));
+    // Estimating reserved nothing: chat 5 was sent.
+    assert_eq!(world.send_count(), 5);
+}

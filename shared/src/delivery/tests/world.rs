@@ -514,6 +514,7 @@ impl<'h> World<'h> {
             &campaign,
             self.now(),
             &config.policies,
+            &config.frequency_caps,
             &FakeRenderer,
             config.rate_for(Platform::Telegram),
         )
