@@ -10,7 +10,7 @@ use crate::directory::StoredSubscriber;
 use crate::error::Result;
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::subscriber::{Subscriber, SubscriberId, TimeZone};
+use crate::subscriber::SubscriberId;
 
 use super::super::caps::{self, campaign_source, PastSend, Reservation, SendHistory};
 use super::super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
