@@ -15,7 +15,8 @@ use crate::kv::KvStore;
 use crate::subscriber::Channel;
 
 use super::model::{Audience, Campaign, CampaignState, NewCampaign};
-use super::service::{change, get, resolve_template, TemplateVersions};
+use super::service::{change, get, pin_variants, resolve_template, TemplateVersions};
+use super::variants::Variant;
 
 /// The body of `PATCH /api/v1/campaigns/:id`: the fields to change; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,6 +35,10 @@ pub struct CampaignEdit {
     pub variables: Option<BTreeMap<String, String>>,
     /// The audience, replacing it (drafts only).
     pub audience: Option<Audience>,
+    /// The A/B variants, replacing them (drafts only; `[]` with a `template_id` returns to one template).
+    pub variants: Option<Vec<Variant>>,
+    /// The holdout share in percent (drafts only).
+    pub holdout_percent: Option<u8>,
 }
 
 impl CampaignEdit {
@@ -77,13 +82,21 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         template_version: version,
         variables: or_current(&edit.variables, &current.variables),
         audience: or_current(&edit.audience, &current.audience),
+        variants: or_current(&edit.variants, &current.variants),
+        holdout_percent: or_current(&edit.holdout_percent, &current.holdout_percent),
     }
     .into_draft(now)?;
-    let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
-    // A paused campaign renders from a pinned version; a draft pins when it is scheduled.
-    let pinned = match current.state {
-        CampaignState::Paused => Some(resolved),
-        _ => edited.template_version,
+    // A paused campaign renders from a pinned version; a draft pins when it is scheduled. A paused
+    // campaign's variants are frozen, and were pinned when it was scheduled.
+    let pinned = if edited.variants.is_empty() {
+        let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
+        match current.state {
+            CampaignState::Paused => Some(resolved),
+            _ => edited.template_version,
+        }
+    } else {
+        pin_variants(templates, &edited.variants)?;
+        None
     };
     change(store, id, |campaign| {
         // The campaign may have moved on since it was read.
@@ -102,6 +115,8 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         campaign.template_version = pinned;
         campaign.variables.clone_from(&edited.variables);
         campaign.audience = edited.audience.clone();
+        campaign.variants.clone_from(&edited.variants);
+        campaign.holdout_percent = edited.holdout_percent;
         campaign.updated_at = now;
         Ok(())
     })
@@ -122,6 +137,22 @@ fn check_editable(campaign: &Campaign, edit: &CampaignEdit) -> Result<()> {
                 .audience
                 .as_ref()
                 .is_some_and(|a| *a != campaign.audience);
+            let split_changes = edit
+                .variants
+                .as_ref()
+                .is_some_and(|v| *v != campaign.variants)
+                || edit
+                    .holdout_percent
+                    .is_some_and(|h| h != campaign.holdout_percent);
+            if split_changes {
+                return Err(Error::conflict(
+                    "variants_frozen",
+                    format!(
+                        "campaign '{}' is paused: its variants and holdout are frozen once it is scheduled, so each person stays in the arm they were given; name and variables may still change",
+                        campaign.id
+                    ),
+                ));
+            }
             if channel_changes || audience_changes {
                 return Err(Error::conflict(
                     "audience_frozen",

@@ -9,6 +9,7 @@ mod fixtures;
 mod model;
 mod schedule;
 mod service;
+mod variants;
 
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
@@ -18,6 +19,10 @@ pub use model::{
     MAX_VARIABLE_VALUE_CHARS,
 };
 pub use schedule::{ScheduleRequest, Transition};
+pub use variants::{
+    split_point, validate_variants, Arm, Variant, HOLDOUT_ARM, MAX_HOLDOUT_PERCENT, MAX_VARIANTS,
+    MAX_VARIANT_WEIGHT,
+};
 pub use service::{
     active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,
     schedule, using_template, ActiveCampaigns, TemplateVersions,

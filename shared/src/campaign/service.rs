@@ -15,6 +15,7 @@ use crate::paging::{self, Page};
 
 use super::model::{Campaign, CampaignId, CampaignState, NewCampaign};
 use super::schedule::{ScheduleRequest, Transition};
+use super::variants::Variant;
 
 /// The port through which scheduling pins a template version, so this module does not depend on the
 /// template engine.
@@ -45,7 +46,11 @@ pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
 ) -> Result<Campaign> {
     let campaign = request.into_draft(now)?;
     // Refuse a campaign for a template (or version) that does not exist now, rather than at scheduling.
-    resolve_template(templates, &campaign.template_id, campaign.template_version)?;
+    if campaign.variants.is_empty() {
+        resolve_template(templates, &campaign.template_id, campaign.template_version)?;
+    } else {
+        pin_variants(templates, &campaign.variants)?;
+    }
     if super::deleted::is_retired(store, campaign.id.as_str())? {
         return Err(Error::conflict(
             "campaign_id_retired",
@@ -89,6 +94,33 @@ pub(super) fn resolve_template<T: TemplateVersions + ?Sized>(
             ),
             _ => err,
         })
+}
+
+/// `variants` with each template version pinned: the one given (checked to exist), else the latest.
+///
+/// # Errors
+/// 422 `unknown_template` naming the variant; store failures.
+pub(super) fn pin_variants<T: TemplateVersions + ?Sized>(
+    templates: &T,
+    variants: &[Variant],
+) -> Result<Vec<Variant>> {
+    variants
+        .iter()
+        .map(|variant| {
+            let version = resolve_template(templates, &variant.template_id, variant.template_version)
+                .map_err(|err| match err.kind() {
+                    crate::ErrorKind::Unprocessable => Error::unprocessable(
+                        err.code().to_owned(),
+                        format!("variant '{}': {}", variant.name, err.message()),
+                    ),
+                    _ => err,
+                })?;
+            Ok(Variant {
+                template_version: Some(version),
+                ..variant.clone()
+            })
+        })
+        .collect()
 }
 
 /// A campaign by id.
@@ -148,17 +180,30 @@ where
             "template_version starts at 1",
         ));
     }
-    let version = templates.resolve(
-        &current.template_id,
-        request.template_version.or(current.template_version),
-    )?;
+    let pinned = if current.variants.is_empty() {
+        let version = templates.resolve(
+            &current.template_id,
+            request.template_version.or(current.template_version),
+        )?;
+        (Some(version), Vec::new())
+    } else if request.template_version.is_some() {
+        return Err(Error::invalid(
+            "invalid_template_version",
+            "a campaign with variants pins each variant's template_version in variants (edit the draft)",
+        ));
+    } else {
+        (None, pin_variants(templates, &current.variants)?)
+    };
     // Listed as active before it becomes scheduled: a crash in between leaves a harmless extra id, never
     // a scheduled campaign no tick knows of.
     add_active(store, id)?;
     change(store, id, |campaign| {
         campaign.transition(Transition::Schedule, now)?;
         campaign.schedule = Some(schedule.clone());
-        campaign.template_version = Some(version);
+        campaign.template_version = pinned.0;
+        if !campaign.variants.is_empty() {
+            campaign.variants.clone_from(&pinned.1);
+        }
         Ok(())
     })
 }
@@ -234,7 +279,7 @@ pub fn using_template<S: KvStore + ?Sized>(store: &S, template_id: &str) -> Resu
     Ok(kv::get_many_json::<_, Campaign>(store, &record_keys)?
         .into_iter()
         .flatten()
-        .filter(|c| is_active(c.state) && c.template_id == template_id)
+        .filter(|c| is_active(c.state) && c.uses_template(template_id))
         .map(|c| c.id.as_str().to_owned())
         .collect())
 }
