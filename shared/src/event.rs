@@ -110,6 +110,9 @@ pub struct SentMessageRef {
     pub batch: u64,
     /// When it was sent.
     pub sent_at: DateTime<Utc>,
+    /// The A/B arm the recipient is in, for a campaign with variants (feedback is credited to it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
 }
 
 /// The data of a rating button: `rate:<campaign>:<score>`; Telegram allows 64 bytes of callback data,

@@ -57,6 +57,12 @@ pub fn campaign_counter(campaign_id: &str, counter: &str) -> String {
     format!("stat:{campaign_id}:{counter}")
 }
 
+/// A counter of one A/B arm of a campaign (`sent`, `delivered`, `replied`, …), changed only by atomic
+/// increment. Arm names are slugs (no ':'), like counter names.
+pub fn campaign_arm_counter(campaign_id: &str, arm: &str, counter: &str) -> String {
+    format!("stat-arm:{campaign_id}:{arm}:{counter}")
+}
+
 /// The last campaign message sent to a subscriber, for reply attribution.
 pub fn last_campaign_message(subscriber: &SubscriberId) -> String {
     format!("last:{subscriber}")

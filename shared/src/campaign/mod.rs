@@ -24,6 +24,6 @@ pub use variants::{
     MAX_VARIANT_WEIGHT,
 };
 pub use service::{
-    active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,
+    active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active, resume,
     schedule, using_template, ActiveCampaigns, TemplateVersions,
 };

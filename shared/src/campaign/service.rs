@@ -139,6 +139,19 @@ fn record_key(id: &str) -> Result<String> {
         .map_err(|_| Error::not_found("campaign", id))
 }
 
+/// The A/B arm names of campaign `id` (see [`Campaign::arm_names`]), from its record or, once it is
+/// deleted, from what was kept of it; empty for an unknown id.
+///
+/// # Errors
+/// Store failures.
+pub fn arm_names<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Vec<String>> {
+    if let Some(campaign) = kv::get_json::<_, Campaign>(store, &record_key(id)?)? {
+        return Ok(campaign.arm_names());
+    }
+    let deleted: Option<super::DeletedCampaign> = kv::get_json(store, &keys::deleted_campaign(id))?;
+    Ok(deleted.map(|d| d.arms).unwrap_or_default())
+}
+
 /// List campaigns in creation order from index position `cursor`.
 ///
 /// # Errors

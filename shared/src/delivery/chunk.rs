@@ -20,6 +20,7 @@ use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
 
+use super::arms::ArmCampaigns;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects};
 use super::pacing;
@@ -135,7 +136,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     ) -> Result<Chunk> {
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let planned_at = self.clock.now();
-        let Plans { decided, ready } = self.decide(campaign, batch, chunk, planned_at)?;
+        let arms = ArmCampaigns::of(campaign);
+        let Plans { decided, ready } = self.decide(&arms, batch, chunk, planned_at)?;
         let platform = campaign.channel.platform();
         let mut bundles = bundle(ready, platform.capabilities().broadcast_recipients.max(1));
         let addresses: Vec<_> = bundles.iter().filter_map(Bundle::lead_address).collect();
@@ -168,7 +170,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             slots,
             planned_at,
         };
-        self.send_in_waves(campaign, batch, decided, queue, report)
+        self.send_in_waves(&arms, batch, decided, queue, report)
     }
 
     /// Send the queue in waves. A wave is every bundle whose slot has come (at most the channel's
@@ -178,12 +180,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// channel is paused (by an answer or by another tick), the rest stay pending, untouched.
     fn send_in_waves(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
         decided: Vec<(usize, DeliveryEntry)>,
         queue: Queue,
         report: &mut BatchReport,
     ) -> Result<Chunk> {
+        let campaign = arms.campaign();
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let rate = self.config.rate_for(campaign.channel.platform());
         let limit = self.config.in_flight_for(rate);
@@ -207,7 +210,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 for recipient in bundle.recipients {
                     let index = recipient.index;
                     let entry = &batch.entries[index];
-                    match self.reconsider(campaign, entry, recipient, planned_at)? {
+                    match self.reconsider(arms, entry, recipient, planned_at)? {
                         Ok(recipient) => still.push(recipient),
                         Err(decision) => unwritten.push((index, decision.apply(entry, now))),
                     }
@@ -328,7 +331,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// to send.
     fn decide(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
         chunk: &[usize],
         now: DateTime<Utc>,
@@ -341,7 +344,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let mut decided = Vec::new();
         let mut ready = Vec::new();
         for (&index, record) in chunk.iter().zip(records) {
-            match self.plan(campaign, index, record.map(|r| r.subscriber), now) {
+            let arm = batch.entries[index].arm.as_deref();
+            match self.plan(arms, arm, index, record.map(|r| r.subscriber), now) {
                 Ok(recipient) => ready.push(recipient),
                 Err(decision) => decided.push((index, decision.apply(&batch.entries[index], now))),
             }
@@ -352,11 +356,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// Run the policy chain for one recipient; render their message when it lets them through.
     fn plan(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
+        arm: Option<&str>,
         index: usize,
         subscriber: Option<Subscriber>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Ready, Decision> {
+        let campaign = arms.for_arm(arm);
         let render = |subscriber: &Subscriber| {
             self.renderer
                 .render(subscriber, campaign)
@@ -366,7 +372,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                     last_inbound_at: subscriber.last_inbound_at,
                 })
         };
-        let candidate = Candidate::new(campaign, subscriber.as_ref(), now, &render);
+        let candidate = Candidate::new(campaign, subscriber.as_ref(), now, &render).in_arm(arm);
         match self.config.policies.check(&candidate) {
             Verdict::Send => {}
             Verdict::Skip { reason } => {
@@ -409,7 +415,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// A consent reading older than [`CONSENT_MAX_AGE`] is judged again on the record as it is now.
     fn reconsider(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         entry: &DeliveryEntry,
         recipient: Ready,
         planned_at: DateTime<Utc>,
@@ -420,7 +426,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         let record: Option<StoredSubscriber> =
             kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
-        Ok(self.plan(campaign, recipient.index, record.map(|r| r.subscriber), now))
+        let arm = entry.arm.as_deref();
+        Ok(self.plan(arms, arm, recipient.index, record.map(|r| r.subscriber), now))
     }
 
     /// Do what an answer asks besides the entry: pause the channel, block the subscriber, keep the

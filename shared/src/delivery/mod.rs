@@ -23,6 +23,7 @@
 //! the batch over closes them as failed `outcome_unknown` and never sends them again (see
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
+mod arms;
 mod chunk;
 pub mod claim;
 mod config;

@@ -14,6 +14,7 @@ use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord
 use super::stats::REPLIES;
 use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
+use crate::campaign::Campaign;
 use crate::error::{Error, Result};
 use crate::event::{
     counter, parse_rating_button_data, InboundEvent, ReceiptStatus, SentMessageRef,
@@ -382,8 +383,9 @@ fn apply_valid<S: KvStore + ?Sized>(
             at,
         } => {
             let last = references.get(&keys::last_campaign_message(&subscriber));
-            let campaign_id = attributed_message(last, at, settings.reply_window)
-                .map(|sent| sent.campaign_id.clone());
+            let answered = attributed_message(last, at, settings.reply_window);
+            let campaign_id = answered.map(|sent| sent.campaign_id.clone());
+            let arm = answered.and_then(|sent| sent.arm.as_deref());
             let record = ReplyRecord {
                 campaign_id,
                 subscriber,
@@ -393,7 +395,11 @@ fn apply_valid<S: KvStore + ?Sized>(
             };
             let key = keys::reply(&record.subscriber, &record.message_id);
             let stored = FeedbackRecord::Reply(record.clone());
-            let about = (record.campaign_id.as_deref(), &record.subscriber);
+            let about = Credit {
+                campaign_id: record.campaign_id.as_deref(),
+                arm,
+                subscriber: &record.subscriber,
+            };
             apply_reply(store, key, &stored, about, effects, |first_reply| {
                 EventOutcome::Reply {
                     campaign_id: record.campaign_id.clone(),
@@ -412,6 +418,8 @@ fn apply_valid<S: KvStore + ?Sized>(
                 .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
             let (outcome, answer_text) = match rating {
                 Some((campaign_id, score)) => {
+                    let last = references.get(&keys::last_campaign_message(&subscriber));
+                    let arm = rating_arm(store, campaign_id, &subscriber, last)?;
                     let record = RatingRecord {
                         campaign_id: campaign_id.to_owned(),
                         subscriber: subscriber.clone(),
@@ -419,7 +427,7 @@ fn apply_valid<S: KvStore + ?Sized>(
                         score,
                         at,
                     };
-                    let outcome = apply_rating(store, record, effects)?;
+                    let outcome = apply_rating(store, record, arm.as_deref(), effects)?;
                     let text = if matches!(outcome, EventOutcome::AlreadyRated { .. }) {
                         ALREADY_RATED_TEXT
                     } else {
@@ -435,9 +443,10 @@ fn apply_valid<S: KvStore + ?Sized>(
                         },
                     );
                     let last = references.get(&keys::last_campaign_message(&subscriber));
-                    let campaign_id = answered
-                        .or_else(|| attributed_message(last, at, settings.reply_window))
-                        .map(|sent| sent.campaign_id.clone());
+                    let credited =
+                        answered.or_else(|| attributed_message(last, at, settings.reply_window));
+                    let campaign_id = credited.map(|sent| sent.campaign_id.clone());
+                    let arm = credited.and_then(|sent| sent.arm.as_deref());
                     let record = ButtonPressRecord {
                         campaign_id,
                         subscriber: subscriber.clone(),
@@ -447,7 +456,11 @@ fn apply_valid<S: KvStore + ?Sized>(
                     };
                     let key = keys::button_press(&record.subscriber, &record.press_id);
                     let stored = FeedbackRecord::ButtonPress(record.clone());
-                    let about = (record.campaign_id.as_deref(), &record.subscriber);
+                    let about = Credit {
+                        campaign_id: record.campaign_id.as_deref(),
+                        arm,
+                        subscriber: &record.subscriber,
+                    };
                     let outcome =
                         apply_reply(store, key, &stored, about, effects, |first_reply| {
                             EventOutcome::ButtonPress {
@@ -492,17 +505,31 @@ fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) ->
     ))
 }
 
+/// Who a reply is credited to: the campaign (none: the unattributed log), the A/B arm of the message it
+/// answers, and the subscriber.
+struct Credit<'a> {
+    campaign_id: Option<&'a str>,
+    arm: Option<&'a str>,
+    subscriber: &'a SubscriberId,
+}
+
 /// Record a reply, or a press that counts as one, once under `key`; log it and count it for its campaign
-/// in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a duplicate;
-/// otherwise `outcome` says what was recorded, given whether it is the subscriber's first reply.
+/// (and arm) in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a
+/// duplicate; otherwise `outcome` says what was recorded, given whether it is the subscriber's first
+/// reply.
 fn apply_reply<S: KvStore + ?Sized>(
     store: &S,
     key: String,
     record: &FeedbackRecord,
-    (campaign_id, subscriber): (Option<&str>, &SubscriberId),
+    credit: Credit<'_>,
     effects: &mut Effects,
     outcome: impl FnOnce(bool) -> EventOutcome,
 ) -> Result<EventOutcome> {
+    let Credit {
+        campaign_id,
+        arm,
+        subscriber,
+    } = credit;
     if !create(store, &key, record)? {
         return Ok(EventOutcome::Duplicate);
     }
@@ -510,18 +537,36 @@ fn apply_reply<S: KvStore + ?Sized>(
     let Some(campaign_id) = campaign_id else {
         return Ok(outcome(false));
     };
-    effects.count(campaign_id, REPLIES, 1);
-    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
+    effects.count_in_arm(campaign_id, arm, REPLIES, 1);
+    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people (a person is
+    // in one arm of a campaign, so the arm's `replied` counts them once too).
     let first_reply = store.increment(&keys::campaign_replies_of(campaign_id, subscriber), 1)? == 1;
     if first_reply {
-        effects.count(campaign_id, counter::REPLIED, 1);
+        effects.count_in_arm(campaign_id, arm, counter::REPLIED, 1);
     }
     Ok(outcome(first_reply))
+}
+
+/// The A/B arm a rating of `campaign_id` by `subscriber` is credited to: the arm of their last campaign
+/// message when it was this campaign's (no read), else the campaign's split for them (one read of the
+/// campaign record, which a later campaign's message made necessary). `None` without variants.
+fn rating_arm<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    subscriber: &SubscriberId,
+    last: Option<&SentMessageRef>,
+) -> Result<Option<String>> {
+    if let Some(sent) = last.filter(|sent| sent.campaign_id == campaign_id) {
+        return Ok(sent.arm.clone());
+    }
+    let campaign: Option<Campaign> = kv::get_json(store, &keys::campaign(campaign_id))?;
+    Ok(campaign.and_then(|c| c.arm_of(subscriber).map(|arm| arm.name().to_owned())))
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
     store: &S,
     record: RatingRecord,
+    arm: Option<&str>,
     effects: &mut Effects,
 ) -> Result<EventOutcome> {
     let key = keys::rating(&record.campaign_id, &record.subscriber);
@@ -540,9 +585,10 @@ fn apply_rating<S: KvStore + ?Sized>(
     match given_by {
         None => {
             effects.log_personal(Some(&record.campaign_id), &record.subscriber, key);
-            effects.count(&record.campaign_id, counter::RATINGS, 1);
-            effects.count(
+            effects.count_in_arm(&record.campaign_id, arm, counter::RATINGS, 1);
+            effects.count_in_arm(
                 &record.campaign_id,
+                arm,
                 counter::RATING_SUM,
                 i64::from(record.score),
             );

@@ -2,10 +2,11 @@
 //!
 //! The sender asks the chain about every recipient before reserving a send slot, and again when its
 //! consent reading has grown old. The first rule that does not answer [`Verdict::Send`] decides. A new
-//! rule (quiet hours, a frequency cap, an A/B arm) is one more [`SendPolicy`] added to
+//! rule (quiet hours, a frequency cap) is one more [`SendPolicy`] added to
 //! [`crate::delivery::SenderConfig::policies`]; the sender does not change.
 
 mod channel;
+mod holdout;
 mod recipient;
 mod window;
 
@@ -22,6 +23,7 @@ use crate::subscriber::Subscriber;
 use super::Outgoing;
 
 pub use channel::{ChannelConfigured, ConfiguredChannels};
+pub use holdout::Holdout;
 pub use recipient::{Consent, OtherChannel, RecipientErased};
 pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 
@@ -64,6 +66,8 @@ pub struct Candidate<'a> {
     pub subscriber: Option<&'a Subscriber>,
     /// The time of the check.
     pub now: DateTime<Utc>,
+    /// The A/B arm the ledger put the recipient in (a variant's name, or `holdout`).
+    pub arm: Option<&'a str>,
     render: &'a dyn Fn(&Subscriber) -> Result<Outgoing>,
     message: OnceCell<Result<Outgoing>>,
 }
@@ -80,9 +84,17 @@ impl<'a> Candidate<'a> {
             campaign,
             subscriber,
             now,
+            arm: None,
             render,
             message: OnceCell::new(),
         }
+    }
+
+    /// This candidate in the A/B arm `arm`.
+    #[must_use]
+    pub fn in_arm(mut self, arm: Option<&'a str>) -> Self {
+        self.arm = arm;
+        self
     }
 
     /// The campaign's message rendered for this recipient, or the render error; `None` without a
@@ -121,12 +133,14 @@ impl PolicyChain {
     }
 
     /// The rules every deployment applies: the record still exists, consent stands, the recipient is
-    /// on the campaign's channel, and a closed reply window leaves only an approved template to send.
+    /// on the campaign's channel, is not held back by an A/B holdout, and a closed reply window leaves
+    /// only an approved template to send.
     pub fn standard() -> Self {
         PolicyChain::new(vec![
             Arc::new(RecipientErased),
             Arc::new(Consent),
             Arc::new(OtherChannel),
+            Arc::new(Holdout),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }
@@ -139,6 +153,7 @@ impl PolicyChain {
             Arc::new(Consent),
             Arc::new(OtherChannel),
             Arc::new(ChannelConfigured::new(channels)),
+            Arc::new(Holdout),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
     }

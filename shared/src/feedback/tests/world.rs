@@ -38,6 +38,7 @@ pub fn sent_ref(
         message_id: message_id.into(),
         batch: 0,
         sent_at,
+        arm: None,
     }
 }
 
