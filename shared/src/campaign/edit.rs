@@ -295,4 +295,90 @@ mod tests {
         assert_eq!(err.code(), "campaign_not_editable");
         assert_eq!(crate::campaign::get(&store, "c1").unwrap().name, "Launch");
     }
+
+    fn ab_draft(store: &MemoryStore) {
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab", "name": "Promo", "channel": "telegram:shop", "holdout_percent": 10,
+                "variants": [{"name": "a", "template_id": "welcome", "weight": 1},
+                             {"name": "b", "template_id": "farewell", "template_version": 1, "weight": 1}]}"#,
+        )
+        .unwrap();
+        create(store, &Templates, request, now()).unwrap();
+    }
+
+    #[test]
+    fn a_drafts_variants_change_and_a_paused_campaigns_are_frozen() {
+        let store = MemoryStore::new();
+        ab_draft(&store);
+        let edited = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"holdout_percent": 20}"#),
+            now(),
+        )
+        .unwrap();
+        assert_eq!((edited.holdout_percent, edited.variants.len()), (20, 2));
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"variants": [{"name": "a", "template_id": "missing", "weight": 1}]}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "unknown_template"));
+        err.assert_mentions("variant 'a'");
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"template_id": "welcome"}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_variants"));
+        // Back to one template: no variants, no holdout.
+        let single = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"template_id": "welcome", "variants": [], "holdout_percent": 0}"#),
+            now(),
+        )
+        .unwrap();
+        assert!(single.variants.is_empty() && single.template_id == "welcome");
+
+        let store = MemoryStore::new();
+        ab_draft(&store);
+        schedule(&store, &Templates, "ab", &schedule_now(None), now()).unwrap();
+        pause(&store, "ab", now()).unwrap();
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"holdout_percent": 0}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (409, "variants_frozen"));
+        let renamed = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"name": "Promo 2"}"#),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(renamed.name, "Promo 2");
+        assert_eq!(
+            renamed
+                .variants
+                .iter()
+                .map(|v| v.template_version)
+                .collect::<Vec<_>>(),
+            [Some(3), Some(1)],
+            "the versions pinned at scheduling stay"
+        );
+    }
 }

@@ -19,11 +19,11 @@ pub use model::{
     MAX_VARIABLE_VALUE_CHARS,
 };
 pub use schedule::{ScheduleRequest, Transition};
+pub use service::{
+    active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active,
+    resume, schedule, using_template, ActiveCampaigns, TemplateVersions,
+};
 pub use variants::{
     split_point, validate_variants, Arm, Variant, HOLDOUT_ARM, MAX_HOLDOUT_PERCENT, MAX_VARIANTS,
     MAX_VARIANT_WEIGHT,
-};
-pub use service::{
-    active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active, resume,
-    schedule, using_template, ActiveCampaigns, TemplateVersions,
 };

@@ -107,14 +107,15 @@ pub(super) fn pin_variants<T: TemplateVersions + ?Sized>(
     variants
         .iter()
         .map(|variant| {
-            let version = resolve_template(templates, &variant.template_id, variant.template_version)
-                .map_err(|err| match err.kind() {
-                    crate::ErrorKind::Unprocessable => Error::unprocessable(
-                        err.code().to_owned(),
-                        format!("variant '{}': {}", variant.name, err.message()),
-                    ),
-                    _ => err,
-                })?;
+            let version =
+                resolve_template(templates, &variant.template_id, variant.template_version)
+                    .map_err(|err| match err.kind() {
+                        crate::ErrorKind::Unprocessable => Error::unprocessable(
+                            err.code().to_owned(),
+                            format!("variant '{}': {}", variant.name, err.message()),
+                        ),
+                        _ => err,
+                    })?;
             Ok(Variant {
                 template_version: Some(version),
                 ..variant.clone()
@@ -480,5 +481,52 @@ mod tests {
         );
         assert_eq!(resume(&store, "c1", now()).unwrap_err().status(), 409);
         assert_eq!(pause(&store, "missing", now()).unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn scheduling_pins_each_variants_version_and_guards_their_templates() {
+        let store = MemoryStore::new();
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab", "name": "Promo", "channel": "telegram:shop",
+                "variants": [{"name": "a", "template_id": "welcome", "weight": 1},
+                             {"name": "b", "template_id": "farewell", "template_version": 1, "weight": 1}]}"#,
+        )
+        .unwrap();
+        let draft = create(&store, &Templates, request, now()).unwrap();
+        assert_eq!(draft.variants[0].template_version, None);
+        let err = schedule(
+            &store,
+            &Templates,
+            "ab",
+            &ScheduleRequest {
+                template_version: Some(2),
+                ..schedule_request("now")
+            },
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (400, "invalid_template_version")
+        );
+        let scheduled =
+            schedule(&store, &Templates, "ab", &schedule_request("now"), now()).unwrap();
+        let pinned: Vec<_> = scheduled
+            .variants
+            .iter()
+            .map(|v| v.template_version)
+            .collect();
+        assert_eq!(pinned, [Some(3), Some(1)]);
+        assert_eq!(scheduled.template_version, None);
+        assert_eq!(using_template(&store, "farewell").unwrap(), ["ab"]);
+
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab2", "name": "Promo", "channel": "telegram:shop",
+                "variants": [{"name": "a", "template_id": "welcome", "template_version": 9, "weight": 1}]}"#,
+        )
+        .unwrap();
+        let err = create(&store, &Templates, request, now()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "unknown_template"));
+        err.assert_mentions("variant 'a'");
     }
 }

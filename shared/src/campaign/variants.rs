@@ -48,9 +48,9 @@ pub enum Arm<'a> {
     Holdout,
 }
 
-impl Arm<'_> {
+impl<'a> Arm<'a> {
     /// The name the ledger and the statistics record: the variant's, or [`HOLDOUT_ARM`].
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &'a str {
         match self {
             Arm::Variant(variant) => &variant.name,
             Arm::Holdout => HOLDOUT_ARM,
@@ -64,7 +64,11 @@ impl Arm<'_> {
 /// 400 `invalid_variants` (too many, or given with `template_id`), `invalid_variant_name`,
 /// `duplicate_variant_name`, `invalid_template_id`, `invalid_template_version`,
 /// `invalid_variant_weight`, `invalid_holdout_percent`.
-pub fn validate_variants(variants: &[Variant], holdout_percent: u8, template_id: &str) -> Result<()> {
+pub fn validate_variants(
+    variants: &[Variant],
+    holdout_percent: u8,
+    template_id: &str,
+) -> Result<()> {
     if holdout_percent > MAX_HOLDOUT_PERCENT {
         return Err(Error::invalid(
             "invalid_holdout_percent",
@@ -83,7 +87,10 @@ pub fn validate_variants(variants: &[Variant], holdout_percent: u8, template_id:
     if variants.len() > MAX_VARIANTS {
         return Err(Error::invalid(
             "invalid_variants",
-            format!("a campaign has at most {MAX_VARIANTS} variants, got {}", variants.len()),
+            format!(
+                "a campaign has at most {MAX_VARIANTS} variants, got {}",
+                variants.len()
+            ),
         ));
     }
     if !template_id.is_empty() {
@@ -102,7 +109,10 @@ pub fn validate_variants(variants: &[Variant], holdout_percent: u8, template_id:
         if variants[..i].iter().any(|v| v.name == variant.name) {
             return Err(Error::invalid(
                 "duplicate_variant_name",
-                format!("two variants are named '{}'; give each a different name", variant.name),
+                format!(
+                    "two variants are named '{}'; give each a different name",
+                    variant.name
+                ),
             ));
         }
         if !is_slug(&variant.template_id, MAX_TEMPLATE_ID_CHARS) {
@@ -120,7 +130,10 @@ pub fn validate_variants(variants: &[Variant], holdout_percent: u8, template_id:
         if !(1..=MAX_VARIANT_WEIGHT).contains(&variant.weight) {
             return Err(Error::invalid(
                 "invalid_variant_weight",
-                format!("variant '{}': weight must be 1-{MAX_VARIANT_WEIGHT}, got {}", variant.name, variant.weight),
+                format!(
+                    "variant '{}': weight must be 1-{MAX_VARIANT_WEIGHT}, got {}",
+                    variant.name, variant.weight
+                ),
             ));
         }
     }
@@ -201,7 +214,8 @@ impl Campaign {
 
     /// Whether the campaign renders `template_id`, as its template or a variant's.
     pub fn uses_template(&self, template_id: &str) -> bool {
-        self.template_id == template_id || self.variants.iter().any(|v| v.template_id == template_id)
+        self.template_id == template_id
+            || self.variants.iter().any(|v| v.template_id == template_id)
     }
 }
 
@@ -327,12 +341,20 @@ mod tests {
             let json = format!(r#"{{"name": "n", "channel": "telegram:shop", {fields}}}"#);
             let request: NewCampaign = serde_json::from_str(&json).unwrap();
             let err = request.into_draft(now()).unwrap_err();
-            assert_eq!((err.status(), err.code()), (400, code), "{json}: {}", err.message());
+            assert_eq!(
+                (err.status(), err.code()),
+                (400, code),
+                "{json}: {}",
+                err.message()
+            );
         }
         let single: NewCampaign = serde_json::from_str(&format!(
             r#"{{"name": "n", "channel": "telegram:shop", "variants": [{a}], "holdout_percent": 50}}"#
         ))
         .unwrap();
-        assert!(single.into_draft(now()).is_ok(), "one variant and a holdout is a test of the message against nothing");
+        assert!(
+            single.into_draft(now()).is_ok(),
+            "one variant and a holdout is a test of the message against nothing"
+        );
     }
 }

@@ -427,7 +427,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let record: Option<StoredSubscriber> =
             kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
         let arm = entry.arm.as_deref();
-        Ok(self.plan(arms, arm, recipient.index, record.map(|r| r.subscriber), now))
+        Ok(self.plan(
+            arms,
+            arm,
+            recipient.index,
+            record.map(|r| r.subscriber),
+            now,
+        ))
     }
 
     /// Do what an answer asks besides the entry: pause the channel, block the subscriber, keep the

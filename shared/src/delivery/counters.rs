@@ -92,7 +92,11 @@ pub fn sync_counters<S: KvStore + ?Sized>(
         }
         for (arm, tally) in &moved {
             for (name, want) in tally.counters() {
-                raise_to(store, &keys::campaign_arm_counter(campaign_id, arm, name), want)?;
+                raise_to(
+                    store,
+                    &keys::campaign_arm_counter(campaign_id, arm, name),
+                    want,
+                )?;
             }
         }
         let done = kv::update_json(store, &key, |current: Option<Cursor>| {

@@ -93,7 +93,10 @@ impl Tally {
         let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
         for entry in entries {
             if let Some(arm) = &entry.arm {
-                tallies.entry(arm.clone()).or_default().add_state(&entry.outcome);
+                tallies
+                    .entry(arm.clone())
+                    .or_default()
+                    .add_state(&entry.outcome);
             }
         }
         tallies
