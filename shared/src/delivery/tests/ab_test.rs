@@ -127,6 +127,12 @@ fn a_paused_and_resumed_campaign_keeps_everyone_in_their_arm() {
     assert!(world.each_sent_once());
     let holdout = after.values().filter(|a| *a == "holdout").count();
     assert_eq!(world.send_count(), 300 - holdout);
+    let progress = world.progress("ab");
+    assert_eq!(progress.arms["holdout"].skipped, holdout as i64);
+    assert_eq!(
+        progress.arms["a"].sent + progress.arms["b"].sent,
+        progress.counts.sent
+    );
 }
 
 #[test]
