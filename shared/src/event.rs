@@ -115,6 +115,18 @@ pub struct SentMessageRef {
     pub arm: Option<String>,
 }
 
+/// Left by the dispatcher for a recipient an A/B holdout held back (sent nothing): the replies they write
+/// within the reply window after it are the holdout's replies, to compare with the arms'.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldOutRef {
+    /// The campaign whose holdout they are in.
+    pub campaign_id: String,
+    /// The recipient.
+    pub subscriber: SubscriberId,
+    /// When they were held back (when the message would have gone out).
+    pub at: DateTime<Utc>,
+}
+
 /// The data of a rating button: `rate:<campaign>:<score>`; Telegram allows 64 bytes of callback data,
 /// and campaign ids are at most 40 characters, so it always fits.
 pub fn rating_button_data(campaign_id: &str, score: u8) -> String {

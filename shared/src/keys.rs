@@ -68,6 +68,12 @@ pub fn last_campaign_message(subscriber: &SubscriberId) -> String {
     format!("last:{subscriber}")
 }
 
+/// The latest A/B holdout a subscriber was held back in (a [`crate::event::HeldOutRef`]), for counting
+/// the holdout's replies.
+pub fn held_out(subscriber: &SubscriberId) -> String {
+    format!("held:{subscriber}")
+}
+
 /// A platform message id mapped back to its delivery (receipts carry only the message id).
 pub fn platform_message(platform: &str, message_id: &str) -> String {
     format!("msg:{platform}:{message_id}")
@@ -153,6 +159,7 @@ mod tests {
             health_probe(),
             delivery_batch("x", 1),
             last_campaign_message(&id),
+            held_out(&id),
             rating("x", &id),
         ];
         let prefixes: std::collections::BTreeSet<_> = all

@@ -99,13 +99,20 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     }))
     .await;
     let scheduled = app.schedule_now("spring-ab").await;
-    assert_eq!(scheduled["variants"][0]["template_version"], 1, "{scheduled}");
+    assert_eq!(
+        scheduled["variants"][0]["template_version"], 1,
+        "{scheduled}"
+    );
 
     // Send part of it, pause, restart the host, resume and finish.
     expect_status(200, app.tick().await);
     expect_status(200, app.tick().await);
     let (status, paused) = app
-        .admin_json(reqwest::Method::POST, "/api/v1/campaigns/spring-ab/pause", None)
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/v1/campaigns/spring-ab/pause",
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{paused}");
     let before = ledger(&app, "spring-ab").await;
@@ -117,7 +124,11 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     );
     app.restart().await;
     let (status, resumed) = app
-        .admin_json(reqwest::Method::POST, "/api/v1/campaigns/spring-ab/resume", None)
+        .admin_json(
+            reqwest::Method::POST,
+            "/api/v1/campaigns/spring-ab/resume",
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{resumed}");
     let progress = app.run_until_completed("spring-ab").await;
@@ -147,10 +158,18 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
         let received = calls.get(phone).map(Vec::len).unwrap_or_default();
         *sizes.entry(entry.arm.as_str()).or_default() += 1;
         if entry.arm == "holdout" {
-            assert_eq!((entry.state.as_str(), received), ("skipped", 0), "{subscriber}");
+            assert_eq!(
+                (entry.state.as_str(), received),
+                ("skipped", 0),
+                "{subscriber}"
+            );
             continue;
         }
-        assert_eq!((entry.state.as_str(), received), ("sent", 1), "{subscriber}");
+        assert_eq!(
+            (entry.state.as_str(), received),
+            ("sent", 1),
+            "{subscriber}"
+        );
         let template = &calls[phone][0].json["template"]["name"];
         assert_eq!(*template, format!("promo_{}", entry.arm), "{subscriber}");
         let message_id = entry.message_id.clone().expect("a message id");
@@ -163,7 +182,10 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
         );
     }
     assert_eq!(progress["counts"]["targeted"], PEOPLE, "{progress}");
-    assert_eq!(progress["arms"]["holdout"]["skipped"], sizes["holdout"], "{progress}");
+    assert_eq!(
+        progress["arms"]["holdout"]["skipped"], sizes["holdout"],
+        "{progress}"
+    );
 
     // Receipts and a reply come back: every message delivered, arm a's read, one reply from arm b.
     let mut statuses: Vec<(&str, &str)> = message_arms
@@ -176,7 +198,11 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
             .filter(|(_, arm)| *arm == "a")
             .map(|(id, _)| (id.as_str(), "read")),
     );
-    expect_status(200, app.whatsapp_notification(&whatsapp_statuses(&statuses)).await);
+    expect_status(
+        200,
+        app.whatsapp_notification(&whatsapp_statuses(&statuses))
+            .await,
+    );
     let replier = after
         .iter()
         .find(|(_, e)| e.arm == "b")
@@ -196,8 +222,16 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     }
     assert_eq!(arms["a"]["read"], sizes["a"], "{stats}");
     assert_eq!(arms["a"]["open_rate"], 1.0, "{stats}");
-    assert_eq!((&arms["b"]["read"], &arms["b"]["open_rate"]), (&json!(0), &json!(0.0)), "{stats}");
-    assert_eq!((&arms["a"]["replied"], &arms["b"]["replied"]), (&json!(0), &json!(1)), "{stats}");
+    assert_eq!(
+        (&arms["b"]["read"], &arms["b"]["open_rate"]),
+        (&json!(0), &json!(0.0)),
+        "{stats}"
+    );
+    assert_eq!(
+        (&arms["a"]["replied"], &arms["b"]["replied"]),
+        (&json!(0), &json!(1)),
+        "{stats}"
+    );
     assert_eq!(arms["holdout"]["targeted"], sizes["holdout"], "{stats}");
     assert_eq!(arms["holdout"]["skipped"], sizes["holdout"], "{stats}");
     assert_eq!(arms["holdout"]["sent"], 0, "{stats}");

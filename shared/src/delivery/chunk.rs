@@ -9,10 +9,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, HOLDOUT_ARM};
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
-use crate::event::SentMessageRef;
+use crate::event::{HeldOutRef, SentMessageRef};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::{Group, SendOutcome};
@@ -350,7 +350,36 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 Err(decision) => decided.push((index, decision.apply(&batch.entries[index], now))),
             }
         }
+        self.record_held_out(arms.campaign(), &decided, now)?;
         Ok(Plans { decided, ready })
+    }
+
+    /// Leave a [`HeldOutRef`] for each recipient the holdout skipped, before the skips are written (a
+    /// crash in between only repeats the same reference: the split puts them in the holdout again).
+    fn record_held_out(
+        &self,
+        campaign: &Campaign,
+        decided: &[(usize, DeliveryEntry)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let held: Vec<(String, Vec<u8>)> = decided
+            .iter()
+            .filter(|(_, entry)| {
+                matches!(&entry.outcome, DeliveryState::Skipped { reason } if reason == HOLDOUT_ARM)
+            })
+            .map(|(_, entry)| {
+                let reference = HeldOutRef {
+                    campaign_id: campaign.id.to_string(),
+                    subscriber: entry.subscriber.clone(),
+                    at: now,
+                };
+                (keys::held_out(&entry.subscriber), kv::encode(&reference))
+            })
+            .collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.set_many(&held)?)
     }
 
     /// Run the policy chain for one recipient; render their message when it lets them through.

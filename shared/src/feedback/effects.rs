@@ -37,11 +37,22 @@ impl Effects {
     ) {
         self.count(campaign_id, counter, delta);
         if let Some(arm) = arm {
-            *self
-                .counters
-                .entry(keys::campaign_arm_counter(campaign_id, arm, counter))
-                .or_default() += delta;
+            self.count_arm(campaign_id, arm, counter, delta);
         }
+    }
+
+    /// Add `delta` to the counter of one A/B arm only.
+    pub(crate) fn count_arm(
+        &mut self,
+        campaign_id: &str,
+        arm: &str,
+        counter: &'static str,
+        delta: i64,
+    ) {
+        *self
+            .counters
+            .entry(keys::campaign_arm_counter(campaign_id, arm, counter))
+            .or_default() += delta;
     }
 
     /// Append a record key to a campaign's feedback log (`None`: the unattributed log).

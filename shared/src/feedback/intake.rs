@@ -14,10 +14,10 @@ use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord
 use super::stats::REPLIES;
 use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, HOLDOUT_ARM};
 use crate::error::{Error, Result};
 use crate::event::{
-    counter, parse_rating_button_data, InboundEvent, ReceiptStatus, SentMessageRef,
+    counter, parse_rating_button_data, HeldOutRef, InboundEvent, ReceiptStatus, SentMessageRef,
 };
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
@@ -119,9 +119,12 @@ pub fn attributed_message(
     at: DateTime<Utc>,
     window: Duration,
 ) -> Option<&SentMessageRef> {
-    last.filter(|sent| {
-        at >= sent.sent_at - Duration::seconds(CLOCK_SKEW_SECS) && at - sent.sent_at <= window
-    })
+    last.filter(|sent| within_window(sent.sent_at, at, window))
+}
+
+/// Whether something at `at` falls within `window` after `since` (allowing [`CLOCK_SKEW_SECS`] before it).
+fn within_window(since: DateTime<Utc>, at: DateTime<Utc>, window: Duration) -> bool {
+    at >= since - Duration::seconds(CLOCK_SKEW_SECS) && at - since <= window
 }
 
 /// Apply a batch of events: record each once, credit campaigns, and list the Telegram presses to answer.
@@ -285,10 +288,11 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
     }
 }
 
-/// What the events of a batch need to read, read in one round trip: the dispatcher's references, and
-/// the receipt records the statuses merge into.
+/// What the events of a batch need to read, read in one round trip: the dispatcher's references (of
+/// messages sent, and of holdouts), and the receipt records the statuses merge into.
 struct References {
     sent: HashMap<String, SentMessageRef>,
+    held: HashMap<String, HeldOutRef>,
     /// Receipt records as read; each is handed out once, since the batch may change it after.
     receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
 }
@@ -298,6 +302,19 @@ impl References {
         self.sent.get(key)
     }
 
+    /// The holdout `subscriber` was held back in, if a reply at `at` falls within the window after it.
+    fn holdout_of(
+        &self,
+        subscriber: &SubscriberId,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<&str> {
+        self.held
+            .get(&keys::held_out(subscriber))
+            .filter(|held| within_window(held.at, at, window))
+            .map(|held| held.campaign_id.as_str())
+    }
+
     /// The receipt record at `key` as read with the batch, the first time it is asked for.
     fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
         self.receipts.borrow_mut().remove(key)
@@ -305,6 +322,17 @@ impl References {
 }
 
 impl ValidEvent<'_> {
+    /// The key of the holdout reference of the subscriber who wrote or pressed, for events that may
+    /// count as a reply.
+    fn holdout_key(&self) -> Option<String> {
+        match self {
+            ValidEvent::Reply { subscriber, .. } | ValidEvent::Press { subscriber, .. } => {
+                Some(keys::held_out(subscriber))
+            }
+            ValidEvent::Status(_) | ValidEvent::Watermark(_) => None,
+        }
+    }
+
     /// The keys of the dispatcher's references this event may be credited by.
     fn reference_keys(&self) -> Vec<String> {
         match self {
@@ -338,8 +366,13 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
 ) -> Result<References> {
     let mut wanted = Vec::new();
     let mut receipt_keys = HashSet::new();
+    let mut held_keys = HashSet::new();
     for event in events {
         wanted.extend(event.reference_keys());
+        if let Some(key) = event.holdout_key() {
+            held_keys.insert(key.clone());
+            wanted.push(key);
+        }
         if let ValidEvent::Status(report) = event {
             let key = keys::receipt(report.platform.as_str(), report.message_id);
             receipt_keys.insert(key.clone());
@@ -349,10 +382,17 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     wanted.sort_unstable();
     wanted.dedup();
     let mut sent = HashMap::new();
+    let mut held = HashMap::new();
     let mut receipts = HashMap::new();
     for (key, value) in store.get_many(&wanted)? {
         if receipt_keys.contains(&key) {
             receipts.insert(key, value);
+        } else if held_keys.contains(&key) {
+            if let Some(reference) =
+                value.and_then(|bytes| serde_json::from_slice::<HeldOutRef>(&bytes).ok())
+            {
+                held.insert(key, reference);
+            }
         } else if let Some(reference) =
             value.and_then(|bytes| serde_json::from_slice::<SentMessageRef>(&bytes).ok())
         {
@@ -363,6 +403,7 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     }
     Ok(References {
         sent,
+        held,
         receipts: RefCell::new(receipts),
     })
 }
@@ -398,6 +439,7 @@ fn apply_valid<S: KvStore + ?Sized>(
             let about = Credit {
                 campaign_id: record.campaign_id.as_deref(),
                 arm,
+                holdout: references.holdout_of(&record.subscriber, at, settings.reply_window),
                 subscriber: &record.subscriber,
             };
             apply_reply(store, key, &stored, about, effects, |first_reply| {
@@ -459,6 +501,7 @@ fn apply_valid<S: KvStore + ?Sized>(
                     let about = Credit {
                         campaign_id: record.campaign_id.as_deref(),
                         arm,
+                        holdout: references.holdout_of(&subscriber, at, settings.reply_window),
                         subscriber: &record.subscriber,
                     };
                     let outcome =
@@ -506,10 +549,12 @@ fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) ->
 }
 
 /// Who a reply is credited to: the campaign (none: the unattributed log), the A/B arm of the message it
-/// answers, and the subscriber.
+/// answers, the campaign whose holdout held the subscriber back (within the reply window), and the
+/// subscriber.
 struct Credit<'a> {
     campaign_id: Option<&'a str>,
     arm: Option<&'a str>,
+    holdout: Option<&'a str>,
     subscriber: &'a SubscriberId,
 }
 
@@ -528,12 +573,21 @@ fn apply_reply<S: KvStore + ?Sized>(
     let Credit {
         campaign_id,
         arm,
+        holdout,
         subscriber,
     } = credit;
     if !create(store, &key, record)? {
         return Ok(EventOutcome::Duplicate);
     }
     effects.log_personal(campaign_id, subscriber, key);
+    // A holdout member's reply is not the campaign's (it sent them nothing): it counts for the holdout
+    // arm only, to compare the arms' replies against.
+    if let Some(held_by) = holdout.filter(|held_by| Some(*held_by) != campaign_id) {
+        effects.count_arm(held_by, HOLDOUT_ARM, REPLIES, 1);
+        if store.increment(&keys::campaign_replies_of(held_by, subscriber), 1)? == 1 {
+            effects.count_arm(held_by, HOLDOUT_ARM, counter::REPLIED, 1);
+        }
+    }
     let Some(campaign_id) = campaign_id else {
         return Ok(outcome(false));
     };

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::world::{skipped, World};
 use crate::campaign;
 use crate::delivery::DeliveryState;
-use crate::event::SentMessageRef;
+use crate::event::{HeldOutRef, SentMessageRef};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::SubscriberId;
@@ -104,6 +104,16 @@ fn each_arm_is_sent_its_template_and_the_holdout_nothing() {
     .unwrap()
     .unwrap();
     assert_eq!(last.arm.as_deref(), Some("a"));
+    // Each holdout member is marked held back, for counting their replies.
+    let in_holdout = world
+        .ledger("ab")
+        .into_iter()
+        .find(|e| e.arm.as_deref() == Some("holdout"))
+        .unwrap();
+    let held: HeldOutRef = kv::get_json(world.store(), &keys::held_out(&in_holdout.subscriber))
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.campaign_id, "ab");
 }
 
 #[test]

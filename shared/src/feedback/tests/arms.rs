@@ -5,7 +5,7 @@ use chrono::Duration;
 
 use super::world::{press, receipt, reply, t0, World};
 use crate::campaign::{Campaign, NewCampaign};
-use crate::event::ReceiptStatus;
+use crate::event::{HeldOutRef, ReceiptStatus};
 use crate::keys;
 use crate::kv;
 use crate::subscriber::SubscriberId;
@@ -73,4 +73,34 @@ fn a_campaign_without_variants_reports_no_arms() {
     assert!(stats.arms.is_empty());
     assert_eq!(stats.read, 1);
     assert!(serde_json::to_value(&stats).unwrap().get("arms").is_none());
+}
+
+#[test]
+fn replies_of_holdout_members_within_the_window_count_for_the_holdout_only() {
+    let world = World::new();
+    let campaign = spring();
+    kv::set_json(world.store(), &keys::campaign("spring"), &campaign).unwrap();
+    let held = member_of(&campaign, "holdout");
+    let reference = HeldOutRef {
+        campaign_id: "spring".into(),
+        subscriber: held.clone(),
+        at: t0(),
+    };
+    kv::set_json(world.store(), &keys::held_out(&held), &reference).unwrap();
+    world.apply(&[
+        reply(&held, "h1", "Any offers?", t0() + Duration::hours(1)),
+        reply(&held, "h2", "Hello?", t0() + Duration::hours(2)),
+        // Redelivered: counted once.
+        reply(&held, "h2", "Hello?", t0() + Duration::hours(2)),
+        // After the reply window: not the holdout's any more.
+        reply(&held, "h3", "Late", t0() + Duration::hours(73)),
+    ]);
+    let stats = world.stats("spring");
+    let holdout = &stats.arms["holdout"];
+    assert_eq!((holdout.replied, holdout.replies), (1, 2));
+    assert_eq!(
+        (stats.replied, stats.replies),
+        (0, 0),
+        "the campaign sent them nothing: their replies are not its replies"
+    );
 }
