@@ -1,7 +1,7 @@
 //! An A/B test with a holdout on the real components: a 50/50 test with a 10% holdout on 1,000 imported
 //! WhatsApp subscribers sends each arm's template to about 45% and nothing to the holdout, keeps each
 //! person in the same arm across a pause, a host restart and the resume, and reports its statistics
-//! (receipts and replies included) per arm.
+//! (receipts and replies included, and the holdout's replies) per arm.
 
 use std::collections::BTreeMap;
 
@@ -208,11 +208,18 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
         .find(|(_, e)| e.arm == "b")
         .map(|(s, _)| s.rsplit(':').next().expect("a number").to_owned())
         .expect("someone in arm b");
-    expect_status(
-        200,
-        app.whatsapp_notification(&inbound_text(&replier, "wamid.reply-1"))
-            .await,
-    );
+    let held_back = after
+        .iter()
+        .find(|(_, e)| e.arm == "holdout")
+        .map(|(s, _)| s.rsplit(':').next().expect("a number").to_owned())
+        .expect("someone in the holdout");
+    for (from, message_id) in [(&replier, "wamid.reply-1"), (&held_back, "wamid.reply-2")] {
+        expect_status(
+            200,
+            app.whatsapp_notification(&inbound_text(from, message_id))
+                .await,
+        );
+    }
 
     let stats = app.feedback_stats("spring-ab").await;
     let arms = &stats["arms"];
@@ -235,5 +242,8 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     assert_eq!(arms["holdout"]["targeted"], sizes["holdout"], "{stats}");
     assert_eq!(arms["holdout"]["skipped"], sizes["holdout"], "{stats}");
     assert_eq!(arms["holdout"]["sent"], 0, "{stats}");
+    // The holdout member's reply is the holdout's conversion, not a reply to the campaign.
+    assert_eq!(arms["holdout"]["replied"], 1, "{stats}");
+    assert_eq!(stats["replied"], 1, "{stats}");
     assert_eq!(stats["sent"], sizes["a"] + sizes["b"], "{stats}");
 }
