@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use spinpost::campaign::Campaign;
 use spinpost_tests::app::{expect_status, WHATSAPP_PHONE_NUMBER_ID};
-use spinpost_tests::fixtures::{self, unix_now_secs};
-use spinpost_tests::webhooks::whatsapp_statuses;
+use spinpost_tests::webhooks::{whatsapp_statuses, whatsapp_text};
 use spinpost_tests::TestApp;
 
 const PEOPLE: u32 = 1000;
@@ -64,16 +63,11 @@ async fn ledger(app: &TestApp, id: &str) -> BTreeMap<String, Entry> {
     entries
 }
 
-/// A text message from `from`, as WhatsApp notifies it.
-fn inbound_text(from: &str, message_id: &str) -> String {
-    let mut payload = fixtures::payload("whatsapp/webhook_inbound_text");
-    let value = &mut payload["entry"][0]["changes"][0]["value"];
-    value["contacts"][0]["wa_id"] = from.into();
-    let message = &mut value["messages"][0];
-    message["from"] = from.into();
-    message["id"] = message_id.into();
-    message["timestamp"] = unix_now_secs().to_string().into();
-    payload.to_string()
+/// `POST /api/v1/campaigns/spring-ab/<action>`, which must answer 200.
+async fn operate(app: &TestApp, action: &str) {
+    let path = format!("/api/v1/campaigns/spring-ab/{action}");
+    let answer = app.admin_json(reqwest::Method::POST, &path, None).await;
+    expect_status(200, answer);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -107,14 +101,7 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     // Send part of it, pause, restart the host, resume and finish.
     expect_status(200, app.tick().await);
     expect_status(200, app.tick().await);
-    let (status, paused) = app
-        .admin_json(
-            reqwest::Method::POST,
-            "/api/v1/campaigns/spring-ab/pause",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{paused}");
+    operate(&app, "pause").await;
     let before = ledger(&app, "spring-ab").await;
     let sent_before = app.fake.calls("messages").len();
     assert!(
@@ -123,14 +110,7 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
         before.len()
     );
     app.restart().await;
-    let (status, resumed) = app
-        .admin_json(
-            reqwest::Method::POST,
-            "/api/v1/campaigns/spring-ab/resume",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{resumed}");
+    operate(&app, "resume").await;
     let progress = app.run_until_completed("spring-ab").await;
     let after = ledger(&app, "spring-ab").await;
     assert_eq!(after.len(), PEOPLE as usize, "{progress}");
@@ -216,7 +196,7 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     for (from, message_id) in [(&replier, "wamid.reply-1"), (&held_back, "wamid.reply-2")] {
         expect_status(
             200,
-            app.whatsapp_notification(&inbound_text(from, message_id))
+            app.whatsapp_notification(&whatsapp_text(from, message_id).to_string())
                 .await,
         );
     }
