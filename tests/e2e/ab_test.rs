@@ -196,7 +196,7 @@ async fn a_50_50_test_with_a_10_percent_holdout_splits_1000_people_and_keeps_the
     for (from, message_id) in [(&replier, "wamid.reply-1"), (&held_back, "wamid.reply-2")] {
         expect_status(
             200,
-            app.whatsapp_notification(&whatsapp_text(from, message_id).to_string())
+            app.whatsapp_notification(&whatsapp_text(from, message_id, "Any offers?"))
                 .await,
         );
     }

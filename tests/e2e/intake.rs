@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 use spinpost_tests::app::WHATSAPP_PHONE_NUMBER_ID;
-use spinpost_tests::webhooks::{telegram_text, whatsapp_statuses, whatsapp_text};
+use spinpost_tests::fixtures::{self, unix_now_secs};
+use spinpost_tests::webhooks::{telegram_text, whatsapp_statuses};
 use spinpost_tests::{Recorded, TestApp};
 
 /// A WhatsApp campaign sent to `numbers` (imported, so only its approved template goes out); returns
@@ -47,8 +48,13 @@ fn failed_status(message_id: &str, code: i64, title: &str) -> String {
 
 /// A template quick-reply press by `from`, answering our message `context_id`.
 fn quick_reply(from: &str, message_id: &str, context_id: &str) -> String {
-    let mut payload = whatsapp_text(from, message_id);
-    let message = &mut payload["entry"][0]["changes"][0]["value"]["messages"][0];
+    let mut payload = fixtures::payload("whatsapp/webhook_inbound_text");
+    let value = &mut payload["entry"][0]["changes"][0]["value"];
+    value["contacts"][0]["wa_id"] = from.into();
+    let message = &mut value["messages"][0];
+    message["from"] = from.into();
+    message["id"] = message_id.into();
+    message["timestamp"] = unix_now_secs().to_string().into();
     message["type"] = "button".into();
     message.as_object_mut().unwrap().remove("text");
     message["button"] = json!({"payload": "More offers", "text": "More offers"});

@@ -2,7 +2,7 @@
 //!
 //! The sender asks the chain about every recipient before reserving a send slot, and again when its
 //! consent reading has grown old. The first rule that does not answer [`Verdict::Send`] decides. A new
-//! rule (quiet hours, a frequency cap) is one more [`SendPolicy`] added to
+//! rule (quiet hours, a frequency cap, an A/B arm) is one more [`SendPolicy`] added to
 //! [`crate::delivery::SenderConfig::policies`]; the sender does not change.
 
 mod channel;
