@@ -125,6 +125,9 @@ pub struct HeldOutRef {
     pub subscriber: SubscriberId,
     /// When they were held back (when the message would have gone out).
     pub at: DateTime<Utc>,
+    /// Whether a reply of theirs has been counted in the holdout's `replied` (people, each once).
+    #[serde(default)]
+    pub replied: bool,
 }
 
 /// The data of a rating button: `rate:<campaign>:<score>`; Telegram allows 64 bytes of callback data,

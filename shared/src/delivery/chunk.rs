@@ -354,32 +354,50 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         Ok(Plans { decided, ready })
     }
 
-    /// Leave a [`HeldOutRef`] for each recipient the holdout skipped, before the skips are written (a
-    /// crash in between only repeats the same reference: the split puts them in the holdout again).
+    /// Leave a [`HeldOutRef`] for each recipient the holdout skipped, before the skips are written. A
+    /// crash in between decides them again (the split puts them in the holdout again); the reference
+    /// they already have for this campaign is kept, with what it has counted.
     fn record_held_out(
         &self,
         campaign: &Campaign,
         decided: &[(usize, DeliveryEntry)],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let held: Vec<(String, Vec<u8>)> = decided
+        let held_back: Vec<&SubscriberId> = decided
             .iter()
             .filter(|(_, entry)| {
                 matches!(&entry.outcome, DeliveryState::Skipped { reason } if reason == HOLDOUT_ARM)
             })
-            .map(|(_, entry)| {
-                let reference = HeldOutRef {
-                    campaign_id: campaign.id.to_string(),
-                    subscriber: entry.subscriber.clone(),
-                    at: now,
-                };
-                (keys::held_out(&entry.subscriber), kv::encode(&reference))
-            })
+            .map(|(_, entry)| &entry.subscriber)
             .collect();
-        if held.is_empty() {
+        if held_back.is_empty() {
             return Ok(());
         }
-        Ok(self.store.set_many(&held)?)
+        let held_keys: Vec<String> = held_back.iter().map(|id| keys::held_out(id)).collect();
+        let current: Vec<Option<HeldOutRef>> = kv::get_many_json(self.store, &held_keys)?;
+        let fresh: Vec<(String, Vec<u8>)> = held_back
+            .into_iter()
+            .zip(held_keys)
+            .zip(current)
+            .filter(|(_, current)| {
+                current
+                    .as_ref()
+                    .is_none_or(|held| held.campaign_id != campaign.id.as_str())
+            })
+            .map(|((subscriber, key), _)| {
+                let reference = HeldOutRef {
+                    campaign_id: campaign.id.to_string(),
+                    subscriber: subscriber.clone(),
+                    at: now,
+                    replied: false,
+                };
+                (key, kv::encode(&reference))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.set_many(&fresh)?)
     }
 
     /// Run the policy chain for one recipient; render their message when it lets them through.

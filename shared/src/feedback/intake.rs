@@ -584,7 +584,7 @@ fn apply_reply<S: KvStore + ?Sized>(
     // arm only, to compare the arms' replies against.
     if let Some(held_by) = holdout.filter(|held_by| Some(*held_by) != campaign_id) {
         effects.count_arm(held_by, HOLDOUT_ARM, REPLIES, 1);
-        if store.increment(&keys::campaign_replies_of(held_by, subscriber), 1)? == 1 {
+        if first_holdout_reply(store, held_by, subscriber)? {
             effects.count_arm(held_by, HOLDOUT_ARM, counter::REPLIED, 1);
         }
     }
@@ -599,6 +599,28 @@ fn apply_reply<S: KvStore + ?Sized>(
         effects.count_in_arm(campaign_id, arm, counter::REPLIED, 1);
     }
     Ok(outcome(first_reply))
+}
+
+/// Whether this is the first reply `subscriber` wrote while held back by `campaign_id`'s holdout: the
+/// holdout reference is marked by compare-and-swap, so exactly one reply counts them in `replied`.
+fn first_holdout_reply<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    subscriber: &SubscriberId,
+) -> Result<bool> {
+    kv::update_json(
+        store,
+        &keys::held_out(subscriber),
+        |current: Option<HeldOutRef>| {
+            Ok(match current {
+                Some(mut held) if held.campaign_id == campaign_id && !held.replied => {
+                    held.replied = true;
+                    (Some(held), true)
+                }
+                _ => (None, false),
+            })
+        },
+    )
 }
 
 /// The A/B arm a rating of `campaign_id` by `subscriber` is credited to: the arm of their last campaign

@@ -7,7 +7,7 @@ use super::world::{press, receipt, reply, t0, World};
 use crate::campaign::{Campaign, NewCampaign};
 use crate::event::{HeldOutRef, ReceiptStatus};
 use crate::keys;
-use crate::kv;
+use crate::kv::{self, KvStore};
 use crate::subscriber::SubscriberId;
 
 /// Campaign `spring`: variants `a` and `b`, 50/50, and a 10% holdout.
@@ -85,6 +85,7 @@ fn replies_of_holdout_members_within_the_window_count_for_the_holdout_only() {
         campaign_id: "spring".into(),
         subscriber: held.clone(),
         at: t0(),
+        replied: false,
     };
     kv::set_json(world.store(), &keys::held_out(&held), &reference).unwrap();
     world.apply(&[
@@ -103,4 +104,7 @@ fn replies_of_holdout_members_within_the_window_count_for_the_holdout_only() {
         (0, 0),
         "the campaign sent them nothing: their replies are not its replies"
     );
+    // Erasing the person takes their holdout reference with their replies.
+    crate::feedback::erase_subscriber_feedback(world.store(), &held).unwrap();
+    assert!(!world.store().exists(&keys::held_out(&held)).unwrap());
 }
