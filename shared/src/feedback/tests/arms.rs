@@ -62,6 +62,10 @@ fn feedback_is_credited_to_the_arm_of_the_message_it_answers() {
     let json = serde_json::to_value(&stats).unwrap();
     assert_eq!(json["delivered"], 2);
     assert_eq!(json["arms"]["a"]["open_rate"], 1.0);
+    // A deleted campaign's statistics keep its arms.
+    crate::campaign::retire(world.store(), &campaign, t0()).unwrap();
+    crate::campaign::delete_record(world.store(), &campaign.id).unwrap();
+    assert_eq!(world.stats("spring").arms, stats.arms);
 }
 
 #[test]
