@@ -110,6 +110,24 @@ pub struct SentMessageRef {
     pub batch: u64,
     /// When it was sent.
     pub sent_at: DateTime<Utc>,
+    /// The A/B arm the recipient is in, for a campaign with variants (feedback is credited to it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
+}
+
+/// Left by the dispatcher for a recipient an A/B holdout held back (sent nothing): the replies they write
+/// within the reply window after it are the holdout's replies, to compare with the arms'.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldOutRef {
+    /// The campaign whose holdout they are in.
+    pub campaign_id: String,
+    /// The recipient.
+    pub subscriber: SubscriberId,
+    /// When they were held back (when the message would have gone out).
+    pub at: DateTime<Utc>,
+    /// Whether a reply of theirs has been counted in the holdout's `replied` (people, each once).
+    #[serde(default)]
+    pub replied: bool,
 }
 
 /// The data of a rating button: `rate:<campaign>:<score>`; Telegram allows 64 bytes of callback data,

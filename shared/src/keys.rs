@@ -68,9 +68,21 @@ pub fn campaign_counter(campaign_id: &str, counter: &str) -> String {
     format!("stat:{campaign_id}:{counter}")
 }
 
+/// A counter of one A/B arm of a campaign (`sent`, `delivered`, `replied`, …), changed only by atomic
+/// increment. Arm names are slugs (no ':'), like counter names.
+pub fn campaign_arm_counter(campaign_id: &str, arm: &str, counter: &str) -> String {
+    format!("stat-arm:{campaign_id}:{arm}:{counter}")
+}
+
 /// The last campaign message sent to a subscriber, for reply attribution.
 pub fn last_campaign_message(subscriber: &SubscriberId) -> String {
     format!("last:{subscriber}")
+}
+
+/// The latest A/B holdout a subscriber was held back in (a [`crate::event::HeldOutRef`]), for counting
+/// the holdout's replies.
+pub fn held_out(subscriber: &SubscriberId) -> String {
+    format!("held:{subscriber}")
 }
 
 /// A platform message id mapped back to its delivery (receipts carry only the message id).
@@ -163,6 +175,7 @@ mod tests {
             health_probe(),
             delivery_batch("x", 1),
             last_campaign_message(&id),
+            held_out(&id),
             rating("x", &id),
             external_id_index("x"),
             link("x"),

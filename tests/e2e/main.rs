@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `.wasm` components in the embedded host.
 
+mod ab_test;
 mod api_lifecycle;
 mod console;
 mod contract;

@@ -26,6 +26,9 @@ pub struct DeletedCampaign {
     pub state: CampaignState,
     /// When it was deleted.
     pub deleted_at: DateTime<Utc>,
+    /// Its A/B arms, whose statistics are kept too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<String>,
 }
 
 /// Whether `id` belonged to a deleted campaign.
@@ -84,6 +87,7 @@ pub fn retire<S: KvStore + ?Sized>(
         channel: campaign.channel.clone(),
         state: campaign.state,
         deleted_at: now,
+        arms: campaign.arm_names(),
     };
     kv::set_json(
         store,

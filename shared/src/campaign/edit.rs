@@ -16,7 +16,8 @@ use crate::subscriber::Channel;
 
 use super::model::{Audience, Campaign, CampaignState, NewCampaign};
 use super::quiet_hours::QuietHoursSetting;
-use super::service::{change, get, resolve_template, TemplateVersions};
+use super::service::{change, get, pin_variants, resolve_template, TemplateVersions};
+use super::variants::Variant;
 
 /// The body of `PATCH /api/v1/campaigns/:id`: the fields to change; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -37,6 +38,10 @@ pub struct CampaignEdit {
     pub audience: Option<Audience>,
     /// Which quiet hours it keeps: `"default"`, `"none"` or a span like `"22:00-08:00"`.
     pub quiet_hours: Option<QuietHoursSetting>,
+    /// The A/B variants, replacing them (drafts only; `[]` with a `template_id` returns to one template).
+    pub variants: Option<Vec<Variant>>,
+    /// The holdout share in percent (drafts only).
+    pub holdout_percent: Option<u8>,
 }
 
 impl CampaignEdit {
@@ -81,13 +86,21 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         variables: or_current(&edit.variables, &current.variables),
         audience: or_current(&edit.audience, &current.audience),
         quiet_hours: or_current(&edit.quiet_hours, &current.quiet_hours),
+        variants: or_current(&edit.variants, &current.variants),
+        holdout_percent: or_current(&edit.holdout_percent, &current.holdout_percent),
     }
     .into_draft(now)?;
-    let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
-    // A paused campaign renders from a pinned version; a draft pins when it is scheduled.
-    let pinned = match current.state {
-        CampaignState::Paused => Some(resolved),
-        _ => edited.template_version,
+    // A paused campaign renders from a pinned version; a draft pins when it is scheduled. A paused
+    // campaign's variants are frozen, and were pinned when it was scheduled.
+    let pinned = if edited.variants.is_empty() {
+        let resolved = resolve_template(templates, &edited.template_id, edited.template_version)?;
+        match current.state {
+            CampaignState::Paused => Some(resolved),
+            _ => edited.template_version,
+        }
+    } else {
+        pin_variants(templates, &edited.variants)?;
+        None
     };
     change(store, id, |campaign| {
         // The campaign may have moved on since it was read.
@@ -107,6 +120,8 @@ pub fn edit<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
         campaign.variables.clone_from(&edited.variables);
         campaign.audience = edited.audience.clone();
         campaign.quiet_hours = edited.quiet_hours;
+        campaign.variants.clone_from(&edited.variants);
+        campaign.holdout_percent = edited.holdout_percent;
         campaign.updated_at = now;
         Ok(())
     })
@@ -127,6 +142,22 @@ fn check_editable(campaign: &Campaign, edit: &CampaignEdit) -> Result<()> {
                 .audience
                 .as_ref()
                 .is_some_and(|a| *a != campaign.audience);
+            let split_changes = edit
+                .variants
+                .as_ref()
+                .is_some_and(|v| *v != campaign.variants)
+                || edit
+                    .holdout_percent
+                    .is_some_and(|h| h != campaign.holdout_percent);
+            if split_changes {
+                return Err(Error::conflict(
+                    "variants_frozen",
+                    format!(
+                        "campaign '{}' is paused: its variants and holdout are frozen once it is scheduled, so each person stays in the arm they were given; name and variables may still change",
+                        campaign.id
+                    ),
+                ));
+            }
             if channel_changes || audience_changes {
                 return Err(Error::conflict(
                     "audience_frozen",
@@ -268,5 +299,91 @@ mod tests {
         let err = edit_c1(&store, r#"{"name": "X"}"#).unwrap_err();
         assert_eq!(err.code(), "campaign_not_editable");
         assert_eq!(crate::campaign::get(&store, "c1").unwrap().name, "Launch");
+    }
+
+    fn ab_draft(store: &MemoryStore) {
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab", "name": "Promo", "channel": "telegram:shop", "holdout_percent": 10,
+                "variants": [{"name": "a", "template_id": "welcome", "weight": 1},
+                             {"name": "b", "template_id": "farewell", "template_version": 1, "weight": 1}]}"#,
+        )
+        .unwrap();
+        create(store, &Templates, request, now()).unwrap();
+    }
+
+    #[test]
+    fn a_drafts_variants_change_and_a_paused_campaigns_are_frozen() {
+        let store = MemoryStore::new();
+        ab_draft(&store);
+        let edited = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"holdout_percent": 20}"#),
+            now(),
+        )
+        .unwrap();
+        assert_eq!((edited.holdout_percent, edited.variants.len()), (20, 2));
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"variants": [{"name": "a", "template_id": "missing", "weight": 1}]}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "unknown_template"));
+        err.assert_mentions("variant 'a'");
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"template_id": "welcome"}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (400, "invalid_variants"));
+        // Back to one template: no variants, no holdout.
+        let single = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"template_id": "welcome", "variants": [], "holdout_percent": 0}"#),
+            now(),
+        )
+        .unwrap();
+        assert!(single.variants.is_empty() && single.template_id == "welcome");
+
+        let store = MemoryStore::new();
+        ab_draft(&store);
+        schedule(&store, &Templates, "ab", &schedule_now(None), now()).unwrap();
+        pause(&store, "ab", now()).unwrap();
+        let err = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"holdout_percent": 0}"#),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!((err.status(), err.code()), (409, "variants_frozen"));
+        let renamed = edit(
+            &store,
+            &Templates,
+            "ab",
+            patch(r#"{"name": "Promo 2"}"#),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(renamed.name, "Promo 2");
+        assert_eq!(
+            renamed
+                .variants
+                .iter()
+                .map(|v| v.template_version)
+                .collect::<Vec<_>>(),
+            [Some(3), Some(1)],
+            "the versions pinned at scheduling stay"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod model;
 mod quiet_hours;
 mod schedule;
 mod service;
+mod variants;
 
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
@@ -22,6 +23,10 @@ pub use model::{
 pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
-    active_ids, cancel, change, create, get, is_active, list, pause, remove_active, resume,
-    schedule, using_template, ActiveCampaigns, TemplateVersions,
+    active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active,
+    resume, schedule, using_template, ActiveCampaigns, TemplateVersions,
+};
+pub use variants::{
+    split_point, validate_variants, Arm, Variant, HOLDOUT_ARM, MAX_HOLDOUT_PERCENT, MAX_VARIANTS,
+    MAX_VARIANT_WEIGHT,
 };

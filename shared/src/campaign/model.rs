@@ -15,6 +15,8 @@ use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, TimeZ
 use super::local_time::resolve_local;
 use super::quiet_hours::QuietHoursSetting;
 
+use super::variants::{validate_variants, Variant};
+
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 40;
 /// The longest campaign name, in characters.
@@ -172,11 +174,19 @@ pub struct Campaign {
     pub name: String,
     /// The channel it sends on, e.g. `telegram:shop`.
     pub channel: Channel,
-    /// The template to render.
+    /// The template to render; empty (and absent from JSON) when the campaign has variants.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub template_id: String,
     /// The template version, pinned when scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_version: Option<u32>,
+    /// A/B variants, each sent to a weighted share of the audience (their versions pinned when
+    /// scheduled); empty for a campaign with one template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    /// The share of the audience (percent) held back from a campaign with variants: sent nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub holdout_percent: u8,
     /// Values templates see as `campaign.variables.<name>`.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -269,6 +279,10 @@ impl Recipients<'_> {
     }
 }
 
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
 /// Whether the latest consent change at or before `at` was an opt-in.
 fn was_subscribed_at(subscriber: &Subscriber, at: DateTime<Utc>) -> bool {
     subscriber
@@ -294,10 +308,17 @@ pub struct NewCampaign {
     pub name: String,
     /// `telegram:<bot>` or `whatsapp:<phone-number-id>`.
     pub channel: String,
-    /// The template id.
+    /// The template id; left out when `variants` are given.
+    #[serde(default)]
     pub template_id: String,
     /// A template version to pin now (otherwise the latest when scheduled).
     pub template_version: Option<u32>,
+    /// A/B variants (at most 4) instead of `template_id`.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// The share of the audience (0-50 percent) that receives nothing; needs variants.
+    #[serde(default)]
+    pub holdout_percent: u8,
     /// Campaign variables.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -314,7 +335,8 @@ impl NewCampaign {
     ///
     /// # Errors
     /// 400 with a code naming the field: `invalid_campaign_id`, `invalid_name`, `invalid_channel`,
-    /// `invalid_template_id`, `invalid_template_version`, `invalid_variable`, `invalid_audience`.
+    /// `invalid_template_id`, `invalid_template_version`, `invalid_variable`, `invalid_audience`, and
+    /// those of [`validate_variants`].
     pub fn into_draft(self, now: DateTime<Utc>) -> Result<Campaign> {
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > MAX_CAMPAIGN_NAME_CHARS {
@@ -328,16 +350,22 @@ impl NewCampaign {
             None => CampaignId::generate(&name, now),
         };
         let channel = Channel::parse(&self.channel)?;
-        if !is_slug(&self.template_id, MAX_TEMPLATE_ID_CHARS) {
+        validate_variants(&self.variants, self.holdout_percent, &self.template_id)?;
+        let has_variants = !self.variants.is_empty();
+        if !has_variants && !is_slug(&self.template_id, MAX_TEMPLATE_ID_CHARS) {
             return Err(Error::invalid(
                 "invalid_template_id",
-                format!("template_id '{}' must be 1-{MAX_TEMPLATE_ID_CHARS} characters of a-z, 0-9, '_' or '-'", self.template_id),
+                format!("template_id '{}' must be 1-{MAX_TEMPLATE_ID_CHARS} characters of a-z, 0-9, '_' or '-' (or give variants instead)", self.template_id),
             ));
         }
-        if self.template_version == Some(0) {
+        if self.template_version == Some(0) || (has_variants && self.template_version.is_some()) {
             return Err(Error::invalid(
                 "invalid_template_version",
-                "template_version starts at 1",
+                if has_variants {
+                    "a campaign with variants pins each variant's template_version in variants"
+                } else {
+                    "template_version starts at 1"
+                },
             ));
         }
         validate_variables(&self.variables)?;
@@ -348,6 +376,8 @@ impl NewCampaign {
             channel,
             template_id: self.template_id,
             template_version: self.template_version,
+            variants: self.variants,
+            holdout_percent: self.holdout_percent,
             variables: self.variables,
             audience: self.audience,
             state: CampaignState::Draft,

@@ -15,6 +15,7 @@ use crate::paging::{self, Page};
 
 use super::model::{Campaign, CampaignId, CampaignState, NewCampaign};
 use super::schedule::{ScheduleRequest, Transition};
+use super::variants::Variant;
 
 /// The port through which scheduling pins a template version, so this module does not depend on the
 /// template engine.
@@ -45,7 +46,11 @@ pub fn create<S: KvStore + ?Sized, T: TemplateVersions + ?Sized>(
 ) -> Result<Campaign> {
     let campaign = request.into_draft(now)?;
     // Refuse a campaign for a template (or version) that does not exist now, rather than at scheduling.
-    resolve_template(templates, &campaign.template_id, campaign.template_version)?;
+    if campaign.variants.is_empty() {
+        resolve_template(templates, &campaign.template_id, campaign.template_version)?;
+    } else {
+        pin_variants(templates, &campaign.variants)?;
+    }
     if super::deleted::is_retired(store, campaign.id.as_str())? {
         return Err(Error::conflict(
             "campaign_id_retired",
@@ -91,6 +96,34 @@ pub(super) fn resolve_template<T: TemplateVersions + ?Sized>(
         })
 }
 
+/// `variants` with each template version pinned: the one given (checked to exist), else the latest.
+///
+/// # Errors
+/// 422 `unknown_template` naming the variant; store failures.
+pub(super) fn pin_variants<T: TemplateVersions + ?Sized>(
+    templates: &T,
+    variants: &[Variant],
+) -> Result<Vec<Variant>> {
+    variants
+        .iter()
+        .map(|variant| {
+            let version =
+                resolve_template(templates, &variant.template_id, variant.template_version)
+                    .map_err(|err| match err.kind() {
+                        crate::ErrorKind::Unprocessable => Error::unprocessable(
+                            err.code().to_owned(),
+                            format!("variant '{}': {}", variant.name, err.message()),
+                        ),
+                        _ => err,
+                    })?;
+            Ok(Variant {
+                template_version: Some(version),
+                ..variant.clone()
+            })
+        })
+        .collect()
+}
+
 /// A campaign by id.
 ///
 /// # Errors
@@ -105,6 +138,19 @@ fn record_key(id: &str) -> Result<String> {
     CampaignId::parse(id)
         .map(|id| keys::campaign(id.as_str()))
         .map_err(|_| Error::not_found("campaign", id))
+}
+
+/// The A/B arm names of campaign `id` (see [`Campaign::arm_names`]), from its record or, once it is
+/// deleted, from what was kept of it; empty for an unknown id.
+///
+/// # Errors
+/// Store failures.
+pub fn arm_names<S: KvStore + ?Sized>(store: &S, id: &str) -> Result<Vec<String>> {
+    if let Some(campaign) = kv::get_json::<_, Campaign>(store, &record_key(id)?)? {
+        return Ok(campaign.arm_names());
+    }
+    let deleted: Option<super::DeletedCampaign> = kv::get_json(store, &keys::deleted_campaign(id))?;
+    Ok(deleted.map(|d| d.arms).unwrap_or_default())
 }
 
 /// List campaigns in creation order from index position `cursor`.
@@ -148,17 +194,30 @@ where
             "template_version starts at 1",
         ));
     }
-    let version = templates.resolve(
-        &current.template_id,
-        request.template_version.or(current.template_version),
-    )?;
+    let pinned = if current.variants.is_empty() {
+        let version = templates.resolve(
+            &current.template_id,
+            request.template_version.or(current.template_version),
+        )?;
+        (Some(version), Vec::new())
+    } else if request.template_version.is_some() {
+        return Err(Error::invalid(
+            "invalid_template_version",
+            "a campaign with variants pins each variant's template_version in variants (edit the draft)",
+        ));
+    } else {
+        (None, pin_variants(templates, &current.variants)?)
+    };
     // Listed as active before it becomes scheduled: a crash in between leaves a harmless extra id, never
     // a scheduled campaign no tick knows of.
     add_active(store, id)?;
     change(store, id, |campaign| {
         campaign.transition(Transition::Schedule, now)?;
         campaign.schedule = Some(schedule.clone());
-        campaign.template_version = Some(version);
+        campaign.template_version = pinned.0;
+        if !campaign.variants.is_empty() {
+            campaign.variants.clone_from(&pinned.1);
+        }
         Ok(())
     })
 }
@@ -234,7 +293,7 @@ pub fn using_template<S: KvStore + ?Sized>(store: &S, template_id: &str) -> Resu
     Ok(kv::get_many_json::<_, Campaign>(store, &record_keys)?
         .into_iter()
         .flatten()
-        .filter(|c| is_active(c.state) && c.template_id == template_id)
+        .filter(|c| is_active(c.state) && c.uses_template(template_id))
         .map(|c| c.id.as_str().to_owned())
         .collect())
 }
@@ -423,5 +482,52 @@ mod tests {
         );
         assert_eq!(resume(&store, "c1", now()).unwrap_err().status(), 409);
         assert_eq!(pause(&store, "missing", now()).unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn scheduling_pins_each_variants_version_and_guards_their_templates() {
+        let store = MemoryStore::new();
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab", "name": "Promo", "channel": "telegram:shop",
+                "variants": [{"name": "a", "template_id": "welcome", "weight": 1},
+                             {"name": "b", "template_id": "farewell", "template_version": 1, "weight": 1}]}"#,
+        )
+        .unwrap();
+        let draft = create(&store, &Templates, request, now()).unwrap();
+        assert_eq!(draft.variants[0].template_version, None);
+        let err = schedule(
+            &store,
+            &Templates,
+            "ab",
+            &ScheduleRequest {
+                template_version: Some(2),
+                ..schedule_request("now")
+            },
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (400, "invalid_template_version")
+        );
+        let scheduled =
+            schedule(&store, &Templates, "ab", &schedule_request("now"), now()).unwrap();
+        let pinned: Vec<_> = scheduled
+            .variants
+            .iter()
+            .map(|v| v.template_version)
+            .collect();
+        assert_eq!(pinned, [Some(3), Some(1)]);
+        assert_eq!(scheduled.template_version, None);
+        assert_eq!(using_template(&store, "farewell").unwrap(), ["ab"]);
+
+        let request: NewCampaign = serde_json::from_str(
+            r#"{"id": "ab2", "name": "Promo", "channel": "telegram:shop",
+                "variants": [{"name": "a", "template_id": "welcome", "template_version": 9, "weight": 1}]}"#,
+        )
+        .unwrap();
+        let err = create(&store, &Templates, request, now()).unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "unknown_template"));
+        err.assert_mentions("variant 'a'");
     }
 }

@@ -10,10 +10,10 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, HOLDOUT_ARM};
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
-use crate::event::SentMessageRef;
+use crate::event::{HeldOutRef, SentMessageRef};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::{Group, SendOutcome};
@@ -22,6 +22,7 @@ use crate::subscriber::{
 };
 
 use super::caps;
+use super::arms::ArmCampaigns;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects};
 use super::pacing;
@@ -145,7 +146,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     ) -> Result<Chunk> {
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let planned_at = self.clock.now();
-        let Plans { decided, ready } = self.decide(campaign, batch, chunk, planned_at)?;
+        let arms = ArmCampaigns::of(campaign);
+        let Plans { decided, ready } = self.decide(&arms, batch, chunk, planned_at)?;
         let platform = campaign.channel.platform();
         let mut bundles = bundle(ready, platform.capabilities().broadcast_recipients.max(1));
         let addresses: Vec<_> = bundles.iter().filter_map(Bundle::lead_address).collect();
@@ -178,7 +180,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             slots,
             planned_at,
         };
-        self.send_in_waves(campaign, batch, decided, queue, report)
+        self.send_in_waves(&arms, batch, decided, queue, report)
     }
 
     /// Send the queue in waves. A wave is every bundle whose slot has come (at most the channel's
@@ -188,12 +190,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// channel is paused (by an answer or by another tick), the rest stay pending, untouched.
     fn send_in_waves(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
         decided: Vec<(usize, DeliveryEntry)>,
         queue: Queue,
         report: &mut BatchReport,
     ) -> Result<Chunk> {
+        let campaign = arms.campaign();
         let (id, number) = (campaign.id.as_str(), batch.batch);
         let rate = self.config.rate_for(campaign.channel.platform());
         let limit = self.config.in_flight_for(rate);
@@ -217,7 +220,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 for recipient in bundle.recipients {
                     let index = recipient.index;
                     let entry = &batch.entries[index];
-                    match self.reconsider(campaign, entry, recipient, planned_at)? {
+                    match self.reconsider(arms, entry, recipient, planned_at)? {
                         Ok(recipient) => still.push(recipient),
                         Err(decision) => unwritten.push((index, decision.apply(entry, now))),
                     }
@@ -340,7 +343,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// to send.
     fn decide(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
         chunk: &[usize],
         now: DateTime<Utc>,
@@ -353,27 +356,77 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let mut decided = Vec::new();
         let mut ready = Vec::new();
         for ((&index, record), history) in chunk.iter().zip(records).zip(histories) {
-            match self.plan(campaign, index, record.map(|r| r.subscriber), history, now) {
+            let arm = batch.entries[index].arm.as_deref();
+            match self.plan(arms, arm, index, record.map(|r| r.subscriber), history, now) {
                 Ok(recipient) => ready.push(recipient),
                 Err(decision) => decided.push((index, decision.apply(&batch.entries[index], now))),
             }
         }
+        self.record_held_out(arms.campaign(), &decided, now)?;
         Ok(Plans { decided, ready })
+    }
+
+    /// Leave a [`HeldOutRef`] for each recipient the holdout skipped, before the skips are written. A
+    /// crash in between decides them again (the split puts them in the holdout again); the reference
+    /// they already have for this campaign is kept, with what it has counted.
+    fn record_held_out(
+        &self,
+        campaign: &Campaign,
+        decided: &[(usize, DeliveryEntry)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let held_back: Vec<&SubscriberId> = decided
+            .iter()
+            .filter(|(_, entry)| {
+                matches!(&entry.outcome, DeliveryState::Skipped { reason } if reason == HOLDOUT_ARM)
+            })
+            .map(|(_, entry)| &entry.subscriber)
+            .collect();
+        if held_back.is_empty() {
+            return Ok(());
+        }
+        let held_keys: Vec<String> = held_back.iter().map(|id| keys::held_out(id)).collect();
+        let current: Vec<Option<HeldOutRef>> = kv::get_many_json(self.store, &held_keys)?;
+        let fresh: Vec<(String, Vec<u8>)> = held_back
+            .into_iter()
+            .zip(held_keys)
+            .zip(current)
+            .filter(|(_, current)| {
+                current
+                    .as_ref()
+                    .is_none_or(|held| held.campaign_id != campaign.id.as_str())
+            })
+            .map(|((subscriber, key), _)| {
+                let reference = HeldOutRef {
+                    campaign_id: campaign.id.to_string(),
+                    subscriber: subscriber.clone(),
+                    at: now,
+                    replied: false,
+                };
+                (key, kv::encode(&reference))
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.set_many(&fresh)?)
     }
 
     /// Run the policy chain for one recipient, then the frequency caps on their send history as read;
     /// render their message when both let them through.
     fn plan(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
+        arm: Option<&str>,
         index: usize,
         subscriber: Option<Subscriber>,
         history: Option<HistoryReading>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Ready, Decision> {
+        let campaign = arms.for_arm(arm);
         let render =
             |subscriber: &Subscriber| Outgoing::render(self.renderer, campaign, subscriber);
-        let candidate = Candidate::new(campaign, subscriber.as_ref(), now, &render);
+        let candidate = Candidate::new(campaign, subscriber.as_ref(), now, &render).in_arm(arm);
         match self.config.policies.check(&candidate) {
             Verdict::Send => {}
             Verdict::Skip { reason } => {
@@ -422,7 +475,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// A consent reading older than [`CONSENT_MAX_AGE`] is judged again on the record as it is now.
     fn reconsider(
         &self,
-        campaign: &Campaign,
+        arms: &ArmCampaigns<'_>,
         entry: &DeliveryEntry,
         recipient: Ready,
         planned_at: DateTime<Utc>,
@@ -433,11 +486,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         let record: Option<StoredSubscriber> =
             kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
-        let subscriber = record.map(|r| r.subscriber);
+        let arm = entry.arm.as_deref();
         Ok(self.plan(
-            campaign,
+            arms,
+            arm,
             recipient.index,
-            subscriber,
+            record.map(|r| r.subscriber),
             recipient.history,
             now,
         ))

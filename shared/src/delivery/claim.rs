@@ -161,10 +161,14 @@ pub fn claim_new_batch<S: KvStore + ?Sized>(
             to_position: walk.end,
             scanned: walk.scanned,
             exhausted_after: walk.exhausted,
+            // The arm is recorded as the recipient is claimed: what the ledger says is what they get.
             entries: walk
                 .recipients
                 .into_iter()
-                .map(DeliveryEntry::pending)
+                .map(|id| {
+                    let arm = campaign.arm_of(&id).map(|arm| arm.name().to_owned());
+                    DeliveryEntry::pending(id).in_arm(arm.as_deref())
+                })
                 .collect(),
             lease: (!empty).then(|| lease.clone()),
             created_at: now,
@@ -216,12 +220,14 @@ fn advance_cursor<S: KvStore + ?Sized>(store: &S, batch: &DeliveryBatch) -> Resu
 pub fn close_batch<S: KvStore + ?Sized>(store: &S, campaign_id: &str, batch: u64) -> Result<()> {
     let record: Option<DeliveryBatch> =
         kv::get_json(store, &keys::delivery_batch(campaign_id, batch))?;
-    let tally = match record {
+    let (tally, by_arm) = match record {
         // Final states never change, so the tally of a finished batch is settled.
-        Some(record) if record.finished_at.is_some() => Tally::of(&record.entries),
+        Some(record) if record.finished_at.is_some() => {
+            (Tally::of(&record.entries), Tally::by_arm(&record.entries))
+        }
         Some(_) => return Ok(()),
         // The record is gone: there is nothing left to count.
-        None => Tally::default(),
+        None => Default::default(),
     };
     kv::update_json(
         store,
@@ -232,6 +238,7 @@ pub fn close_batch<S: KvStore + ?Sized>(store: &S, campaign_id: &str, batch: u64
                 return Ok((None, ()));
             }
             cursor.counted.add(&tally);
+            Tally::add_by_arm(&mut cursor.counted_by_arm, &by_arm);
             Ok((Some(cursor), ()))
         },
     )

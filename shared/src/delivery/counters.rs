@@ -7,6 +7,8 @@
 //! and adds what it lacks of the target. A tick that dies half way leaves the sync to lapse; the next one
 //! reads the counters again and adds only what is still missing.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::Result;
@@ -21,7 +23,18 @@ const SYNC_ROUNDS: usize = 4;
 enum Claim {
     UpToDate,
     Busy,
-    Mine(Tally),
+    /// This tick syncs: the totals, the arms' totals, and the arms whose totals moved since the last sync.
+    Mine(Tally, BTreeMap<String, Tally>, BTreeMap<String, Tally>),
+}
+
+/// Add to counter `key` what it lacks of `want` (never taking anything away).
+fn raise_to<S: KvStore + ?Sized>(store: &S, key: &str, want: u64) -> Result<()> {
+    let want = i64::try_from(want).unwrap_or(i64::MAX);
+    let have = store.increment(key, 0)?;
+    if have < want {
+        store.increment(key, want - have)?;
+    }
+    Ok(())
 }
 
 /// Bring campaign `campaign_id`'s counters up to the cursor's `counted` totals. Returns whether they
@@ -40,7 +53,10 @@ pub fn sync_counters<S: KvStore + ?Sized>(
     for _ in 0..SYNC_ROUNDS {
         let claim = kv::update_json(store, &key, |current: Option<Cursor>| {
             let mut cursor = current.unwrap_or_default();
-            if cursor.synced == cursor.counted && cursor.sync.is_none() {
+            if cursor.synced == cursor.counted
+                && cursor.synced_by_arm == cursor.counted_by_arm
+                && cursor.sync.is_none()
+            {
                 return Ok((None, Claim::UpToDate));
             }
             if cursor
@@ -51,24 +67,36 @@ pub fn sync_counters<S: KvStore + ?Sized>(
                 return Ok((None, Claim::Busy));
             }
             let target = cursor.counted;
+            let target_by_arm = cursor.counted_by_arm.clone();
+            // Only arms whose totals moved need their counters read.
+            let moved: BTreeMap<String, Tally> = target_by_arm
+                .iter()
+                .filter(|(arm, tally)| cursor.synced_by_arm.get(*arm) != Some(*tally))
+                .map(|(arm, tally)| (arm.clone(), *tally))
+                .collect();
             cursor.sync = Some(CounterSync {
                 owner: owner.to_owned(),
                 expires_at: now + lease,
                 target,
+                target_by_arm: target_by_arm.clone(),
             });
-            Ok((Some(cursor), Claim::Mine(target)))
+            Ok((Some(cursor), Claim::Mine(target, target_by_arm, moved)))
         })?;
-        let target = match claim {
+        let (target, target_by_arm, moved) = match claim {
             Claim::UpToDate => return Ok(true),
             Claim::Busy => return Ok(false),
-            Claim::Mine(target) => target,
+            Claim::Mine(target, target_by_arm, moved) => (target, target_by_arm, moved),
         };
         for (name, want) in target.counters() {
-            let counter = keys::campaign_counter(campaign_id, name);
-            let want = i64::try_from(want).unwrap_or(i64::MAX);
-            let have = store.increment(&counter, 0)?;
-            if have < want {
-                store.increment(&counter, want - have)?;
+            raise_to(store, &keys::campaign_counter(campaign_id, name), want)?;
+        }
+        for (arm, tally) in &moved {
+            for (name, want) in tally.counters() {
+                raise_to(
+                    store,
+                    &keys::campaign_arm_counter(campaign_id, arm, name),
+                    want,
+                )?;
             }
         }
         let done = kv::update_json(store, &key, |current: Option<Cursor>| {
@@ -79,7 +107,9 @@ pub fn sync_counters<S: KvStore + ?Sized>(
             }
             cursor.sync = None;
             cursor.synced = target;
-            let done = cursor.synced == cursor.counted;
+            cursor.synced_by_arm.clone_from(&target_by_arm);
+            let done =
+                cursor.synced == cursor.counted && cursor.synced_by_arm == cursor.counted_by_arm;
             Ok((Some(cursor), done))
         })?;
         if done {

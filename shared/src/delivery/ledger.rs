@@ -2,7 +2,7 @@
 //! as intent before anything is sent and updated with outcomes after, plus the campaign cursor that
 //! hands out batches. Both change only through compare-and-swap.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,12 @@ pub struct Cursor {
     /// What the campaign counters are known to hold (of `counted`).
     #[serde(default)]
     pub synced: Tally,
+    /// `counted` per A/B arm (a campaign with variants), added in the same write.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counted_by_arm: BTreeMap<String, Tally>,
+    /// What the arms' counters are known to hold (of `counted_by_arm`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub synced_by_arm: BTreeMap<String, Tally>,
     /// A tick bringing the campaign counters up to `counted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<CounterSync>,
@@ -82,6 +88,27 @@ impl Tally {
         }
     }
 
+    /// The final states among `entries`, per arm (entries without an arm are left out).
+    pub fn by_arm(entries: &[DeliveryEntry]) -> BTreeMap<String, Tally> {
+        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+        for entry in entries {
+            if let Some(arm) = &entry.arm {
+                tallies
+                    .entry(arm.clone())
+                    .or_default()
+                    .add_state(&entry.outcome);
+            }
+        }
+        tallies
+    }
+
+    /// Add each arm's tally of `other` to `into`.
+    pub fn add_by_arm(into: &mut BTreeMap<String, Tally>, other: &BTreeMap<String, Tally>) {
+        for (arm, tally) in other {
+            into.entry(arm.clone()).or_default().add(tally);
+        }
+    }
+
     /// Add another tally.
     pub fn add(&mut self, other: &Tally) {
         self.sent += other.sent;
@@ -116,6 +143,9 @@ pub struct CounterSync {
     pub expires_at: DateTime<Utc>,
     /// The totals the counters are being brought to.
     pub target: Tally,
+    /// The arms' totals the arms' counters are being brought to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_by_arm: BTreeMap<String, Tally>,
 }
 
 /// Who is working on a batch, until when. Another tick may take the batch over once it expires.
@@ -198,6 +228,9 @@ pub struct DeliveryEntry {
     /// When the final state was reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The A/B arm the recipient is in (a variant's name, or `holdout`), for a campaign with variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -214,7 +247,15 @@ impl DeliveryEntry {
             rate_limited: 0,
             not_before: None,
             finished_at: None,
+            arm: None,
         }
+    }
+
+    /// This entry, in arm `arm`.
+    #[must_use]
+    pub fn in_arm(mut self, arm: Option<&str>) -> Self {
+        self.arm = arm.map(str::to_owned);
+        self
     }
 
     /// Whether it can be attempted at `now`.

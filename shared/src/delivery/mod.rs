@@ -25,6 +25,7 @@
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
 pub mod caps;
+mod arms;
 mod chunk;
 pub mod claim;
 mod config;

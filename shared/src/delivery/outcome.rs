@@ -85,6 +85,7 @@ pub fn apply_outcome(
                     message_id: message_id.clone(),
                     batch: attempt.batch,
                     sent_at: now,
+                    arm: entry.arm.clone(),
                 });
             }
             finalised(entry, DeliveryState::Sent { message_id }, now)

@@ -3,6 +3,8 @@
 //! from the open batches, the recent send rate from the latest batch records, and an estimate of the time left
 //! (seconds, and the moment sending should be done).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -38,6 +40,21 @@ pub struct Counts {
     pub pending: u64,
 }
 
+impl Counts {
+    /// The counts of `tally`, with `pending` recipients claimed and not final.
+    fn of(tally: &Tally, pending: u64) -> Self {
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Counts {
+            targeted: signed(tally.targeted()),
+            sent: signed(tally.sent),
+            failed: signed(tally.failed),
+            blocked: signed(tally.blocked),
+            skipped: signed(tally.skipped),
+            pending,
+        }
+    }
+}
+
 /// A campaign's progress.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
@@ -62,6 +79,9 @@ pub struct Progress {
     pub audience_scanned: u64,
     /// Positions in the subscriber index.
     pub audience_total: u64,
+    /// Recipients per state in each A/B arm (a campaign with variants; the holdout's are `skipped`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub arms: BTreeMap<String, Counts>,
 }
 
 /// The progress of campaign `id` at `now`.
@@ -83,15 +103,25 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
     for batch in open.iter().flatten() {
         tally.add(&Tally::of(&batch.entries));
     }
-    let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let counts = Counts {
-        targeted: signed(tally.targeted()),
-        sent: signed(tally.sent),
-        failed: signed(tally.failed),
-        blocked: signed(tally.blocked),
-        skipped: signed(tally.skipped),
-        pending,
-    };
+    let counts = Counts::of(&tally, pending);
+    let mut arm_tallies = cursor.counted_by_arm.clone();
+    let mut arm_pending: BTreeMap<String, u64> = BTreeMap::new();
+    for batch in open.iter().flatten() {
+        Tally::add_by_arm(&mut arm_tallies, &Tally::by_arm(&batch.entries));
+        for entry in batch.entries.iter().filter(|e| !e.outcome.is_final()) {
+            if let Some(arm) = &entry.arm {
+                *arm_pending.entry(arm.clone()).or_default() += 1;
+                arm_tallies.entry(arm.clone()).or_default();
+            }
+        }
+    }
+    let arms = arm_tallies
+        .iter()
+        .map(|(arm, tally)| {
+            let pending = arm_pending.get(arm).copied().unwrap_or_default();
+            (arm.clone(), Counts::of(tally, pending))
+        })
+        .collect();
     let first = cursor.next_batch.saturating_sub(RATE_WINDOW_BATCHES);
     let recent_keys: Vec<String> = (first..cursor.next_batch)
         .map(|n| keys::delivery_batch(id, n))
@@ -135,6 +165,7 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
         estimated_completion_at,
         audience_scanned: cursor.next_position.min(audience_total),
         audience_total,
+        arms,
     })
 }
 

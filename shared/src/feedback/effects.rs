@@ -13,7 +13,8 @@ use crate::subscriber::SubscriberId;
 /// Pending counter deltas and log appends.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
-    counters: BTreeMap<(String, &'static str), i64>,
+    /// Deltas by counter key.
+    counters: BTreeMap<String, i64>,
     logs: BTreeMap<String, Vec<String>>,
 }
 
@@ -22,7 +23,35 @@ impl Effects {
     pub(crate) fn count(&mut self, campaign_id: &str, counter: &'static str, delta: i64) {
         *self
             .counters
-            .entry((campaign_id.to_owned(), counter))
+            .entry(keys::campaign_counter(campaign_id, counter))
+            .or_default() += delta;
+    }
+
+    /// Add `delta` to a campaign counter and, for a recipient in an A/B arm, to the arm's counter.
+    pub(crate) fn count_in_arm(
+        &mut self,
+        campaign_id: &str,
+        arm: Option<&str>,
+        counter: &'static str,
+        delta: i64,
+    ) {
+        self.count(campaign_id, counter, delta);
+        if let Some(arm) = arm {
+            self.count_arm(campaign_id, arm, counter, delta);
+        }
+    }
+
+    /// Add `delta` to the counter of one A/B arm only.
+    pub(crate) fn count_arm(
+        &mut self,
+        campaign_id: &str,
+        arm: &str,
+        counter: &'static str,
+        delta: i64,
+    ) {
+        *self
+            .counters
+            .entry(keys::campaign_arm_counter(campaign_id, arm, counter))
             .or_default() += delta;
     }
 
@@ -57,9 +86,9 @@ impl Effects {
         for (log, record_keys) in &self.logs {
             Index::named(log).append_many(store, record_keys)?;
         }
-        for ((campaign_id, counter), delta) in &self.counters {
+        for (counter, delta) in &self.counters {
             if *delta != 0 {
-                store.increment(&keys::campaign_counter(campaign_id, counter), *delta)?;
+                store.increment(counter, *delta)?;
             }
         }
         Ok(())

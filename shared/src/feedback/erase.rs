@@ -9,7 +9,8 @@ use crate::subscriber::SubscriberId;
 
 use super::record::FeedbackRecord;
 
-/// Delete every reply, press and rating record of `subscriber`; returns how many were deleted.
+/// Delete every reply, press and rating record of `subscriber` (and their A/B holdout reference);
+/// returns how many records were deleted.
 ///
 /// # Errors
 /// Store failure.
@@ -35,6 +36,8 @@ pub fn erase_subscriber_feedback<S: KvStore + ?Sized>(
             }
         }
     }
+    // The holdout reference names them too.
+    doomed.push(keys::held_out(subscriber));
     doomed.sort();
     doomed.dedup();
     store.delete_many(&doomed)?;

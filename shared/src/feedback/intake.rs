@@ -14,9 +14,10 @@ use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord
 use super::stats::REPLIES;
 use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
+use crate::campaign::{Campaign, HOLDOUT_ARM};
 use crate::error::{Error, Result};
 use crate::event::{
-    counter, parse_rating_button_data, InboundEvent, ReceiptStatus, SentMessageRef,
+    counter, parse_rating_button_data, HeldOutRef, InboundEvent, ReceiptStatus, SentMessageRef,
 };
 use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
@@ -118,9 +119,12 @@ pub fn attributed_message(
     at: DateTime<Utc>,
     window: Duration,
 ) -> Option<&SentMessageRef> {
-    last.filter(|sent| {
-        at >= sent.sent_at - Duration::seconds(CLOCK_SKEW_SECS) && at - sent.sent_at <= window
-    })
+    last.filter(|sent| within_window(sent.sent_at, at, window))
+}
+
+/// Whether something at `at` falls within `window` after `since` (allowing [`CLOCK_SKEW_SECS`] before it).
+fn within_window(since: DateTime<Utc>, at: DateTime<Utc>, window: Duration) -> bool {
+    at >= since - Duration::seconds(CLOCK_SKEW_SECS) && at - since <= window
 }
 
 /// Apply a batch of events: record each once, credit campaigns, and list the Telegram presses to answer.
@@ -284,10 +288,11 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
     }
 }
 
-/// What the events of a batch need to read, read in one round trip: the dispatcher's references, and
-/// the receipt records the statuses merge into.
+/// What the events of a batch need to read, read in one round trip: the dispatcher's references (of
+/// messages sent, and of holdouts), and the receipt records the statuses merge into.
 struct References {
     sent: HashMap<String, SentMessageRef>,
+    held: HashMap<String, HeldOutRef>,
     /// Receipt records as read; each is handed out once, since the batch may change it after.
     receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
 }
@@ -297,6 +302,19 @@ impl References {
         self.sent.get(key)
     }
 
+    /// The holdout `subscriber` was held back in, if a reply at `at` falls within the window after it.
+    fn holdout_of(
+        &self,
+        subscriber: &SubscriberId,
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<&str> {
+        self.held
+            .get(&keys::held_out(subscriber))
+            .filter(|held| within_window(held.at, at, window))
+            .map(|held| held.campaign_id.as_str())
+    }
+
     /// The receipt record at `key` as read with the batch, the first time it is asked for.
     fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
         self.receipts.borrow_mut().remove(key)
@@ -304,6 +322,17 @@ impl References {
 }
 
 impl ValidEvent<'_> {
+    /// The key of the holdout reference of the subscriber who wrote or pressed, for events that may
+    /// count as a reply.
+    fn holdout_key(&self) -> Option<String> {
+        match self {
+            ValidEvent::Reply { subscriber, .. } | ValidEvent::Press { subscriber, .. } => {
+                Some(keys::held_out(subscriber))
+            }
+            ValidEvent::Status(_) | ValidEvent::Watermark(_) => None,
+        }
+    }
+
     /// The keys of the dispatcher's references this event may be credited by.
     fn reference_keys(&self) -> Vec<String> {
         match self {
@@ -337,8 +366,13 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
 ) -> Result<References> {
     let mut wanted = Vec::new();
     let mut receipt_keys = HashSet::new();
+    let mut held_keys = HashSet::new();
     for event in events {
         wanted.extend(event.reference_keys());
+        if let Some(key) = event.holdout_key() {
+            held_keys.insert(key.clone());
+            wanted.push(key);
+        }
         if let ValidEvent::Status(report) = event {
             let key = keys::receipt(report.platform.as_str(), report.message_id);
             receipt_keys.insert(key.clone());
@@ -348,10 +382,17 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     wanted.sort_unstable();
     wanted.dedup();
     let mut sent = HashMap::new();
+    let mut held = HashMap::new();
     let mut receipts = HashMap::new();
     for (key, value) in store.get_many(&wanted)? {
         if receipt_keys.contains(&key) {
             receipts.insert(key, value);
+        } else if held_keys.contains(&key) {
+            if let Some(reference) =
+                value.and_then(|bytes| serde_json::from_slice::<HeldOutRef>(&bytes).ok())
+            {
+                held.insert(key, reference);
+            }
         } else if let Some(reference) =
             value.and_then(|bytes| serde_json::from_slice::<SentMessageRef>(&bytes).ok())
         {
@@ -362,6 +403,7 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     }
     Ok(References {
         sent,
+        held,
         receipts: RefCell::new(receipts),
     })
 }
@@ -382,8 +424,9 @@ fn apply_valid<S: KvStore + ?Sized>(
             at,
         } => {
             let last = references.get(&keys::last_campaign_message(&subscriber));
-            let campaign_id = attributed_message(last, at, settings.reply_window)
-                .map(|sent| sent.campaign_id.clone());
+            let answered = attributed_message(last, at, settings.reply_window);
+            let campaign_id = answered.map(|sent| sent.campaign_id.clone());
+            let arm = answered.and_then(|sent| sent.arm.as_deref());
             let record = ReplyRecord {
                 campaign_id,
                 subscriber,
@@ -393,7 +436,12 @@ fn apply_valid<S: KvStore + ?Sized>(
             };
             let key = keys::reply(&record.subscriber, &record.message_id);
             let stored = FeedbackRecord::Reply(record.clone());
-            let about = (record.campaign_id.as_deref(), &record.subscriber);
+            let about = Credit {
+                campaign_id: record.campaign_id.as_deref(),
+                arm,
+                holdout: references.holdout_of(&record.subscriber, at, settings.reply_window),
+                subscriber: &record.subscriber,
+            };
             apply_reply(store, key, &stored, about, effects, |first_reply| {
                 EventOutcome::Reply {
                     campaign_id: record.campaign_id.clone(),
@@ -412,6 +460,8 @@ fn apply_valid<S: KvStore + ?Sized>(
                 .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok());
             let (outcome, answer_text) = match rating {
                 Some((campaign_id, score)) => {
+                    let last = references.get(&keys::last_campaign_message(&subscriber));
+                    let arm = rating_arm(store, campaign_id, &subscriber, last)?;
                     let record = RatingRecord {
                         campaign_id: campaign_id.to_owned(),
                         subscriber: subscriber.clone(),
@@ -419,7 +469,7 @@ fn apply_valid<S: KvStore + ?Sized>(
                         score,
                         at,
                     };
-                    let outcome = apply_rating(store, record, effects)?;
+                    let outcome = apply_rating(store, record, arm.as_deref(), effects)?;
                     let text = if matches!(outcome, EventOutcome::AlreadyRated { .. }) {
                         ALREADY_RATED_TEXT
                     } else {
@@ -435,9 +485,10 @@ fn apply_valid<S: KvStore + ?Sized>(
                         },
                     );
                     let last = references.get(&keys::last_campaign_message(&subscriber));
-                    let campaign_id = answered
-                        .or_else(|| attributed_message(last, at, settings.reply_window))
-                        .map(|sent| sent.campaign_id.clone());
+                    let credited =
+                        answered.or_else(|| attributed_message(last, at, settings.reply_window));
+                    let campaign_id = credited.map(|sent| sent.campaign_id.clone());
+                    let arm = credited.and_then(|sent| sent.arm.as_deref());
                     let record = ButtonPressRecord {
                         campaign_id,
                         subscriber: subscriber.clone(),
@@ -447,7 +498,12 @@ fn apply_valid<S: KvStore + ?Sized>(
                     };
                     let key = keys::button_press(&record.subscriber, &record.press_id);
                     let stored = FeedbackRecord::ButtonPress(record.clone());
-                    let about = (record.campaign_id.as_deref(), &record.subscriber);
+                    let about = Credit {
+                        campaign_id: record.campaign_id.as_deref(),
+                        arm,
+                        holdout: references.holdout_of(&subscriber, at, settings.reply_window),
+                        subscriber: &record.subscriber,
+                    };
                     let outcome =
                         apply_reply(store, key, &stored, about, effects, |first_reply| {
                             EventOutcome::ButtonPress {
@@ -492,36 +548,101 @@ fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) ->
     ))
 }
 
+/// Who a reply is credited to: the campaign (none: the unattributed log), the A/B arm of the message it
+/// answers, the campaign whose holdout held the subscriber back (within the reply window), and the
+/// subscriber.
+struct Credit<'a> {
+    campaign_id: Option<&'a str>,
+    arm: Option<&'a str>,
+    holdout: Option<&'a str>,
+    subscriber: &'a SubscriberId,
+}
+
 /// Record a reply, or a press that counts as one, once under `key`; log it and count it for its campaign
-/// in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a duplicate;
-/// otherwise `outcome` says what was recorded, given whether it is the subscriber's first reply.
+/// (and arm) in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a
+/// duplicate; otherwise `outcome` says what was recorded, given whether it is the subscriber's first
+/// reply.
 fn apply_reply<S: KvStore + ?Sized>(
     store: &S,
     key: String,
     record: &FeedbackRecord,
-    (campaign_id, subscriber): (Option<&str>, &SubscriberId),
+    credit: Credit<'_>,
     effects: &mut Effects,
     outcome: impl FnOnce(bool) -> EventOutcome,
 ) -> Result<EventOutcome> {
+    let Credit {
+        campaign_id,
+        arm,
+        holdout,
+        subscriber,
+    } = credit;
     if !create(store, &key, record)? {
         return Ok(EventOutcome::Duplicate);
     }
     effects.log_personal(campaign_id, subscriber, key);
+    // A holdout member's reply is not the campaign's (it sent them nothing): it counts for the holdout
+    // arm only, to compare the arms' replies against.
+    if let Some(held_by) = holdout.filter(|held_by| Some(*held_by) != campaign_id) {
+        effects.count_arm(held_by, HOLDOUT_ARM, REPLIES, 1);
+        if first_holdout_reply(store, held_by, subscriber)? {
+            effects.count_arm(held_by, HOLDOUT_ARM, counter::REPLIED, 1);
+        }
+    }
     let Some(campaign_id) = campaign_id else {
         return Ok(outcome(false));
     };
-    effects.count(campaign_id, REPLIES, 1);
-    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people.
+    effects.count_in_arm(campaign_id, arm, REPLIES, 1);
+    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people (a person is
+    // in one arm of a campaign, so the arm's `replied` counts them once too).
     let first_reply = store.increment(&keys::campaign_replies_of(campaign_id, subscriber), 1)? == 1;
     if first_reply {
-        effects.count(campaign_id, counter::REPLIED, 1);
+        effects.count_in_arm(campaign_id, arm, counter::REPLIED, 1);
     }
     Ok(outcome(first_reply))
+}
+
+/// Whether this is the first reply `subscriber` wrote while held back by `campaign_id`'s holdout: the
+/// holdout reference is marked by compare-and-swap, so exactly one reply counts them in `replied`.
+fn first_holdout_reply<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    subscriber: &SubscriberId,
+) -> Result<bool> {
+    kv::update_json(
+        store,
+        &keys::held_out(subscriber),
+        |current: Option<HeldOutRef>| {
+            Ok(match current {
+                Some(mut held) if held.campaign_id == campaign_id && !held.replied => {
+                    held.replied = true;
+                    (Some(held), true)
+                }
+                _ => (None, false),
+            })
+        },
+    )
+}
+
+/// The A/B arm a rating of `campaign_id` by `subscriber` is credited to: the arm of their last campaign
+/// message when it was this campaign's (no read), else the campaign's split for them (one read of the
+/// campaign record, which a later campaign's message made necessary). `None` without variants.
+fn rating_arm<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    subscriber: &SubscriberId,
+    last: Option<&SentMessageRef>,
+) -> Result<Option<String>> {
+    if let Some(sent) = last.filter(|sent| sent.campaign_id == campaign_id) {
+        return Ok(sent.arm.clone());
+    }
+    let campaign: Option<Campaign> = kv::get_json(store, &keys::campaign(campaign_id))?;
+    Ok(campaign.and_then(|c| c.arm_of(subscriber).map(|arm| arm.name().to_owned())))
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
     store: &S,
     record: RatingRecord,
+    arm: Option<&str>,
     effects: &mut Effects,
 ) -> Result<EventOutcome> {
     let key = keys::rating(&record.campaign_id, &record.subscriber);
@@ -540,9 +661,10 @@ fn apply_rating<S: KvStore + ?Sized>(
     match given_by {
         None => {
             effects.log_personal(Some(&record.campaign_id), &record.subscriber, key);
-            effects.count(&record.campaign_id, counter::RATINGS, 1);
-            effects.count(
+            effects.count_in_arm(&record.campaign_id, arm, counter::RATINGS, 1);
+            effects.count_in_arm(
                 &record.campaign_id,
+                arm,
                 counter::RATING_SUM,
                 i64::from(record.score),
             );

@@ -46,7 +46,7 @@ pub use receipt::credit_early_receipts;
 pub use record::{
     ButtonPressRecord, FeedbackRecord, RatingRecord, ReceiptCredits, ReceiptRecord, ReplyRecord,
 };
-pub use stats::{campaign_stats, require_campaign, CampaignStats, REPLIES};
+pub use stats::{campaign_stats, require_campaign, CampaignStats, Figures, REPLIES};
 
 use chrono::Duration;
 

@@ -131,14 +131,15 @@ fn credit(key: &str, record: &ReceiptRecord, due: ReceiptCredits, effects: &mut 
     let Some(campaign_id) = record.campaign_id.as_deref() else {
         return;
     };
+    let arm = record.arm.as_deref();
     if due.delivered {
-        effects.count(campaign_id, counter::DELIVERED, 1);
+        effects.count_in_arm(campaign_id, arm, counter::DELIVERED, 1);
     }
     if due.read {
-        effects.count(campaign_id, counter::READ, 1);
+        effects.count_in_arm(campaign_id, arm, counter::READ, 1);
     }
     if due.failed {
-        effects.count(campaign_id, REPORTED_FAILED, 1);
+        effects.count_in_arm(campaign_id, arm, REPORTED_FAILED, 1);
     }
     if due.logged {
         effects.log(Some(campaign_id), key.to_owned());

@@ -98,6 +98,9 @@ pub struct ReceiptRecord {
     pub campaign_id: Option<String>,
     /// The recipient, once known.
     pub subscriber: Option<SubscriberId>,
+    /// The A/B arm the recipient is in, once known (a campaign with variants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
     /// The state that stands: failed beats read beats delivered beats sent.
     pub status: ReceiptStatus,
     /// When the standing state was reported.
@@ -138,6 +141,7 @@ impl ReceiptRecord {
             message_id: message_id.to_owned(),
             campaign_id: None,
             subscriber: None,
+            arm: None,
             status,
             at,
             error: if status == ReceiptStatus::Failed {
@@ -185,6 +189,7 @@ impl ReceiptRecord {
         }
         self.campaign_id = Some(sent.campaign_id.clone());
         self.subscriber = Some(sent.subscriber.clone());
+        self.arm.clone_from(&sent.arm);
         true
     }
 
@@ -227,6 +232,7 @@ mod tests {
             message_id: "wamid.1".into(),
             batch: 0,
             sent_at: at("2026-01-01T00:00:00Z"),
+            arm: None,
         }
     }
 

@@ -1,9 +1,13 @@
 //! A campaign's statistics, read from its counters (exact under concurrent writers: counters change only
 //! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way).
 
+use std::collections::BTreeMap;
+use std::ops::Deref;
+
 use serde::Serialize;
 
 use super::check_campaign_id;
+use crate::campaign;
 use crate::error::{Error, Result};
 use crate::event::counter;
 use crate::keys;
@@ -14,11 +18,32 @@ pub const REPLIES: &str = "replies";
 /// Messages the platform accepted and later reported failed (a WhatsApp `failed` status).
 pub const REPORTED_FAILED: &str = "reported_failed";
 
-/// What a campaign did and what came back.
+/// What a campaign did and what came back, in all and per A/B arm. It reads as its totals
+/// (`stats.sent`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignStats {
     /// The campaign.
     pub campaign_id: String,
+    /// The figures of the whole campaign.
+    #[serde(flatten)]
+    pub totals: Figures,
+    /// The figures of each A/B arm (each variant's, and the holdout's: its size is `targeted`, and it
+    /// is sent nothing, so only its `skipped` and `targeted` are counted); absent without variants.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub arms: BTreeMap<String, Figures>,
+}
+
+impl Deref for CampaignStats {
+    type Target = Figures;
+
+    fn deref(&self) -> &Figures {
+        &self.totals
+    }
+}
+
+/// What a campaign, or one arm of it, did and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
     /// Recipients selected.
     pub targeted: i64,
     /// Accepted by the platform and not reported failed since.
@@ -65,15 +90,30 @@ pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Re
     Ok(())
 }
 
-/// The statistics of a campaign.
+/// The statistics of a campaign, with each A/B arm's.
 ///
 /// # Errors
 /// 400 `invalid_campaign_id`, or a store failure.
 pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<CampaignStats> {
     check_campaign_id(campaign_id)?;
-    let read_counter = |name: &str| -> Result<i64> {
-        Ok(store.increment(&keys::campaign_counter(campaign_id, name), 0)?)
-    };
+    let totals = figures(store, |name| keys::campaign_counter(campaign_id, name))?;
+    let mut arms = BTreeMap::new();
+    for arm in campaign::arm_names(store, campaign_id)? {
+        let arm_figures = figures(store, |name| {
+            keys::campaign_arm_counter(campaign_id, &arm, name)
+        })?;
+        arms.insert(arm, arm_figures);
+    }
+    Ok(CampaignStats {
+        campaign_id: campaign_id.to_owned(),
+        totals,
+        arms,
+    })
+}
+
+/// The figures kept in the counters `key` names.
+fn figures<S: KvStore + ?Sized>(store: &S, key: impl Fn(&str) -> String) -> Result<Figures> {
+    let read_counter = |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)?) };
     let delivered = read_counter(counter::DELIVERED)?;
     let read = read_counter(counter::READ)?;
     let ratings = read_counter(counter::RATINGS)?;
@@ -81,8 +121,7 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
     // A message the platform reported failed moves from `sent` to `failed`; the dispatcher may not have
     // counted it as sent yet when the status comes, so `sent` never shows below zero.
     let reported_failed = read_counter(REPORTED_FAILED)?;
-    Ok(CampaignStats {
-        campaign_id: campaign_id.to_owned(),
+    Ok(Figures {
         targeted: read_counter(counter::TARGETED)?,
         sent: (read_counter(counter::SENT)? - reported_failed).max(0),
         failed: read_counter(counter::FAILED)? + reported_failed,

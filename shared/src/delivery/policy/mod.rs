@@ -9,6 +9,7 @@
 mod channel;
 mod local_time;
 mod quiet_hours;
+mod holdout;
 mod recipient;
 mod window;
 
@@ -27,6 +28,7 @@ use super::Outgoing;
 pub use channel::{ChannelConfigured, ConfiguredChannels};
 pub use local_time::{LocalSendTime, LOCAL_TIME_PASSED};
 pub use quiet_hours::QuietHoursRule;
+pub use holdout::Holdout;
 pub use recipient::{Consent, OtherChannel, RecipientErased};
 pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 
@@ -69,6 +71,8 @@ pub struct Candidate<'a> {
     pub subscriber: Option<&'a Subscriber>,
     /// The time of the check.
     pub now: DateTime<Utc>,
+    /// The A/B arm the ledger put the recipient in (a variant's name, or `holdout`).
+    pub arm: Option<&'a str>,
     render: &'a dyn Fn(&Subscriber) -> Result<Outgoing>,
     message: OnceCell<Result<Outgoing>>,
 }
@@ -85,9 +89,17 @@ impl<'a> Candidate<'a> {
             campaign,
             subscriber,
             now,
+            arm: None,
             render,
             message: OnceCell::new(),
         }
+    }
+
+    /// This candidate in the A/B arm `arm`.
+    #[must_use]
+    pub fn in_arm(mut self, arm: Option<&'a str>) -> Self {
+        self.arm = arm;
+        self
     }
 
     /// The campaign's message rendered for this recipient, or the render error; `None` without a
@@ -126,13 +138,15 @@ impl PolicyChain {
     }
 
     /// The rules every deployment applies: the record still exists, consent stands, the recipient is
-    /// on the campaign's channel, a campaign sent at a local time waits for it in the recipient's
-    /// timezone, and a closed reply window leaves only an approved template to send.
+    /// on the campaign's channel, is not held back by an A/B holdout, a campaign sent at a local time
+    /// waits for it in the recipient's timezone, and a closed reply window leaves only an approved
+    /// template to send.
     pub fn standard() -> Self {
         PolicyChain::new(vec![
             Arc::new(RecipientErased),
             Arc::new(Consent),
             Arc::new(OtherChannel),
+            Arc::new(Holdout),
             Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])
@@ -146,6 +160,7 @@ impl PolicyChain {
             Arc::new(Consent),
             Arc::new(OtherChannel),
             Arc::new(ChannelConfigured::new(channels)),
+            Arc::new(Holdout),
             Arc::new(LocalSendTime),
             Arc::new(ServiceWindow::new(PlatformWindows)),
         ])

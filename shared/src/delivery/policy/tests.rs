@@ -230,3 +230,21 @@ fn a_deployment_chain_fails_unconfigured_channels_before_judging_windows() {
     let here = PolicyChain::sending_on(BTreeSet::from([Channel::parse("whatsapp:main").unwrap()]));
     assert!(matches!(here.check(&candidate), Verdict::Skip { .. }));
 }
+
+#[test]
+fn the_holdout_arm_is_skipped_and_every_other_arm_passes() {
+    let campaign = campaign();
+    let here = subscriber("whatsapp:main", ConsentAction::Subscribed);
+    let in_arm =
+        |arm| Holdout.check(&Candidate::new(&campaign, Some(&here), now(), &renders).in_arm(arm));
+    assert_eq!(in_arm(Some("holdout")), skip("holdout"));
+    assert_eq!(in_arm(Some("a")), Verdict::Send);
+    assert_eq!(in_arm(None), Verdict::Send);
+    // Consent is judged first: an unsubscribed holdout member is counted as unsubscribed.
+    let gone = subscriber("whatsapp:main", ConsentAction::Unsubscribed);
+    let candidate = Candidate::new(&campaign, Some(&gone), now(), &renders).in_arm(Some("holdout"));
+    assert_eq!(
+        PolicyChain::standard().check(&candidate),
+        skip("unsubscribed")
+    );
+}

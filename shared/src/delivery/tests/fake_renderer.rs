@@ -5,7 +5,7 @@ use crate::delivery::MessageRenderer;
 use crate::message::RenderedMessage;
 use crate::subscriber::{AttributeName, Subscriber};
 
-/// Renders "Hi <first name> from <campaign name>"; a subscriber with the attribute `broken` fails to
+/// Renders "Hi <first name> from <campaign name> (<template id>)"; a subscriber with the attribute `broken` fails to
 /// render.
 pub struct FakeRenderer;
 
@@ -24,9 +24,10 @@ impl MessageRenderer for FakeRenderer {
         }
         Ok(RenderedMessage {
             text: format!(
-                "Hi {} from {}",
+                "Hi {} from {} ({})",
                 subscriber.profile.first_name.as_deref().unwrap_or("friend"),
-                campaign.name
+                campaign.name,
+                campaign.template_id
             ),
             photo_url: None,
             buttons: vec![],

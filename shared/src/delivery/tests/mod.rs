@@ -7,6 +7,7 @@ mod fake_messenger;
 mod fake_renderer;
 mod world;
 
+mod ab_test;
 mod budget;
 mod cancel_pause;
 mod concurrency;

@@ -88,6 +88,7 @@ pub struct World<'h> {
     frequency_caps: FrequencyCaps,
     quiet_hours: Option<QuietHours>,
     ticks: AtomicUsize,
+    texts: Mutex<BTreeMap<String, String>>,
 }
 
 impl<'h> World<'h> {
@@ -104,6 +105,7 @@ impl<'h> World<'h> {
             frequency_caps: FrequencyCaps::none(),
             quiet_hours: None,
             ticks: AtomicUsize::new(0),
+            texts: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -437,6 +439,11 @@ impl<'h> World<'h> {
         self.messenger.calls_per_chat()
     }
 
+    /// The text each chat was last sent.
+    pub fn texts_per_chat(&self) -> BTreeMap<String, String> {
+        self.texts.lock().unwrap().clone()
+    }
+
     /// Whether every chat sent to was sent exactly once.
     pub fn each_sent_once(&self) -> bool {
         self.sends_per_chat().values().all(|&n| n == 1)
@@ -544,6 +551,10 @@ impl World<'_> {
     /// A send reaching the platform: record it, run a hook due now, and take the answer.
     fn reach(&self, to: &Address, message: &Outgoing) -> SendOutcome {
         assert!(message.message.text.starts_with("Hi "));
+        self.texts
+            .lock()
+            .unwrap()
+            .insert(to.as_str().to_owned(), message.message.text.clone());
         if let Some(hook) = self.messenger.record(to.as_str(), self.now()) {
             hook(self);
         }

@@ -3,6 +3,7 @@
 
 mod world;
 
+mod arms;
 mod concurrency;
 mod erasure;
 mod exports;

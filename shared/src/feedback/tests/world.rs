@@ -38,6 +38,7 @@ pub fn sent_ref(
         message_id: message_id.into(),
         batch: 0,
         sent_at,
+        arm: None,
     }
 }
 
@@ -99,7 +100,22 @@ impl World {
         message_id: &str,
         sent_at: DateTime<Utc>,
     ) -> SentMessageRef {
-        let sent = sent_ref(campaign, subscriber, message_id, sent_at);
+        self.record_send_in_arm(campaign, None, subscriber, message_id, sent_at)
+    }
+
+    /// [`World::record_send`] for a recipient in A/B arm `arm`.
+    pub fn record_send_in_arm(
+        &self,
+        campaign: &str,
+        arm: Option<&str>,
+        subscriber: &SubscriberId,
+        message_id: &str,
+        sent_at: DateTime<Utc>,
+    ) -> SentMessageRef {
+        let sent = SentMessageRef {
+            arm: arm.map(Into::into),
+            ..sent_ref(campaign, subscriber, message_id, sent_at)
+        };
         self.record_reference(&sent);
         kv::set_json(&self.store, &keys::last_campaign_message(subscriber), &sent)
             .expect("the last message is written");
