@@ -241,10 +241,7 @@ fn estimate_campaign(ctx: &Context, req: &web::Request, params: &Params) -> Resu
                 Some(templates.resolve(&campaign.template_id, Some(version))?);
         }
     }
-    if campaign.template_version.is_none() {
-        // Without a template to render, the rules that need the message let everyone through.
-        campaign.template_version = templates.resolve(&campaign.template_id, None).ok();
-    }
+    let campaign = campaign::with_latest_templates(&templates, campaign);
     let platforms = Platforms::from_variables(spin_adapter::variable);
     let rate = platforms.rate_per_second(campaign.channel.platform())?;
     let estimate = delivery::estimate(

@@ -24,7 +24,7 @@ pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active,
-    resume, schedule, using_template, ActiveCampaigns, TemplateVersions,
+    resume, schedule, using_template, with_latest_templates, ActiveCampaigns, TemplateVersions,
 };
 pub use variants::{
     split_point, validate_variants, Arm, Variant, HOLDOUT_ARM, MAX_HOLDOUT_PERCENT, MAX_VARIANTS,

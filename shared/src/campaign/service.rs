@@ -124,6 +124,24 @@ pub(super) fn pin_variants<T: TemplateVersions + ?Sized>(
         .collect()
 }
 
+/// `campaign` as it would render if it started now: each template not yet pinned (the campaign's own,
+/// or a variant's) at its latest version; one that does not exist stays unpinned, and the rules that need
+/// the message then let everyone through.
+pub fn with_latest_templates<T: TemplateVersions + ?Sized>(
+    templates: &T,
+    mut campaign: Campaign,
+) -> Campaign {
+    if campaign.template_version.is_none() && campaign.variants.is_empty() {
+        campaign.template_version = templates.resolve(&campaign.template_id, None).ok();
+    }
+    for variant in &mut campaign.variants {
+        if variant.template_version.is_none() {
+            variant.template_version = templates.resolve(&variant.template_id, None).ok();
+        }
+    }
+    campaign
+}
+
 /// A campaign by id.
 ///
 /// # Errors

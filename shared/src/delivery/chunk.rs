@@ -21,8 +21,8 @@ use crate::subscriber::{
     Address, ConsentAction, ConsentEvent, Subscriber, SubscriberId, SubscriptionStatus,
 };
 
-use super::caps;
 use super::arms::ArmCampaigns;
+use super::caps;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects};
 use super::pacing;

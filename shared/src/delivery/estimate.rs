@@ -21,6 +21,7 @@ use crate::keys;
 use crate::kv::KvStore;
 use crate::subscriber::Subscriber;
 
+use super::arms::ArmCampaigns;
 use super::caps::{calendar_zone, FrequencyCaps, PastSend, SendHistory};
 use super::claim::read_index_page;
 use super::policy::{Candidate, PolicyChain, Verdict};
@@ -115,7 +116,7 @@ pub fn estimate<S: KvStore + ?Sized>(
         index_size,
         ..Estimate::default()
     };
-    let render = |subscriber: &Subscriber| Outgoing::render(renderer, campaign, subscriber);
+    let arms = ArmCampaigns::of(campaign);
     let mut position = 0;
     while position < index_size && estimate.scanned < MAX_ESTIMATE_SCAN {
         let (records, next_page) = read_index_page(store, position)?;
@@ -133,7 +134,11 @@ pub fn estimate<S: KvStore + ?Sized>(
                 continue;
             }
             estimate.recipients += 1;
-            let candidate = Candidate::new(campaign, Some(subscriber), at, &render);
+            // An A/B recipient is judged and rendered as their arm, as the sender would.
+            let arm = campaign.arm_of(&subscriber.id).map(|arm| arm.name());
+            let as_sent = arms.for_arm(arm);
+            let render = |s: &Subscriber| Outgoing::render(renderer, as_sent, s);
+            let candidate = Candidate::new(as_sent, Some(subscriber), at, &render).in_arm(arm);
             match policies.check(&candidate) {
                 // The sender renders whoever the chain lets through; a failure there is final.
                 Verdict::Send => match candidate.into_message() {

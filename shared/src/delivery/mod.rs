@@ -24,8 +24,8 @@
 //! the batch over closes them as failed `outcome_unknown` and never sends them again (see
 //! [`claim::take_over`]). The in-flight window is a handful of messages.
 
-pub mod caps;
 mod arms;
+pub mod caps;
 mod chunk;
 pub mod claim;
 mod config;

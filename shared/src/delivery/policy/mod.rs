@@ -7,9 +7,9 @@
 //! rule of the chain: passing them reserves a send, so they are judged after it ([`crate::delivery::caps`]).
 
 mod channel;
+mod holdout;
 mod local_time;
 mod quiet_hours;
-mod holdout;
 mod recipient;
 mod window;
 
@@ -26,9 +26,9 @@ use crate::subscriber::Subscriber;
 use super::Outgoing;
 
 pub use channel::{ChannelConfigured, ConfiguredChannels};
+pub use holdout::Holdout;
 pub use local_time::{LocalSendTime, LOCAL_TIME_PASSED};
 pub use quiet_hours::QuietHoursRule;
-pub use holdout::Holdout;
 pub use recipient::{Consent, OtherChannel, RecipientErased};
 pub use window::{PlatformWindows, ReplyWindows, ServiceWindow};
 

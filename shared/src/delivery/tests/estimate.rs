@@ -122,3 +122,29 @@ fn the_estimate_counts_those_a_frequency_cap_would_skip() {
     // Estimating reserved nothing: chat 5 was sent.
     assert_eq!(world.send_count(), 5);
 }
+
+#[test]
+fn an_ab_test_is_estimated_arm_by_arm_with_its_holdout_skipped() {
+    let world = World::new().in_batches_of(100);
+    world.subscribe_all(1..=200);
+    world.create_campaign(
+        r#"{"id": "ab", "name": "Promo", "channel": "telegram:shop", "holdout_percent": 10,
+            "variants": [{"name": "a", "template_id": "promo-a", "weight": 50},
+                         {"name": "b", "template_id": "promo-b", "weight": 50}]}"#,
+    );
+    world.schedule("ab", "now", None);
+
+    let estimate = world.estimate("ab");
+    let held_out = estimate.skipped.get("holdout").copied().unwrap_or_default();
+    assert!(held_out > 0, "{estimate:?}");
+    assert_eq!(estimate.will_send + held_out, 200);
+    assert!(estimate.failed.is_empty(), "each arm renders: {estimate:?}");
+
+    world.drain();
+    let sent = world
+        .ledger("ab")
+        .iter()
+        .filter(|e| matches!(e.outcome, DeliveryState::Sent { .. }))
+        .count() as u64;
+    assert_eq!(sent, estimate.will_send);
+}
