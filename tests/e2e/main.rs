@@ -5,6 +5,7 @@ mod console;
 mod contract;
 mod crafted_input;
 mod host;
+mod identity;
 mod intake;
 mod limits;
 mod messenger;
