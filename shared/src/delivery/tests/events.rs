@@ -330,3 +330,47 @@ fn a_queued_message_can_be_cancelled_and_a_sent_one_cannot() {
     world.drain();
     assert_eq!(world.send_count(), 1);
 }
+
+#[test]
+fn a_customer_id_reaches_the_first_of_their_subscribers_who_may_receive() {
+    let world = World::new();
+    with_rules(&world);
+    let withdrawn = world.subscribe(1);
+    let consented = world.subscribe(2);
+    let customer: crate::directory::SubscriberPatch =
+        serde_json::from_value(json!({"external_id": "cust-7"})).unwrap();
+    for id in [&withdrawn, &consented] {
+        crate::directory::patch(world.store(), id, &customer, start()).unwrap();
+    }
+    world.record_consent(1, ConsentAction::Unsubscribed, start());
+    let answer = event(
+        &world,
+        json!({"name": "order.shipped", "external_id": "cust-7", "data": {"order": "1"},
+               "idempotency_key": "shipped-1"}),
+    )
+    .unwrap();
+    assert_eq!(answer.external_id.as_deref(), Some("cust-7"));
+    assert!(
+        matches!(result(&answer), RuleResult::Queued { subscriber_id, .. } if subscriber_id == consented.as_str())
+    );
+    let unknown = event(
+        &world,
+        json!({"name": "order.shipped", "external_id": "cust-8", "idempotency_key": "shipped-2"}),
+    )
+    .unwrap();
+    assert_eq!(
+        result(&unknown),
+        &RuleResult::Skipped {
+            reason: "no_subscriber".into()
+        }
+    );
+    let both = event(
+        &world,
+        json!({"name": "order.shipped", "external_id": "cust-7", "subscriber_id": "telegram:shop:1",
+               "idempotency_key": "shipped-3"}),
+    );
+    assert_eq!(both.unwrap_err().code(), "invalid_event");
+    world.tick();
+    assert_eq!(world.send_times_to(2).len(), 1);
+    assert!(world.send_times_to(1).is_empty());
+}
