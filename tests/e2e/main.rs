@@ -4,6 +4,7 @@ mod api_lifecycle;
 mod console;
 mod contract;
 mod crafted_input;
+mod events;
 mod host;
 mod identity;
 mod intake;
