@@ -93,11 +93,15 @@ async fn an_order_shipped_event_sends_one_message_once_per_idempotency_key() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "idempotency_key_reused");
 
+    // The customer answers the order message: the reply counts for the rule, like a campaign's.
+    let reply = spinpost_tests::webhooks::telegram_text(91, CHAT, "Thanks, can't wait!");
+    expect_status(200, app.telegram_update(&reply).await);
     let stats = expect_status(
         200,
         app.admin_get("/api/v1/rules/order-shipped/stats").await,
     );
     assert_eq!(stats["sent"], 1, "{stats}");
+    assert_eq!(stats["replies"], 1, "{stats}");
     assert_eq!(stats["campaign_id"], "r--order-shipped", "{stats}");
 }
 
