@@ -6,6 +6,7 @@ mod console;
 mod contract;
 mod crafted_input;
 mod frequency_caps;
+mod events;
 mod host;
 mod identity;
 mod intake;

@@ -7,6 +7,7 @@ mod edit;
 #[cfg(test)]
 mod fixtures;
 pub mod local_time;
+mod kind;
 mod model;
 mod quiet_hours;
 mod schedule;
@@ -15,6 +16,7 @@ mod variants;
 
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
+pub use kind::MessageKind;
 pub use model::{
     Audience, Campaign, CampaignId, CampaignState, NewCampaign, Recipients, Schedule,
     MAX_AUDIENCE_ATTRIBUTES, MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS,
