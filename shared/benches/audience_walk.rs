@@ -149,6 +149,15 @@ impl MessageRenderer for FixedText {
             message_tag: None,
         })
     }
+
+    fn render_event(
+        &self,
+        subscriber: &spinpost::subscriber::Subscriber,
+        campaign: &Campaign,
+        _: &spinpost::delivery::EventContext,
+    ) -> spinpost::Result<RenderedMessage> {
+        self.render(subscriber, campaign)
+    }
 }
 
 /// The shortest of `ROUNDS` estimates of `campaign` under `policies` and `caps`, and how many it would

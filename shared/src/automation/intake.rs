@@ -13,7 +13,7 @@ use super::idempotency::{self, Reservation};
 use super::rule::{EventName, Rule};
 use super::rules::{self, Rules};
 use super::timing::Due;
-use crate::campaign::{Audience, Campaign, CampaignState};
+use crate::campaign::{Audience, Campaign, CampaignState, MessageKind, QuietHoursSetting};
 use crate::delivery::scheduled::{self, Cancellation, EventContext, ScheduledSend, ScheduledState};
 use crate::directory::{self, ExternalId, StoredSubscriber};
 use crate::error::{Error, Result};
@@ -385,6 +385,14 @@ fn queue<S: KvStore + ?Sized>(
             template_version: Some(version),
             variables: BTreeMap::new(),
             audience: Audience::default(),
+            // What the customer is waiting for (an order update, a reminder) goes at any hour; an
+            // offer keeps the workspace's quiet hours.
+            quiet_hours: match rule.kind {
+                MessageKind::Transactional => QuietHoursSetting::Ignored,
+                MessageKind::Promotional => QuietHoursSetting::Workspace,
+            },
+            variants: Vec::new(),
+            holdout_percent: 0,
             state: CampaignState::Running,
             schedule: None,
             created_at: now,

@@ -23,7 +23,7 @@ const MAX_RULE_NAME_CHARS: usize = 200;
 /// The longest template id.
 const MAX_TEMPLATE_ID_CHARS: usize = 64;
 /// The prefix of a rule's statistics id; campaign ids starting with it are reserved for rules.
-pub const STATS_PREFIX: &str = "r--";
+pub const STATS_PREFIX: &str = crate::campaign::EVENT_RULE_ID_PREFIX;
 
 validated_string! {
     /// A rule id: 1-36 characters of a-z, 0-9, '_' and '-'.

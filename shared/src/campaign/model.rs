@@ -20,6 +20,9 @@ use super::variants::{validate_variants, Variant};
 
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 40;
+/// The start of the campaign-like ids event rules send and count under (`r--<rule>`); no campaign id
+/// may start with it.
+pub const EVENT_RULE_ID_PREFIX: &str = "r--";
 /// The longest campaign name, in characters.
 pub const MAX_CAMPAIGN_NAME_CHARS: usize = 200;
 /// The most campaign variables.
@@ -350,7 +353,14 @@ impl NewCampaign {
             ));
         }
         let id = match self.id.as_deref() {
+            Some(id) if id.starts_with(EVENT_RULE_ID_PREFIX) => {
+                return Err(Error::invalid(
+                    "invalid_campaign_id",
+                    format!("campaign ids starting with '{EVENT_RULE_ID_PREFIX}' are kept for event rules' statistics; choose another id"),
+                ))
+            }
             Some(id) => CampaignId::parse(id)?,
+            // A generated id never holds "--", so never the rules' prefix.
             None => CampaignId::generate(&name, now),
         };
         let channel = Channel::parse(&self.channel)?;
@@ -428,6 +438,19 @@ mod tests {
 
     fn request(json: &str) -> NewCampaign {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_event_rules_prefix_is_no_campaign_id() {
+        let err = request(
+            r#"{"id": "r--order-shipped", "name": "n", "channel": "telegram:shop", "template_id": "t"}"#,
+        )
+        .into_draft(now())
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_campaign_id");
+        assert!(err.message().contains("event rules"), "{}", err.message());
+        let generated = CampaignId::generate("R -- sale", now());
+        assert!(!generated.as_str().starts_with(EVENT_RULE_ID_PREFIX));
     }
 
     #[test]

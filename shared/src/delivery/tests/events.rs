@@ -433,3 +433,46 @@ fn erasing_a_subscriber_deletes_their_queued_messages_and_sends_nothing() {
     world.tick();
     assert_eq!(world.send_count(), 0);
 }
+
+/// A promotional rule on `order.shipped` (an offer after each order) next to the transactional one.
+fn with_an_offer_rule(world: &World) {
+    let rule: NewRule = serde_json::from_value(json!({
+        "id": "offer", "event": "order.shipped", "template_id": "order-update",
+        "channels": ["telegram:shop"], "kind": "promotional"}))
+    .unwrap();
+    rules::create(world.store(), rule, start()).unwrap();
+}
+
+#[test]
+fn transactional_messages_ignore_quiet_hours_and_caps_while_promotional_ones_keep_them() {
+    // Quiet from 09:00 to 12:00 (it is 10:00), and one promotional message a day at most.
+    let world = World::new()
+        .quiet_between("09:00-12:00")
+        .capped_at("promotional:1/calendar_day");
+    with_rules(&world);
+    with_an_offer_rule(&world);
+    world.subscribe(1);
+    shipped(&world, 1, "4711");
+    shipped(&world, 1, "4712");
+    world.drain();
+
+    // Both order updates went at once, inside the quiet hours; both offers wait for them to end.
+    let texts = world.texts_per_chat();
+    assert_eq!(world.send_count(), 2, "{texts:?}");
+    assert_eq!(
+        world.counters(SHIPPED, [counter::SENT]),
+        [2],
+        "each transactional message counts on its own"
+    );
+    assert_eq!(world.counters("r--offer", [counter::SENT]), [0]);
+
+    // After the quiet hours, one offer goes and the cap skips the other: each rule message is its own
+    // send in the person's history, not one entry per rule.
+    world.advance(Duration::hours(2));
+    world.drain();
+    assert_eq!(
+        world.counters("r--offer", [counter::SENT, counter::SKIPPED]),
+        [1, 1]
+    );
+    assert_eq!(world.send_count(), 3);
+}
