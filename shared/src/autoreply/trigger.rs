@@ -1,0 +1,224 @@
+//! The built-in events a webhook delivery triggers: `subscribed` when someone's opt-in began a
+//! subscription (for the welcome), `message.received` when a subscribed person wrote a text that may
+//! still be answered (for the keyword replies). Each is keyed by the platform's id of what happened,
+//! so a redelivered webhook triggers the same event again and the rules' idempotency keeps it from
+//! doing anything twice.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::ingress::{Applied, Inbound, InboundKind};
+use crate::subscriber::{Locale, SubscriberId};
+
+use super::window::may_answer;
+
+/// The built-in event of a new subscription.
+pub const SUBSCRIBED: &str = "subscribed";
+/// The built-in event of a text message a subscribed person wrote.
+pub const MESSAGE_RECEIVED: &str = "message.received";
+
+/// One built-in event for the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// [`SUBSCRIBED`] or [`MESSAGE_RECEIVED`].
+    pub name: &'static str,
+    /// Who it is about.
+    pub subscriber: SubscriberId,
+    /// The person's locale as their record holds it, for rules restricted to locales.
+    pub locale: Option<Locale>,
+    /// Derived from the platform's id of the opt-in or of the message: the same on a redelivery.
+    pub idempotency_key: String,
+    /// The event data: `channel`, and `source` and `payload` of an opt-in, or `text` and
+    /// `message_id` of a message.
+    pub data: Value,
+}
+
+/// The built-in event `inbound`, as applied, triggers at `now`, if any.
+pub fn triggered_by(inbound: &Inbound, applied: &Applied, now: DateTime<Utc>) -> Option<Trigger> {
+    let record = applied.record.as_ref()?;
+    let trigger = |name: &'static str, id: &str, data: Value| Trigger {
+        name,
+        subscriber: record.id.clone(),
+        locale: record.locale.clone(),
+        idempotency_key: format!("{name}:{}:{id}", record.id),
+        data,
+    };
+    match &inbound.kind {
+        InboundKind::OptIn {
+            source, payload, ..
+        } if applied.subscription_began => Some(trigger(
+            SUBSCRIBED,
+            &inbound.event_id,
+            json!({ "channel": inbound.channel, "source": source, "payload": payload }),
+        )),
+        InboundKind::Unblocked { source, .. } if applied.subscription_began => Some(trigger(
+            SUBSCRIBED,
+            &inbound.event_id,
+            json!({ "channel": inbound.channel, "source": source, "payload": null }),
+        )),
+        // Never answer someone who unsubscribed or blocked us, nor a message whose reply window
+        // closed before the webhook arrived.
+        InboundKind::Reply { message_id, text }
+            if record.may_receive() && may_answer(&inbound.channel, inbound.at, now) =>
+        {
+            Some(trigger(
+                MESSAGE_RECEIVED,
+                message_id,
+                json!({ "channel": inbound.channel, "text": text, "message_id": message_id }),
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::apply;
+    use crate::kv::MemoryStore;
+    use crate::subscriber::{Address, Channel, Profile};
+    use chrono::Duration;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    fn on(channel: &str, address: &str, event_id: &str, kind: InboundKind) -> Inbound {
+        let channel = Channel::parse(channel).unwrap();
+        Inbound {
+            address: Some(Address::parse(channel.platform(), address).unwrap()),
+            channel,
+            event_id: event_id.into(),
+            profile: Profile::default(),
+            locale: Some(Locale::parse("de").unwrap()),
+            at: now(),
+            kind,
+        }
+    }
+
+    fn telegram(event_id: &str, kind: InboundKind) -> Inbound {
+        on("telegram:shop", "42", event_id, kind)
+    }
+
+    fn start(event_id: &str) -> Inbound {
+        telegram(
+            event_id,
+            InboundKind::OptIn {
+                source: "telegram:/start".into(),
+                payload: Some("promo".into()),
+                evidence: format!("update_id {event_id}"),
+            },
+        )
+    }
+
+    fn stop(event_id: &str) -> Inbound {
+        telegram(
+            event_id,
+            InboundKind::OptOut {
+                source: "telegram:/stop".into(),
+                evidence: format!("update_id {event_id}"),
+            },
+        )
+    }
+
+    fn text(event_id: &str, words: &str) -> Inbound {
+        telegram(
+            event_id,
+            InboundKind::Reply {
+                message_id: format!("m{event_id}"),
+                text: words.into(),
+            },
+        )
+    }
+
+    fn trigger(store: &MemoryStore, inbound: Inbound, at: DateTime<Utc>) -> Option<Trigger> {
+        let applied = apply(store, inbound.clone(), at).unwrap();
+        triggered_by(&inbound, &applied, at)
+    }
+
+    #[test]
+    fn an_opt_in_triggers_subscribed_with_its_channel_and_source() {
+        let store = MemoryStore::new();
+        let welcome = trigger(&store, start("1"), now()).unwrap();
+        assert_eq!(welcome.name, SUBSCRIBED);
+        assert_eq!(welcome.subscriber.as_str(), "telegram:shop:42");
+        assert_eq!(welcome.idempotency_key, "subscribed:telegram:shop:42:1");
+        assert_eq!(
+            welcome.data,
+            json!({"channel": "telegram:shop", "source": "telegram:/start", "payload": "promo"})
+        );
+        assert_eq!(welcome.locale, Some(Locale::parse("de").unwrap()));
+    }
+
+    #[test]
+    fn a_redelivered_opt_in_triggers_the_same_event_and_a_second_start_none() {
+        let store = MemoryStore::new();
+        let first = trigger(&store, start("1"), now()).unwrap();
+        // The same update again (the webhook failed after recording it): the same key, done once.
+        assert_eq!(trigger(&store, start("1"), now()), Some(first));
+        // `/start` again while subscribed is no new subscription.
+        assert_eq!(trigger(&store, start("2"), now()), None);
+    }
+
+    #[test]
+    fn a_subscription_after_an_unsubscribe_is_welcomed_again() {
+        let store = MemoryStore::new();
+        trigger(&store, start("1"), now()).unwrap();
+        assert_eq!(trigger(&store, stop("2"), now()), None);
+        let again = trigger(&store, start("3"), now()).unwrap();
+        assert_eq!(again.idempotency_key, "subscribed:telegram:shop:42:3");
+    }
+
+    #[test]
+    fn a_subscribed_persons_text_triggers_message_received_keyed_by_the_message() {
+        let store = MemoryStore::new();
+        trigger(&store, start("1"), now()).unwrap();
+        let message = trigger(&store, text("2", "Hours?"), now()).unwrap();
+        assert_eq!(message.name, MESSAGE_RECEIVED);
+        assert_eq!(
+            message.idempotency_key,
+            "message.received:telegram:shop:42:m2"
+        );
+        assert_eq!(message.data["text"], "Hours?");
+        assert_eq!(message.data["channel"], "telegram:shop");
+        assert_eq!(
+            trigger(&store, text("2", "Hours?"), now()),
+            Some(message),
+            "a redelivery carries the same key"
+        );
+    }
+
+    #[test]
+    fn an_unsubscribed_or_unknown_person_is_not_answered() {
+        let store = MemoryStore::new();
+        assert_eq!(trigger(&store, text("1", "hours"), now()), None);
+        trigger(&store, start("2"), now()).unwrap();
+        trigger(&store, stop("3"), now());
+        assert_eq!(trigger(&store, text("4", "hours"), now()), None);
+    }
+
+    #[test]
+    fn a_message_whose_reply_window_closed_before_the_webhook_came_is_not_answered() {
+        let store = MemoryStore::new();
+        let whatsapp =
+            |event_id: &str, kind| on("whatsapp:1122334455", "4915112345678", event_id, kind);
+        let opt_in = InboundKind::OptIn {
+            source: "whatsapp:keyword START".into(),
+            payload: None,
+            evidence: "wamid.1".into(),
+        };
+        assert!(trigger(&store, whatsapp("wamid.1", opt_in), now()).is_some());
+        let hours = || InboundKind::Reply {
+            message_id: "wamid.2".into(),
+            text: "hours".into(),
+        };
+        let late = now() + Duration::hours(25);
+        assert_eq!(trigger(&store, whatsapp("wamid.2", hours()), late), None);
+        assert!(trigger(
+            &store,
+            whatsapp("wamid.2", hours()),
+            now() + Duration::hours(1)
+        )
+        .is_some());
+    }
+}
