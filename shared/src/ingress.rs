@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::autoreply::{self, Trigger};
+use crate::automation::{self, Trigger};
 use crate::directory;
 use crate::error::Result;
 use crate::event::InboundEvent;
@@ -361,7 +361,7 @@ where
         let applied = apply(store, inbound.clone(), now)?;
         received
             .triggers
-            .extend(autoreply::triggered_by(&inbound, &applied, now));
+            .extend(automation::triggered_by(&inbound, &applied, now));
         if let Some(subscriber) = &applied.subscriber {
             if !received.subscribers.contains(subscriber) {
                 received.subscribers.push(subscriber.clone());

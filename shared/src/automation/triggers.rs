@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::ingress::{Applied, Inbound, InboundKind};
 use crate::subscriber::{Locale, SubscriberId};
 
-use super::window::may_answer;
+use super::reply_window::may_answer;
 
 /// The built-in event of a new subscription.
 pub const SUBSCRIBED: &str = "subscribed";

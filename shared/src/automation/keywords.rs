@@ -1,5 +1,5 @@
-//! The keyword matcher of an auto-reply rule: which inbound texts it answers, on which channels and
-//! in which locales.
+//! The keyword matcher of a rule on `message.received` (the FAQ bot): which inbound texts it answers,
+//! and for which locales. Where it answers is the rule's own `channels`.
 //!
 //! Texts and keywords are compared as sequences of words: lowercased the Unicode way, split at
 //! everything that is neither a letter, a digit nor a combining mark. So `"Hours?"`, `" opening HOURS "`
@@ -10,14 +10,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::subscriber::{Channel, Locale};
+use crate::subscriber::Locale;
 
 /// The most keywords one rule may list.
 pub const MAX_KEYWORDS: usize = 50;
 /// The longest keyword, in characters.
 pub const MAX_KEYWORD_CHARS: usize = 100;
-/// The most channels or locales one rule may be restricted to.
-pub const MAX_RESTRICTIONS: usize = 20;
+/// The most locales one rule may be restricted to.
+pub const MAX_LOCALES: usize = 20;
 
 /// How a keyword must appear in a message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,9 +39,6 @@ pub struct KeywordMatch {
     /// How a keyword must appear.
     #[serde(default, skip_serializing_if = "is_default_mode")]
     pub mode: KeywordMode,
-    /// Only on these channels; every channel when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub channels: Vec<Channel>,
     /// Only for people with one of these locales (or their language: `pt` covers `pt-BR`); everyone
     /// when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -78,21 +75,17 @@ impl KeywordMatch {
                 )));
             }
         }
-        if self.channels.len() > MAX_RESTRICTIONS || self.locales.len() > MAX_RESTRICTIONS {
+        if self.locales.len() > MAX_LOCALES {
             return Err(invalid(format!(
-                "match.channels and match.locales may list at most {MAX_RESTRICTIONS} entries each"
+                "match.locales may list at most {MAX_LOCALES} locales"
             )));
         }
         Ok(())
     }
 
-    /// Whether `text`, written on `channel` by a person of `locale`, is answered by this rule.
-    pub fn matches(&self, text: &str, channel: &Channel, locale: Option<&Locale>) -> bool {
-        self.applies_on(channel) && self.applies_to(locale) && self.finds_keyword_in(text)
-    }
-
-    fn applies_on(&self, channel: &Channel) -> bool {
-        self.channels.is_empty() || self.channels.contains(channel)
+    /// Whether `text`, written by a person of `locale`, is answered by this matcher.
+    pub fn matches(&self, text: &str, locale: Option<&Locale>) -> bool {
+        self.applies_to(locale) && self.finds_keyword_in(text)
     }
 
     /// An exact locale matches, and so does a rule's bare language for any variant of it (`pt` for
@@ -146,17 +139,12 @@ mod tests {
         KeywordMatch {
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
             mode: KeywordMode::Word,
-            channels: Vec::new(),
             locales: Vec::new(),
         }
     }
 
-    fn telegram() -> Channel {
-        Channel::parse("telegram:shop").unwrap()
-    }
-
     fn answers(rule: &KeywordMatch, text: &str) -> bool {
-        rule.matches(text, &telegram(), None)
+        rule.matches(text, None)
     }
 
     #[test]
@@ -207,34 +195,18 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_restricted_to_channels_answers_only_there() {
-        let mut only_whatsapp = rule(&["hours"]);
-        only_whatsapp.channels = vec![Channel::parse("whatsapp:1122334455").unwrap()];
-        assert!(!only_whatsapp.matches("hours", &telegram(), None));
-        assert!(only_whatsapp.matches(
-            "hours",
-            &Channel::parse("whatsapp:1122334455").unwrap(),
-            None
-        ));
-    }
-
-    #[test]
     fn a_rule_restricted_to_locales_answers_their_speakers_and_a_language_covers_its_variants() {
         let mut german = rule(&["zeiten"]);
         german.locales = vec![Locale::parse("de").unwrap()];
         let de_at = Locale::parse("de-AT").unwrap();
         let en = Locale::parse("en").unwrap();
-        assert!(german.matches("Zeiten?", &telegram(), Some(&de_at)));
-        assert!(!german.matches("Zeiten?", &telegram(), Some(&en)));
-        assert!(!german.matches("Zeiten?", &telegram(), None));
+        assert!(german.matches("Zeiten?", Some(&de_at)));
+        assert!(!german.matches("Zeiten?", Some(&en)));
+        assert!(!german.matches("Zeiten?", None));
         let mut brazilian = rule(&["horário"]);
         brazilian.locales = vec![Locale::parse("pt-BR").unwrap()];
-        assert!(brazilian.matches(
-            "horário",
-            &telegram(),
-            Some(&Locale::parse("pt-BR").unwrap())
-        ));
-        assert!(!brazilian.matches("horário", &telegram(), Some(&Locale::parse("pt").unwrap())));
+        assert!(brazilian.matches("horário", Some(&Locale::parse("pt-BR").unwrap())));
+        assert!(!brazilian.matches("horário", Some(&Locale::parse("pt").unwrap())));
     }
 
     #[test]

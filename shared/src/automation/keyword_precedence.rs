@@ -11,16 +11,19 @@ use super::keywords::KeywordMatch;
 pub trait KeywordRule {
     /// Its id (the last tie-breaker).
     fn rule_id(&self) -> &str;
-    /// Its matcher.
-    fn keyword_match(&self) -> &KeywordMatch;
+    /// Its matcher; `None` for a rule that answers no message.
+    fn keyword_match(&self) -> Option<&KeywordMatch>;
+    /// The channels it answers on.
+    fn channels(&self) -> &[Channel];
     /// Higher answers first.
     fn priority(&self) -> i32;
     /// Among equal priorities, the older answers first.
     fn created_at(&self) -> DateTime<Utc>;
 }
 
-/// The one rule that answers `text` written on `channel` by a person of `locale`: the matching rule of
-/// the highest priority, the oldest of those, the smallest id of those; `None` when none matches.
+/// The one rule that answers `text` written on `channel` by a person of `locale`: of the rules on that
+/// channel whose matcher matches, the one of the highest priority, the oldest of those, the smallest id
+/// of those; `None` when none matches.
 pub fn answering_rule<'a, R: KeywordRule>(
     rules: &'a [R],
     text: &str,
@@ -29,7 +32,12 @@ pub fn answering_rule<'a, R: KeywordRule>(
 ) -> Option<&'a R> {
     rules
         .iter()
-        .filter(|rule| rule.keyword_match().matches(text, channel, locale))
+        .filter(|rule| {
+            rule.channels().contains(channel)
+                && rule
+                    .keyword_match()
+                    .is_some_and(|matcher| matcher.matches(text, locale))
+        })
         .min_by(|a, b| {
             b.priority()
                 .cmp(&a.priority())
@@ -41,11 +49,12 @@ pub fn answering_rule<'a, R: KeywordRule>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoreply::keywords::KeywordMode;
+    use crate::automation::keywords::KeywordMode;
 
     struct Rule {
         id: &'static str,
         matcher: KeywordMatch,
+        channels: Vec<Channel>,
         priority: i32,
         created_at: DateTime<Utc>,
     }
@@ -54,8 +63,11 @@ mod tests {
         fn rule_id(&self) -> &str {
             self.id
         }
-        fn keyword_match(&self) -> &KeywordMatch {
-            &self.matcher
+        fn keyword_match(&self) -> Option<&KeywordMatch> {
+            Some(&self.matcher)
+        }
+        fn channels(&self) -> &[Channel] {
+            &self.channels
         }
         fn priority(&self) -> i32 {
             self.priority
@@ -71,17 +83,20 @@ mod tests {
             matcher: KeywordMatch {
                 keywords: vec![keyword.to_owned()],
                 mode: KeywordMode::Word,
-                channels: Vec::new(),
                 locales: Vec::new(),
             },
+            channels: vec![telegram()],
             priority,
             created_at: format!("2026-11-24T12:{minute:02}:00Z").parse().unwrap(),
         }
     }
 
+    fn telegram() -> Channel {
+        Channel::parse("telegram:shop").unwrap()
+    }
+
     fn answer<'a>(rules: &'a [Rule], text: &str) -> Option<&'a str> {
-        let channel = Channel::parse("telegram:shop").unwrap();
-        answering_rule(rules, text, &channel, None).map(|rule| rule.id)
+        answering_rule(rules, text, &telegram(), None).map(|rule| rule.id)
     }
 
     #[test]
@@ -95,6 +110,15 @@ mod tests {
         let with_priority = [rule("old", "hours", 0, 1), rule("urgent", "opening", 10, 9)];
         assert_eq!(answer(&with_priority, "opening hours"), Some("urgent"));
         assert_eq!(answer(&with_priority, "hours"), Some("old"));
+    }
+
+    #[test]
+    fn a_rule_answers_only_on_its_channels() {
+        let mut whatsapp_only = rule("whatsapp-faq", "hours", 10, 1);
+        whatsapp_only.channels = vec![Channel::parse("whatsapp:1122334455").unwrap()];
+        let rules = [whatsapp_only, rule("telegram-faq", "hours", 0, 2)];
+        assert_eq!(answer(&rules, "hours"), Some("telegram-faq"));
+        assert_eq!(answer(&rules[..1], "hours"), None);
     }
 
     #[test]
