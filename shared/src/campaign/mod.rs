@@ -6,12 +6,14 @@ mod deleted;
 mod edit;
 #[cfg(test)]
 mod fixtures;
+mod kind;
 mod model;
 mod schedule;
 mod service;
 
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
+pub use kind::MessageKind;
 pub use model::{
     Audience, Campaign, CampaignId, CampaignState, NewCampaign, Schedule, MAX_AUDIENCE_ATTRIBUTES,
     MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS, MAX_VARIABLES,

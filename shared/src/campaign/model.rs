@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::kind::MessageKind;
 use crate::error::{Error, Result};
 use crate::newtype::{check_slug_id, validated_string};
 use crate::subscriber::is_slug;
@@ -201,6 +202,9 @@ pub struct Campaign {
     pub channel: Channel,
     /// The template to render.
     pub template_id: String,
+    /// Transactional or promotional (a broadcast is promotional; an event rule says which it is).
+    #[serde(default)]
+    pub kind: MessageKind,
     /// The template version, pinned when scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_version: Option<u32>,
@@ -318,6 +322,7 @@ impl NewCampaign {
             name,
             channel,
             template_id: self.template_id,
+            kind: MessageKind::Promotional,
             template_version: self.template_version,
             variables: self.variables,
             audience: self.audience,

@@ -1,5 +1,6 @@
 //! The sending step ([`send_next_batch`]) and the tick loop around it ([`run_tick`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -36,6 +37,16 @@ pub fn run_tick<S: KvStore + ?Sized>(
     // Campaigns whose channel has no send slot left within the budget (paused by a 429, or its queue
     // full): taking their batch again would only rewrite its lease until the deadline.
     let mut out_of_slots = BTreeSet::new();
+    // Messages scheduled for one subscriber (event rules) go ahead of broadcasts on every channel.
+    Sender {
+        store,
+        messenger,
+        renderer,
+        clock,
+        config: &config,
+        campaign_in_store: true,
+    }
+    .send_due(&mut report)?;
     // Each step works on at most one batch, so this bound only guards against a bug looping in place.
     for _ in 0..10_000 {
         if clock.now() >= config.deadline {
@@ -48,6 +59,7 @@ pub fn run_tick<S: KvStore + ?Sized>(
             renderer,
             clock,
             config: &config,
+            campaign_in_store: true,
         };
         let step = sender.next_step(&out_of_slots)?;
         if step == Step::NothingDue {
@@ -87,6 +99,7 @@ pub fn send_next_batch<S: KvStore + ?Sized>(
         renderer,
         clock,
         config,
+        campaign_in_store: true,
     };
     sender.next_step(&BTreeSet::new())
 }
@@ -100,6 +113,9 @@ pub(super) struct Sender<'a, S: ?Sized> {
     pub(super) renderer: &'a dyn MessageRenderer,
     pub(super) clock: &'a dyn Clock,
     pub(super) config: &'a SenderConfig,
+    /// Whether the campaign is a stored record, read again between chunks so a pause or cancel takes
+    /// effect; a scheduled message carries its campaign-like record instead.
+    pub(super) campaign_in_store: bool,
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {
@@ -121,7 +137,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         Ok(Step::NothingDue)
     }
 
-    fn lease(&self, until: DateTime<Utc>) -> Lease {
+    pub(super) fn lease(&self, until: DateTime<Utc>) -> Lease {
         Lease {
             owner: self.config.owner.clone(),
             expires_at: until,
@@ -251,14 +267,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Work on a batch this tick holds the lease of, until it is finished or work on it must stop.
-    fn process(
+    pub(super) fn process(
         &self,
         campaign: &Campaign,
         mut batch: DeliveryBatch,
         mut report: BatchReport,
     ) -> Result<BatchReport> {
         report.stopped = loop {
-            if let Some(stopped) = self.advance(campaign.id.as_str(), &mut batch, &mut report)? {
+            if let Some(stopped) = self.advance(campaign, &mut batch, &mut report)? {
                 break stopped;
             }
         };
@@ -270,17 +286,22 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// the batch stops, and why.
     fn advance(
         &self,
-        id: &str,
+        campaign: &Campaign,
         batch: &mut DeliveryBatch,
         report: &mut BatchReport,
     ) -> Result<Option<StopReason>> {
+        let id = campaign.id.as_str();
         let number = batch.batch;
         let now = self.clock.now();
         if now >= self.config.deadline {
             return self.stop(id, number, StopReason::Deadline);
         }
         // Read every round: a pause or cancel takes effect between chunks.
-        let current = campaign::get(self.store, id)?;
+        let current = if self.campaign_in_store {
+            Cow::Owned(campaign::get(self.store, id)?)
+        } else {
+            Cow::Borrowed(campaign)
+        };
         match current.state {
             CampaignState::Running => {}
             CampaignState::Cancelled => return self.cancel_open(id, batch, report, now).map(Some),
@@ -427,7 +448,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Bring the campaign counters up to the closed batches' totals (see `counters::sync_counters`).
-    fn sync_counters(&self, campaign_id: &str) -> Result<bool> {
+    pub(super) fn sync_counters(&self, campaign_id: &str) -> Result<bool> {
         counters::sync_counters(
             self.store,
             campaign_id,
