@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use spin_adapter::{FeedbackService, Ports, SpinHttp};
+use spinpost::automation;
 use spinpost::clock::Clock;
 use spinpost::directory::{self, ListFilter, SubscriberPatch};
 use spinpost::erasure;
@@ -61,7 +62,9 @@ fn admit_webhook(_: &Context, req: &web::Request, params: &Params) -> Result<usi
 }
 
 /// `POST /webhooks/<platform>[/<account>]`: a delivery authenticated and parsed by its platform's
-/// rules, then received; a conversation opened is answered with the platform's welcome.
+/// rules, then received; a conversation opened is answered with the platform's welcome. A new
+/// subscription and a subscribed person's text are handed to the rules (the welcome, the keyword
+/// replies), which queue their messages for dispatch's tick.
 fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let now = ctx.clock.now();
     let platforms = Platforms::from_variables(spin_adapter::variable);
@@ -74,6 +77,7 @@ fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result
     // platform's shape.
     let welcome = welcome::answer_opened(&ctx.store, &platforms, &inbounds, now)?;
     let received = ingress::receive(&ctx.store, &FeedbackService(SpinHttp), inbounds, now)?;
+    automation::hand_to_rules(&ctx.store, &received.triggers, now)?;
     Ok(welcome.unwrap_or_else(|| web::Response::ok(&received)))
 }
 

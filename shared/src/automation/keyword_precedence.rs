@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::subscriber::{Channel, Locale};
+use crate::subscriber::{Channel, Locale, Subscriber};
 
 use super::keywords::KeywordMatch;
+use super::rule::{EventName, Rule};
+use super::triggers::MESSAGE_RECEIVED;
 
 /// What precedence needs to know of a keyword rule.
 pub trait KeywordRule {
@@ -21,17 +23,63 @@ pub trait KeywordRule {
     fn created_at(&self) -> DateTime<Utc>;
 }
 
+impl KeywordRule for Rule {
+    fn rule_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn keyword_match(&self) -> Option<&KeywordMatch> {
+        self.keyword_match.as_ref()
+    }
+    fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+    fn priority(&self) -> i32 {
+        self.priority
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+}
+
+/// The enabled rules that answer event `name` with `data` about `subscriber`: every rule on the
+/// event, except that a message a person wrote (`message.received`) is answered by at most one rule,
+/// the [`answering_rule`] for its text.
+pub fn rules_answering<'a>(
+    rules: impl IntoIterator<Item = &'a Rule>,
+    name: &EventName,
+    data: &serde_json::Value,
+    subscriber: Option<&Subscriber>,
+) -> Vec<&'a Rule> {
+    let on_event = rules
+        .into_iter()
+        .filter(|rule| rule.enabled && &rule.event == name);
+    if name.as_str() != MESSAGE_RECEIVED {
+        return on_event.collect();
+    }
+    let (Some(subscriber), Some(text)) = (subscriber, data["text"].as_str()) else {
+        return Vec::new();
+    };
+    answering_rule(
+        on_event,
+        text,
+        &subscriber.channel,
+        subscriber.locale.as_ref(),
+    )
+    .into_iter()
+    .collect()
+}
+
 /// The one rule that answers `text` written on `channel` by a person of `locale`: of the rules on that
 /// channel whose matcher matches, the one of the highest priority, the oldest of those, the smallest id
 /// of those; `None` when none matches.
-pub fn answering_rule<'a, R: KeywordRule>(
-    rules: &'a [R],
+pub fn answering_rule<'a, R: KeywordRule + 'a>(
+    rules: impl IntoIterator<Item = &'a R>,
     text: &str,
     channel: &Channel,
     locale: Option<&Locale>,
 ) -> Option<&'a R> {
     rules
-        .iter()
+        .into_iter()
         .filter(|rule| {
             rule.channels().contains(channel)
                 && rule

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rule::EventName;
+use super::triggers::MESSAGE_RECEIVED;
 use crate::error::{Error, Result};
 use crate::subscriber::Locale;
 
@@ -18,6 +20,8 @@ pub const MAX_KEYWORDS: usize = 50;
 pub const MAX_KEYWORD_CHARS: usize = 100;
 /// The most locales one rule may be restricted to.
 pub const MAX_LOCALES: usize = 20;
+/// The highest priority of a keyword rule (and, negated, the lowest).
+pub const MAX_PRIORITY: i32 = 1000;
 
 /// How a keyword must appear in a message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +119,47 @@ impl KeywordMatch {
     }
 }
 
+/// Check a rule's `match` and `priority` against its event: a rule on `message.received` answers
+/// only the messages its keywords match, and keywords mean nothing on any other event.
+///
+/// # Errors
+/// `invalid_keywords` for a missing, misplaced or invalid `match`; `invalid_priority` out of range or
+/// on a rule without keywords.
+pub fn check_rule_match(
+    event: &EventName,
+    keyword_match: Option<&KeywordMatch>,
+    priority: Option<i32>,
+) -> Result<()> {
+    let on_messages = event.as_str() == MESSAGE_RECEIVED;
+    match keyword_match {
+        Some(matcher) if on_messages => matcher.validate()?,
+        Some(_) => {
+            return Err(Error::invalid(
+                "invalid_keywords",
+                format!("match is for rules on {MESSAGE_RECEIVED}; a rule on '{event}' has none"),
+            ))
+        }
+        None if on_messages => {
+            return Err(Error::invalid(
+                "invalid_keywords",
+                format!("a rule on {MESSAGE_RECEIVED} answers the messages its match.keywords match: give e.g. {{\"keywords\": [\"hours\", \"opening hours\"]}}"),
+            ))
+        }
+        None => {}
+    }
+    match priority {
+        Some(p) if !on_messages => Err(Error::invalid(
+            "invalid_priority",
+            format!("priority orders keyword rules on {MESSAGE_RECEIVED}; a rule on '{event}' has none (got {p})"),
+        )),
+        Some(p) if p.abs() > MAX_PRIORITY => Err(Error::invalid(
+            "invalid_priority",
+            format!("priority is between -{MAX_PRIORITY} and {MAX_PRIORITY} (got {p})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The words of `text`, lowercased.
 pub fn words(text: &str) -> Vec<String> {
     text.to_lowercase()
@@ -207,6 +252,29 @@ mod tests {
         brazilian.locales = vec![Locale::parse("pt-BR").unwrap()];
         assert!(brazilian.matches("horário", Some(&Locale::parse("pt-BR").unwrap())));
         assert!(!brazilian.matches("horário", Some(&Locale::parse("pt").unwrap())));
+    }
+
+    #[test]
+    fn keywords_belong_to_rules_on_message_received_and_those_need_them() {
+        let received = EventName::parse(MESSAGE_RECEIVED).unwrap();
+        let shipped = EventName::parse("order.shipped").unwrap();
+        let hours = rule(&["hours"]);
+        assert!(check_rule_match(&received, Some(&hours), Some(5)).is_ok());
+        assert!(check_rule_match(&shipped, None, None).is_ok());
+        for (event, matcher, priority, code) in [
+            (&received, None, None, "invalid_keywords"),
+            (&shipped, Some(&hours), None, "invalid_keywords"),
+            (&shipped, None, Some(1), "invalid_priority"),
+            (
+                &received,
+                Some(&hours),
+                Some(MAX_PRIORITY + 1),
+                "invalid_priority",
+            ),
+        ] {
+            let err = check_rule_match(event, matcher, priority).unwrap_err();
+            assert_eq!(err.code(), code, "{event} {priority:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! rule that answers a message.
 
 mod answer;
+#[cfg(test)]
+mod autoreply_tests;
 pub mod idempotency;
 mod intake;
 mod keyword_precedence;
@@ -27,9 +29,12 @@ pub use intake::{
     receive, EventsRequest, IncomingEvent, EVENTS_BODY_LIMIT, MAX_EVENTS_PER_REQUEST,
     MAX_EVENT_DATA_BYTES, MAX_KEY_CHARS,
 };
-pub use keyword_precedence::{answering_rule, KeywordRule};
+pub use keyword_precedence::{answering_rule, rules_answering, KeywordRule};
 pub use keywords::{KeywordMatch, KeywordMode};
 pub use reply_window::may_answer;
 pub use rule::{EventName, NewRule, Rule, RuleId, MAX_RULE_ID_CHARS, STATS_PREFIX};
 pub use timing::{Due, Offset, Timing};
-pub use triggers::{triggered_by, Trigger, MESSAGE_RECEIVED, SUBSCRIBED};
+pub use triggers::{
+    hand_to_rules, triggered_by, Trigger, BUILT_IN_EVENTS, MAX_MESSAGE_CHARS, MESSAGE_RECEIVED,
+    SUBSCRIBED,
+};

@@ -7,8 +7,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::answer::EventAnswer;
+use super::intake::{receive_one, Event};
+use super::rule::EventName;
+use super::rules;
+use crate::error::Result;
 use crate::ingress::{Applied, Inbound, InboundKind};
-use crate::subscriber::{Locale, SubscriberId};
+use crate::kv::KvStore;
+use crate::subscriber::SubscriberId;
 
 use super::reply_window::may_answer;
 
@@ -16,6 +22,10 @@ use super::reply_window::may_answer;
 pub const SUBSCRIBED: &str = "subscribed";
 /// The built-in event of a text message a subscribed person wrote.
 pub const MESSAGE_RECEIVED: &str = "message.received";
+/// The events Spinpost emits itself; the event API refuses them.
+pub const BUILT_IN_EVENTS: [&str; 2] = [SUBSCRIBED, MESSAGE_RECEIVED];
+/// The longest text a `message.received` event carries, in characters (longer messages are cut).
+pub const MAX_MESSAGE_CHARS: usize = 4096;
 
 /// One built-in event for the rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +34,6 @@ pub struct Trigger {
     pub name: &'static str,
     /// Who it is about.
     pub subscriber: SubscriberId,
-    /// The person's locale as their record holds it, for rules restricted to locales.
-    pub locale: Option<Locale>,
     /// Derived from the platform's id of the opt-in or of the message: the same on a redelivery.
     pub idempotency_key: String,
     /// The event data: `channel`, and `source` and `payload` of an opt-in, or `text` and
@@ -39,7 +47,6 @@ pub fn triggered_by(inbound: &Inbound, applied: &Applied, now: DateTime<Utc>) ->
     let trigger = |name: &'static str, id: &str, data: Value| Trigger {
         name,
         subscriber: record.id.clone(),
-        locale: record.locale.clone(),
         idempotency_key: format!("{name}:{}:{id}", record.id),
         data,
     };
@@ -64,11 +71,45 @@ pub fn triggered_by(inbound: &Inbound, applied: &Applied, now: DateTime<Utc>) ->
             Some(trigger(
                 MESSAGE_RECEIVED,
                 message_id,
-                json!({ "channel": inbound.channel, "text": text, "message_id": message_id }),
+                json!({
+                    "channel": inbound.channel,
+                    "text": text.chars().take(MAX_MESSAGE_CHARS).collect::<String>(),
+                    "message_id": message_id,
+                }),
             ))
         }
         _ => None,
     }
+}
+
+/// Hand the built-in events a webhook delivery triggered to the rules, in order: each rule on the
+/// event queues its message (a welcome), or the one keyword rule that answers the message does.
+/// A redelivery of the webhook gets the first answers and queues nothing.
+///
+/// # Errors
+/// Store failures (the webhook answers non-2xx and the platform delivers it again).
+pub fn hand_to_rules<S: KvStore + ?Sized>(
+    store: &S,
+    triggers: &[Trigger],
+    now: DateTime<Utc>,
+) -> Result<Vec<EventAnswer>> {
+    if triggers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules = rules::all(store)?;
+    triggers
+        .iter()
+        .map(|trigger| {
+            let event = Event {
+                name: EventName::parse(trigger.name)?,
+                subscriber: trigger.subscriber.clone(),
+                key: None,
+                data: trigger.data.clone(),
+                idempotency_key: trigger.idempotency_key.clone(),
+            };
+            receive_one(store, &rules, event, now)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -76,7 +117,7 @@ mod tests {
     use super::*;
     use crate::ingress::apply;
     use crate::kv::MemoryStore;
-    use crate::subscriber::{Address, Channel, Profile};
+    use crate::subscriber::{Address, Channel, Locale, Profile};
     use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
@@ -147,7 +188,6 @@ mod tests {
             welcome.data,
             json!({"channel": "telegram:shop", "source": "telegram:/start", "payload": "promo"})
         );
-        assert_eq!(welcome.locale, Some(Locale::parse("de").unwrap()));
     }
 
     #[test]
