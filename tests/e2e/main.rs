@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `.wasm` components in the embedded host.
 
 mod api_lifecycle;
+mod autoreplies;
 mod console;
 mod contract;
 mod crafted_input;
