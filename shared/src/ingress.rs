@@ -10,10 +10,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::automation::{self, Trigger};
-use crate::directory;
+use crate::directory::{self, external_id};
 use crate::error::Result;
 use crate::event::InboundEvent;
 use crate::kv::KvStore;
+use crate::link::{self, LinkKey, Redeemed};
 use crate::subscriber::{
     Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, Subscriber, SubscriberId,
     SubscriptionStatus,
@@ -146,12 +147,15 @@ impl Applied {
 
 /// Apply one inbound event to the store. Consent changes are written here, once per piece of evidence
 /// however often and however concurrently the platform delivers it; feedback events are returned for
-/// the caller to forward.
+/// the caller to forward. An opt-in carrying a valid link's code (signed with `links`) also attaches
+/// the link's customer id, with the link named in the consent evidence; any other code subscribes
+/// without linking.
 ///
 /// # Errors
 /// Store failures.
 pub fn apply<S: KvStore + ?Sized>(
     store: &S,
+    links: &LinkKey,
     inbound: Inbound,
     now: DateTime<Utc>,
 ) -> Result<Applied> {
@@ -171,18 +175,38 @@ pub fn apply<S: KvStore + ?Sized>(
         source: source.to_owned(),
         evidence: evidence.to_owned(),
     };
+    // A link's customer is listed in its index before the record carries the id (see
+    // `directory::external_id`).
+    let linked = match &inbound.kind {
+        InboundKind::OptIn {
+            payload: Some(payload),
+            ..
+        } => link_and_list(store, links, &inbound.channel, &id, payload, now)?,
+        _ => None,
+    };
     let (change, feedback) = match &inbound.kind {
         InboundKind::OptIn {
             source,
             payload,
             evidence,
-        } => (
-            Some((
-                consent(ConsentAction::Subscribed, source, evidence),
-                payload.clone(),
-            )),
-            None,
-        ),
+        } => {
+            let change = match (&linked, payload) {
+                // The link is the evidence, named by its id; its code stays out of the record.
+                (Some(redeemed), Some(payload)) => (
+                    consent(
+                        ConsentAction::Subscribed,
+                        &linked_source(source, payload),
+                        &format!("{evidence}, link {}", redeemed.link_id),
+                    ),
+                    None,
+                ),
+                _ => (
+                    consent(ConsentAction::Subscribed, source, evidence),
+                    payload.clone(),
+                ),
+            };
+            (Some(change), None)
+        }
         InboundKind::OptOut { source, evidence } => (
             Some((consent(ConsentAction::Unsubscribed, source, evidence), None)),
             None,
@@ -237,6 +261,8 @@ pub fn apply<S: KvStore + ?Sized>(
     // change exactly one reports it recorded.
     let mut recorded = false;
     let mut subscription_began = false;
+    // The customer id the record carried before a link replaced it.
+    let mut replaced = None;
     let record = directory::touch(
         store,
         &inbound.channel,
@@ -257,6 +283,7 @@ pub fn apply<S: KvStore + ?Sized>(
             }
             recorded = false;
             subscription_began = false;
+            replaced = None;
             if let Some((event, payload)) = &change {
                 // A redelivered update carries the same evidence: record it once.
                 let already = subscriber
@@ -276,10 +303,21 @@ pub fn apply<S: KvStore + ?Sized>(
                     }
                     subscriber.record_consent(event.clone());
                     recorded = true;
+                    // Linked with the consent it came with: a redelivery links once, and never
+                    // undoes a later change of the id.
+                    if let Some(redeemed) = &linked {
+                        replaced = subscriber
+                            .external_id
+                            .replace(redeemed.external_id.clone())
+                            .filter(|previous| previous != &redeemed.external_id);
+                    }
                 }
             }
         },
     )?;
+    if let Some(previous) = &replaced {
+        external_id::unlist(store, previous, &id)?;
+    }
     Ok(Applied {
         subscriber: Some(id),
         recorded,
@@ -296,6 +334,46 @@ fn began_subscription(history: &[ConsentEvent], position: usize) -> bool {
         matches!(action, ConsentAction::Subscribed | ConsentAction::Unblocked)
     };
     opts_in(history[position].action) && (position == 0 || !opts_in(history[position - 1].action))
+}
+
+/// The link a deep-link payload redeems on `channel`, with `id` listed under its customer id; `None`
+/// (and one neutral log line for something shaped like a link's code) when it links nothing, or when
+/// the customer has no room for another subscriber: the person is subscribed all the same.
+fn link_and_list<S: KvStore + ?Sized>(
+    store: &S,
+    links: &LinkKey,
+    channel: &Channel,
+    id: &SubscriberId,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Redeemed>> {
+    let Some(redeemed) = link::redeem(store, links, channel, payload, now)? else {
+        if link::is_code(payload) {
+            eprintln!("spinpost: an opt-in on {channel} carried a link code that links nothing");
+        }
+        return Ok(None);
+    };
+    match external_id::list_under(store, &redeemed.external_id, id) {
+        Ok(()) => Ok(Some(redeemed)),
+        Err(err) if err.status() < 500 => {
+            eprintln!(
+                "spinpost: an opt-in on {channel} was not linked: {}",
+                err.message()
+            );
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The consent source of a linked opt-in: the platform's source with the code in it named `link`
+/// (`telegram:/start link`, `whatsapp:keyword START link`).
+fn linked_source(source: &str, code: &str) -> String {
+    if source.contains(code) {
+        source.replace(code, "link")
+    } else {
+        format!("{source} link")
+    }
 }
 
 /// What the feedback component made of one forwarded event.
@@ -338,7 +416,7 @@ impl Received {
     }
 }
 
-/// Receive a verified delivery of one or more events: apply each (idempotently) and hand their feedback
+/// Receive a verified delivery of one or more events: apply each (idempotently, linking with `links`) and hand their feedback
 /// to the feedback component in one call. Each event is reported by what it changed: a consent change by
 /// whether it was recorded now, a feedback event by the fate the feedback component reports. A failure
 /// anywhere answers non-2xx, the platform redelivers, and what was applied is recognised as such.
@@ -348,6 +426,7 @@ impl Received {
 pub fn receive<S, F>(
     store: &S,
     feedback_sink: &F,
+    links: &LinkKey,
     inbounds: Vec<Inbound>,
     now: DateTime<Utc>,
 ) -> Result<Received>
@@ -358,7 +437,7 @@ where
     let mut received = Received::default();
     let mut feedback = Vec::new();
     for inbound in inbounds {
-        let applied = apply(store, inbound.clone(), now)?;
+        let applied = apply(store, links, inbound.clone(), now)?;
         received
             .triggers
             .extend(automation::triggered_by(&inbound, &applied, now));
@@ -457,7 +536,7 @@ mod tests {
     #[test]
     fn opt_in_creates_a_subscribed_record_with_evidence_and_source() {
         let store = MemoryStore::new();
-        let applied = apply(&store, opt_in("1"), now()).unwrap();
+        let applied = apply(&store, &LinkKey::default(), opt_in("1"), now()).unwrap();
         assert_eq!(applied.subscriber.unwrap().as_str(), "telegram:shop:42");
         let s = load(&store);
         assert_eq!(s.status, SubscriptionStatus::Subscribed);
@@ -470,9 +549,19 @@ mod tests {
     #[test]
     fn a_redelivered_update_is_not_applied_twice_and_writes_nothing() {
         let store = MemoryStore::new();
-        assert!(apply(&store, opt_in("1"), now()).unwrap().recorded);
+        assert!(
+            apply(&store, &LinkKey::default(), opt_in("1"), now())
+                .unwrap()
+                .recorded
+        );
         let before = store.get("sub:telegram:shop:42").unwrap();
-        let again = apply(&store, opt_in("1"), now() + chrono::Duration::hours(1)).unwrap();
+        let again = apply(
+            &store,
+            &LinkKey::default(),
+            opt_in("1"),
+            now() + chrono::Duration::hours(1),
+        )
+        .unwrap();
         assert!(!again.recorded);
         assert_eq!(load(&store).consent.len(), 1);
         assert_eq!(store.get("sub:telegram:shop:42").unwrap(), before);
@@ -484,7 +573,10 @@ mod tests {
         let store = MemoryStore::new();
         let recorded = std::sync::atomic::AtomicUsize::new(0);
         crate::kv::concurrently(&store, 8, |store, _| {
-            if apply(store, opt_in("1"), now()).unwrap().recorded {
+            if apply(store, &LinkKey::default(), opt_in("1"), now())
+                .unwrap()
+                .recorded
+            {
                 recorded.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         });
@@ -495,9 +587,10 @@ mod tests {
     #[test]
     fn stop_then_block_then_unblock_follow_consent() {
         let store = MemoryStore::new();
-        apply(&store, opt_in("1"), now()).unwrap();
+        apply(&store, &LinkKey::default(), opt_in("1"), now()).unwrap();
         apply(
             &store,
+            &LinkKey::default(),
             inbound(
                 "2",
                 InboundKind::OptOut {
@@ -511,6 +604,7 @@ mod tests {
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
         apply(
             &store,
+            &LinkKey::default(),
             inbound(
                 "3",
                 InboundKind::Blocked {
@@ -524,6 +618,7 @@ mod tests {
         assert_eq!(load(&store).status, SubscriptionStatus::Blocked);
         apply(
             &store,
+            &LinkKey::default(),
             inbound(
                 "4",
                 InboundKind::Unblocked {
@@ -542,9 +637,10 @@ mod tests {
     #[test]
     fn replies_become_feedback_events_and_open_the_service_window() {
         let store = MemoryStore::new();
-        apply(&store, opt_in("1"), now()).unwrap();
+        apply(&store, &LinkKey::default(), opt_in("1"), now()).unwrap();
         let applied = apply(
             &store,
+            &LinkKey::default(),
             inbound(
                 "2",
                 InboundKind::Reply {
@@ -566,6 +662,7 @@ mod tests {
         let store = MemoryStore::new();
         let applied = apply(
             &store,
+            &LinkKey::default(),
             inbound(
                 "9",
                 InboundKind::Reply {
@@ -578,6 +675,120 @@ mod tests {
         .unwrap();
         assert!(applied.feedback.is_some());
         assert_eq!(load(&store).status, SubscriptionStatus::Unsubscribed);
+    }
+
+    fn link_key() -> LinkKey {
+        LinkKey::new(crate::secret::Secret::new("link-key"))
+    }
+
+    /// A link for `customer` on `telegram:shop`, valid for an hour from [`now`]; its code.
+    fn link_for(store: &MemoryStore, customer: &str) -> String {
+        let request = link::LinkRequest {
+            external_id: customer.into(),
+            channel: "telegram:shop".into(),
+            ttl_seconds: Some(3600),
+        };
+        link::issue(store, &link_key(), &request, now(), |_, code| {
+            Ok(format!("https://t.me/shopbot?start={code}"))
+        })
+        .unwrap()
+        .code
+    }
+
+    fn start_with(event_id: &str, code: &str) -> Inbound {
+        inbound(
+            event_id,
+            InboundKind::OptIn {
+                source: format!("telegram:/start {code}"),
+                payload: Some(code.to_owned()),
+                evidence: format!("update_id {event_id}"),
+            },
+        )
+    }
+
+    fn customer(s: &str) -> directory::ExternalId {
+        directory::ExternalId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_start_with_a_link_subscribes_and_links_once_with_the_link_as_evidence() {
+        let store = MemoryStore::new();
+        let code = link_for(&store, "cus_1042");
+        let applied = apply(&store, &link_key(), start_with("1", &code), now()).unwrap();
+        assert!(applied.recorded);
+        let s = load(&store);
+        assert_eq!(s.status, SubscriptionStatus::Subscribed);
+        assert_eq!(s.external_id, Some(customer("cus_1042")));
+        assert_eq!(s.consent[0].source, "telegram:/start link");
+        assert!(s.consent[0].evidence.starts_with("update_id 1, link "));
+        assert_eq!(s.source.as_deref(), Some("telegram:/start link"));
+        assert!(
+            !format!("{s:?}").contains(&code),
+            "the code stays out of the record"
+        );
+        let person = directory::subscribers_of(&store, &customer("cus_1042")).unwrap();
+        assert_eq!(person, [applied.subscriber.unwrap()]);
+        // Redelivered: nothing new.
+        let again = apply(&store, &link_key(), start_with("1", &code), now()).unwrap();
+        assert!(!again.recorded);
+        assert_eq!(load(&store).consent.len(), 1);
+    }
+
+    #[test]
+    fn a_new_link_moves_the_subscriber_to_its_customer_and_a_redelivery_does_not_undo_a_later_change(
+    ) {
+        let store = MemoryStore::new();
+        let first = link_for(&store, "cus_1");
+        let second = link_for(&store, "cus_2");
+        apply(&store, &link_key(), start_with("1", &first), now()).unwrap();
+        apply(&store, &link_key(), start_with("2", &second), now()).unwrap();
+        assert_eq!(load(&store).external_id, Some(customer("cus_2")));
+        assert!(directory::subscribers_of(&store, &customer("cus_1"))
+            .unwrap()
+            .is_empty());
+        apply(&store, &link_key(), start_with("1", &first), now()).unwrap();
+        assert_eq!(load(&store).external_id, Some(customer("cus_2")));
+        assert_eq!(
+            directory::subscribers_of(&store, &customer("cus_2"))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_forged_tampered_or_expired_code_subscribes_without_linking() {
+        let store = MemoryStore::new();
+        let code = link_for(&store, "cus_1042");
+        let mut tampered = code.clone().into_bytes();
+        tampered[50] = if tampered[50] == b'0' { b'1' } else { b'0' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let forged = "ab".repeat(link::TOKEN_CHARS / 2);
+        let expired_at = now() + chrono::Duration::hours(2);
+        for (event_id, payload, at) in [
+            ("1", tampered.as_str(), now()),
+            ("2", forged.as_str(), now()),
+            ("3", code.as_str(), expired_at),
+        ] {
+            let applied = apply(&store, &link_key(), start_with(event_id, payload), at).unwrap();
+            assert!(applied.recorded, "{event_id}");
+        }
+        let s = load(&store);
+        assert_eq!(s.status, SubscriptionStatus::Subscribed);
+        assert_eq!(s.external_id, None);
+        assert!(s.consent.iter().all(|e| !e.evidence.contains("link")));
+        assert!(directory::subscribers_of(&store, &customer("cus_1042"))
+            .unwrap()
+            .is_empty());
+        // Without a key configured, even a valid code links nothing.
+        let other = Inbound {
+            address: Some(Address::parse(Platform::Telegram, "43").unwrap()),
+            ..start_with("4", &code)
+        };
+        apply(&store, &LinkKey::default(), other, now()).unwrap();
+        assert!(directory::subscribers_of(&store, &customer("cus_1042"))
+            .unwrap()
+            .is_empty());
     }
 
     struct FeedbackDown;
@@ -620,14 +831,35 @@ mod tests {
                 },
             )
         };
-        let err = receive(&store, &FeedbackDown, vec![opt_in("1"), reply()], now()).unwrap_err();
+        let err = receive(
+            &store,
+            &FeedbackDown,
+            &LinkKey::default(),
+            vec![opt_in("1"), reply()],
+            now(),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "feedback_unavailable");
         // The platform redelivers: the opt-in was recorded by the failed attempt, the reply goes through now.
         let up = FeedbackUp(std::sync::Mutex::new(Vec::new()));
-        let received = receive(&store, &up, vec![opt_in("1"), reply()], now()).unwrap();
+        let received = receive(
+            &store,
+            &up,
+            &LinkKey::default(),
+            vec![opt_in("1"), reply()],
+            now(),
+        )
+        .unwrap();
         assert_eq!((received.applied, received.duplicates), (1, 1));
         assert_eq!(load(&store).consent.len(), 1);
-        let again = receive(&store, &up, vec![opt_in("1"), reply(), reply()], now()).unwrap();
+        let again = receive(
+            &store,
+            &up,
+            &LinkKey::default(),
+            vec![opt_in("1"), reply(), reply()],
+            now(),
+        )
+        .unwrap();
         assert_eq!((again.applied, again.duplicates), (0, 3));
         assert_eq!(again.subscribers.len(), 1);
         assert_eq!(up.0.lock().unwrap().len(), 1);
@@ -649,7 +881,7 @@ mod tests {
                 text: "hi".into(),
             },
         );
-        let err = receive(&store, &Short, vec![reply], now()).unwrap_err();
+        let err = receive(&store, &Short, &LinkKey::default(), vec![reply], now()).unwrap_err();
         assert_eq!(err.code(), "feedback_unavailable");
     }
 }

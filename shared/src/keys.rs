@@ -11,6 +11,17 @@ pub fn subscriber(id: &SubscriberId) -> String {
     format!("sub:{id}")
 }
 
+/// The subscribers carrying one external id, keyed by a hash of the id (any printable characters,
+/// up to 128) so the key has a fixed shape whatever the business's ids look like.
+pub fn external_id_index(external_id_hash: &str) -> String {
+    format!("extid:{external_id_hash}")
+}
+
+/// A signed link's record (the external id and channel it links), by the link's id.
+pub fn link(link_id: &str) -> String {
+    format!("link:{link_id}")
+}
+
 /// Suppression after erasure: keyed by a hash of the address so no personal data remains.
 pub fn suppression(channel: &Channel, address_hash: &str) -> String {
     format!("suppress:{channel}:{address_hash}")
@@ -184,6 +195,8 @@ mod tests {
             due_cursor(),
             event_rules(),
             event_answer("x"),
+            external_id_index("x"),
+            link("x"),
         ];
         let prefixes: std::collections::BTreeSet<_> = all
             .iter()

@@ -18,6 +18,7 @@ pub mod index;
 pub mod ingress;
 pub mod keys;
 pub mod kv;
+pub mod link;
 pub mod message;
 pub mod messenger;
 mod newtype;

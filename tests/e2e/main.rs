@@ -6,6 +6,7 @@ mod console;
 mod contract;
 mod crafted_input;
 mod host;
+mod identity;
 mod intake;
 mod limits;
 mod messenger;

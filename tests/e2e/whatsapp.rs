@@ -10,16 +10,7 @@ use spinpost_tests::{FakeReply, TestApp};
 
 /// The inbound text fixture, from another person and with another text.
 fn inbound_text(from: &str, message_id: &str, text: &str) -> String {
-    let mut payload = fixtures::payload("whatsapp/webhook_inbound_text");
-    let value = &mut payload["entry"][0]["changes"][0]["value"];
-    value["contacts"][0]["wa_id"] = from.into();
-    value["contacts"][0]["profile"]["name"] = format!("Person {from}").into();
-    let message = &mut value["messages"][0];
-    message["from"] = from.into();
-    message["id"] = message_id.into();
-    message["timestamp"] = unix_now_secs().to_string().into();
-    message["text"]["body"] = text.into();
-    payload.to_string()
+    spinpost_tests::webhooks::whatsapp_text(from, message_id, text)
 }
 
 /// One notification carrying several statuses, in the fixture's shape.

@@ -45,7 +45,8 @@ const EXAMPLES_SETUP: &str = r#"
 cargo run -q -p spinpost-tests --bin fake-platform -- --listen 127.0.0.1:3100 &
 export SPIN_VARIABLE_ADMIN_TOKEN=change-me SPIN_VARIABLE_TICK_TOKEN=change-me-too
 export SPIN_VARIABLE_TELEGRAM_API_URL=http://127.0.0.1:3100
-export SPIN_VARIABLE_TELEGRAM_BOTS='{"shop": {"token": "123456:demo", "webhook_secret": "demo-secret"}}'
+export SPIN_VARIABLE_TELEGRAM_BOTS='{"shop": {"token": "123456:demo", "webhook_secret": "demo-secret", "username": "ShopDemoBot"}}'
+export SPIN_VARIABLE_LINK_SIGNING_KEY=change-me-three
 cargo run -q -p spinpost-host -- --build --tick-every 1 --state-dir "$(mktemp -d)" &
 until curl -s localhost:3000/health; do sleep 1; done
 "#;
@@ -227,6 +228,8 @@ fn the_api_examples_run_as_written() {
             r#""state":"paused""#,
             r#""deleted":"winter-26""#,
             r#""campaign_id":"winter-26""#,
+            // The customer found through the link's `/start <code>`.
+            r#""external_id":"cus_2002""#,
         ],
     );
 }

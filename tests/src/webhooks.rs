@@ -25,6 +25,20 @@ pub fn telegram_press(update_id: i64, chat: i64, press_id: &str, data: &str) -> 
     update.to_string()
 }
 
+/// A WhatsApp text message `text` from `from` (named `Person <from>`), with message id `message_id`.
+pub fn whatsapp_text(from: &str, message_id: &str, text: &str) -> String {
+    let mut payload = payload("whatsapp/webhook_inbound_text");
+    let value = &mut payload["entry"][0]["changes"][0]["value"];
+    value["contacts"][0]["wa_id"] = from.into();
+    value["contacts"][0]["profile"]["name"] = format!("Person {from}").into();
+    let message = &mut value["messages"][0];
+    message["from"] = from.into();
+    message["id"] = message_id.into();
+    message["timestamp"] = unix_now_secs().to_string().into();
+    message["text"]["body"] = text.into();
+    payload.to_string()
+}
+
 /// One WhatsApp notification carrying a status per `(message id, status)`, in the fixture's shape.
 pub fn whatsapp_statuses(items: &[(&str, &str)]) -> String {
     let mut notification = payload("whatsapp/webhook_status_delivered");

@@ -1,13 +1,14 @@
 //! The subscriptions component: platform webhooks (verify, record consent, hand feedback on) and the
-//! subscriber API (list, read, edit, import, erase).
+//! subscriber API (list, read, edit, import, erase, signed links that tie a chat to a customer id).
 
 use serde_json::json;
 use spin_adapter::{FeedbackService, Ports, SpinHttp};
 use spinpost::automation;
 use spinpost::clock::Clock;
-use spinpost::directory::{self, ListFilter, SubscriberPatch};
+use spinpost::directory::{self, ExternalId, ListFilter, SubscriberPatch};
 use spinpost::erasure;
 use spinpost::ingress;
+use spinpost::link::{self, LinkKey, LinkRequest};
 use spinpost::paging;
 use spinpost::platform::{Platforms, Webhook, WEBHOOK_PATHS};
 use spinpost::subscriber::{Channel, SubscriberId, Tag};
@@ -37,6 +38,7 @@ pub fn routes() -> Router<Context> {
                 .within(MAX_BODY_LIMIT)
                 .post("/api/v1/subscribers/import", import_subscribers)
                 .within(web::DEFAULT_BODY_LIMIT)
+                .post("/api/v1/subscribers/links", create_link)
                 .get("/api/v1/subscribers/:id", get_subscriber)
                 .patch("/api/v1/subscribers/:id", patch_subscriber)
                 .delete("/api/v1/subscribers/:id", erase_subscriber),
@@ -76,9 +78,34 @@ fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result
     // A person who opened a conversation is answered with the welcome (or nothing), in the
     // platform's shape.
     let welcome = welcome::answer_opened(&ctx.store, &platforms, &inbounds, now)?;
-    let received = ingress::receive(&ctx.store, &FeedbackService(SpinHttp), inbounds, now)?;
+    let received = ingress::receive(
+        &ctx.store,
+        &FeedbackService(SpinHttp),
+        &link_key(),
+        inbounds,
+        now,
+    )?;
     automation::hand_to_rules(&ctx.store, &received.triggers, now)?;
     Ok(welcome.unwrap_or_else(|| web::Response::ok(&received)))
+}
+
+/// The key that signs and verifies links (`link_signing_key`; empty: no links).
+fn link_key() -> LinkKey {
+    LinkKey::new(spin_adapter::secret("link_signing_key"))
+}
+
+/// `POST /api/v1/subscribers/links`: a signed, expiring link that ties the chat it opens to a customer id.
+fn create_link(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let request: LinkRequest = req.json()?;
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    let issued = link::issue(
+        &ctx.store,
+        &link_key(),
+        &request,
+        ctx.clock.now(),
+        |channel, code| platforms.deep_link(channel, code),
+    )?;
+    Ok(web::Response::json(201, &issued))
 }
 
 fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
@@ -89,6 +116,10 @@ fn list_subscribers(ctx: &Context, req: &web::Request, _: &Params) -> Result<web
             .transpose()?,
         status: req.query_param("status").map(|s| s.parse()).transpose()?,
         tag: req.query_param("tag").map(|t| Tag::parse(&t)).transpose()?,
+        external_id: req
+            .query_param("external_id")
+            .map(|e| ExternalId::parse(&e))
+            .transpose()?,
     };
     let cursor = paging::parse_cursor(req.query_param("cursor").as_deref())?;
     let limit = paging::parse_limit(req.query_param("limit").as_deref())?;

@@ -11,6 +11,7 @@ use super::{
 use crate::delivery::scheduled;
 use crate::ingress::{self, Inbound, InboundKind};
 use crate::kv::MemoryStore;
+use crate::link::LinkKey;
 use crate::subscriber::{Address, Channel, Locale, Profile, SubscriberId};
 use crate::template::{self, NewTemplate};
 
@@ -98,7 +99,7 @@ fn text(message_id: &str, words: &str) -> Inbound {
 
 /// What the subscriptions component does with one webhook event at `at`.
 fn deliver(store: &MemoryStore, inbound: Inbound, at: DateTime<Utc>) -> Vec<EventAnswer> {
-    let applied = ingress::apply(store, inbound.clone(), at).unwrap();
+    let applied = ingress::apply(store, &LinkKey::default(), inbound.clone(), at).unwrap();
     let triggers: Vec<_> = triggered_by(&inbound, &applied, at).into_iter().collect();
     hand_to_rules(store, &triggers, at).unwrap()
 }

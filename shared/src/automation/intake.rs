@@ -17,7 +17,7 @@ use super::timing::Due;
 use super::triggers::BUILT_IN_EVENTS;
 use crate::campaign::{Audience, Campaign, CampaignState};
 use crate::delivery::scheduled::{self, Cancellation, EventContext, ScheduledSend, ScheduledState};
-use crate::directory::StoredSubscriber;
+use crate::directory::{self, ExternalId, StoredSubscriber};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
@@ -39,8 +39,10 @@ pub const MAX_KEY_CHARS: usize = 200;
 pub struct IncomingEvent {
     /// The event name (`order.shipped`).
     pub name: String,
-    /// The subscriber it concerns.
+    /// The subscriber it concerns (or give `external_id`).
     pub subscriber_id: Option<String>,
+    /// The business's customer id it concerns: every subscriber carrying it is a candidate.
+    pub external_id: Option<String>,
     /// The event's own key (an order or appointment number): a cancelling event with the same key
     /// cancels the pending messages this one queued.
     pub key: Option<String>,
@@ -96,10 +98,38 @@ impl EventsRequest {
     }
 }
 
+/// Whom an event concerns.
+pub(super) enum Customer {
+    /// One subscriber.
+    Subscriber(SubscriberId),
+    /// Every subscriber carrying the business's customer id.
+    External(ExternalId),
+}
+
+impl Customer {
+    fn as_str(&self) -> &str {
+        match self {
+            Customer::Subscriber(id) => id.as_str(),
+            Customer::External(id) => id.as_str(),
+        }
+    }
+
+    /// The customer's subscriber records (none when unknown).
+    fn subscribers<S: KvStore + ?Sized>(&self, store: &S) -> Result<Vec<Subscriber>> {
+        match self {
+            Customer::Subscriber(id) => {
+                let record: Option<StoredSubscriber> = kv::get_json(store, &keys::subscriber(id))?;
+                Ok(record.into_iter().map(|r| r.subscriber).collect())
+            }
+            Customer::External(id) => directory::records_of(store, id),
+        }
+    }
+}
+
 /// An event that passed validation (or a built-in one, made by Spinpost itself).
 pub(super) struct Event {
     pub(super) name: EventName,
-    pub(super) subscriber: SubscriberId,
+    pub(super) customer: Customer,
     pub(super) key: Option<String>,
     pub(super) data: serde_json::Value,
     pub(super) idempotency_key: String,
@@ -114,13 +144,15 @@ impl IncomingEvent {
                 format!("'{name}' is emitted by Spinpost itself when a person subscribes or writes; post your own events under other names"),
             ));
         }
-        let Some(subscriber) = self.subscriber_id.as_deref() else {
-            return Err(Error::invalid(
-                "invalid_event",
-                "subscriber_id names whom the event concerns",
-            ));
-        };
-        let subscriber = SubscriberId::parse(subscriber)?;
+        let customer =
+            match (self.subscriber_id.as_deref(), self.external_id.as_deref()) {
+                (Some(id), None) => Customer::Subscriber(SubscriberId::parse(id)?),
+                (None, Some(id)) => Customer::External(ExternalId::parse(id)?),
+                _ => return Err(Error::invalid(
+                    "invalid_event",
+                    "give exactly one of subscriber_id and external_id: whom the event concerns",
+                )),
+            };
         let key_ok = |k: &str| !k.trim().is_empty() && k.chars().count() <= MAX_KEY_CHARS;
         if !key_ok(&self.idempotency_key) {
             return Err(Error::invalid(
@@ -151,7 +183,7 @@ impl IncomingEvent {
         }
         Ok(Event {
             name,
-            subscriber,
+            customer,
             key: self.key,
             data,
             idempotency_key: self.idempotency_key,
@@ -163,9 +195,14 @@ impl Event {
     /// A hash of everything the event says, keys sorted, so the same event sent again matches.
     fn body_hash(&self) -> String {
         let mut canonical = String::new();
+        let customer = match &self.customer {
+            Customer::Subscriber(_) => "subscriber_id",
+            Customer::External(_) => "external_id",
+        };
         for part in [
             self.name.as_str(),
-            self.subscriber.as_str(),
+            customer,
+            self.customer.as_str(),
             self.key.as_deref().unwrap_or("\u{0}"),
             &self.idempotency_key,
         ] {
@@ -250,9 +287,7 @@ pub(super) fn receive_one<S: KvStore + ?Sized>(
     if let Reservation::Answered(first) = idempotency::reserve(store, &key_hash, &body_hash, now)? {
         return Ok(first);
     }
-    let record: Option<StoredSubscriber> =
-        kv::get_json(store, &keys::subscriber(&event.subscriber))?;
-    let subscribers: Vec<Subscriber> = record.into_iter().map(|r| r.subscriber).collect();
+    let subscribers = event.customer.subscribers(store)?;
     let mut answers = Vec::new();
     for rule in rules_answering(
         rules.values(),
@@ -279,8 +314,14 @@ pub(super) fn receive_one<S: KvStore + ?Sized>(
     let answer = EventAnswer {
         name: event.name.to_string(),
         idempotency_key: event.idempotency_key,
-        subscriber_id: Some(event.subscriber.to_string()),
-        external_id: None,
+        subscriber_id: match &event.customer {
+            Customer::Subscriber(id) => Some(id.to_string()),
+            Customer::External(_) => None,
+        },
+        external_id: match &event.customer {
+            Customer::External(id) => Some(id.to_string()),
+            Customer::Subscriber(_) => None,
+        },
         rules: answers,
     };
     idempotency::keep(store, &key_hash, &body_hash, answer, now)

@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::answer::EventAnswer;
-use super::intake::{receive_one, Event};
+use super::intake::{receive_one, Customer, Event};
 use super::rule::EventName;
 use super::rules;
 use crate::error::Result;
 use crate::ingress::{Applied, Inbound, InboundKind};
 use crate::kv::KvStore;
+use crate::link;
 use crate::subscriber::SubscriberId;
 
 use super::reply_window::may_answer;
@@ -53,11 +54,18 @@ pub fn triggered_by(inbound: &Inbound, applied: &Applied, now: DateTime<Utc>) ->
     match &inbound.kind {
         InboundKind::OptIn {
             source, payload, ..
-        } if applied.subscription_began => Some(trigger(
-            SUBSCRIBED,
-            &inbound.event_id,
-            json!({ "channel": inbound.channel, "source": source, "payload": payload }),
-        )),
+        } if applied.subscription_began => {
+            // A link's code is a credential: the event names the link, not its code.
+            let (source, payload) = match payload {
+                Some(code) if link::is_code(code) => (source.replace(code.as_str(), "link"), None),
+                _ => (source.clone(), payload.clone()),
+            };
+            Some(trigger(
+                SUBSCRIBED,
+                &inbound.event_id,
+                json!({ "channel": inbound.channel, "source": source, "payload": payload }),
+            ))
+        }
         InboundKind::Unblocked { source, .. } if applied.subscription_began => Some(trigger(
             SUBSCRIBED,
             &inbound.event_id,
@@ -102,7 +110,7 @@ pub fn hand_to_rules<S: KvStore + ?Sized>(
         .map(|trigger| {
             let event = Event {
                 name: EventName::parse(trigger.name)?,
-                subscriber: trigger.subscriber.clone(),
+                customer: Customer::Subscriber(trigger.subscriber.clone()),
                 key: None,
                 data: trigger.data.clone(),
                 idempotency_key: trigger.idempotency_key.clone(),
@@ -117,6 +125,7 @@ mod tests {
     use super::*;
     use crate::ingress::apply;
     use crate::kv::MemoryStore;
+    use crate::link::LinkKey;
     use crate::subscriber::{Address, Channel, Locale, Profile};
     use chrono::Duration;
 
@@ -173,7 +182,7 @@ mod tests {
     }
 
     fn trigger(store: &MemoryStore, inbound: Inbound, at: DateTime<Utc>) -> Option<Trigger> {
-        let applied = apply(store, inbound.clone(), at).unwrap();
+        let applied = apply(store, &LinkKey::default(), inbound.clone(), at).unwrap();
         triggered_by(&inbound, &applied, at)
     }
 
@@ -188,6 +197,24 @@ mod tests {
             welcome.data,
             json!({"channel": "telegram:shop", "source": "telegram:/start", "payload": "promo"})
         );
+    }
+
+    #[test]
+    fn the_welcome_event_does_not_carry_a_links_code() {
+        let store = MemoryStore::new();
+        let code = "ab".repeat(crate::link::TOKEN_CHARS / 2);
+        let linked = telegram(
+            "1",
+            InboundKind::OptIn {
+                source: format!("telegram:/start {code}"),
+                payload: Some(code.clone()),
+                evidence: "update_id 1".into(),
+            },
+        );
+        let welcome = trigger(&store, linked, now()).unwrap();
+        assert_eq!(welcome.data["source"], "telegram:/start link");
+        assert_eq!(welcome.data["payload"], Value::Null);
+        assert!(!welcome.data.to_string().contains(&code));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::external_id::unlist;
 use super::{get, suppression_key, Suppression};
 use crate::error::Result;
 use crate::keys;
@@ -26,8 +27,8 @@ pub fn suppress<S: KvStore + ?Sized>(
     Ok(subscriber)
 }
 
-/// Erase the directory's part of a person: the record (names, attributes, consent history) and the
-/// reference to the last campaign message they received are deleted after [`suppress`]ing the address.
+/// Erase the directory's part of a person: the record (names, attributes, consent history), its entry
+/// in the index of its external id, and the reference to the last campaign message they received are deleted after [`suppress`]ing the address.
 /// What other capabilities hold (replies, presses, ratings) is theirs to erase: callers erasing a whole
 /// person use [`crate::erasure::erase_subscriber`], which does so between the two steps.
 ///
@@ -35,7 +36,11 @@ pub fn suppress<S: KvStore + ?Sized>(
 /// 404 when absent.
 pub fn erase<S: KvStore + ?Sized>(store: &S, id: &SubscriberId, now: DateTime<Utc>) -> Result<()> {
     // Suppress first: a crash in between leaves a suppressed record, never an erased person re-importable.
-    suppress(store, id, now)?;
+    let subscriber = suppress(store, id, now)?;
+    // Unlisted while the record is still there, so an erasure cut off here is found and finished again.
+    if let Some(external_id) = &subscriber.external_id {
+        unlist(store, external_id, id)?;
+    }
     store.delete_many(&[keys::subscriber(id), keys::last_campaign_message(id)])?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::external_id::{list_under, write_reindexed};
 use super::patch::apply_patch;
 use super::{suppression_key, StoredSubscriber, SubscriberPatch, TagPatch};
 use crate::error::{Error, ErrorKind, Result};
@@ -49,6 +50,8 @@ pub struct ImportLine {
     pub locale: Option<String>,
     /// IANA time zone.
     pub timezone: Option<String>,
+    /// The business's customer id.
+    pub external_id: Option<String>,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -152,6 +155,7 @@ fn imported_subscriber(
         ),
         locale: line.locale.clone().map(Some),
         timezone: line.timezone.clone().map(Some),
+        external_id: line.external_id.clone().map(Some),
         first_name: line.first_name.clone(),
         last_name: line.last_name.clone(),
     };
@@ -175,6 +179,62 @@ fn imported_subscriber(
         s.record_consent(event);
     }
     Ok(s)
+}
+
+/// A new subscriber from a line, listed under its external id before the record exists (see
+/// [`super::external_id`]); the caller writes the records of a chunk together.
+fn create_line<S: KvStore + ?Sized>(
+    store: &S,
+    channel: &Channel,
+    address: &Address,
+    line: &ImportLine,
+    consent: &ImportedConsent,
+    now: DateTime<Utc>,
+) -> Result<Subscriber> {
+    let subscriber = imported_subscriber(
+        Subscriber::new(channel.clone(), address.clone(), now),
+        line,
+        consent,
+    )?;
+    if let Some(external_id) = &subscriber.external_id {
+        list_under(store, external_id, &subscriber.id)?;
+    }
+    Ok(subscriber)
+}
+
+/// An existing subscriber changed by a line, through compare-and-swap (a webhook may be writing the
+/// record now), validated before anything is written and reindexed when the line gives an external id.
+fn update_line<S: KvStore + ?Sized>(
+    store: &S,
+    existing: StoredSubscriber,
+    line: &ImportLine,
+    consent: &ImportedConsent,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = existing.subscriber.id.clone();
+    let checked = imported_subscriber(existing.subscriber, line, consent)?;
+    let write = || {
+        kv::update_json(
+            store,
+            &keys::subscriber(&id),
+            |current: Option<StoredSubscriber>| {
+                let mut stored = current
+                    .ok_or_else(|| Error::conflict("changed", "record vanished during import"))?;
+                let previous = stored.subscriber.external_id.clone();
+                stored.subscriber = imported_subscriber(stored.subscriber, line, consent)?;
+                stored.subscriber.updated_at = now;
+                Ok((Some(stored), ((), previous)))
+            },
+        )
+    };
+    match checked
+        .external_id
+        .as_ref()
+        .filter(|_| line.external_id.is_some())
+    {
+        Some(next) => write_reindexed(store, &id, Some(next), write),
+        None => write().map(|_| ()),
+    }
 }
 
 /// Import subscribers from JSON lines. Each line is validated on its own; valid lines are written in
@@ -246,36 +306,15 @@ pub fn import<S: KvStore + ?Sized>(
                 });
                 continue;
             }
-            match current {
-                None => match imported_subscriber(
-                    Subscriber::new(channel.clone(), address.clone(), now),
-                    line,
-                    consent,
-                ) {
-                    Ok(s) => created.push(s),
-                    Err(err) => report.rejected.push(reject(*number, &err)),
-                },
-                Some(_) => {
-                    // Existing records change through compare-and-swap: a webhook may be writing them now.
-                    let key = keys::subscriber(&SubscriberId::of(channel, address));
-                    let result =
-                        kv::update_json(store, &key, |current: Option<StoredSubscriber>| {
-                            let mut stored = current.ok_or_else(|| {
-                                Error::conflict("changed", "record vanished during import")
-                            })?;
-                            stored.subscriber =
-                                imported_subscriber(stored.subscriber, line, consent)?;
-                            stored.subscriber.updated_at = now;
-                            Ok((Some(stored), ()))
-                        });
-                    match result {
-                        Ok(()) => report.updated += 1,
-                        Err(err) if err.status() < 500 => {
-                            report.rejected.push(reject(*number, &err))
-                        }
-                        Err(err) => return Err(err),
-                    }
-                }
+            let result = match current {
+                None => create_line(store, channel, address, line, consent, now).map(Some),
+                Some(existing) => update_line(store, existing, line, consent, now).map(|()| None),
+            };
+            match result {
+                Ok(Some(subscriber)) => created.push(subscriber),
+                Ok(None) => report.updated += 1,
+                Err(err) if err.status() < 500 => report.rejected.push(reject(*number, &err)),
+                Err(err) => return Err(err),
             }
         }
         if created.is_empty() {

@@ -3,6 +3,7 @@
 //! One concept per file; everything is re-exported here, so `crate::directory::X` names each.
 
 mod erase;
+pub mod external_id;
 #[cfg(test)]
 mod fixtures;
 mod import;
@@ -14,6 +15,7 @@ mod suppression;
 mod touch;
 
 pub use erase::{erase, suppress};
+pub use external_id::{records_of, subscribers_of, ExternalId, MAX_SUBSCRIBERS_PER_EXTERNAL_ID};
 pub use import::{
     import, ImportLine, ImportReport, ImportedConsent, RejectedLine, MAX_IMPORT_LINES,
 };

@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::external_id::write_reindexed;
 use super::StoredSubscriber;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
-use crate::subscriber::{AttributeName, Locale, Profile, Subscriber, SubscriberId, Tag, TimeZone};
+use crate::subscriber::{
+    AttributeName, ExternalId, Locale, Profile, Subscriber, SubscriberId, Tag, TimeZone,
+};
 
 /// Tag changes in a patch: replace the set, or add and remove.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +47,9 @@ pub struct SubscriberPatch {
     /// A new time zone; `null` clears it.
     #[serde(default, with = "double_option")]
     pub timezone: Option<Option<String>>,
+    /// The business's customer id; `null` clears it.
+    #[serde(default, with = "double_option")]
+    pub external_id: Option<Option<String>>,
     /// Profile names.
     #[serde(default)]
     pub first_name: Option<String>,
@@ -107,6 +113,9 @@ pub(super) fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) 
     if let Some(locale) = &patch.locale {
         next.locale = locale.as_deref().map(Locale::parse).transpose()?;
     }
+    if let Some(external_id) = &patch.external_id {
+        next.external_id = external_id.as_deref().map(ExternalId::parse).transpose()?;
+    }
     if let Some(tz) = &patch.timezone {
         next.timezone = tz.as_deref().map(TimeZone::parse).transpose()?;
     }
@@ -126,26 +135,40 @@ pub(super) fn apply_patch(subscriber: &mut Subscriber, patch: &SubscriberPatch) 
     Ok(())
 }
 
-/// Edit a subscriber's tags, attributes, locale, time zone or names.
+/// Edit a subscriber's tags, attributes, locale, time zone, names or external id. A new external id is
+/// indexed before the record is written and the previous one unlisted after (see
+/// [`super::external_id`]), so a lookup by external id always finds the record.
 ///
 /// # Errors
-/// 404 when absent; 400 naming the invalid field (nothing is written then).
+/// 404 when absent; 400 naming the invalid field, 422 when the external id has too many subscribers
+/// (nothing is written then).
 pub fn patch<S: KvStore + ?Sized>(
     store: &S,
     id: &SubscriberId,
     patch: &SubscriberPatch,
     now: DateTime<Utc>,
 ) -> Result<Subscriber> {
-    kv::update_json(
-        store,
-        &keys::subscriber(id),
-        |current: Option<StoredSubscriber>| {
-            let mut stored = current.ok_or_else(|| Error::not_found("subscriber", id.as_str()))?;
-            apply_patch(&mut stored.subscriber, patch)?;
-            stored.subscriber.updated_at = now;
-            Ok((Some(stored.clone()), stored.subscriber))
-        },
-    )
+    // Validated against the record as it is, before the index or the record is touched.
+    let mut checked = super::get(store, id)?;
+    apply_patch(&mut checked, patch)?;
+    let write = || {
+        kv::update_json(
+            store,
+            &keys::subscriber(id),
+            |current: Option<StoredSubscriber>| {
+                let mut stored =
+                    current.ok_or_else(|| Error::not_found("subscriber", id.as_str()))?;
+                let previous = stored.subscriber.external_id.clone();
+                apply_patch(&mut stored.subscriber, patch)?;
+                stored.subscriber.updated_at = now;
+                Ok((Some(stored.clone()), (stored.subscriber, previous)))
+            },
+        )
+    };
+    if patch.external_id.is_none() {
+        return write().map(|(subscriber, _)| subscriber);
+    }
+    write_reindexed(store, id, checked.external_id.as_ref(), write)
 }
 
 #[cfg(test)]

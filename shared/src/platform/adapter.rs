@@ -130,6 +130,19 @@ pub trait Adapter {
         self.parse(webhook, now)
     }
 
+    /// A link that opens a conversation with `channel`'s account carrying `code`, which the person
+    /// then sends back (Telegram's `/start <code>`, a prefilled WhatsApp message).
+    ///
+    /// # Errors
+    /// 422 `links_not_supported` when the platform, or this account's configuration, makes no links.
+    fn deep_link(&self, channel: &Channel, code: &str) -> Result<String> {
+        let _ = code;
+        Err(links_not_supported(
+            channel,
+            &format!("{} has no links that carry a code", self.platform()),
+        ))
+    }
+
     /// Build the API call that sends one message; `Err` is the outcome when no call is to be made
     /// (closed service window, a message the platform cannot carry, a channel not served).
     ///
@@ -198,6 +211,14 @@ pub enum Configured {
 }
 
 /// The answer when a message is for a channel this deployment does not serve.
+/// The refusal of a link on `channel`, saying `why` (what to configure, or that the platform has none).
+pub(crate) fn links_not_supported(channel: &Channel, why: &str) -> Error {
+    Error::unprocessable(
+        "links_not_supported",
+        format!("channel '{channel}' cannot make links: {why}"),
+    )
+}
+
 pub(crate) fn channel_not_configured(channel: &Channel) -> SendOutcome {
     SendOutcome::Rejected {
         code: "channel_not_configured".into(),

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::adapter::{channel_not_configured, Adapter, Configured, Envelope, Webhook};
+use super::adapter::{
+    channel_not_configured, links_not_supported, Adapter, Configured, Envelope, Webhook,
+};
 use super::meta_graph::GraphApi;
 use super::{meta_webhook, Platform};
 use crate::error::{Error, Result};
@@ -50,6 +52,19 @@ pub trait MetaPlatform: Send + Sync + 'static {
 
     /// The platform's answer to the `/messages` call as a send outcome.
     fn outcome(status: u16, body: &[u8]) -> SendOutcome;
+
+    /// A link opening a conversation with the account that carries `code` (see
+    /// [`Adapter::deep_link`]).
+    ///
+    /// # Errors
+    /// 422 `links_not_supported` when the platform or its configuration makes none.
+    fn deep_link(&self, code: &str) -> Result<String> {
+        let _ = code;
+        Err(links_not_supported(
+            &self.account().channel,
+            &format!("{} has no links that carry a code", Self::NAME),
+        ))
+    }
 }
 
 /// The sending account of a Meta platform (a phone number, a page) and its secrets.
@@ -183,6 +198,11 @@ impl<P: MetaPlatform> Adapter for MetaAdapter<P> {
 
     fn parse(&self, webhook: &Webhook<'_>, now: DateTime<Utc>) -> Result<Vec<Inbound>> {
         self.config.parse(&webhook.request.body, now)
+    }
+
+    fn deep_link(&self, _channel: &Channel, code: &str) -> Result<String> {
+        // One account per deployment: the registry has checked that it is the channel's.
+        self.config.deep_link(code)
     }
 
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {

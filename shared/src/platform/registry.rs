@@ -115,6 +115,15 @@ impl Platforms {
         Ok(())
     }
 
+    /// A link on `channel` that opens a conversation carrying `code` (see [`Adapter::deep_link`]).
+    ///
+    /// # Errors
+    /// 422 `channel_not_configured` or `links_not_supported`; the platform's configuration error.
+    pub fn deep_link(&self, channel: &Channel, code: &str) -> Result<String> {
+        self.require_configured(channel)?;
+        self.adapter(channel.platform())?.deep_link(channel, code)
+    }
+
     /// The send rate of `platform` from `<platform>_rate_per_second`, its default when unset.
     ///
     /// # Errors

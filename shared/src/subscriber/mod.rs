@@ -5,6 +5,7 @@ mod address;
 mod attribute;
 mod channel;
 mod consent;
+mod external_id;
 mod locale;
 mod profile;
 mod record;
@@ -18,6 +19,7 @@ pub use attribute::{check_attribute_value, AttributeName, MAX_ATTRIBUTE_VALUE_CH
 pub(crate) use channel::is_slug;
 pub use channel::{Channel, Platform};
 pub use consent::{ConsentAction, ConsentEvent, MAX_CONSENT_EVENTS};
+pub use external_id::{ExternalId, MAX_EXTERNAL_ID_CHARS};
 pub use locale::Locale;
 pub use profile::{Profile, MAX_NAME_CHARS};
 pub use record::{Subscriber, MAX_ATTRIBUTES, MAX_TAGS};

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    check_attribute_value, Address, AttributeName, Channel, ConsentAction, ConsentEvent, Locale,
-    Profile, SubscriberId, SubscriptionStatus, Tag, TimeZone, MAX_CONSENT_EVENTS,
+    check_attribute_value, Address, AttributeName, Channel, ConsentAction, ConsentEvent,
+    ExternalId, Locale, Profile, SubscriberId, SubscriptionStatus, Tag, TimeZone,
+    MAX_CONSENT_EVENTS,
 };
 use crate::error::{Error, Result};
 
@@ -35,6 +36,9 @@ pub struct Subscriber {
     /// Preferred locale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<Locale>,
+    /// The business's own id of this customer (several subscribers may share it, one per channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<ExternalId>,
     /// Time zone for local-time schedules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<TimeZone>,
@@ -67,6 +71,7 @@ impl Subscriber {
             consent: Vec::new(),
             profile: Profile::default(),
             locale: None,
+            external_id: None,
             timezone: None,
             tags: BTreeSet::new(),
             attributes: BTreeMap::new(),

@@ -14,6 +14,7 @@ mod consent;
 mod crash_recovery;
 mod deletion;
 mod editing;
+mod events;
 mod exactly_once;
 mod failures;
 mod pacing;

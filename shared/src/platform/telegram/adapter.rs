@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ingress::Inbound;
 use crate::messenger::{ApiCall, HttpClient, SendOutcome};
 use crate::platform::adapter::{
-    channel_not_configured, Adapter, Configured, Envelope, Press, Webhook,
+    channel_not_configured, links_not_supported, Adapter, Configured, Envelope, Press, Webhook,
 };
 use crate::platform::Platform;
 use crate::subscriber::Channel;
@@ -84,6 +84,21 @@ impl Adapter for Telegram {
             &webhook.request.body,
             now,
         )?])
+    }
+
+    fn deep_link(&self, channel: &Channel, code: &str) -> Result<String> {
+        let bot = self.bots.for_channel(channel)?;
+        let username = bot.username.as_deref().ok_or_else(|| {
+            links_not_supported(
+                channel,
+                &format!(
+                    "add \"username\" (the bot's @username) to bot '{}' in telegram_bots",
+                    channel.account()
+                ),
+            )
+        })?;
+        // The code is hex, within the start parameter's 64 characters of A-Z, a-z, 0-9, '_' and '-'.
+        Ok(format!("https://t.me/{username}?start={code}"))
     }
 
     fn prepare(&self, envelope: &Envelope<'_>) -> std::result::Result<ApiCall, SendOutcome> {

@@ -66,6 +66,9 @@ pub struct BotConfig {
     /// Send every message as a paid broadcast (`allow_paid_broadcast`), which lets the bot send up to
     /// 1000 messages a second and is charged in Telegram Stars.
     pub allow_paid_broadcast: bool,
+    /// The bot's public username (`shopbot`), for `https://t.me/<username>` links; without it the bot
+    /// makes no links.
+    pub username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +78,16 @@ struct RawBot {
     webhook_secret: String,
     #[serde(default)]
     allow_paid_broadcast: bool,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// A bot username as Telegram allows it: 5-32 characters of A-Z, a-z, 0-9 and '_' (a leading '@' is
+/// dropped).
+fn bot_username(raw: &str) -> Option<String> {
+    let name = raw.strip_prefix('@').unwrap_or(raw);
+    ((5..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| name.to_owned())
 }
 
 /// The configured bots by name.
@@ -83,7 +96,7 @@ pub struct Bots(BTreeMap<String, BotConfig>);
 
 impl Bots {
     /// Parse the `telegram_bots` variable: `{"<name>": {"token": "...", "webhook_secret": "...",
-    /// "allow_paid_broadcast": false}}` (the last is optional).
+    /// "allow_paid_broadcast": false, "username": "shopbot"}}` (the last two are optional).
     ///
     /// # Errors
     /// 503 `invalid_configuration` naming the problem but never echoing a value.
@@ -117,6 +130,12 @@ impl Bots {
             {
                 return Err(invalid(format!("bot '{name}': webhook_secret must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'")));
             }
+            let username = match bot.username.as_deref() {
+                None => None,
+                Some(raw) => Some(bot_username(raw).ok_or_else(|| {
+                    invalid(format!("bot '{name}': username must be the bot's 5-32 characters of A-Z, a-z, 0-9 or '_'"))
+                })?),
+            };
             bots.insert(
                 name,
                 BotConfig {
@@ -124,6 +143,7 @@ impl Bots {
                     token: Secret::new(bot.token),
                     webhook_secret: Secret::new(bot.webhook_secret),
                     allow_paid_broadcast: bot.allow_paid_broadcast,
+                    username,
                 },
             );
         }
@@ -183,5 +203,23 @@ mod tests {
             .message()
             .contains("line 1"));
         assert!(Bots::parse("").unwrap().get("x").is_err());
+    }
+
+    #[test]
+    fn a_bot_may_name_its_username_for_links() {
+        let bots = Bots::parse(
+            r#"{"shop": {"token": "1:a", "webhook_secret": "s", "username": "@ShopBot"}, "plain": {"token": "2:b", "webhook_secret": "s"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bots.get("shop").unwrap().username.as_deref(),
+            Some("ShopBot")
+        );
+        assert_eq!(bots.get("plain").unwrap().username, None);
+        let err =
+            Bots::parse(r#"{"shop": {"token": "1:a", "webhook_secret": "s", "username": "no"}}"#)
+                .unwrap_err();
+        assert_eq!(err.code(), "invalid_configuration");
+        assert!(err.message().contains("username"));
     }
 }

@@ -19,8 +19,9 @@ pub type WhatsApp = MetaAdapter<WhatsAppConfig>;
 /// Read the `whatsapp_*` variables; without a phone number id WhatsApp is simply absent.
 pub fn configure(read: &dyn Fn(&str) -> String) -> Configured {
     let optin_keywords = read("whatsapp_optin_keywords");
+    let display_phone = read("whatsapp_display_phone");
     WhatsApp::configure(read, |account| {
-        WhatsAppConfig::new(account, &optin_keywords)
+        WhatsAppConfig::new(account, &optin_keywords).with_display_phone(&display_phone)
     })
 }
 
@@ -53,5 +54,9 @@ impl MetaPlatform for WhatsAppConfig {
 
     fn outcome(status: u16, body: &[u8]) -> SendOutcome {
         send::outcome(status, body)
+    }
+
+    fn deep_link(&self, code: &str) -> Result<String> {
+        self.click_to_chat(code)
     }
 }

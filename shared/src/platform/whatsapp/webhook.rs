@@ -166,6 +166,15 @@ pub fn parse_notification(
     Ok(events)
 }
 
+/// An opt-in keyword followed by a link's code (`START 3f9c…`): the keyword, upper-cased, and the code.
+fn keyword_with_code<'t>(config: &WhatsAppConfig, text: &'t str) -> Option<(String, &'t str)> {
+    let (first, rest) = text.trim().split_once(char::is_whitespace)?;
+    let keyword = first.to_uppercase();
+    let code = rest.trim();
+    (config.optin_keywords.contains(&keyword) && crate::link::is_code(code))
+        .then_some((keyword, code))
+}
+
 fn message_event(
     config: &WhatsAppConfig,
     channel: &Channel,
@@ -196,6 +205,13 @@ fn message_event(
                 InboundKind::OptIn {
                     source: format!("whatsapp:keyword {word}"),
                     payload: None,
+                    evidence,
+                }
+            } else if let Some((keyword, code)) = keyword_with_code(config, &text.body) {
+                // A click-to-chat link's prefilled message: the keyword subscribes, the code links.
+                InboundKind::OptIn {
+                    source: format!("whatsapp:keyword {keyword}"),
+                    payload: Some(code.to_owned()),
                     evidence,
                 }
             } else if STOP_KEYWORDS.contains(&word.as_str()) {
@@ -317,6 +333,20 @@ mod tests {
         assert_eq!(event.profile.first_name.as_deref(), Some("Test Name"));
         assert_eq!(event.event_id, "wamid.xyzxyz");
         assert!(matches!(&event.kind, InboundKind::Reply { text, .. } if text == "Body Text"));
+    }
+
+    #[test]
+    fn a_keyword_with_a_link_code_subscribes_carrying_the_code() {
+        let code = "0123456789abcdef".repeat(4)[..crate::link::TOKEN_CHARS].to_owned();
+        let events =
+            parse_notification(&config(), &with_text(&format!("start {code}")), now()).unwrap();
+        assert!(matches!(
+            &events[0].kind,
+            InboundKind::OptIn { source, payload: Some(p), .. } if source == "whatsapp:keyword START" && p == &code
+        ));
+        // A keyword followed by anything else is an ordinary message.
+        let events = parse_notification(&config(), &with_text("yes please"), now()).unwrap();
+        assert!(matches!(&events[0].kind, InboundKind::Reply { .. }));
     }
 
     #[test]
