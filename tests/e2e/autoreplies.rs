@@ -18,6 +18,18 @@ async fn create_rule(app: &TestApp, rule: Value) -> Value {
     )
 }
 
+/// A rule answering `keywords` on the Telegram bot with the `hours` template.
+fn keyword_rule(id: &str, keywords: &[&str]) -> Value {
+    json!({
+        "id": id,
+        "event": "message.received",
+        "match": {"keywords": keywords},
+        "template_id": "hours",
+        "channels": ["telegram:shop"],
+        "kind": "transactional"
+    })
+}
+
 /// The texts sent to `chat` so far.
 fn texts_to(app: &TestApp, chat: i64) -> Vec<String> {
     app.fake
@@ -72,31 +84,11 @@ async fn a_welcome_goes_out_once_on_start_and_keywords_are_answered_once() {
     .await;
     create_rule(
         &app,
-        json!({
-            "id": "faq-hours",
-            "event": "message.received",
-            "match": {"keywords": ["hours", "opening hours", "Öffnungszeiten"]},
-            "template_id": "hours",
-            "channels": ["telegram:shop"],
-            "timing": {"at": "once"},
-            "kind": "transactional"
-        }),
+        keyword_rule("faq-hours", &["hours", "opening hours", "Öffnungszeiten"]),
     )
     .await;
     // A second rule matching the same words must not make a second answer.
-    create_rule(
-        &app,
-        json!({
-            "id": "faq-open",
-            "event": "message.received",
-            "match": {"keywords": ["open", "hours"]},
-            "template_id": "hours",
-            "channels": ["telegram:shop"],
-            "timing": {"at": "once"},
-            "kind": "transactional"
-        }),
-    )
-    .await;
+    create_rule(&app, keyword_rule("faq-open", &["open", "hours"])).await;
 
     // `/start`, delivered twice by the platform: one welcome.
     app.subscribe_by_start_command().await;

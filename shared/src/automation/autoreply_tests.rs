@@ -5,19 +5,16 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::inbound_fixtures::{now, start, stop, text, whatsapp_start_then, WHATSAPP_PERSON};
 use super::{
     hand_to_rules, receive, rules, triggered_by, EventAnswer, IncomingEvent, NewRule, RuleResult,
 };
 use crate::delivery::scheduled;
-use crate::ingress::{self, Inbound, InboundKind};
+use crate::ingress::{self, Inbound};
 use crate::kv::MemoryStore;
 use crate::link::LinkKey;
-use crate::subscriber::{Address, Channel, Locale, Profile, SubscriberId};
+use crate::subscriber::SubscriberId;
 use crate::template::{self, NewTemplate};
-
-fn now() -> DateTime<Utc> {
-    "2026-11-24T12:00:00Z".parse().unwrap()
-}
 
 fn store_with_rules(rules: &[serde_json::Value]) -> MemoryStore {
     let store = MemoryStore::new();
@@ -45,56 +42,6 @@ fn keyword_rule(id: &str, keywords: &[&str], priority: i32) -> serde_json::Value
     json!({"id": id, "event": "message.received", "template_id": "hours",
            "channels": ["telegram:shop", "whatsapp:1122334455"], "kind": "transactional",
            "match": {"keywords": keywords}, "priority": priority})
-}
-
-fn on(channel: &str, address: &str, event_id: &str, kind: InboundKind) -> Inbound {
-    let channel = Channel::parse(channel).unwrap();
-    Inbound {
-        address: Some(Address::parse(channel.platform(), address).unwrap()),
-        channel,
-        event_id: event_id.into(),
-        profile: Profile::default(),
-        locale: Some(Locale::parse("en").unwrap()),
-        at: now(),
-        kind,
-    }
-}
-
-fn start(update: &str) -> Inbound {
-    on(
-        "telegram:shop",
-        "42",
-        update,
-        InboundKind::OptIn {
-            source: "telegram:/start".into(),
-            payload: None,
-            evidence: format!("update_id {update}"),
-        },
-    )
-}
-
-fn stop(update: &str) -> Inbound {
-    on(
-        "telegram:shop",
-        "42",
-        update,
-        InboundKind::OptOut {
-            source: "telegram:/stop".into(),
-            evidence: format!("update_id {update}"),
-        },
-    )
-}
-
-fn text(message_id: &str, words: &str) -> Inbound {
-    on(
-        "telegram:shop",
-        "42",
-        message_id,
-        InboundKind::Reply {
-            message_id: message_id.into(),
-            text: words.into(),
-        },
-    )
 }
 
 /// What the subscriptions component does with one webhook event at `at`.
@@ -183,23 +130,11 @@ fn an_unsubscribed_person_is_not_answered() {
 #[test]
 fn a_message_whose_reply_window_closed_is_not_answered() {
     let store = store_with_rules(&[keyword_rule("faq-hours", &["hours"], 0)]);
-    let whatsapp = |id: &str, kind| on("whatsapp:1122334455", "4915112345678", id, kind);
-    let opt_in = InboundKind::OptIn {
-        source: "whatsapp:keyword START".into(),
-        payload: None,
-        evidence: "wamid.1".into(),
-    };
-    deliver(&store, whatsapp("wamid.1", opt_in), now());
-    let hours = InboundKind::Reply {
-        message_id: "wamid.2".into(),
-        text: "hours".into(),
-    };
+    let [opt_in, hours] = whatsapp_start_then("hours");
+    deliver(&store, opt_in, now());
     let a_day_late = now() + Duration::hours(25);
-    assert!(deliver(&store, whatsapp("wamid.2", hours), a_day_late).is_empty());
-    assert_eq!(
-        scheduled_for(&store, "whatsapp:1122334455:4915112345678"),
-        0
-    );
+    assert!(deliver(&store, hours, a_day_late).is_empty());
+    assert_eq!(scheduled_for(&store, WHATSAPP_PERSON), 0);
 }
 
 #[test]

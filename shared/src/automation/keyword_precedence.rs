@@ -1,45 +1,10 @@
 //! Which keyword rule answers when several match one message: at most one auto-answer per inbound
 //! message, chosen the same way every time.
 
-use chrono::{DateTime, Utc};
-
 use crate::subscriber::{Channel, Locale, Subscriber};
 
-use super::keywords::KeywordMatch;
 use super::rule::{EventName, Rule};
 use super::triggers::MESSAGE_RECEIVED;
-
-/// What precedence needs to know of a keyword rule.
-pub trait KeywordRule {
-    /// Its id (the last tie-breaker).
-    fn rule_id(&self) -> &str;
-    /// Its matcher; `None` for a rule that answers no message.
-    fn keyword_match(&self) -> Option<&KeywordMatch>;
-    /// The channels it answers on.
-    fn channels(&self) -> &[Channel];
-    /// Higher answers first.
-    fn priority(&self) -> i32;
-    /// Among equal priorities, the older answers first.
-    fn created_at(&self) -> DateTime<Utc>;
-}
-
-impl KeywordRule for Rule {
-    fn rule_id(&self) -> &str {
-        self.id.as_str()
-    }
-    fn keyword_match(&self) -> Option<&KeywordMatch> {
-        self.keyword_match.as_ref()
-    }
-    fn channels(&self) -> &[Channel] {
-        &self.channels
-    }
-    fn priority(&self) -> i32 {
-        self.priority
-    }
-    fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-}
 
 /// The enabled rules that answer event `name` with `data` about `subscriber`: every rule on the
 /// event, except that a message a person wrote (`message.received`) is answered by at most one rule,
@@ -70,73 +35,47 @@ pub fn rules_answering<'a>(
 }
 
 /// The one rule that answers `text` written on `channel` by a person of `locale`: of the rules on that
-/// channel whose matcher matches, the one of the highest priority, the oldest of those, the smallest id
+/// channel whose keywords match, the one of the highest priority, the oldest of those, the smallest id
 /// of those; `None` when none matches.
-pub fn answering_rule<'a, R: KeywordRule + 'a>(
-    rules: impl IntoIterator<Item = &'a R>,
+pub fn answering_rule<'a>(
+    rules: impl IntoIterator<Item = &'a Rule>,
     text: &str,
     channel: &Channel,
     locale: Option<&Locale>,
-) -> Option<&'a R> {
+) -> Option<&'a Rule> {
     rules
         .into_iter()
         .filter(|rule| {
-            rule.channels().contains(channel)
+            rule.channels.contains(channel)
                 && rule
-                    .keyword_match()
+                    .keyword_match
+                    .as_ref()
                     .is_some_and(|matcher| matcher.matches(text, locale))
         })
         .min_by(|a, b| {
-            b.priority()
-                .cmp(&a.priority())
-                .then(a.created_at().cmp(&b.created_at()))
-                .then(a.rule_id().cmp(b.rule_id()))
+            b.priority
+                .cmp(&a.priority)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.as_str().cmp(b.id.as_str()))
         })
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
     use super::*;
-    use crate::automation::keywords::KeywordMode;
+    use crate::automation::NewRule;
 
-    struct Rule {
-        id: &'static str,
-        matcher: KeywordMatch,
-        channels: Vec<Channel>,
-        priority: i32,
-        created_at: DateTime<Utc>,
-    }
-
-    impl KeywordRule for Rule {
-        fn rule_id(&self) -> &str {
-            self.id
-        }
-        fn keyword_match(&self) -> Option<&KeywordMatch> {
-            Some(&self.matcher)
-        }
-        fn channels(&self) -> &[Channel] {
-            &self.channels
-        }
-        fn priority(&self) -> i32 {
-            self.priority
-        }
-        fn created_at(&self) -> DateTime<Utc> {
-            self.created_at
-        }
-    }
-
-    fn rule(id: &'static str, keyword: &str, priority: i32, minute: u32) -> Rule {
-        Rule {
-            id,
-            matcher: KeywordMatch {
-                keywords: vec![keyword.to_owned()],
-                mode: KeywordMode::Word,
-                locales: Vec::new(),
-            },
-            channels: vec![telegram()],
-            priority,
-            created_at: format!("2026-11-24T12:{minute:02}:00Z").parse().unwrap(),
-        }
+    fn rule(id: &str, keyword: &str, priority: i32, minute: u32) -> Rule {
+        let created: DateTime<Utc> = format!("2026-11-24T12:{minute:02}:00Z").parse().unwrap();
+        let request: NewRule = serde_json::from_value(json!({
+            "event": MESSAGE_RECEIVED, "template_id": "faq", "channels": ["telegram:shop"],
+            "kind": "transactional", "match": {"keywords": [keyword]}, "priority": priority
+        }))
+        .unwrap();
+        request.into_rule(id, created, created).unwrap()
     }
 
     fn telegram() -> Channel {
@@ -144,7 +83,7 @@ mod tests {
     }
 
     fn answer<'a>(rules: &'a [Rule], text: &str) -> Option<&'a str> {
-        answering_rule(rules, text, &telegram(), None).map(|rule| rule.id)
+        answering_rule(rules, text, &telegram(), None).map(|rule| rule.id.as_str())
     }
 
     #[test]

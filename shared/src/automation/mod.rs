@@ -12,6 +12,8 @@ mod answer;
 #[cfg(test)]
 mod autoreply_tests;
 pub mod idempotency;
+#[cfg(test)]
+mod inbound_fixtures;
 mod intake;
 mod keyword_precedence;
 pub mod keywords;
@@ -29,7 +31,7 @@ pub use intake::{
     receive, EventsRequest, IncomingEvent, EVENTS_BODY_LIMIT, MAX_EVENTS_PER_REQUEST,
     MAX_EVENT_DATA_BYTES, MAX_KEY_CHARS,
 };
-pub use keyword_precedence::{answering_rule, rules_answering, KeywordRule};
+pub use keyword_precedence::{answering_rule, rules_answering};
 pub use keywords::{KeywordMatch, KeywordMode};
 pub use reply_window::may_answer;
 pub use rule::{EventName, NewRule, Rule, RuleId, MAX_RULE_ID_CHARS, STATS_PREFIX};

@@ -20,36 +20,20 @@ mod tests {
     use super::*;
     use chrono::Duration;
 
-    fn written() -> DateTime<Utc> {
-        "2026-11-24T12:00:00Z".parse().unwrap()
-    }
-
     #[test]
-    fn whatsapp_and_messenger_answer_only_within_a_day_of_the_message() {
-        for channel in ["whatsapp:1122334455", "messenger:shop"] {
+    fn whatsapp_and_messenger_answer_within_a_day_telegram_and_viber_always() {
+        let written: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        for (channel, after_23h, after_24h, after_30d) in [
+            ("whatsapp:1122334455", true, false, false),
+            ("messenger:shop", true, false, false),
+            ("telegram:shop", true, true, true),
+            ("viber:shop", true, true, true),
+        ] {
             let channel = Channel::parse(channel).unwrap();
-            assert!(may_answer(
-                &channel,
-                written(),
-                written() + Duration::hours(23)
-            ));
-            assert!(!may_answer(
-                &channel,
-                written(),
-                written() + Duration::hours(24)
-            ));
-        }
-    }
-
-    #[test]
-    fn telegram_and_viber_have_no_window() {
-        for channel in ["telegram:shop", "viber:shop"] {
-            let channel = Channel::parse(channel).unwrap();
-            assert!(may_answer(
-                &channel,
-                written(),
-                written() + Duration::days(30)
-            ));
+            let answers = |later: Duration| may_answer(&channel, written, written + later);
+            assert_eq!(answers(Duration::hours(23)), after_23h, "{channel}");
+            assert_eq!(answers(Duration::hours(24)), after_24h, "{channel}");
+            assert_eq!(answers(Duration::days(30)), after_30d, "{channel}");
         }
     }
 }

@@ -123,63 +123,13 @@ pub fn hand_to_rules<S: KvStore + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::automation::inbound_fixtures::{
+        now, start, stop, telegram, text, whatsapp_start_then,
+    };
     use crate::ingress::apply;
     use crate::kv::MemoryStore;
     use crate::link::LinkKey;
-    use crate::subscriber::{Address, Channel, Locale, Profile};
     use chrono::Duration;
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-24T12:00:00Z".parse().unwrap()
-    }
-
-    fn on(channel: &str, address: &str, event_id: &str, kind: InboundKind) -> Inbound {
-        let channel = Channel::parse(channel).unwrap();
-        Inbound {
-            address: Some(Address::parse(channel.platform(), address).unwrap()),
-            channel,
-            event_id: event_id.into(),
-            profile: Profile::default(),
-            locale: Some(Locale::parse("de").unwrap()),
-            at: now(),
-            kind,
-        }
-    }
-
-    fn telegram(event_id: &str, kind: InboundKind) -> Inbound {
-        on("telegram:shop", "42", event_id, kind)
-    }
-
-    fn start(event_id: &str) -> Inbound {
-        telegram(
-            event_id,
-            InboundKind::OptIn {
-                source: "telegram:/start".into(),
-                payload: Some("promo".into()),
-                evidence: format!("update_id {event_id}"),
-            },
-        )
-    }
-
-    fn stop(event_id: &str) -> Inbound {
-        telegram(
-            event_id,
-            InboundKind::OptOut {
-                source: "telegram:/stop".into(),
-                evidence: format!("update_id {event_id}"),
-            },
-        )
-    }
-
-    fn text(event_id: &str, words: &str) -> Inbound {
-        telegram(
-            event_id,
-            InboundKind::Reply {
-                message_id: format!("m{event_id}"),
-                text: words.into(),
-            },
-        )
-    }
 
     fn trigger(store: &MemoryStore, inbound: Inbound, at: DateTime<Utc>) -> Option<Trigger> {
         let applied = apply(store, &LinkKey::default(), inbound.clone(), at).unwrap();
@@ -195,7 +145,7 @@ mod tests {
         assert_eq!(welcome.idempotency_key, "subscribed:telegram:shop:42:1");
         assert_eq!(
             welcome.data,
-            json!({"channel": "telegram:shop", "source": "telegram:/start", "payload": "promo"})
+            json!({"channel": "telegram:shop", "source": "telegram:/start promo", "payload": "promo"})
         );
     }
 
@@ -240,7 +190,7 @@ mod tests {
     fn a_subscribed_persons_text_triggers_message_received_keyed_by_the_message() {
         let store = MemoryStore::new();
         trigger(&store, start("1"), now()).unwrap();
-        let message = trigger(&store, text("2", "Hours?"), now()).unwrap();
+        let message = trigger(&store, text("m2", "Hours?"), now()).unwrap();
         assert_eq!(message.name, MESSAGE_RECEIVED);
         assert_eq!(
             message.idempotency_key,
@@ -249,7 +199,7 @@ mod tests {
         assert_eq!(message.data["text"], "Hours?");
         assert_eq!(message.data["channel"], "telegram:shop");
         assert_eq!(
-            trigger(&store, text("2", "Hours?"), now()),
+            trigger(&store, text("m2", "Hours?"), now()),
             Some(message),
             "a redelivery carries the same key"
         );
@@ -258,34 +208,19 @@ mod tests {
     #[test]
     fn an_unsubscribed_or_unknown_person_is_not_answered() {
         let store = MemoryStore::new();
-        assert_eq!(trigger(&store, text("1", "hours"), now()), None);
+        assert_eq!(trigger(&store, text("m1", "hours"), now()), None);
         trigger(&store, start("2"), now()).unwrap();
         trigger(&store, stop("3"), now());
-        assert_eq!(trigger(&store, text("4", "hours"), now()), None);
+        assert_eq!(trigger(&store, text("m4", "hours"), now()), None);
     }
 
     #[test]
     fn a_message_whose_reply_window_closed_before_the_webhook_came_is_not_answered() {
         let store = MemoryStore::new();
-        let whatsapp =
-            |event_id: &str, kind| on("whatsapp:1122334455", "4915112345678", event_id, kind);
-        let opt_in = InboundKind::OptIn {
-            source: "whatsapp:keyword START".into(),
-            payload: None,
-            evidence: "wamid.1".into(),
-        };
-        assert!(trigger(&store, whatsapp("wamid.1", opt_in), now()).is_some());
-        let hours = || InboundKind::Reply {
-            message_id: "wamid.2".into(),
-            text: "hours".into(),
-        };
+        let [opt_in, hours] = whatsapp_start_then("hours");
+        assert!(trigger(&store, opt_in, now()).is_some());
         let late = now() + Duration::hours(25);
-        assert_eq!(trigger(&store, whatsapp("wamid.2", hours()), late), None);
-        assert!(trigger(
-            &store,
-            whatsapp("wamid.2", hours()),
-            now() + Duration::hours(1)
-        )
-        .is_some());
+        assert_eq!(trigger(&store, hours.clone(), late), None);
+        assert!(trigger(&store, hours, now() + Duration::hours(1)).is_some());
     }
 }
