@@ -25,6 +25,11 @@ async fn app_with_links() -> TestApp {
     .await
 }
 
+/// A link made for `body`, which must be accepted.
+async fn made_link(app: &TestApp, body: Value) -> Value {
+    expect_status(201, create_link(app, body).await)
+}
+
 async fn create_link(app: &TestApp, body: Value) -> (u16, Value) {
     app.admin_json(Method::POST, "/api/v1/subscribers/links", Some(body))
         .await
@@ -54,14 +59,11 @@ async fn customer_ids(app: &TestApp, external_id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_telegram_link_ties_the_chat_to_the_customer_once() {
     let app = app_with_links().await;
-    let link = expect_status(
-        201,
-        create_link(
-            &app,
-            json!({"external_id": "cus_1042", "channel": "telegram:shop", "ttl_seconds": 3600}),
-        )
-        .await,
-    );
+    let link = made_link(
+        &app,
+        json!({"external_id": "cus_1042", "channel": "telegram:shop", "ttl_seconds": 3600}),
+    )
+    .await;
     let code = link["code"].as_str().expect("code").to_owned();
     assert_eq!(link["url"], format!("https://t.me/ShopBot?start={code}"));
     assert!(code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric()));
@@ -101,14 +103,7 @@ async fn a_telegram_link_ties_the_chat_to_the_customer_once() {
     );
 
     // The same customer on WhatsApp: the click-to-chat message carries the code.
-    let link = expect_status(
-        201,
-        create_link(
-            &app,
-            json!({"external_id": "cus_1042", "channel": format!("whatsapp:{WHATSAPP_PHONE_NUMBER_ID}")}),
-        )
-        .await,
-    );
+    let link = made_link(&app, json!({"external_id": "cus_1042", "channel": format!("whatsapp:{WHATSAPP_PHONE_NUMBER_ID}")})).await;
     let code = link["code"].as_str().unwrap();
     assert_eq!(
         link["url"],
@@ -157,14 +152,11 @@ async fn a_telegram_link_ties_the_chat_to_the_customer_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forged_or_tampered_code_subscribes_without_linking_and_says_nothing() {
     let app = app_with_links().await;
-    let link = expect_status(
-        201,
-        create_link(
-            &app,
-            json!({"external_id": "cus_7", "channel": "telegram:shop"}),
-        )
-        .await,
-    );
+    let link = made_link(
+        &app,
+        json!({"external_id": "cus_7", "channel": "telegram:shop"}),
+    )
+    .await;
     let code = link["code"].as_str().unwrap();
     let mut tampered = code.as_bytes().to_vec();
     tampered[20] = if tampered[20] == b'0' { b'1' } else { b'0' };
@@ -201,14 +193,11 @@ async fn a_forged_or_tampered_code_subscribes_without_linking_and_says_nothing()
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_link_subscribes_without_linking() {
     let app = app_with_links().await;
-    let link = expect_status(
-        201,
-        create_link(
-            &app,
-            json!({"external_id": "cus_late", "channel": "telegram:shop", "ttl_seconds": 60}),
-        )
-        .await,
-    );
+    let link = made_link(
+        &app,
+        json!({"external_id": "cus_late", "channel": "telegram:shop", "ttl_seconds": 60}),
+    )
+    .await;
     // The shortest link lives a minute; the person opens it just after.
     tokio::time::sleep(std::time::Duration::from_secs(61)).await;
     let start = telegram_text(

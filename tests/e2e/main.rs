@@ -5,6 +5,7 @@ mod autoreplies;
 mod console;
 mod contract;
 mod crafted_input;
+mod events;
 mod host;
 mod identity;
 mod intake;

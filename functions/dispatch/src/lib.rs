@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
-use spinpost::automation::{self, EventsRequest, NewRule, Rule};
+use spinpost::automation::{self, EventAnswer, EventsRequest, NewRule, Rule};
 use spinpost::campaign::{
     self, Campaign, CampaignEdit, NewCampaign, ScheduleRequest, TemplateVersions,
 };
@@ -251,11 +251,16 @@ fn receive_events(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::
             let answers = automation::receive(store, vec![event], now)?;
             web::Response::ok(&answers[0])
         }
-        EventsRequest::Batch(events) => {
-            let answers = automation::receive(store, events, now)?;
-            web::Response::ok(&json!({ "answers": answers }))
-        }
+        EventsRequest::Batch(events) => web::Response::ok(&BatchAnswer {
+            answers: automation::receive(store, events, now)?,
+        }),
     })
+}
+
+/// The answer to a batch of events, each answer with its fields in their documented order.
+#[derive(Serialize)]
+struct BatchAnswer {
+    answers: Vec<EventAnswer>,
 }
 
 /// `GET /api/v1/scheduled?subscriber_id=...`: the subscriber's messages not yet sent.

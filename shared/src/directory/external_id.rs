@@ -20,6 +20,9 @@ use crate::subscriber::{Subscriber, SubscriberId};
 /// The most subscribers one external id may have (one per channel is the usual case).
 pub const MAX_SUBSCRIBERS_PER_EXTERNAL_ID: usize = 100;
 
+const FULL: &str =
+    "this external_id already has 100 subscribers (the most); clear it on some first";
+
 /// One external id's index record.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Listing {
@@ -88,12 +91,7 @@ pub(crate) fn list_under<S: KvStore + ?Sized>(
                 return Ok((None, ()));
             }
             if listing.subscribers.len() >= MAX_SUBSCRIBERS_PER_EXTERNAL_ID {
-                return Err(Error::unprocessable(
-                "too_many_subscribers",
-                format!(
-                    "this external_id already has {MAX_SUBSCRIBERS_PER_EXTERNAL_ID} subscribers; clear it on some first"
-                ),
-            ));
+                return Err(Error::unprocessable("too_many_subscribers", FULL));
             }
             listing.subscribers.push(id.clone());
             Ok((Some(listing), ()))
@@ -162,6 +160,11 @@ mod tests {
         ExternalId::parse(s).unwrap()
     }
 
+    /// The subscribers a lookup of `external_id` answers.
+    fn of(store: &MemoryStore, external_id: &str) -> Vec<SubscriberId> {
+        subscribers_of(store, &customer(external_id)).unwrap()
+    }
+
     fn set(store: &MemoryStore, address: &str, external_id: &str) -> Result<()> {
         let body = format!(r#"{{"external_id":{external_id}}}"#);
         let change: SubscriberPatch = serde_json::from_str(&body).unwrap();
@@ -184,46 +187,28 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert!(subscribers_of(&store, &customer("cus_1"))
-            .unwrap()
-            .is_empty());
+        assert!(of(&store, "cus_1").is_empty());
 
         set(&store, "1", r#""cus_1""#).unwrap();
-        assert_eq!(
-            subscribers_of(&store, &customer("cus_1")).unwrap(),
-            [id("1")]
-        );
+        assert_eq!(of(&store, "cus_1"), [id("1")]);
         assert_eq!(
             get(&store, &id("1")).unwrap().external_id,
             Some(customer("cus_1"))
         );
 
         set(&store, "1", r#""cus_2""#).unwrap();
-        assert!(subscribers_of(&store, &customer("cus_1"))
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            subscribers_of(&store, &customer("cus_2")).unwrap(),
-            [id("1")]
-        );
+        assert!(of(&store, "cus_1").is_empty());
+        assert_eq!(of(&store, "cus_2"), [id("1")]);
 
         set(&store, "2", r#""cus_2""#).unwrap();
-        assert_eq!(
-            subscribers_of(&store, &customer("cus_2")).unwrap(),
-            [id("1"), id("2")]
-        );
+        assert_eq!(of(&store, "cus_2"), [id("1"), id("2")]);
 
         set(&store, "1", "null").unwrap();
         assert_eq!(get(&store, &id("1")).unwrap().external_id, None);
-        assert_eq!(
-            subscribers_of(&store, &customer("cus_2")).unwrap(),
-            [id("2")]
-        );
+        assert_eq!(of(&store, "cus_2"), [id("2")]);
 
         erase(&store, &id("2"), now()).unwrap();
-        assert!(subscribers_of(&store, &customer("cus_2"))
-            .unwrap()
-            .is_empty());
+        assert!(of(&store, "cus_2").is_empty());
         let index: Listing = kv::get_json(&store, &index_key(&customer("cus_2")))
             .unwrap()
             .unwrap();
@@ -262,11 +247,7 @@ mod tests {
         let report = import(&store, &body, now()).unwrap();
         assert_eq!(report.created, 3);
         assert_eq!(report.rejected[0].code, "invalid_external_id");
-        let ids: Vec<String> = subscribers_of(&store, &customer("cus_9"))
-            .unwrap()
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let ids: Vec<String> = of(&store, "cus_9").into_iter().map(String::from).collect();
         assert_eq!(ids, ["telegram:shop:1", "whatsapp:15550001:15550002"]);
         let on_whatsapp = ListFilter {
             external_id: Some(customer("cus_9")),
@@ -279,11 +260,8 @@ mod tests {
         // A re-import moves a subscriber to another customer; one without the field keeps it.
         import(&store, &line_on("telegram:shop", "1", "other"), now()).unwrap();
         import(&store, &line("3", ""), now()).unwrap();
-        assert_eq!(
-            subscribers_of(&store, &customer("other")).unwrap(),
-            [id("3"), id("1")]
-        );
-        assert_eq!(subscribers_of(&store, &customer("cus_9")).unwrap().len(), 1);
+        assert_eq!(of(&store, "other"), [id("3"), id("1")]);
+        assert_eq!(of(&store, "cus_9").len(), 1);
     }
 
     #[test]
@@ -293,14 +271,9 @@ mod tests {
         // Listed, then cut off before the record was written.
         list_under(&store, &customer("cus_1"), &id("1")).unwrap();
         list_under(&store, &customer("cus_1"), &id("7")).unwrap();
-        assert!(subscribers_of(&store, &customer("cus_1"))
-            .unwrap()
-            .is_empty());
+        assert!(of(&store, "cus_1").is_empty());
         set(&store, "1", r#""cus_1""#).unwrap();
-        assert_eq!(
-            subscribers_of(&store, &customer("cus_1")).unwrap(),
-            [id("1")]
-        );
+        assert_eq!(of(&store, "cus_1"), [id("1")]);
     }
 
     #[test]
@@ -312,6 +285,9 @@ mod tests {
         import(&store, &line("999", ""), now()).unwrap();
         let err = set(&store, "999", r#""busy""#).unwrap_err();
         assert_eq!((err.status(), err.code()), (422, "too_many_subscribers"));
+        assert!(err
+            .message()
+            .contains(&MAX_SUBSCRIBERS_PER_EXTERNAL_ID.to_string()));
         assert_eq!(get(&store, &id("999")).unwrap().external_id, None);
     }
 }

@@ -143,7 +143,7 @@ pub fn redeem<S: KvStore + ?Sized>(
     };
     let valid = &record.channel == channel
         && token::verify(key, &presented, &record.external_id, channel, now);
-    Ok(valid.then(|| Redeemed {
+    Ok(valid.then_some(Redeemed {
         link_id: presented.link_id,
         external_id: record.external_id,
     }))
