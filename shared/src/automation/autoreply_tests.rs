@@ -11,7 +11,7 @@ use super::{
 };
 use crate::delivery::scheduled;
 use crate::ingress::{self, Inbound};
-use crate::kv::MemoryStore;
+use crate::kv::{KvStore, MemoryStore};
 use crate::link::LinkKey;
 use crate::subscriber::SubscriberId;
 use crate::template::{self, NewTemplate};
@@ -135,6 +135,20 @@ fn a_message_whose_reply_window_closed_is_not_answered() {
     let a_day_late = now() + Duration::hours(25);
     assert!(deliver(&store, hours, a_day_late).is_empty());
     assert_eq!(scheduled_for(&store, WHATSAPP_PERSON), 0);
+}
+
+#[test]
+fn without_a_rule_on_them_the_built_in_events_write_nothing() {
+    let store = store_with_rules(&[]);
+    let before = store.get_keys().unwrap().len();
+    assert!(deliver(&store, start("1"), now()).is_empty());
+    let after_subscribing = store.get_keys().unwrap().len();
+    assert!(deliver(&store, text("m1", "hours?"), now()).is_empty());
+    assert_eq!(store.get_keys().unwrap().len(), after_subscribing);
+    assert!(
+        after_subscribing > before,
+        "the subscriber record is written"
+    );
 }
 
 #[test]

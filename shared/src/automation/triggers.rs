@@ -91,8 +91,9 @@ pub fn triggered_by(inbound: &Inbound, applied: &Applied, now: DateTime<Utc>) ->
 }
 
 /// Hand the built-in events a webhook delivery triggered to the rules, in order: each rule on the
-/// event queues its message (a welcome), or the one keyword rule that answers the message does.
-/// A redelivery of the webhook gets the first answers and queues nothing.
+/// event queues its message (a welcome), or the one keyword rule that answers the message does; an
+/// event no rule acts on is not handed on (and not answered). A redelivery of the webhook gets the
+/// first answers and queues nothing.
 ///
 /// # Errors
 /// Store failures (the webhook answers non-2xx and the platform delivers it again).
@@ -105,8 +106,16 @@ pub fn hand_to_rules<S: KvStore + ?Sized>(
         return Ok(Vec::new());
     }
     let rules = rules::all(store)?;
+    // A deployment without a welcome or keyword rule pays one read per delivery, and writes nothing.
+    let acted_on = |name: &str| {
+        rules.values().any(|rule| {
+            (rule.enabled && rule.event.as_str() == name)
+                || rule.cancelled_by.iter().any(|event| event.as_str() == name)
+        })
+    };
     triggers
         .iter()
+        .filter(|trigger| acted_on(trigger.name))
         .map(|trigger| {
             let event = Event {
                 name: EventName::parse(trigger.name)?,
