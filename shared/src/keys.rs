@@ -139,9 +139,10 @@ pub fn scheduled_of(subscriber: &SubscriberId) -> String {
     format!("sched-of:{subscriber}")
 }
 
-/// The ids of the scheduled messages due within one minute (minutes since the Unix epoch).
-pub fn due_bucket(minute: i64) -> String {
-    format!("due:{minute}")
+/// The name of the index of scheduled messages due within one minute (minutes since the Unix epoch;
+/// see [`crate::index::Index::named`]).
+pub fn due_index(minute: i64) -> String {
+    format!("due-{minute}")
 }
 
 /// The first minute whose due bucket may still hold unfinished messages.
@@ -191,7 +192,6 @@ mod tests {
             rating("x", &id),
             scheduled_send("x"),
             scheduled_of(&id),
-            due_bucket(1),
             due_cursor(),
             event_rules(),
             event_answer("x"),

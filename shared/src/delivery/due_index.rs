@@ -1,34 +1,53 @@
-//! The time-bucketed index of scheduled messages: one set of ids per minute of due time, and a cursor at
-//! the first minute that may still hold unfinished ones. A tick reads the buckets from the cursor to
-//! now, so it finds due messages without reading any that are not due.
+//! The time-bucketed index of scheduled messages: an append-only index (see [`crate::index`]) of ids per
+//! minute of due time, and a cursor at the first minute (and position in it) that may still hold
+//! unfinished messages. A tick reads the minutes from the cursor to now, so it finds due messages
+//! without reading any that are not due; appending costs one increment and one page write, whatever
+//! the minute holds.
 //!
-//! A message is put in the bucket of its due time, or of the minute it is queued in when that is later.
-//! The cursor passes a bucket only once every message in it is finished and its minute lies
-//! [`SETTLE_MINUTES`] in the past, so a queue request still writing to that bucket (it read the clock
-//! before the tick did) is never passed over: no request lives that long.
-
-use std::collections::BTreeSet;
+//! A message is put in the minute of its due time, or of the minute it is queued in when that is
+//! later. The cursor moves past a position or a minute only once that minute lies [`SETTLE_MINUTES`] in
+//! the past: a queue request that took its position before the tick looked but wrote it after (it read
+//! the clock earlier) is then long finished, since no request lives that long.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::index::Index;
 use crate::keys;
 use crate::kv::{self, KvStore};
 
-use super::scheduled::add_to_set;
-
-/// How many minutes a bucket stays open after its minute has passed.
+/// How many minutes a minute's index stays open after that minute has passed.
 pub const SETTLE_MINUTES: i64 = 2;
-/// The most buckets one tick reads (a scheduler that was down for hours catches up over a few ticks).
-pub const MAX_BUCKETS_PER_TICK: i64 = 240;
+/// The most minutes one tick reads: while ticks run, the cursor keeps up with the clock; after the
+/// scheduler was stopped, it catches up this many minutes a tick (one length read each).
+pub const MAX_MINUTES_PER_TICK: i64 = 240;
+
+/// Where the unfinished scheduled messages start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct DueCursor {
+    /// The first minute that may hold unfinished messages.
+    minute: i64,
+    /// The first position in that minute's index that may be unfinished.
+    position: u64,
+}
 
 /// The minute `at` falls in, counted from the Unix epoch.
 pub fn minute_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
 
-/// Put message `id`, due at `due_at` and queued at `now`, in its bucket, and bring the cursor back to
-/// that bucket if it had passed it.
+/// The scheduled messages of one minute from a position on, as `(position, id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueMinute {
+    /// The minute.
+    pub minute: i64,
+    /// Its entries from the cursor's position on, in position order.
+    pub entries: Vec<(u64, String)>,
+}
+
+/// Put message `id`, due at `due_at` and queued at `now`, in its minute's index, and bring the cursor
+/// back to that minute if it had passed it.
 ///
 /// # Errors
 /// Store failures.
@@ -38,55 +57,87 @@ pub fn add<S: KvStore + ?Sized>(
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let bucket = minute_of(due_at).max(minute_of(now));
-    add_to_set(store, &keys::due_bucket(bucket), id)?;
+    let minute = minute_of(due_at).max(minute_of(now));
+    Index::named(&keys::due_index(minute)).append(store, id)?;
     kv::update_json(
         store,
         &keys::due_cursor(),
-        |current: Option<i64>| match current {
-            Some(cursor) if cursor <= bucket => Ok((None, ())),
-            _ => Ok((Some(bucket), ())),
+        |current: Option<DueCursor>| match current {
+            Some(cursor) if cursor.minute <= minute => Ok((None, ())),
+            _ => Ok((
+                Some(DueCursor {
+                    minute,
+                    position: 0,
+                }),
+                (),
+            )),
         },
     )
 }
 
-/// The buckets a tick at `now` reads: from the cursor to now's minute, each with its ids. Empty when
-/// nothing was ever scheduled.
+/// The minutes a tick at `now` reads: from the cursor to now's minute, each with its entries. Empty
+/// when nothing was ever scheduled.
 ///
 /// # Errors
 /// Store failures.
-pub fn due_buckets<S: KvStore + ?Sized>(
-    store: &S,
-    now: DateTime<Utc>,
-) -> Result<Vec<(i64, BTreeSet<String>)>> {
-    let Some(cursor) = kv::get_json::<_, i64>(store, &keys::due_cursor())? else {
+pub fn due_minutes<S: KvStore + ?Sized>(store: &S, now: DateTime<Utc>) -> Result<Vec<DueMinute>> {
+    let Some(cursor) = kv::get_json::<_, DueCursor>(store, &keys::due_cursor())? else {
         return Ok(Vec::new());
     };
-    let last = minute_of(now).min(cursor + MAX_BUCKETS_PER_TICK - 1);
-    let minutes: Vec<i64> = (cursor..=last).collect();
-    let bucket_keys: Vec<String> = minutes.iter().map(|m| keys::due_bucket(*m)).collect();
-    let buckets: Vec<Option<BTreeSet<String>>> = kv::get_many_json(store, &bucket_keys)?;
-    Ok(minutes
-        .into_iter()
-        .zip(buckets)
-        .map(|(minute, ids)| (minute, ids.unwrap_or_default()))
-        .collect())
+    let last = minute_of(now).min(cursor.minute + MAX_MINUTES_PER_TICK - 1);
+    let mut minutes = Vec::new();
+    for minute in cursor.minute..=last {
+        let index_name = keys::due_index(minute);
+        let index = Index::named(&index_name);
+        let end = index.len(store)?;
+        let mut from = if minute == cursor.minute {
+            cursor.position
+        } else {
+            0
+        };
+        let mut entries = Vec::new();
+        while from < end {
+            let (page, next) = index.read_from(store, from)?;
+            entries.extend(page);
+            from = next;
+        }
+        minutes.push(DueMinute { minute, entries });
+    }
+    Ok(minutes)
 }
 
-/// Move the cursor from `bucket` to the next minute, if it is still there and `bucket` has settled at
-/// `now`. Returns whether it moved.
+/// After a tick's pass over `minute`: if the minute has settled at `now` and the cursor is still in it,
+/// move the cursor to `first_unfinished` (a position of that minute), or past the minute when `None`.
+/// Returns whether the cursor left the minute.
 ///
 /// # Errors
 /// Store failures.
-pub fn pass<S: KvStore + ?Sized>(store: &S, bucket: i64, now: DateTime<Utc>) -> Result<bool> {
-    if bucket > minute_of(now) - SETTLE_MINUTES {
+pub fn settle<S: KvStore + ?Sized>(
+    store: &S,
+    minute: i64,
+    first_unfinished: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if minute > minute_of(now) - SETTLE_MINUTES {
         return Ok(false);
     }
+    let next = match first_unfinished {
+        Some(position) => DueCursor { minute, position },
+        None => DueCursor {
+            minute: minute + 1,
+            position: 0,
+        },
+    };
     kv::update_json(
         store,
         &keys::due_cursor(),
-        |current: Option<i64>| match current {
-            Some(cursor) if cursor == bucket => Ok((Some(bucket + 1), true)),
+        |current: Option<DueCursor>| match current {
+            Some(cursor) if cursor.minute == minute && next.minute > minute => {
+                Ok((Some(next), true))
+            }
+            Some(cursor) if cursor.minute == minute && next.position > cursor.position => {
+                Ok((Some(next), false))
+            }
             _ => Ok((None, false)),
         },
     )

@@ -41,31 +41,38 @@ impl MessageRenderer for WithEvent<'_> {
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {
-    /// Send every scheduled message that is due, bucket by bucket from the due cursor, moving the cursor
-    /// past buckets whose messages are all finished.
+    /// Send every scheduled message that is due, minute by minute from the due cursor, moving the
+    /// cursor past what is finished once a minute has settled.
     pub(super) fn send_due(&self, report: &mut TickReport) -> Result<()> {
         let now = self.clock.now();
-        let mut passing = true;
-        for (minute, ids) in due_index::due_buckets(self.store, now)? {
-            let record_keys: Vec<String> = ids.iter().map(|id| keys::scheduled_send(id)).collect();
+        let mut settling = true;
+        for due in due_index::due_minutes(self.store, now)? {
+            let record_keys: Vec<String> = due
+                .entries
+                .iter()
+                .map(|(_, id)| keys::scheduled_send(id))
+                .collect();
             let sends: Vec<Option<ScheduledSend>> = kv::get_many_json(self.store, &record_keys)?;
-            let mut settled = true;
-            for send in sends.into_iter().flatten() {
-                if send.state.is_final() {
-                    continue;
-                }
-                if send.due_at > self.clock.now() || self.clock.now() >= self.config.deadline {
-                    settled = false;
-                    continue;
-                }
-                if !self.send_one(send, report)? {
-                    settled = false;
+            let mut first_unfinished = None;
+            for ((position, _), send) in due.entries.iter().zip(sends) {
+                // A record is written before its index entry, so a missing one was deleted.
+                let Some(send) = send else { continue };
+                let finished = if send.state.is_final() {
+                    true
+                } else if send.due_at > self.clock.now() || self.clock.now() >= self.config.deadline
+                {
+                    false
+                } else {
+                    self.send_one(send, report)?
+                };
+                if !finished && first_unfinished.is_none() {
+                    first_unfinished = Some(*position);
                 }
             }
-            passing = passing && settled && due_index::pass(self.store, minute, now)?;
-            if passing {
-                self.store.delete(&keys::due_bucket(minute))?;
-            }
+            // The cursor stops at the first minute with work left (or not yet settled); the minutes
+            // after it are sent all the same.
+            settling =
+                settling && due_index::settle(self.store, due.minute, first_unfinished, now)?;
         }
         Ok(())
     }

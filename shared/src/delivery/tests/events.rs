@@ -374,3 +374,43 @@ fn a_customer_id_reaches_the_first_of_their_subscribers_who_may_receive() {
     assert_eq!(world.send_times_to(2).len(), 1);
     assert!(world.send_times_to(1).is_empty());
 }
+
+#[test]
+fn messages_due_minutes_apart_go_out_each_in_its_minute_and_the_cursor_follows() {
+    let world = World::new();
+    with_rules(&world);
+    world.subscribe(1);
+    let reminder = |key: &str, hours: i64, minutes: i64| {
+        booked(
+            &world,
+            1,
+            key,
+            Duration::hours(hours) + Duration::minutes(minutes),
+        )
+    };
+    reminder("a-1", 24, 1);
+    reminder("a-2", 24, 3);
+    reminder("a-3", 24, 10);
+    for minute in 1..=12 {
+        world.advance(Duration::minutes(1));
+        world.tick();
+        let due_by_now = [1, 3, 10].iter().filter(|due| **due <= minute).count();
+        assert_eq!(world.send_count(), due_by_now, "after {minute} minutes");
+    }
+    let one_a_minute = world.send_times_to(1);
+    assert_eq!(
+        one_a_minute,
+        vec![
+            start() + Duration::minutes(1),
+            start() + Duration::minutes(3),
+            start() + Duration::minutes(10)
+        ]
+    );
+    // After five hours without a tick the cursor catches up 240 minutes a tick: the second tick sends
+    // a message queued for now.
+    world.advance(Duration::hours(5));
+    shipped(&world, 1, "4711");
+    world.tick();
+    world.tick();
+    assert_eq!(world.send_count(), 4);
+}
