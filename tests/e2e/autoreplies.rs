@@ -2,6 +2,8 @@
 //! FAQ bot, exactly once per message however often the platform delivers it, and never to someone
 //! who unsubscribed.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 use spinpost_tests::app::expect_status;
@@ -117,4 +119,57 @@ async fn a_welcome_goes_out_once_on_start_and_keywords_are_answered_once() {
     telegram_text(&app, 10005, FIXTURE_CHAT, "hours").await;
     tick_a_few_times(&app).await;
     assert_eq!(texts_to(&app, FIXTURE_CHAT).len(), 3);
+}
+
+/// A WhatsApp text from `number` as message `message_id`, written `age` ago.
+fn whatsapp_text(number: &str, message_id: &str, text: &str, age: Duration) -> String {
+    let mut notification: Value = serde_json::from_str(&spinpost_tests::webhooks::whatsapp_text(
+        number, message_id, text,
+    ))
+    .expect("the fixture is JSON");
+    let written = spinpost_tests::fixtures::unix_now_secs() - i64::try_from(age.as_secs()).unwrap();
+    notification["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
+        written.to_string().into();
+    notification.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whatsapp_keyword_is_answered_once_inside_the_service_window_only() {
+    let app = TestApp::start().await;
+    let number = "972500009999";
+    app.create_template(json!({
+        "id": "hours",
+        "name": "Opening hours",
+        "locales": {"en": {"text": "We are open 9 to 18, Monday to Saturday."}}
+    }))
+    .await;
+    let mut rule = keyword_rule("faq-hours", &["hours"]);
+    rule["channels"] = json!(["whatsapp:1122334455667"]);
+    create_rule(&app, rule).await;
+
+    let deliver = |id: &str, text: &str, age: Duration| {
+        let body = whatsapp_text(number, id, text, age);
+        let app = &app;
+        async move { expect_status(200, app.whatsapp_notification(&body).await) }
+    };
+    // Opted in by keyword, then "Hours?" delivered twice: one answer.
+    deliver("wamid.ar1", "start", Duration::ZERO).await;
+    deliver("wamid.ar2", "Hours?", Duration::ZERO).await;
+    deliver("wamid.ar2", "Hours?", Duration::ZERO).await;
+    // A message whose webhook comes a day late is outside the 24-hour window: no answer.
+    deliver("wamid.ar3", "hours", Duration::from_secs(25 * 3600)).await;
+    tick_a_few_times(&app).await;
+    let answers: Vec<String> = app
+        .fake
+        .calls("messages")
+        .into_iter()
+        .filter(|call| call.json["to"] == number)
+        .map(|call| {
+            call.json["text"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(answers, ["We are open 9 to 18, Monday to Saturday."]);
 }
