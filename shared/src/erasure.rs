@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::delivery;
 use crate::directory;
 use crate::error::Result;
 use crate::feedback;
@@ -11,7 +12,7 @@ use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 /// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
-/// ratings are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
+/// ratings are deleted, so are the messages event rules queued for them, and a suppression record keyed by a hash of the address keeps a re-import from
 /// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
 /// the subscriber id, as the record that each message was sent exactly once.
 ///
@@ -28,6 +29,7 @@ pub fn erase_subscriber<S: KvStore + ?Sized>(
 ) -> Result<()> {
     directory::suppress(store, id, now)?;
     feedback::erase_subscriber_feedback(store, id)?;
+    delivery::scheduled::erase_of(store, id, now)?;
     directory::erase(store, id, now)
 }
 

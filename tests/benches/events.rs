@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use spinpost_tests::app::TestApp;
-use spinpost_tests::bench::{redis_calls, run_for};
+use spinpost_tests::bench::{block_on, env_number, redis_calls, run_for};
 use spinpost_tests::store_under_test::STORE_VARIABLE;
 
 /// Subscribers the events name, round robin.
@@ -31,23 +31,12 @@ const SINGLE_EVENTS: u64 = 50;
 /// Events per batch.
 const BATCH: u64 = 100;
 
-fn number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|raw| raw.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
+    block_on(async {
         cost_on_redis().await;
         throughput_on_default_store(
-            Duration::from_secs(number("EVENTS_BENCH_SECS", 5)),
-            number("EVENTS_BENCH_CALLERS", 8),
+            Duration::from_secs(env_number("EVENTS_BENCH_SECS", 5)),
+            env_number("EVENTS_BENCH_CALLERS", 8),
         )
         .await;
     });

@@ -23,30 +23,19 @@ use std::time::Duration;
 
 use serde_json::json;
 use spinpost_tests::app::{TestApp, WHATSAPP_PHONE_NUMBER_ID};
-use spinpost_tests::bench::run_for;
+use spinpost_tests::bench::{block_on, env_number, run_for};
 use spinpost_tests::store_under_test::STORE_VARIABLE;
 use spinpost_tests::webhooks::{telegram_press, telegram_text, whatsapp_statuses};
 
 /// Each single-event case runs this many times (each time a new person, reply or press).
 const REPEATS: i64 = 5;
 
-fn number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|raw| raw.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
+    block_on(async {
         cost_on_redis().await;
         throughput_on_default_store(
-            Duration::from_secs(number("INTAKE_BENCH_SECS", 5)),
-            number("INTAKE_BENCH_CALLERS", 8),
+            Duration::from_secs(env_number("INTAKE_BENCH_SECS", 5)),
+            env_number("INTAKE_BENCH_CALLERS", 8),
         )
         .await;
     });

@@ -93,11 +93,15 @@ async fn an_order_shipped_event_sends_one_message_once_per_idempotency_key() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "idempotency_key_reused");
 
+    // The customer answers the order message: the reply counts for the rule, like a campaign's.
+    let reply = spinpost_tests::webhooks::telegram_text(91, CHAT, "Thanks, can't wait!");
+    expect_status(200, app.telegram_update(&reply).await);
     let stats = expect_status(
         200,
         app.admin_get("/api/v1/rules/order-shipped/stats").await,
     );
     assert_eq!(stats["sent"], 1, "{stats}");
+    assert_eq!(stats["replies"], 1, "{stats}");
     assert_eq!(stats["campaign_id"], "r--order-shipped", "{stats}");
 }
 
@@ -229,4 +233,93 @@ async fn an_unsubscribed_customer_gets_nothing_and_the_answer_says_why() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_event_name");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_whatsapp_outside_the_service_window_the_approved_template_goes_or_the_message_is_skipped(
+) {
+    use spinpost_tests::app::WHATSAPP_PHONE_NUMBER_ID;
+    let app = TestApp::start().await;
+    let channel = format!("whatsapp:{WHATSAPP_PHONE_NUMBER_ID}");
+    let line = |number: &str| {
+        json!({"channel": channel, "address": number,
+               "consent": {"at": "2026-11-01T10:00:00Z", "source": "checkout", "evidence": number}})
+        .to_string()
+    };
+    app.import_subscribers(&format!(
+        "{}\n{}",
+        line("4915100000001"),
+        line("4915100000002")
+    ))
+    .await;
+    app.create_template(
+        json!({"id": "shipped-approved", "name": "Shipped (approved)", "locales": {"en": {
+        "text": "Order {{ event.data.order_number }} shipped",
+        "whatsapp_template": {"name": "order_shipped", "language": "en_US",
+                              "parameters": ["{{ event.data.order_number }}"]}}}}),
+    )
+    .await;
+    app.create_template(json!({"id": "shipped-free", "name": "Shipped (free text)",
+        "locales": {"en": {"text": "Order {{ event.data.order_number }} shipped"}}}))
+        .await;
+    for (id, event, template) in [
+        ("wa-approved", "order.shipped", "shipped-approved"),
+        ("wa-free", "order.packed", "shipped-free"),
+    ] {
+        let rule = json!({"id": id, "event": event, "template_id": template,
+                          "channels": [channel], "kind": "transactional"});
+        expect_status(
+            201,
+            app.admin_json(Method::POST, "/api/v1/rules", Some(rule))
+                .await,
+        );
+    }
+    let shipped = expect_status(
+        200,
+        post_event(
+            &app,
+            json!({"name": "order.shipped", "subscriber_id": format!("{channel}:4915100000001"),
+                   "data": {"order_number": "77"}, "idempotency_key": "wa-77-shipped"}),
+        )
+        .await,
+    );
+    let packed = expect_status(
+        200,
+        post_event(
+            &app,
+            json!({"name": "order.packed", "subscriber_id": format!("{channel}:4915100000002"),
+                   "data": {"order_number": "78"}, "idempotency_key": "wa-78-packed"}),
+        )
+        .await,
+    );
+    tick(&app).await;
+    let templates: Vec<Value> = app
+        .fake
+        .recorded()
+        .into_iter()
+        .filter(|call| call.json["type"] == "template")
+        .map(|call| call.json)
+        .collect();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0]["template"]["name"], "order_shipped");
+    assert_eq!(
+        templates[0]["template"]["components"][0]["parameters"][0]["text"],
+        "77"
+    );
+    let skipped_id = packed["rules"][0]["message_id"].as_str().unwrap();
+    let skipped = expect_status(
+        200,
+        app.admin_get(&format!("/api/v1/scheduled/{skipped_id}"))
+            .await,
+    );
+    assert_eq!(skipped["state"], "finished", "{skipped}");
+    assert_eq!(skipped["outcome"]["state"], "skipped", "{skipped}");
+    assert!(
+        skipped["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("outside_service_window"),
+        "{skipped}"
+    );
+    assert_eq!(shipped["rules"][0]["result"], "queued");
 }

@@ -19,6 +19,7 @@ use spinpost::deletion;
 use spinpost::delivery::scheduled;
 use spinpost::delivery::Cancellation;
 use spinpost::delivery::{self, EventContext, MessageRenderer, PolicyChain, SenderConfig};
+use spinpost::directory::{self, ExternalId};
 use spinpost::feedback;
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
@@ -263,16 +264,28 @@ struct BatchAnswer {
     answers: Vec<EventAnswer>,
 }
 
-/// `GET /api/v1/scheduled?subscriber_id=...`: the subscriber's messages not yet sent.
+/// `GET /api/v1/scheduled?subscriber_id=...` or `?external_id=...`: the messages not yet sent to a
+/// subscriber, or to every subscriber of a customer.
 fn list_scheduled(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
-    let Some(subscriber) = req.query_param("subscriber_id") else {
-        return Err(Error::invalid(
-            "invalid_query",
-            "subscriber_id=<id> names whose scheduled messages to list",
-        ));
+    let store = &ctx.ports.store;
+    let subscribers = match (
+        req.query_param("subscriber_id"),
+        req.query_param("external_id"),
+    ) {
+        (Some(id), None) => vec![SubscriberId::parse(&id)?],
+        (None, Some(id)) => directory::subscribers_of(store, &ExternalId::parse(&id)?)?,
+        _ => {
+            return Err(Error::invalid(
+                "invalid_query",
+                "give one of subscriber_id=<id> and external_id=<customer id>",
+            ))
+        }
     };
-    let subscriber = SubscriberId::parse(&subscriber)?;
-    let pending = scheduled::pending_of(&ctx.ports.store, &subscriber)?;
+    let mut pending = Vec::new();
+    for subscriber in &subscribers {
+        pending.extend(scheduled::pending_of(store, subscriber)?);
+    }
+    pending.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
     Ok(web::Response::ok(&json!({ "scheduled": pending })))
 }
 

@@ -206,6 +206,26 @@ pub fn pending_of<S: KvStore + ?Sized>(
     Ok(pending)
 }
 
+/// Erase what a subscriber's queued messages hold (the event data is personal data): each one still
+/// queued is cancelled and its record deleted, then their pending list. A message already being sent
+/// finishes as the ledger says (the sender finds an erased recipient and skips them).
+///
+/// # Errors
+/// Store failures.
+pub fn erase_of<S: KvStore + ?Sized>(
+    store: &S,
+    subscriber: &SubscriberId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for send in pending_of(store, subscriber)? {
+        if let Cancellation::Cancelled { .. } = cancel(store, &send.id, "subscriber_erased", now)? {
+            store.delete(&keys::scheduled_send(&send.id))?;
+        }
+    }
+    store.delete(&keys::scheduled_of(subscriber))?;
+    Ok(())
+}
+
 /// Record the final state of a sent message and take it off its subscriber's pending list.
 ///
 /// # Errors

@@ -137,13 +137,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         };
         batch_report = sender.process(campaign, batch, batch_report)?;
         let finished = batch_report.stopped == StopReason::Finished;
-        report.sent += batch_report.sent;
-        report.failed += batch_report.failed;
-        report.blocked += batch_report.blocked;
-        report.skipped += batch_report.skipped;
-        if batch_report.stopped == StopReason::Deadline {
-            report.budget_spent = true;
-        }
+        report.count(&batch_report);
         report.steps.push(Step::Batch(batch_report));
         if finished {
             return self.settle(&send);

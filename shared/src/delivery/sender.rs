@@ -38,40 +38,21 @@ pub fn run_tick<S: KvStore + ?Sized>(
     // full): taking their batch again would only rewrite its lease until the deadline.
     let mut out_of_slots = BTreeSet::new();
     // Messages scheduled for one subscriber (event rules) go ahead of broadcasts on every channel.
-    Sender {
-        store,
-        messenger,
-        renderer,
-        clock,
-        config: &config,
-        campaign_in_store: true,
-    }
-    .send_due(&mut report)?;
+    Sender::new(store, messenger, renderer, clock, &config).send_due(&mut report)?;
     // Each step works on at most one batch, so this bound only guards against a bug looping in place.
     for _ in 0..10_000 {
         if clock.now() >= config.deadline {
             report.budget_spent = true;
             break;
         }
-        let sender = Sender {
-            store,
-            messenger,
-            renderer,
-            clock,
-            config: &config,
-            campaign_in_store: true,
-        };
+        let sender = Sender::new(store, messenger, renderer, clock, &config);
         let step = sender.next_step(&out_of_slots)?;
         if step == Step::NothingDue {
             break;
         }
         if let Step::Batch(batch) = &step {
-            report.sent += batch.sent;
-            report.failed += batch.failed;
-            report.blocked += batch.blocked;
-            report.skipped += batch.skipped;
+            report.count(batch);
             if batch.stopped == StopReason::Deadline {
-                report.budget_spent = true;
                 out_of_slots.insert(batch.campaign_id.clone());
             }
         }
@@ -93,15 +74,7 @@ pub fn send_next_batch<S: KvStore + ?Sized>(
     clock: &dyn Clock,
     config: &SenderConfig,
 ) -> Result<Step> {
-    let sender = Sender {
-        store,
-        messenger,
-        renderer,
-        clock,
-        config,
-        campaign_in_store: true,
-    };
-    sender.next_step(&BTreeSet::new())
+    Sender::new(store, messenger, renderer, clock, config).next_step(&BTreeSet::new())
 }
 
 /// One step's view of the world: the store, the platforms, the renderer, the time and the limits.
@@ -116,6 +89,26 @@ pub(super) struct Sender<'a, S: ?Sized> {
     /// Whether the campaign is a stored record, read again between chunks so a pause or cancel takes
     /// effect; a scheduled message carries its campaign-like record instead.
     pub(super) campaign_in_store: bool,
+}
+
+impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
+    /// A step's view of stored campaigns.
+    fn new(
+        store: &'a S,
+        messenger: &'a dyn Messenger<Message = Outgoing>,
+        renderer: &'a dyn MessageRenderer,
+        clock: &'a dyn Clock,
+        config: &'a SenderConfig,
+    ) -> Self {
+        Sender {
+            store,
+            messenger,
+            renderer,
+            clock,
+            config,
+            campaign_in_store: true,
+        }
+    }
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {

@@ -414,3 +414,22 @@ fn messages_due_minutes_apart_go_out_each_in_its_minute_and_the_cursor_follows()
     world.tick();
     assert_eq!(world.send_count(), 4);
 }
+
+#[test]
+fn erasing_a_subscriber_deletes_their_queued_messages_and_sends_nothing() {
+    let world = World::new();
+    with_rules(&world);
+    let subscriber = world.subscribe(1);
+    let queued = message_id(&booked(&world, 1, "a-1", Duration::hours(48)));
+    crate::erasure::erase_subscriber(world.store(), &subscriber, start()).unwrap();
+    assert_eq!(
+        scheduled::get(world.store(), &queued).unwrap_err().status(),
+        404
+    );
+    assert!(scheduled::pending_of(world.store(), &subscriber)
+        .unwrap()
+        .is_empty());
+    world.advance(Duration::hours(25));
+    world.tick();
+    assert_eq!(world.send_count(), 0);
+}
