@@ -2,6 +2,7 @@
 
 mod ab_test;
 mod api_lifecycle;
+mod autoreplies;
 mod console;
 mod contract;
 mod crafted_input;

@@ -10,9 +10,11 @@ use sha2::{Digest, Sha256};
 
 use super::answer::{EventAnswer, RuleAnswer, RuleResult};
 use super::idempotency::{self, Reservation};
+use super::keyword_precedence::rules_answering;
 use super::rule::{EventName, Rule};
 use super::rules::{self, Rules};
 use super::timing::Due;
+use super::triggers::BUILT_IN_EVENTS;
 use crate::campaign::{Audience, Campaign, CampaignState, MessageKind, QuietHoursSetting};
 use crate::delivery::scheduled::{self, Cancellation, EventContext, ScheduledSend, ScheduledState};
 use crate::directory::{self, ExternalId, StoredSubscriber};
@@ -97,7 +99,7 @@ impl EventsRequest {
 }
 
 /// Whom an event concerns.
-enum Customer {
+pub(super) enum Customer {
     /// One subscriber.
     Subscriber(SubscriberId),
     /// Every subscriber carrying the business's customer id.
@@ -124,18 +126,24 @@ impl Customer {
     }
 }
 
-/// An event that passed validation.
-struct Event {
-    name: EventName,
-    customer: Customer,
-    key: Option<String>,
-    data: serde_json::Value,
-    idempotency_key: String,
+/// An event that passed validation (or a built-in one, made by Spinpost itself).
+pub(super) struct Event {
+    pub(super) name: EventName,
+    pub(super) customer: Customer,
+    pub(super) key: Option<String>,
+    pub(super) data: serde_json::Value,
+    pub(super) idempotency_key: String,
 }
 
 impl IncomingEvent {
     fn validate(self) -> Result<Event> {
         let name = EventName::parse(&self.name)?;
+        if BUILT_IN_EVENTS.contains(&name.as_str()) {
+            return Err(Error::invalid(
+                "built_in_event",
+                format!("'{name}' is emitted by Spinpost itself when a person subscribes or writes; post your own events under other names"),
+            ));
+        }
         let customer =
             match (self.subscriber_id.as_deref(), self.external_id.as_deref()) {
                 (Some(id), None) => Customer::Subscriber(SubscriberId::parse(id)?),
@@ -268,7 +276,7 @@ pub fn receive<S: KvStore + ?Sized>(
         .collect()
 }
 
-fn receive_one<S: KvStore + ?Sized>(
+pub(super) fn receive_one<S: KvStore + ?Sized>(
     store: &S,
     rules: &Rules,
     event: Event,
@@ -281,10 +289,12 @@ fn receive_one<S: KvStore + ?Sized>(
     }
     let subscribers = event.customer.subscribers(store)?;
     let mut answers = Vec::new();
-    for rule in rules
-        .values()
-        .filter(|r| r.enabled && r.event == event.name)
-    {
+    for rule in rules_answering(
+        rules.values(),
+        &event.name,
+        &event.data,
+        subscribers.first(),
+    ) {
         let result = queue(store, rule, &event, &key_hash, &subscribers, now)?;
         answers.push(RuleAnswer {
             rule_id: rule.id.to_string(),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::keywords::{self, KeywordMatch};
 use super::timing::Timing;
 use crate::campaign::{CampaignId, MessageKind};
 use crate::error::{Error, Result};
@@ -96,6 +97,12 @@ pub struct Rule {
     pub cancelled_by: Vec<EventName>,
     /// Whether events trigger it.
     pub enabled: bool,
+    /// Which messages a rule on `message.received` answers (the FAQ bot's keywords).
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub keyword_match: Option<KeywordMatch>,
+    /// Of several keyword rules matching one message, the highest priority answers (then the oldest).
+    #[serde(default)]
+    pub priority: i32,
     /// The id its messages are sent and counted under (`GET /api/v1/rules/:id/stats`).
     pub stats_id: CampaignId,
     /// Created.
@@ -127,6 +134,12 @@ pub struct NewRule {
     pub cancelled_by: Vec<String>,
     /// Enabled unless `false`.
     pub enabled: Option<bool>,
+    /// The keywords a rule on `message.received` answers.
+    #[serde(default, rename = "match")]
+    pub keyword_match: Option<KeywordMatch>,
+    /// The keyword rule's priority; 0 when absent.
+    #[serde(default)]
+    pub priority: Option<i32>,
 }
 
 impl NewRule {
@@ -134,7 +147,8 @@ impl NewRule {
     ///
     /// # Errors
     /// 400 with a code naming the field: `invalid_rule_id`, `invalid_name`, `invalid_event_name`,
-    /// `invalid_template_id`, `invalid_channel`, `invalid_timing`, `invalid_cancelled_by`.
+    /// `invalid_template_id`, `invalid_channel`, `invalid_timing`, `invalid_cancelled_by`,
+    /// `invalid_keywords`, `invalid_priority`.
     pub fn into_rule(
         self,
         id: &str,
@@ -199,6 +213,7 @@ impl NewRule {
                 format!("'{event}' cannot cancel the messages it queues"),
             ));
         }
+        keywords::check_rule_match(&event, self.keyword_match.as_ref(), self.priority)?;
         Ok(Rule {
             stats_id: id.stats_id(),
             id,
@@ -210,6 +225,8 @@ impl NewRule {
             kind: self.kind,
             cancelled_by,
             enabled: self.enabled.unwrap_or(true),
+            keyword_match: self.keyword_match,
+            priority: self.priority.unwrap_or(0),
             created_at,
             updated_at: now,
         })
