@@ -10,6 +10,7 @@ mod import;
 mod import_channels;
 mod list;
 mod patch;
+mod reads;
 mod stored;
 mod suppression;
 mod touch;
@@ -22,6 +23,7 @@ pub use import::{
 pub use import_channels::require_configured_channels;
 pub use list::{list, ListFilter, Listing, SearchRequest};
 pub use patch::{patch, SubscriberPatch, TagPatch};
+pub use reads::note_reads;
 pub use stored::{get, StoredSubscriber};
 use suppression::suppression_key;
 pub use suppression::{address_hash, is_suppressed, Suppression};

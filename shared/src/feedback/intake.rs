@@ -15,6 +15,7 @@ use super::stats::REPLIES;
 use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
 use crate::campaign::{Campaign, HOLDOUT_ARM};
+use crate::directory;
 use crate::error::{Error, Result};
 use crate::event::{
     counter, parse_rating_button_data, HeldOutRef, InboundEvent, ReceiptStatus, SentMessageRef,
@@ -150,6 +151,10 @@ pub fn apply_events<S: KvStore + ?Sized>(
     }
     let validated: Vec<Result<ValidEvent<'_>, String>> = events.iter().map(validate).collect();
     let references = prefetch_references(store, validated.iter().filter_map(|v| v.as_ref().ok()))?;
+    let readers = readers(
+        &references,
+        validated.iter().filter_map(|v| v.as_ref().ok()),
+    );
     let mut effects = Effects::default();
     let mut report = IntakeReport::default();
     for event in validated {
@@ -175,7 +180,31 @@ pub fn apply_events<S: KvStore + ?Sized>(
         }
     }
     effects.flush(store)?;
+    // After the counts: a failure here has the platform redeliver, and the counts are already taken.
+    directory::note_reads(store, &readers)?;
     Ok(report)
+}
+
+/// Who read a message of ours in this batch, and when: the recipient of each message a read status is
+/// about, and each read watermark's subscriber.
+fn readers<'e>(
+    references: &References,
+    events: impl Iterator<Item = &'e ValidEvent<'e>>,
+) -> Vec<(SubscriberId, DateTime<Utc>)> {
+    events
+        .filter_map(|event| match event {
+            ValidEvent::Status(report) if report.status == ReceiptStatus::Read => references
+                .get(&keys::platform_message(
+                    report.platform.as_str(),
+                    report.message_id,
+                ))
+                .map(|sent| (sent.subscriber.clone(), report.at)),
+            ValidEvent::Watermark(report) if report.status == ReceiptStatus::Read => {
+                Some((report.subscriber.clone(), report.up_to))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// An event whose fields have been checked.

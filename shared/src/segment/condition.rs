@@ -22,6 +22,8 @@ pub enum RecordField {
     CreatedAt,
     /// The person's last message to us (a reply, a button press, a command).
     LastInboundAt,
+    /// The first read receipt of the person's latest day with one (see `directory::note_reads`).
+    LastReadAt,
 }
 
 impl RecordField {
@@ -30,6 +32,7 @@ impl RecordField {
             RecordField::SubscribedAt => "subscribed_at",
             RecordField::CreatedAt => "created_at",
             RecordField::LastInboundAt => "last_inbound_at",
+            RecordField::LastReadAt => "last_read_at",
         }
     }
 
@@ -48,6 +51,7 @@ impl RecordField {
                 .max(),
             RecordField::CreatedAt => Some(subscriber.created_at),
             RecordField::LastInboundAt => subscriber.last_inbound_at,
+            RecordField::LastReadAt => subscriber.last_read_at,
         }
     }
 }
@@ -174,7 +178,7 @@ impl Condition {
             (None, Some(field)) => Subject::Field(field),
             _ => {
                 return Err(invalid(
-                    "a condition names either an \"attribute\" or a \"field\" (subscribed_at, created_at, last_inbound_at), not both".into(),
+                    "a condition names either an \"attribute\" or a \"field\" (subscribed_at, created_at, last_inbound_at, last_read_at), not both".into(),
                 ))
             }
         };

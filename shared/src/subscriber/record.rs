@@ -54,6 +54,10 @@ pub struct Subscriber {
     /// The last message they sent us; opens WhatsApp's 24-hour service window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// When they last read a message of ours, to the day: the first read of the latest UTC day with one
+    /// (read receipts would otherwise rewrite the record at every message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_at: Option<DateTime<Utc>>,
     /// First seen.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -77,6 +81,7 @@ impl Subscriber {
             attributes: BTreeMap::new(),
             source: None,
             last_inbound_at: None,
+            last_read_at: None,
             created_at: now,
             updated_at: now,
         }

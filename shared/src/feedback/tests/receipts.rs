@@ -140,3 +140,23 @@ fn receipt_written_between_the_reference_and_crediting_is_still_credited() {
     credit_early_receipts(world.store(), &[sent]).unwrap();
     assert_eq!(world.counter("spring", counter::DELIVERED), 1);
 }
+
+#[test]
+fn a_read_status_keeps_the_day_of_the_person_s_last_read_on_their_record() {
+    use crate::directory;
+    use crate::subscriber::{Address, Channel};
+
+    let world = World::new();
+    let channel = Channel::parse("whatsapp:123456").unwrap();
+    let address = Address::parse(Platform::Whatsapp, "4915112345678").unwrap();
+    directory::touch(world.store(), &channel, &address, t0(), true, |_| {}).unwrap();
+    world.record_send("spring", &whatsapp_user(), "wamid.1", t0());
+
+    world.apply(&[receipt("wamid.1", ReceiptStatus::Delivered)]);
+    let record = directory::get(world.store(), &whatsapp_user()).unwrap();
+    assert_eq!(record.last_read_at, None, "delivered is not read");
+
+    world.apply(&[receipt("wamid.1", ReceiptStatus::Read)]);
+    let record = directory::get(world.store(), &whatsapp_user()).unwrap();
+    assert_eq!(record.last_read_at, Some(t0()));
+}

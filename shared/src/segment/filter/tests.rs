@@ -163,6 +163,13 @@ fn record_dates_come_from_the_consent_history_the_record_and_the_last_message() 
     assert!(selects(replied, &wrote));
     wrote.last_inbound_at = Some(now() - Duration::days(8));
     assert!(!selects(replied, &wrote));
+    let read = r#"{"conditions": [{"field": "last_read_at", "op": "within", "days": 30}]}"#;
+    let mut reader = person(&[]);
+    assert!(!selects(read, &reader), "never read");
+    reader.last_read_at = Some(now() - Duration::days(29));
+    assert!(selects(read, &reader));
+    reader.last_read_at = Some(now() - Duration::days(31));
+    assert!(!selects(read, &reader));
 }
 
 #[test]
