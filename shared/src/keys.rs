@@ -63,6 +63,12 @@ pub fn delivery_batch(campaign_id: &str, batch: u64) -> String {
     format!("dlv:{campaign_id}:{batch}")
 }
 
+/// When a recurring campaign last sent a person (the run's date): read with the walk that claims a
+/// run's recipients, written with the outcome.
+pub fn recurring_mark(campaign_id: &str, subscriber: &SubscriberId) -> String {
+    format!("rmark:{campaign_id}:{subscriber}")
+}
+
 /// A campaign counter (`sent`, `failed`, `replied`, …), changed only by atomic increment.
 pub fn campaign_counter(campaign_id: &str, counter: &str) -> String {
     format!("stat:{campaign_id}:{counter}")
@@ -179,6 +185,7 @@ mod tests {
             rating("x", &id),
             external_id_index("x"),
             link("x"),
+            recurring_mark("x", &id),
         ];
         let prefixes: std::collections::BTreeSet<_> = all
             .iter()

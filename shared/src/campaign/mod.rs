@@ -9,6 +9,7 @@ mod fixtures;
 pub mod local_time;
 mod model;
 mod quiet_hours;
+mod recurrence;
 mod schedule;
 mod service;
 mod variants;
@@ -21,6 +22,7 @@ pub use model::{
     MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
 };
 pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
+pub use recurrence::{run_id, Every, Recurrence, RecurringRequest, MAX_ONCE_PER_DAYS};
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active,

@@ -14,6 +14,7 @@ use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, TimeZ
 
 use super::local_time::resolve_local;
 use super::quiet_hours::QuietHoursSetting;
+use super::recurrence::Recurrence;
 
 use super::variants::{validate_variants, Variant};
 
@@ -149,6 +150,9 @@ pub struct Schedule {
     /// When the schedule was set: those subscribed at this moment or when sending starts are recipients
     /// (see [`Recipients`]); a withdrawal since is recorded as a skip when their message is due.
     pub scheduled_at: DateTime<Utc>,
+    /// For a recurring campaign: how it recurs (the fields above are then its current run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<Recurrence>,
 }
 
 impl Schedule {
@@ -602,6 +606,7 @@ mod tests {
             local_time: None,
             per_recipient_timezone: false,
             scheduled_at: now(),
+            recurrence: None,
         });
         assert_eq!(
             campaign.audience_frozen_at(now()),

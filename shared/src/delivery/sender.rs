@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaign::{self, Campaign, CampaignState, Transition};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::Messenger;
@@ -17,6 +17,7 @@ use super::config::SenderConfig;
 use super::counters;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState, Lease};
 use super::outcome::finalised;
+use super::runs;
 use super::report::{BatchReport, Step, StopReason, TickReport};
 use super::{MessageRenderer, Outgoing};
 
@@ -161,8 +162,10 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
 
     fn work_on(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Option<Step>> {
         let id = campaign.id.as_str();
+        // A recurring campaign's current run keeps its own ledger.
+        let ledger = campaign.ledger_id();
         let cancelled = campaign.state == CampaignState::Cancelled;
-        let cursor = claim::cursor(self.store, id)?;
+        let cursor = claim::cursor(self.store, &ledger)?;
         if let Some(report) = self.resume_open(campaign, &cursor.open_batches, now)? {
             return Ok(Some(Step::Batch(report)));
         }
@@ -186,9 +189,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if cancelled {
             // A cancelled campaign claims nothing, so it opens a batch whose creator died before moving
             // the cursor itself; its recipients are then skipped like any other open batch's.
-            claim::adopt_orphan(self.store, id)?;
+            claim::adopt_orphan(self.store, &ledger)?;
         }
-        let cursor = claim::cursor(self.store, id)?;
+        let cursor = claim::cursor(self.store, &ledger)?;
         // The claim may have found (and opened) a batch whose creator died before moving the cursor.
         if let Some(report) = self.resume_open(campaign, &cursor.open_batches, now)? {
             return Ok(Some(Step::Batch(report)));
@@ -196,14 +199,24 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if !cursor.open_batches.is_empty() || !(cursor.exhausted || cancelled) {
             return Ok(None);
         }
-        self.close(id, cancelled, now)
+        self.close(campaign, cancelled, now)
     }
 
     /// Take a campaign with no batch left open out of the active set, completing it unless it was
     /// cancelled. It leaves only with its counters complete: no tick looks at it after.
-    fn close(&self, id: &str, cancelled: bool, now: DateTime<Utc>) -> Result<Option<Step>> {
-        if !self.sync_counters(id)? {
+    fn close(
+        &self,
+        campaign: &Campaign,
+        cancelled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Step>> {
+        let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
+        if !self.sync_counters(&ledger)? {
             return Ok(None);
+        }
+        if campaign.recurrence().is_some() {
+            return self.end_run(campaign, cancelled, now);
         }
         if cancelled {
             campaign::remove_active(self.store, id)?;
@@ -221,6 +234,43 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
     }
 
+    /// End a recurring campaign's run with no batch left open: its totals join the campaign's, then
+    /// the campaign waits for its next run (or, cancelled, leaves the active set).
+    fn end_run(
+        &self,
+        campaign: &Campaign,
+        cancelled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Step>> {
+        let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
+        if campaign.started_at.is_some() {
+            runs::end_run(self.store, campaign, now)?;
+        }
+        if !self.sync_counters(id)? {
+            return Ok(None);
+        }
+        if cancelled {
+            campaign::remove_active(self.store, id)?;
+            return Ok(None);
+        }
+        let next = campaign::change(self.store, id, |c| {
+            // Another tick may have moved on to the next run already.
+            if c.ledger_id() != ledger {
+                return Err(Error::conflict("invalid_transition", "the run has ended"));
+            }
+            c.schedule_next_run(now)
+        });
+        match next {
+            Ok(_) => Ok(Some(Step::RunEnded {
+                campaign_id: id.to_owned(),
+                run: ledger,
+            })),
+            Err(e) if e.code() == "invalid_transition" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Take over and work on the first open batch that has work and no live lease.
     fn resume_open(
         &self,
@@ -229,10 +279,11 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         now: DateTime<Utc>,
     ) -> Result<Option<BatchReport>> {
         let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
         let cancelled = campaign.state == CampaignState::Cancelled;
         let lease = self.lease(now + self.config.lease);
         for &number in open {
-            match claim::take_over(self.store, id, number, &lease, now, cancelled)? {
+            match claim::take_over(self.store, &ledger, number, &lease, now, cancelled)? {
                 Takeover::Taken { batch, finalised } => {
                     let mut report = BatchReport::new(id, number, true);
                     for &i in &finalised {
@@ -241,8 +292,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                     return self.process(campaign, batch, report).map(Some);
                 }
                 Takeover::Finished => {
-                    claim::close_batch(self.store, id, number)?;
-                    self.sync_counters(id)?;
+                    claim::close_batch(self.store, &ledger, number)?;
+                    self.sync_counters(&ledger)?;
                 }
                 Takeover::Busy => {}
             }
@@ -258,7 +309,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         mut report: BatchReport,
     ) -> Result<BatchReport> {
         report.stopped = loop {
-            if let Some(stopped) = self.advance(campaign.id.as_str(), &mut batch, &mut report)? {
+            if let Some(stopped) = self.advance(campaign, &mut batch, &mut report)? {
                 break stopped;
             }
         };
@@ -270,17 +321,23 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// the batch stops, and why.
     fn advance(
         &self,
-        id: &str,
+        campaign: &Campaign,
         batch: &mut DeliveryBatch,
         report: &mut BatchReport,
     ) -> Result<Option<StopReason>> {
+        let ledger = campaign.ledger_id();
+        let id = ledger.as_str();
         let number = batch.batch;
         let now = self.clock.now();
         if now >= self.config.deadline {
             return self.stop(id, number, StopReason::Deadline);
         }
         // Read every round: a pause or cancel takes effect between chunks.
-        let current = campaign::get(self.store, id)?;
+        let current = campaign::get(self.store, campaign.id.as_str())?;
+        if current.ledger_id() != ledger {
+            // The run this batch belongs to has ended.
+            return self.stop(id, number, StopReason::Paused);
+        }
         match current.state {
             CampaignState::Running => {}
             CampaignState::Cancelled => return self.cancel_open(id, batch, report, now).map(Some),
