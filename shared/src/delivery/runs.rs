@@ -145,17 +145,34 @@ pub struct RunReport {
     pub counts: Counts,
 }
 
+/// A recurring campaign's runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Runs {
+    /// The campaign.
+    pub campaign_id: String,
+    /// Its runs, oldest first.
+    pub runs: Vec<RunReport>,
+}
+
 /// The runs of campaign `id`, oldest first: the ended ones, then the current or next one (absent once
 /// a cancelled campaign's last run has ended). A campaign that does not recur has none.
 ///
 /// # Errors
 /// 404 for an unknown campaign; store failures.
-pub fn runs<S: KvStore + ?Sized>(
+pub fn runs<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Runs> {
+    let campaign = campaign::get(store, id)?;
+    Ok(Runs {
+        campaign_id: id.to_owned(),
+        runs: run_reports(store, &campaign, now)?,
+    })
+}
+
+fn run_reports<S: KvStore + ?Sized>(
     store: &S,
-    id: &str,
+    campaign: &Campaign,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunReport>> {
-    let campaign = campaign::get(store, id)?;
+    let id = campaign.id.as_str();
     let Some(current) = campaign.run_date() else {
         return Ok(Vec::new());
     };

@@ -26,4 +26,5 @@ mod quiet_hours;
 mod references;
 mod retries;
 mod scheduling;
+mod recurring;
 mod segments;
