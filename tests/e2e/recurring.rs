@@ -44,7 +44,11 @@ async fn schedule(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
 async fn a_daily_birthday_greeting_reaches_each_day_s_birthday_people_once() {
     let app = TestApp::start().await;
     app.set_clock(utc("2027-01-14T12:00:00Z"));
-    let people = [(5001, "1990-01-15"), (5002, "--01-16"), (5003, "1985-03-02")];
+    let people = [
+        (5001, "1990-01-15"),
+        (5002, "--01-16"),
+        (5003, "1985-03-02"),
+    ];
     let lines: Vec<String> = people
         .iter()
         .map(|(chat, birthday)| {
@@ -82,7 +86,10 @@ async fn a_daily_birthday_greeting_reaches_each_day_s_birthday_people_once() {
         )
         .await,
     );
-    assert_eq!(refused["error"]["code"], "invalid_once_per_days", "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "invalid_once_per_days",
+        "{refused}"
+    );
     let scheduled = expect_status(
         200,
         schedule(
@@ -133,7 +140,9 @@ async fn a_daily_birthday_greeting_reaches_each_day_s_birthday_people_once() {
         ],
         "{runs}"
     );
-    let (_, stats) = app.admin_get("/api/v1/feedback/campaigns/birthday/stats").await;
+    let (_, stats) = app
+        .admin_get("/api/v1/feedback/campaigns/birthday/stats")
+        .await;
     assert_eq!(stats["sent"], 2, "in total: {stats}");
 
     let cancelled = expect_status(

@@ -56,7 +56,10 @@ impl ScheduleRequest {
     /// `send_at_too_far`.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<Schedule> {
         if let Some(recurring) = &self.recurring {
-            if !self.send_at.trim().is_empty() || self.timezone.is_some() || self.per_recipient_timezone {
+            if !self.send_at.trim().is_empty()
+                || self.timezone.is_some()
+                || self.per_recipient_timezone
+            {
                 return Err(Error::invalid(
                     "conflicting_schedule",
                     "a recurring schedule takes its time from recurring.at and recurring.timezone: leave send_at, timezone and per_recipient_timezone out",

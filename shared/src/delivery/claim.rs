@@ -15,10 +15,10 @@ use crate::keys;
 use crate::kv::{self, CasOutcome, KvStore};
 use crate::subscriber::{Subscriber, SubscriberId};
 
-use super::runs;
 use super::ledger::{
     Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
+use super::runs;
 
 /// How many times a claim retries after losing a race.
 const CLAIM_ATTEMPTS: usize = 16;

@@ -27,7 +27,8 @@ pub fn delete_ledger<S: KvStore + ?Sized>(
     last_run: Option<NaiveDate>,
 ) -> Result<u64> {
     let cursor = claim::cursor(store, campaign_id)?;
-    let run_dates: BTreeSet<NaiveDate> = cursor.runs.iter().map(|r| r.date).chain(last_run).collect();
+    let run_dates: BTreeSet<NaiveDate> =
+        cursor.runs.iter().map(|r| r.date).chain(last_run).collect();
     let mut batches = 0;
     for date in run_dates {
         batches += delete_batches(store, &run_id(campaign_id, date))?;

@@ -61,8 +61,8 @@ pub use ledger_removal::delete_ledger;
 pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
 pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
-pub use runs::{runs, EndedRun, RecurringMark, RunReport, Runs};
 pub use report::{BatchReport, Step, StopReason, TickReport};
+pub use runs::{runs, EndedRun, RecurringMark, RunReport, Runs};
 pub use sender::{run_tick, send_next_batch};
 
 /// The port through which the sender renders a campaign's message for one recipient, so delivery does

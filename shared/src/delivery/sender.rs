@@ -17,8 +17,8 @@ use super::config::SenderConfig;
 use super::counters;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState, Lease};
 use super::outcome::finalised;
-use super::runs;
 use super::report::{BatchReport, Step, StopReason, TickReport};
+use super::runs;
 use super::{MessageRenderer, Outgoing};
 
 /// Run steps until nothing is due or the deadline passes.

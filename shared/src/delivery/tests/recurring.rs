@@ -63,7 +63,11 @@ fn each_day_sends_to_the_newly_matching_only_and_stays_scheduled_between_runs() 
         "1 and 2 were sent within 30 days"
     );
     assert!(world.each_sent_once());
-    assert_eq!(world.counters("c1", ["sent", "targeted"]), [3, 3], "in total");
+    assert_eq!(
+        world.counters("c1", ["sent", "targeted"]),
+        [3, 3],
+        "in total"
+    );
     assert_eq!(world.counter("c1@2026-11-02", "sent"), 2, "per run");
     assert_eq!(world.counter("c1@2026-11-03", "sent"), 1, "per run");
     assert_eq!(
@@ -137,7 +141,11 @@ fn a_run_on_the_day_clocks_change_sends_at_the_local_hour() {
     world.advance(utc("2027-03-27T12:00:00Z") - start());
     daily(&world, "c1", "{}", "10:00", 1);
     world.tick_at(utc("2027-03-28T07:59:00Z"));
-    assert_eq!(world.send_count(), 0, "08:59 UTC would be 10:59 in summer time");
+    assert_eq!(
+        world.send_count(),
+        0,
+        "08:59 UTC would be 10:59 in summer time"
+    );
     world.tick_at(utc("2027-03-28T08:00:00Z"));
     world.drain();
     world.tick_at(utc("2027-03-29T08:00:00Z"));
