@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::delivery::caps;
+use crate::delivery::{self, caps};
 use crate::directory;
 use crate::error::Result;
 use crate::feedback;
@@ -12,7 +12,8 @@ use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 /// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
-/// ratings and their send history (the frequency caps' record of when they were messaged) are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
+/// ratings, their send history (the frequency caps' record of when they were messaged) and the marks of
+/// the recurring campaigns that sent them are deleted, and a suppression record keyed by a hash of the address keeps a re-import from
 /// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
 /// the subscriber id, as the record that each message was sent exactly once.
 ///
@@ -30,6 +31,7 @@ pub fn erase_subscriber<S: KvStore + ?Sized>(
     directory::suppress(store, id, now)?;
     feedback::erase_subscriber_feedback(store, id)?;
     caps::erase_send_history(store, id)?;
+    delivery::erase_marks(store, id)?;
     directory::erase(store, id, now)
 }
 

@@ -63,10 +63,10 @@ pub fn delivery_batch(campaign_id: &str, batch: u64) -> String {
     format!("dlv:{campaign_id}:{batch}")
 }
 
-/// When a recurring campaign last sent a person (the run's date): read with the walk that claims a
-/// run's recipients, written with the outcome.
-pub fn recurring_mark(campaign_id: &str, subscriber: &SubscriberId) -> String {
-    format!("rmark:{campaign_id}:{subscriber}")
+/// When each recurring campaign last sent a person (the run's date): read when a run's recipients are
+/// claimed, written with the outcome, erased with the person.
+pub fn recurring_marks(subscriber: &SubscriberId) -> String {
+    format!("rmark:{subscriber}")
 }
 
 /// A campaign counter (`sent`, `failed`, `replied`, …), changed only by atomic increment.
@@ -185,7 +185,7 @@ mod tests {
             rating("x", &id),
             external_id_index("x"),
             link("x"),
-            recurring_mark("x", &id),
+            recurring_marks(&id),
         ];
         let prefixes: std::collections::BTreeSet<_> = all
             .iter()

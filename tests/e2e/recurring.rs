@@ -2,24 +2,12 @@
 //! birthday greeting reaches today's birthday people on day 1 and the next day's on day 2, nobody
 //! twice, with statistics per run and in total.
 
-use chrono::{DateTime, Utc};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use spinpost_tests::app::expect_status;
 use spinpost_tests::TestApp;
 
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().expect("a valid instant")
-}
-
-/// The chats sent to so far, in order.
-fn chats_sent(app: &TestApp) -> Vec<i64> {
-    app.fake
-        .calls("sendMessage")
-        .iter()
-        .map(|call| call.json["chat_id"].as_i64().expect("chat_id is a number"))
-        .collect()
-}
+use super::local_time::{chats_sent, schedule, utc};
 
 /// Set the components' clock to `at` and call the scheduler a few times (a run may take more than
 /// one call: start, send, end).
@@ -29,15 +17,6 @@ async fn ticks_at(app: &TestApp, at: &str) {
         let (status, body) = app.tick().await;
         assert_eq!(status, 200, "{body}");
     }
-}
-
-async fn schedule(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
-    app.admin_json(
-        Method::POST,
-        &format!("/api/v1/campaigns/{id}/schedule"),
-        Some(body),
-    )
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -541,12 +541,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             }
             entries.push((keys::last_campaign_message(&reference.subscriber), encoded));
         }
-        // A recurring campaign's marks go with the references: written before the outcomes.
-        entries.extend(runs::marks_for(
-            campaign,
-            references.iter().map(|r| (&r.subscriber, r.sent_at)),
-        ));
         self.store.set_many(&entries)?;
+        // A recurring campaign's marks go with the references: written before the outcomes.
+        runs::mark_sent(self.store, campaign, references)?;
         crate::feedback::credit_early_receipts(self.store, references)
     }
 }

@@ -62,7 +62,7 @@ pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
 pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
 pub use report::{BatchReport, Step, StopReason, TickReport};
-pub use runs::{runs, EndedRun, RecurringMark, RunReport, Runs};
+pub use runs::{erase_marks, runs, EndedRun, RecurringMark, RunReport, Runs};
 pub use sender::{run_tick, send_next_batch};
 
 /// The port through which the sender renders a campaign's message for one recipient, so delivery does

@@ -1,5 +1,5 @@
 //! The runs of a recurring campaign: who each run leaves out (those a run sent within the last N
-//! days, by a per-person mark), adding an ended run's totals to the campaign's exactly once, and the
+//! days, by a per-person record of marks, erased with the person), adding an ended run's totals to the campaign's exactly once, and the
 //! list of runs with their counts.
 //!
 //! A run's ledger and counters are kept under its run id (`<campaign>@<date>`) by the ordinary
@@ -7,11 +7,14 @@
 //! same compare-and-swap that lists the run there, so the campaign counters (its statistics in total)
 //! are brought up to them like a one-off campaign's, and no run is counted twice.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::{self, run_id, Campaign, CampaignState};
 use crate::error::Result;
+use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::SubscriberId;
@@ -43,6 +46,9 @@ pub struct EndedRun {
     pub tally: Tally,
 }
 
+/// The marks of one person: each recurring campaign that sent them, with its run.
+type RecurringMarks = BTreeMap<String, RecurringMark>;
+
 /// The recipients among `candidates` that `campaign`'s current run may send: those it has not sent
 /// within its `once_per_days` (all of them for a campaign that does not recur). One read of the
 /// candidates' marks.
@@ -57,38 +63,58 @@ pub fn not_sent_recently<S: KvStore + ?Sized>(
     let (Some(recurrence), Some(run)) = (campaign.recurrence(), campaign.run_date()) else {
         return Ok(candidates);
     };
-    let mark_keys: Vec<String> = candidates
-        .iter()
-        .map(|id| keys::recurring_mark(campaign.id.as_str(), id))
-        .collect();
-    let marks: Vec<Option<RecurringMark>> = kv::get_many_json(store, &mark_keys)?;
+    let mark_keys: Vec<String> = candidates.iter().map(keys::recurring_marks).collect();
+    let marks: Vec<Option<RecurringMarks>> = kv::get_many_json(store, &mark_keys)?;
     Ok(candidates
         .into_iter()
         .zip(marks)
-        .filter(|(_, mark)| {
-            mark.as_ref()
+        .filter(|(_, marks)| {
+            marks
+                .as_ref()
+                .and_then(|m| m.get(campaign.id.as_str()))
                 .is_none_or(|m| recurrence.allows_again(m.run, run))
         })
         .map(|(id, _)| id)
         .collect())
 }
 
-/// The marks to write for the people `campaign`'s current run sent at `at` (none for a campaign
-/// that does not recur).
-pub fn marks_for<'a>(
+/// Mark the people `campaign`'s current run sent (nothing for a campaign that does not recur): one
+/// compare-and-swap per person, as their send history is.
+///
+/// # Errors
+/// Store failures.
+pub fn mark_sent<S: KvStore + ?Sized>(
+    store: &S,
     campaign: &Campaign,
-    sent: impl Iterator<Item = (&'a SubscriberId, DateTime<Utc>)>,
-) -> Vec<(String, Vec<u8>)> {
+    sent: &[SentMessageRef],
+) -> Result<()> {
     let Some(run) = campaign.run_date() else {
-        return Vec::new();
+        return Ok(());
     };
-    sent.map(|(subscriber, at)| {
-        (
-            keys::recurring_mark(campaign.id.as_str(), subscriber),
-            kv::encode(&RecurringMark { run, at }),
-        )
-    })
-    .collect()
+    for reference in sent {
+        let mark = RecurringMark {
+            run,
+            at: reference.sent_at,
+        };
+        kv::update_json(
+            store,
+            &keys::recurring_marks(&reference.subscriber),
+            |current: Option<RecurringMarks>| {
+                let mut marks = current.unwrap_or_default();
+                marks.insert(campaign.id.to_string(), mark.clone());
+                Ok((Some(marks), ()))
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Erase a person's marks (with the person).
+///
+/// # Errors
+/// Store failures.
+pub fn erase_marks<S: KvStore + ?Sized>(store: &S, subscriber: &SubscriberId) -> Result<()> {
+    Ok(store.delete(&keys::recurring_marks(subscriber))?)
 }
 
 /// Add the current run's final totals to the campaign cursor and list it there, once however often

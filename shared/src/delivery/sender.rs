@@ -203,7 +203,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Take a campaign with no batch left open out of the active set, completing it unless it was
-    /// cancelled. It leaves only with its counters complete: no tick looks at it after.
+    /// cancelled. It leaves only with its counters complete: no tick looks at it after. A recurring
+    /// campaign's run ends instead: its totals join the campaign's, and the campaign waits for its
+    /// next run (or, cancelled, leaves the active set).
     fn close(
         &self,
         campaign: &Campaign,
@@ -215,57 +217,40 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if !self.sync_counters(&ledger)? {
             return Ok(None);
         }
-        if campaign.recurrence().is_some() {
-            return self.end_run(campaign, cancelled, now);
-        }
-        if cancelled {
-            campaign::remove_active(self.store, id)?;
-            return Ok(None);
-        }
-        match campaign::change(self.store, id, |c| c.transition(Transition::Complete, now)) {
-            Ok(_) => {
-                campaign::remove_active(self.store, id)?;
-                Ok(Some(Step::Completed {
-                    campaign_id: id.to_owned(),
-                }))
+        let recurring = campaign.recurrence().is_some();
+        if recurring {
+            if campaign.started_at.is_some() {
+                runs::end_run(self.store, campaign, now)?;
             }
-            Err(e) if e.code() == "invalid_transition" => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// End a recurring campaign's run with no batch left open: its totals join the campaign's, then
-    /// the campaign waits for its next run (or, cancelled, leaves the active set).
-    fn end_run(
-        &self,
-        campaign: &Campaign,
-        cancelled: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Step>> {
-        let id = campaign.id.as_str();
-        let ledger = campaign.ledger_id();
-        if campaign.started_at.is_some() {
-            runs::end_run(self.store, campaign, now)?;
-        }
-        if !self.sync_counters(id)? {
-            return Ok(None);
+            if !self.sync_counters(id)? {
+                return Ok(None);
+            }
         }
         if cancelled {
             campaign::remove_active(self.store, id)?;
             return Ok(None);
         }
-        let next = campaign::change(self.store, id, |c| {
+        let changed = campaign::change(self.store, id, |c| {
+            if !recurring {
+                return c.transition(Transition::Complete, now);
+            }
             // Another tick may have moved on to the next run already.
             if c.ledger_id() != ledger {
                 return Err(Error::conflict("invalid_transition", "the run has ended"));
             }
             c.schedule_next_run(now)
         });
-        match next {
-            Ok(_) => Ok(Some(Step::RunEnded {
+        match changed {
+            Ok(_) if recurring => Ok(Some(Step::RunEnded {
                 campaign_id: id.to_owned(),
                 run: ledger,
             })),
+            Ok(_) => {
+                campaign::remove_active(self.store, id)?;
+                Ok(Some(Step::Completed {
+                    campaign_id: id.to_owned(),
+                }))
+            }
             Err(e) if e.code() == "invalid_transition" => Ok(None),
             Err(e) => Err(e),
         }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::world::{start, subscriber_id, World};
 use crate::campaign::{CampaignState, ScheduleRequest};
 use crate::delivery::{self, Step};
+use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -170,4 +171,17 @@ fn cancelling_stops_the_runs_and_keeps_the_totals() {
     assert_eq!(world.campaign_state("c1"), CampaignState::Cancelled);
     assert!(world.active_campaigns().is_empty());
     assert_eq!(world.counter("c1", "sent"), 1);
+}
+
+#[test]
+fn erasing_a_person_erases_the_marks_of_the_campaigns_that_sent_them() {
+    let world = World::new();
+    world.subscribe(1);
+    daily(&world, "c1", "{}", "09:00", 30);
+    world.tick_at(utc("2026-11-02T08:00:00Z"));
+    world.drain();
+    let marks = crate::keys::recurring_marks(&subscriber_id(1));
+    assert!(world.store().get(&marks).unwrap().is_some());
+    crate::erasure::erase_subscriber(world.store(), &subscriber_id(1), world.now()).unwrap();
+    assert!(world.store().get(&marks).unwrap().is_none());
 }
