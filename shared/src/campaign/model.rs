@@ -242,6 +242,10 @@ impl Campaign {
             ),
             scheduled_at: self.schedule.as_ref().map(|s| s.scheduled_at),
             frozen_at,
+            each_at_own_time: self
+                .schedule
+                .as_ref()
+                .filter(|s| s.per_recipient_timezone && s.recurrence.is_some()),
         }
     }
 }
@@ -258,12 +262,21 @@ pub struct Recipients<'a> {
     selector: Selector<'a>,
     scheduled_at: Option<DateTime<Utc>>,
     frozen_at: DateTime<Utc>,
+    /// A recurring run per recipient timezone judges each person's relative conditions at their own
+    /// send time (a birthday is the run's date where they live).
+    each_at_own_time: Option<&'a Schedule>,
 }
 
 impl Recipients<'_> {
     /// Whether `subscriber` is in the audience on the campaign's channel, whatever their consent.
     pub fn in_audience(&self, subscriber: &Subscriber) -> bool {
-        &subscriber.channel == self.channel && self.selector.matches(subscriber)
+        &subscriber.channel == self.channel
+            && match self.each_at_own_time {
+                Some(schedule) => self
+                    .selector
+                    .matches_at(subscriber, schedule.due_in(subscriber.timezone)),
+                None => self.selector.matches(subscriber),
+            }
     }
 
     /// Whether `subscriber` was one of the recipients when the audience froze.

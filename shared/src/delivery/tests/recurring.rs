@@ -185,3 +185,42 @@ fn erasing_a_person_erases_the_marks_of_the_campaigns_that_sent_them() {
     crate::erasure::erase_subscriber(world.store(), &subscriber_id(1), world.now()).unwrap();
     assert!(world.store().get(&marks).unwrap().is_none());
 }
+
+#[test]
+fn a_run_per_recipient_timezone_judges_each_birthday_on_the_run_s_date_where_they_live() {
+    let world = World::new();
+    for (chat, zone, birthday) in [
+        (1, "Asia/Tokyo", "--11-02"),
+        (2, "Europe/Berlin", "--11-02"),
+        (3, "America/New_York", "--11-02"),
+        (4, "America/New_York", "--11-01"),
+    ] {
+        world.subscribe(chat);
+        world.set_timezone(chat, zone);
+        world.set_attribute_to(chat, "birthday", birthday);
+    }
+    world.create_campaign(
+        r#"{"id": "c1", "name": "Birthday", "channel": "telegram:shop", "template_id": "welcome",
+            "audience": {"conditions": [{"attribute": "birthday", "op": "anniversary_today"}]}}"#,
+    );
+    let request: ScheduleRequest = serde_json::from_str(
+        r#"{"recurring": {"every": "day", "at": "09:00", "timezone": "Europe/Berlin", "per_recipient_timezone": true, "once_per_days": 300}}"#,
+    )
+    .unwrap();
+    world.try_schedule("c1", &request).unwrap();
+    // The run of 2 November starts when 09:00 first comes anywhere (UTC+14): still 1 November in
+    // New York, where chat 4's birthday is, and chat 3's is not yet.
+    for at in [
+        "2026-11-01T19:00:00Z",
+        "2026-11-02T00:00:00Z",
+        "2026-11-02T08:00:00Z",
+        "2026-11-02T14:00:00Z",
+    ] {
+        world.tick_at(utc(at));
+    }
+    world.drain();
+    assert_eq!(world.recipients("c1@2026-11-02"), chats(&[1, 2, 3]));
+    assert_eq!(world.send_times_to(1), [utc("2026-11-02T00:00:00Z")]);
+    assert_eq!(world.send_times_to(2), [utc("2026-11-02T08:00:00Z")]);
+    assert_eq!(world.send_times_to(3), [utc("2026-11-02T14:00:00Z")]);
+}
