@@ -224,3 +224,21 @@ fn a_run_per_recipient_timezone_judges_each_birthday_on_the_run_s_date_where_the
     assert_eq!(world.send_times_to(2), [utc("2026-11-02T08:00:00Z")]);
     assert_eq!(world.send_times_to(3), [utc("2026-11-02T14:00:00Z")]);
 }
+
+#[test]
+fn deleting_a_cancelled_recurring_campaign_removes_every_run_s_ledger() {
+    let world = World::new();
+    world.subscribe(1);
+    daily(&world, "c1", "{}", "09:00", 1);
+    for day in ["2026-11-02", "2026-11-03"] {
+        world.tick_at(utc(&format!("{day}T08:00:00Z")));
+        world.drain();
+    }
+    world.cancel("c1");
+    world.drain();
+    let deletion = crate::deletion::delete_campaign(world.store(), "c1", world.now()).unwrap();
+    assert_eq!(deletion.ledger_batches, 2);
+    assert!(world.batch("c1@2026-11-02", 0).is_none());
+    assert!(world.batch("c1@2026-11-03", 0).is_none());
+    assert_eq!(world.counter("c1", "sent"), 2, "the statistics stay");
+}
