@@ -543,7 +543,11 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         self.store.set_many(&entries)?;
         // A recurring campaign's marks go with the references: written before the outcomes.
-        runs::mark_sent(self.store, campaign, references)?;
+        runs::mark_sent(
+            self.store,
+            campaign,
+            references.iter().map(|r| (&r.subscriber, r.sent_at)),
+        )?;
         crate::feedback::credit_early_receipts(self.store, references)
     }
 }

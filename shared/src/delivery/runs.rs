@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaign::{self, run_id, Campaign, CampaignState};
 use crate::error::Result;
-use crate::event::SentMessageRef;
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::SubscriberId;
@@ -78,27 +77,24 @@ pub fn not_sent_recently<S: KvStore + ?Sized>(
         .collect())
 }
 
-/// Mark the people `campaign`'s current run sent (nothing for a campaign that does not recur): one
-/// compare-and-swap per person, as their send history is.
+/// Mark the people `campaign`'s current run sent at the given instants (nothing for a campaign that
+/// does not recur): one compare-and-swap per person, as their send history is.
 ///
 /// # Errors
 /// Store failures.
-pub fn mark_sent<S: KvStore + ?Sized>(
+pub fn mark_sent<'a, S: KvStore + ?Sized>(
     store: &S,
     campaign: &Campaign,
-    sent: &[SentMessageRef],
+    sent: impl IntoIterator<Item = (&'a SubscriberId, DateTime<Utc>)>,
 ) -> Result<()> {
     let Some(run) = campaign.run_date() else {
         return Ok(());
     };
-    for reference in sent {
-        let mark = RecurringMark {
-            run,
-            at: reference.sent_at,
-        };
+    for (subscriber, at) in sent {
+        let mark = RecurringMark { run, at };
         kv::update_json(
             store,
-            &keys::recurring_marks(&reference.subscriber),
+            &keys::recurring_marks(subscriber),
             |current: Option<RecurringMarks>| {
                 let mut marks = current.unwrap_or_default();
                 marks.insert(campaign.id.to_string(), mark.clone());

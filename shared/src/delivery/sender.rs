@@ -274,6 +274,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                     for &i in &finalised {
                         report.tally(&batch.entries[i].outcome);
                     }
+                    // A message whose answer was lost may have gone out: a recurring campaign counts
+                    // it as sent for its once-per-days, so nobody gets a second copy too soon.
+                    let unknown = finalised.iter().map(|&i| &batch.entries[i]);
+                    runs::mark_sent(
+                        self.store,
+                        campaign,
+                        unknown.map(|e| (&e.subscriber, e.finished_at.unwrap_or(now))),
+                    )?;
                     return self.process(campaign, batch, report).map(Some);
                 }
                 Takeover::Finished => {

@@ -242,3 +242,29 @@ fn deleting_a_cancelled_recurring_campaign_removes_every_run_s_ledger() {
     assert!(world.batch("c1@2026-11-03", 0).is_none());
     assert_eq!(world.counter("c1", "sent"), 2, "the statistics stay");
 }
+
+#[test]
+fn a_message_whose_answer_was_lost_counts_as_sent_for_the_once_per_days() {
+    let world = World::new();
+    world.subscribe_all(1..=3);
+    daily(&world, "c1", "{}", "09:00", 2);
+    world.advance(utc("2026-11-02T08:00:00Z") - world.now());
+    // The tick dies while the second message is in flight.
+    world.on_send(2, |w| w.store().crash());
+    world.crashing_tick();
+    world.store().recover();
+    world.drain();
+    assert_eq!(world.send_count(), 3);
+    assert!(matches!(
+        world.state_of("c1@2026-11-02", 2),
+        crate::delivery::DeliveryState::Failed { .. }
+    ));
+    // The next day nobody is sent (once per two days), the unknown one included; the day after, all.
+    world.tick_at(utc("2026-11-03T08:00:00Z"));
+    world.drain();
+    assert_eq!(world.send_count(), 3);
+    world.tick_at(utc("2026-11-04T08:00:00Z"));
+    world.drain();
+    assert_eq!(world.send_count(), 6);
+    assert!(world.sends_per_chat().values().all(|&n| n == 2));
+}
