@@ -9,13 +9,15 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::automation::{self, Trigger};
 use crate::directory::{self, external_id};
 use crate::error::Result;
 use crate::event::InboundEvent;
 use crate::kv::KvStore;
 use crate::link::{self, LinkKey, Redeemed};
 use crate::subscriber::{
-    Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, SubscriberId,
+    Address, Channel, ConsentAction, ConsentEvent, Locale, Profile, Subscriber, SubscriberId,
+    SubscriptionStatus,
 };
 
 /// A platform event, normalised.
@@ -123,6 +125,12 @@ pub struct Applied {
     pub recorded: bool,
     /// The event for the feedback component; [`receive`] forwards it.
     pub feedback: Option<InboundEvent>,
+    /// The record as the event left it, if it was about someone.
+    pub record: Option<Subscriber>,
+    /// Whether the event's consent change is the one that made the person subscribed (from not
+    /// subscribed): told again on a redelivery of it, so what it triggers can be keyed by the event
+    /// and done once.
+    pub subscription_began: bool,
 }
 
 impl Applied {
@@ -131,6 +139,8 @@ impl Applied {
             subscriber: None,
             recorded: false,
             feedback: None,
+            record: None,
+            subscription_began: false,
         }
     }
 }
@@ -250,9 +260,10 @@ pub fn apply<S: KvStore + ?Sized>(
     // Set by the round of the compare-and-swap that sticks, so of concurrent deliveries of one
     // change exactly one reports it recorded.
     let mut recorded = false;
+    let mut subscription_began = false;
     // The customer id the record carried before a link replaced it.
     let mut replaced = None;
-    directory::touch(
+    let record = directory::touch(
         store,
         &inbound.channel,
         &address,
@@ -271,14 +282,22 @@ pub fn apply<S: KvStore + ?Sized>(
                 );
             }
             recorded = false;
+            subscription_began = false;
             replaced = None;
             if let Some((event, payload)) = &change {
                 // A redelivered update carries the same evidence: record it once.
                 let already = subscriber
                     .consent
                     .iter()
-                    .any(|e| e.evidence == event.evidence && e.source == event.source);
-                if !already {
+                    .position(|e| e.evidence == event.evidence && e.source == event.source);
+                if let Some(position) = already {
+                    subscription_began = began_subscription(&subscriber.consent, position);
+                } else {
+                    subscription_began = subscriber.status != SubscriptionStatus::Subscribed
+                        && matches!(
+                            event.action,
+                            ConsentAction::Subscribed | ConsentAction::Unblocked
+                        );
                     if event.action == ConsentAction::Subscribed && subscriber.source.is_none() {
                         subscriber.source = payload.clone().or_else(|| Some(event.source.clone()));
                     }
@@ -303,7 +322,18 @@ pub fn apply<S: KvStore + ?Sized>(
         subscriber: Some(id),
         recorded,
         feedback,
+        record: Some(record),
+        subscription_began,
     })
+}
+
+/// Whether the consent change at `position` of a history took a person who was not subscribed to
+/// subscribed.
+fn began_subscription(history: &[ConsentEvent], position: usize) -> bool {
+    let opts_in = |action: ConsentAction| {
+        matches!(action, ConsentAction::Subscribed | ConsentAction::Unblocked)
+    };
+    opts_in(history[position].action) && (position == 0 || !opts_in(history[position - 1].action))
 }
 
 /// The link a deep-link payload redeems on `channel`, with `id` listed under its customer id; `None`
@@ -370,6 +400,10 @@ pub struct Received {
     pub ignored: usize,
     /// The subscribers concerned.
     pub subscribers: Vec<SubscriberId>,
+    /// The automated messages the delivery triggers (a welcome, a keyword reply), for the caller to
+    /// hand to the rules; each is keyed by the platform's event, so a redelivery triggers nothing new.
+    #[serde(skip)]
+    pub triggers: Vec<Trigger>,
 }
 
 impl Received {
@@ -403,7 +437,10 @@ where
     let mut received = Received::default();
     let mut feedback = Vec::new();
     for inbound in inbounds {
-        let applied = apply(store, links, inbound, now)?;
+        let applied = apply(store, links, inbound.clone(), now)?;
+        received
+            .triggers
+            .extend(automation::triggered_by(&inbound, &applied, now));
         if let Some(subscriber) = &applied.subscriber {
             if !received.subscribers.contains(subscriber) {
                 received.subscribers.push(subscriber.clone());

@@ -152,6 +152,37 @@ pub fn send_history(subscriber: &SubscriberId) -> String {
     format!("sent-to:{subscriber}")
 }
 
+/// A message scheduled for one subscriber (an event rule's message), by its id.
+pub fn scheduled_send(id: &str) -> String {
+    format!("sched:{id}")
+}
+
+/// The ids of the messages scheduled for a subscriber that are not finished yet.
+pub fn scheduled_of(subscriber: &SubscriberId) -> String {
+    format!("sched-of:{subscriber}")
+}
+
+/// The name of the index of scheduled messages due within one minute (minutes since the Unix epoch;
+/// see [`crate::index::Index::named`]).
+pub fn due_index(minute: i64) -> String {
+    format!("due-{minute}")
+}
+
+/// The first minute whose due bucket may still hold unfinished messages.
+pub fn due_cursor() -> String {
+    "due-cursor".to_owned()
+}
+
+/// Every event rule, in one record (the intake reads them all in one round trip).
+pub fn event_rules() -> String {
+    "rules".to_owned()
+}
+
+/// The answer given to an event with an idempotency key, keyed by a hash of the key.
+pub fn event_answer(key_hash: &str) -> String {
+    format!("idem:{key_hash}")
+}
+
 /// The fixed key the health check reads (it is never written).
 pub fn health_probe() -> String {
     "health:probe".to_owned()
@@ -183,6 +214,11 @@ mod tests {
             last_campaign_message(&id),
             held_out(&id),
             rating("x", &id),
+            scheduled_send("x"),
+            scheduled_of(&id),
+            due_cursor(),
+            event_rules(),
+            event_answer("x"),
             external_id_index("x"),
             link("x"),
             recurring_marks(&id),

@@ -2,6 +2,7 @@
 //! feedback and statistics, and the ports ([`kv::KvStore`], [`messenger::Messenger`], [`clock::Clock`])
 //! through which the Spin components reach the world. Nothing here depends on Spin or any host.
 
+pub mod automation;
 pub mod campaign;
 pub mod capabilities;
 pub mod clock;

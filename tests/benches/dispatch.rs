@@ -14,11 +14,11 @@
 //!   DISPATCH_BENCH_CALLERS=1 cargo bench -p spinpost-tests --bench dispatch
 //! ```
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use spinpost_tests::app::{TestApp, TELEGRAM_BOT, TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET};
+use spinpost_tests::bench::redis_calls;
 use spinpost_tests::fake_platform::FakePlatform;
 use spinpost_tests::store_under_test::STORE_VARIABLE;
 
@@ -215,31 +215,4 @@ async fn tick_until_done(client: &reqwest::Client, base: &str) {
             return;
         }
     }
-}
-
-/// Every command Redis has run so far (`INFO commandstats`, the sum of `calls=`), minus the INFOs.
-fn redis_calls(url: &str) -> u64 {
-    let address = url.trim_start_matches("redis://");
-    let stream = std::net::TcpStream::connect(address).expect("connect to Redis");
-    (&stream)
-        .write_all(b"INFO commandstats\r\n")
-        .expect("ask Redis");
-    // A bulk reply: `$<length>\r\n<text>\r\n`.
-    let mut reader = std::io::BufReader::new(&stream);
-    let mut header = String::new();
-    std::io::BufRead::read_line(&mut reader, &mut header).expect("read the reply");
-    let length: usize = header
-        .trim()
-        .trim_start_matches('$')
-        .parse()
-        .expect("a bulk reply");
-    let mut text = vec![0u8; length];
-    reader.read_exact(&mut text).expect("read the reply");
-    String::from_utf8_lossy(&text)
-        .lines()
-        .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info:"))
-        .filter_map(|line| line.split("calls=").nth(1))
-        .filter_map(|rest| rest.split(',').next())
-        .filter_map(|calls| calls.parse::<u64>().ok())
-        .sum()
 }

@@ -17,35 +17,25 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use spinpost_tests::app::{TestApp, WHATSAPP_PHONE_NUMBER_ID};
+use spinpost_tests::bench::{block_on, env_number, run_for};
 use spinpost_tests::store_under_test::STORE_VARIABLE;
 use spinpost_tests::webhooks::{telegram_press, telegram_text, whatsapp_statuses};
 
 /// Each single-event case runs this many times (each time a new person, reply or press).
 const REPEATS: i64 = 5;
 
-fn number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|raw| raw.trim().parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
+    block_on(async {
         cost_on_redis().await;
         throughput_on_default_store(
-            Duration::from_secs(number("INTAKE_BENCH_SECS", 5)),
-            number("INTAKE_BENCH_CALLERS", 8),
+            Duration::from_secs(env_number("INTAKE_BENCH_SECS", 5)),
+            env_number("INTAKE_BENCH_CALLERS", 8),
         )
         .await;
     });
@@ -341,30 +331,4 @@ async fn throughput_on_default_store(duration: Duration, callers: u64) {
         "  ratio:                       {:>8.3} x",
         replies / unauthenticated.max(1e-9)
     );
-}
-
-/// Requests a second `callers` callers complete for `duration`; every request must succeed.
-async fn run_for<F, Fut>(duration: Duration, callers: u64, request: F) -> f64
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let done = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let until = started + duration;
-    let workers: Vec<_> = (0..callers)
-        .map(|_| {
-            let (request, done) = (request.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                while Instant::now() < until {
-                    assert!(request().await, "a request failed");
-                    done.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await.expect("caller finishes");
-    }
-    done.load(Ordering::SeqCst) as f64 / started.elapsed().as_secs_f64()
 }

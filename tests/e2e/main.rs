@@ -2,9 +2,11 @@
 
 mod ab_test;
 mod api_lifecycle;
+mod autoreplies;
 mod console;
 mod contract;
 mod crafted_input;
+mod events;
 mod frequency_caps;
 mod host;
 mod identity;

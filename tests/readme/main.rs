@@ -230,6 +230,13 @@ fn the_api_examples_run_as_written() {
             r#""campaign_id":"winter-26""#,
             // The customer found through the link's `/start <code>`.
             r#""external_id":"cus_2002""#,
+            // The shipped order's message went out for the rule; the reminder was cancelled.
+            r#""campaign_id":"r--order-shipped""#,
+            r#""sent":1"#,
+            r#""result":"cancelled","cancelled":1"#,
+            // The welcome on "/start" and the keyword's answer went out.
+            "sendMessage to 3333333: Welcome, Linus! Ask me about our opening hours.",
+            "sendMessage to 3333333: We are open 9:00-18:00, Monday to Saturday.",
         ],
     );
 }

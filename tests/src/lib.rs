@@ -2,6 +2,7 @@
 //! with a temporary state dir, and stands up a fake platform API that records what it receives.
 
 pub mod app;
+pub mod bench;
 pub mod fake_platform;
 pub mod fixtures;
 pub mod raw_http;

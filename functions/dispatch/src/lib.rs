@@ -10,20 +10,27 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use spin_adapter::{Ports, SpinHttp, SpinStore};
+use spinpost::automation::{self, EventAnswer, EventsRequest, NewRule, Rule};
 use spinpost::campaign::{
     self, Campaign, CampaignEdit, NewCampaign, QuietHours, ScheduleRequest, TemplateVersions,
 };
 use spinpost::clock::Clock;
 use spinpost::deletion;
 use spinpost::delivery::policy::QuietHoursRule;
-use spinpost::delivery::{self, FrequencyCaps, MessageRenderer, PolicyChain, SenderConfig};
+use spinpost::delivery::scheduled;
+use spinpost::delivery::Cancellation;
+use spinpost::delivery::{
+    self, EventContext, FrequencyCaps, MessageRenderer, PolicyChain, SenderConfig,
+};
+use spinpost::directory::{self, ExternalId};
+use spinpost::feedback;
 use spinpost::kv::KvStore;
 use spinpost::message::RenderedMessage;
 use spinpost::paging;
 use spinpost::platform::Platforms;
 use spinpost::secret::Secret;
-use spinpost::subscriber::{Channel, Platform, Subscriber};
-use spinpost::template::{self, CampaignVars, RenderInput, TemplateVersion};
+use spinpost::subscriber::{Channel, Platform, Subscriber, SubscriberId};
+use spinpost::template::{self, CampaignVars, EventVars, RenderInput, TemplateVersion};
 use spinpost::web::{self, Group, Params, Router};
 use spinpost::{Error, Result};
 
@@ -71,7 +78,21 @@ pub fn routes() -> Router<Context> {
                 .get("/api/v1/campaigns/:id/runs", campaign_runs)
                 .get("/api/v1/campaigns/:id/estimate", estimate_campaign)
                 .post("/api/v1/campaigns/:id/estimate", estimate_campaign)
-                .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries),
+                .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries)
+                .post("/api/v1/rules", create_rule)
+                .get("/api/v1/rules", list_rules)
+                .get("/api/v1/rules/:id", get_rule)
+                .put("/api/v1/rules/:id", replace_rule)
+                .delete("/api/v1/rules/:id", delete_rule)
+                .get("/api/v1/rules/:id/stats", rule_stats)
+                .get("/api/v1/scheduled", list_scheduled)
+                .get("/api/v1/scheduled/:id", get_scheduled)
+                .delete("/api/v1/scheduled/:id", cancel_scheduled),
+        )
+        .group(
+            Group::bearer(Context::admin_token)
+                .within(automation::EVENTS_BODY_LIMIT)
+                .post("/api/v1/events", receive_events),
         )
 }
 
@@ -183,6 +204,130 @@ fn campaign_deliveries(
         params.get("id"),
         cursor,
     )?))
+}
+
+fn create_rule(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let request: NewRule = req.json()?;
+    require_configured_all(&request.channels)?;
+    let rule = automation::rules::create(&ctx.ports.store, request, ctx.ports.clock.now())?;
+    Ok(web::Response::json(201, &rule))
+}
+
+fn list_rules(ctx: &Context, _: &web::Request, _: &Params) -> Result<web::Response> {
+    let rules: Vec<Rule> = automation::rules::all(&ctx.ports.store)?
+        .into_values()
+        .collect();
+    Ok(web::Response::ok(&json!({ "rules": rules })))
+}
+
+fn get_rule(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    Ok(web::Response::ok(&automation::rules::get(
+        &ctx.ports.store,
+        params.get("id"),
+    )?))
+}
+
+fn replace_rule(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
+    let request: NewRule = req.json()?;
+    require_configured_all(&request.channels)?;
+    Ok(web::Response::ok(&automation::rules::replace(
+        &ctx.ports.store,
+        params.get("id"),
+        request,
+        ctx.ports.clock.now(),
+    )?))
+}
+
+fn delete_rule(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    automation::rules::delete(&ctx.ports.store, params.get("id"))?;
+    Ok(web::Response::no_content())
+}
+
+/// A rule's statistics: those of the campaign-like id its messages are sent under.
+fn rule_stats(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    let rule = automation::rules::get(&ctx.ports.store, params.get("id"))?;
+    Ok(web::Response::ok(&feedback::campaign_stats(
+        &ctx.ports.store,
+        rule.stats_id.as_str(),
+    )?))
+}
+
+/// `POST /api/v1/events`: one event, or `{"events": [...]}`.
+fn receive_events(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let body: serde_json::Value = req.json_within(automation::EVENTS_BODY_LIMIT)?;
+    let now = ctx.ports.clock.now();
+    let store = &ctx.ports.store;
+    Ok(match EventsRequest::parse(body)? {
+        EventsRequest::One(event) => {
+            let answers = automation::receive(store, vec![event], now)?;
+            web::Response::ok(&answers[0])
+        }
+        EventsRequest::Batch(events) => web::Response::ok(&BatchAnswer {
+            answers: automation::receive(store, events, now)?,
+        }),
+    })
+}
+
+/// The answer to a batch of events, each answer with its fields in their documented order.
+#[derive(Serialize)]
+struct BatchAnswer {
+    answers: Vec<EventAnswer>,
+}
+
+/// `GET /api/v1/scheduled?subscriber_id=...` or `?external_id=...`: the messages not yet sent to a
+/// subscriber, or to every subscriber of a customer.
+fn list_scheduled(ctx: &Context, req: &web::Request, _: &Params) -> Result<web::Response> {
+    let store = &ctx.ports.store;
+    let subscribers = match (
+        req.query_param("subscriber_id"),
+        req.query_param("external_id"),
+    ) {
+        (Some(id), None) => vec![SubscriberId::parse(&id)?],
+        (None, Some(id)) => directory::subscribers_of(store, &ExternalId::parse(&id)?)?,
+        _ => {
+            return Err(Error::invalid(
+                "invalid_query",
+                "give one of subscriber_id=<id> and external_id=<customer id>",
+            ))
+        }
+    };
+    let mut pending = Vec::new();
+    for subscriber in &subscribers {
+        pending.extend(scheduled::pending_of(store, subscriber)?);
+    }
+    pending.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(web::Response::ok(&json!({ "scheduled": pending })))
+}
+
+fn get_scheduled(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    Ok(web::Response::ok(&scheduled::get(
+        &ctx.ports.store,
+        params.get("id"),
+    )?))
+}
+
+/// `DELETE /api/v1/scheduled/:id`: cancel a message still waiting; 409 once it is being sent.
+fn cancel_scheduled(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    let id = params.get("id");
+    match scheduled::cancel(&ctx.ports.store, id, "api", ctx.ports.clock.now())? {
+        Cancellation::Cancelled { send } => Ok(web::Response::ok(&send)),
+        Cancellation::TooLate { send } => Err(Error::conflict(
+            "not_cancellable",
+            format!(
+                "scheduled message '{id}' is {}: only a queued message can be cancelled",
+                send.state.name()
+            ),
+        )),
+    }
+}
+
+/// Refuse a rule on a channel this deployment cannot send on.
+fn require_configured_all(channels: &[String]) -> Result<()> {
+    let platforms = Platforms::from_variables(spin_adapter::variable);
+    for channel in channels {
+        platforms.require_configured(&Channel::parse(channel)?)?;
+    }
+    Ok(())
 }
 
 /// `POST /dispatch/tick`: send what is due until nothing is or `tick_budget_ms` is spent.
@@ -329,24 +474,50 @@ impl<'a, S: KvStore + ?Sized> TemplateRenderer<'a, S> {
     }
 }
 
-impl<S: KvStore + ?Sized> MessageRenderer for TemplateRenderer<'_, S> {
-    fn render(&self, subscriber: &Subscriber, campaign: &Campaign) -> Result<RenderedMessage> {
+impl<S: KvStore + ?Sized> TemplateRenderer<'_, S> {
+    fn pinned(&self, campaign: &Campaign) -> Result<Rc<TemplateVersion>> {
         let number = campaign.template_version.ok_or_else(|| {
             Error::unprocessable(
                 "template_not_pinned",
                 format!("campaign '{}' has no pinned template version", campaign.id),
             )
         })?;
-        let version = self.version(&campaign.template_id, number)?;
-        let input = RenderInput {
-            subscriber,
-            campaign: CampaignVars {
-                id: campaign.id.as_str(),
-                name: &campaign.name,
-                variables: &campaign.variables,
-            },
-        };
+        self.version(&campaign.template_id, number)
+    }
+}
+
+fn render_input<'a>(subscriber: &'a Subscriber, campaign: &'a Campaign) -> RenderInput<'a> {
+    RenderInput {
+        subscriber,
+        campaign: CampaignVars {
+            id: campaign.id.as_str(),
+            name: &campaign.name,
+            variables: &campaign.variables,
+        },
+    }
+}
+
+impl<S: KvStore + ?Sized> MessageRenderer for TemplateRenderer<'_, S> {
+    fn render(&self, subscriber: &Subscriber, campaign: &Campaign) -> Result<RenderedMessage> {
+        let version = self.pinned(campaign)?;
+        let input = render_input(subscriber, campaign);
         template::render(&version, &input, subscriber.channel.platform())
+    }
+
+    fn render_event(
+        &self,
+        subscriber: &Subscriber,
+        campaign: &Campaign,
+        event: &EventContext,
+    ) -> Result<RenderedMessage> {
+        let version = self.pinned(campaign)?;
+        let input = render_input(subscriber, campaign);
+        let event = EventVars {
+            name: &event.name,
+            key: event.key.as_deref(),
+            data: &event.data,
+        };
+        template::render_with_event(&version, &input, &event, subscriber.channel.platform())
     }
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use spin_adapter::{FeedbackService, Ports, SpinHttp};
+use spinpost::automation;
 use spinpost::clock::Clock;
 use spinpost::directory::{self, ExternalId, ListFilter, SearchRequest, SubscriberPatch};
 use spinpost::erasure;
@@ -64,7 +65,9 @@ fn admit_webhook(_: &Context, req: &web::Request, params: &Params) -> Result<usi
 }
 
 /// `POST /webhooks/<platform>[/<account>]`: a delivery authenticated and parsed by its platform's
-/// rules, then received; a conversation opened is answered with the platform's welcome.
+/// rules, then received; a conversation opened is answered with the platform's welcome. A new
+/// subscription and a subscribed person's text are handed to the rules (the welcome, the keyword
+/// replies), which queue their messages for dispatch's tick.
 fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result<web::Response> {
     let now = ctx.clock.now();
     let platforms = Platforms::from_variables(spin_adapter::variable);
@@ -83,6 +86,7 @@ fn receive_webhook(ctx: &Context, req: &web::Request, params: &Params) -> Result
         inbounds,
         now,
     )?;
+    automation::hand_to_rules(&ctx.store, &received.triggers, now)?;
     Ok(welcome.unwrap_or_else(|| web::Response::ok(&received)))
 }
 

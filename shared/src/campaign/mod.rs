@@ -6,6 +6,7 @@ mod deleted;
 mod edit;
 #[cfg(test)]
 mod fixtures;
+mod kind;
 pub mod local_time;
 mod model;
 mod quiet_hours;
@@ -16,10 +17,11 @@ mod variants;
 
 pub use deleted::{deletable, delete_record, is_retired, retire, DeletedCampaign};
 pub use edit::{edit, CampaignEdit};
+pub use kind::MessageKind;
 pub use model::{
     Audience, Campaign, CampaignId, CampaignState, NewCampaign, Recipients, Schedule,
-    MAX_AUDIENCE_ATTRIBUTES, MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS, MAX_CAMPAIGN_NAME_CHARS,
-    MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
+    EVENT_RULE_ID_PREFIX, MAX_AUDIENCE_ATTRIBUTES, MAX_AUDIENCE_TAGS, MAX_CAMPAIGN_ID_CHARS,
+    MAX_CAMPAIGN_NAME_CHARS, MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
 };
 pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
 pub use recurrence::{run_id, Every, Recurrence, RecurringRequest, MAX_ONCE_PER_DAYS};

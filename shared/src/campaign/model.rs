@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::kind::MessageKind;
 use crate::error::{Error, Result};
 use crate::newtype::{check_slug_id, validated_string};
 use crate::segment::{Segment, Selector};
@@ -20,6 +21,9 @@ use super::variants::{validate_variants, Variant};
 
 /// The longest campaign id: rating button data `rate:<id>:<score>` must fit Telegram's 64 bytes.
 pub const MAX_CAMPAIGN_ID_CHARS: usize = 40;
+/// The start of the campaign-like ids event rules send and count under (`r--<rule>`); no campaign id
+/// may start with it.
+pub const EVENT_RULE_ID_PREFIX: &str = "r--";
 /// The longest campaign name, in characters.
 pub const MAX_CAMPAIGN_NAME_CHARS: usize = 200;
 /// The most campaign variables.
@@ -181,6 +185,9 @@ pub struct Campaign {
     /// The template to render; empty (and absent from JSON) when the campaign has variants.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub template_id: String,
+    /// Transactional or promotional (a broadcast is promotional; an event rule says which it is).
+    #[serde(default)]
+    pub kind: MessageKind,
     /// The template version, pinned when scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_version: Option<u32>,
@@ -363,7 +370,14 @@ impl NewCampaign {
             ));
         }
         let id = match self.id.as_deref() {
+            Some(id) if id.starts_with(EVENT_RULE_ID_PREFIX) => {
+                return Err(Error::invalid(
+                    "invalid_campaign_id",
+                    format!("campaign ids starting with '{EVENT_RULE_ID_PREFIX}' are kept for event rules' statistics; choose another id"),
+                ))
+            }
             Some(id) => CampaignId::parse(id)?,
+            // A generated id never holds "--", so never the rules' prefix.
             None => CampaignId::generate(&name, now),
         };
         let channel = Channel::parse(&self.channel)?;
@@ -392,6 +406,7 @@ impl NewCampaign {
             name,
             channel,
             template_id: self.template_id,
+            kind: MessageKind::Promotional,
             template_version: self.template_version,
             variants: self.variants,
             holdout_percent: self.holdout_percent,
@@ -440,6 +455,19 @@ mod tests {
 
     fn request(json: &str) -> NewCampaign {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_event_rules_prefix_is_no_campaign_id() {
+        let err = request(
+            r#"{"id": "r--order-shipped", "name": "n", "channel": "telegram:shop", "template_id": "t"}"#,
+        )
+        .into_draft(now())
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_campaign_id");
+        assert!(err.message().contains("event rules"), "{}", err.message());
+        let generated = CampaignId::generate("R -- sale", now());
+        assert!(!generated.as_str().starts_with(EVENT_RULE_ID_PREFIX));
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 for recipient in bundle.recipients {
                     let index = recipient.index;
                     let entry = &batch.entries[index];
-                    match self.reconsider(arms, entry, recipient, planned_at)? {
+                    match self.reconsider(arms, batch, recipient, planned_at)? {
                         Ok(recipient) => still.push(recipient),
                         Err(decision) => unwritten.push((index, decision.apply(entry, now))),
                     }
@@ -324,7 +324,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         for (recipient, answer) in wave.iter().flat_map(|b| &b.recipients).zip(answers) {
             let entry = &batch.entries[recipient.index];
             let applied = apply_outcome(entry, answer, &policy, attempt);
-            self.release_unsent(campaign, &entry.subscriber, &applied.entry.outcome)?;
+            self.release_unsent(
+                campaign,
+                batch.batch,
+                &entry.subscriber,
+                &applied.entry.outcome,
+            )?;
             paused |= applied.effects.pause_channel_until.is_some();
             if applied.effects.retried {
                 report.retried += 1;
@@ -359,8 +364,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let mut decided = Vec::new();
         let mut ready = Vec::new();
         for ((&index, record), history) in chunk.iter().zip(records).zip(histories) {
-            let arm = batch.entries[index].arm.as_deref();
-            match self.plan(arms, arm, index, record.map(|r| r.subscriber), history, now) {
+            match self.plan(
+                arms,
+                batch,
+                index,
+                record.map(|r| r.subscriber),
+                history,
+                now,
+            ) {
                 Ok(recipient) => ready.push(recipient),
                 Err(decision) => decided.push((index, decision.apply(&batch.entries[index], now))),
             }
@@ -420,12 +431,13 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     fn plan(
         &self,
         arms: &ArmCampaigns<'_>,
-        arm: Option<&str>,
+        batch: &DeliveryBatch,
         index: usize,
         subscriber: Option<Subscriber>,
         history: Option<HistoryReading>,
         now: DateTime<Utc>,
     ) -> std::result::Result<Ready, Decision> {
+        let arm = batch.entries[index].arm.as_deref();
         let campaign = arms.for_arm(arm);
         let render =
             |subscriber: &Subscriber| Outgoing::render(self.renderer, campaign, subscriber);
@@ -441,7 +453,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             Verdict::Defer { until } => return Err(Decision::Defer(until)),
         }
         let zone = caps::calendar_zone(campaign, subscriber.as_ref());
-        if let Some(reason) = self.cap_refusal(campaign, history.as_ref(), zone, now) {
+        if let Some(reason) = self.cap_refusal(campaign, batch.batch, history.as_ref(), zone, now) {
             return Err(Decision::Final(DeliveryState::Skipped { reason }));
         }
         let (Some(message), Some(subscriber)) = (candidate.into_message(), subscriber) else {
@@ -479,20 +491,20 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     fn reconsider(
         &self,
         arms: &ArmCampaigns<'_>,
-        entry: &DeliveryEntry,
+        batch: &DeliveryBatch,
         recipient: Ready,
         planned_at: DateTime<Utc>,
     ) -> Result<std::result::Result<Ready, Decision>> {
+        let entry = &batch.entries[recipient.index];
         let now = self.clock.now();
         if now - planned_at <= CONSENT_MAX_AGE {
             return Ok(Ok(recipient));
         }
         let record: Option<StoredSubscriber> =
             kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
-        let arm = entry.arm.as_deref();
         Ok(self.plan(
             arms,
-            arm,
+            batch,
             recipient.index,
             record.map(|r| r.subscriber),
             recipient.history,

@@ -177,7 +177,7 @@ fn cap_verdicts<S: KvStore + ?Sized>(
         return Ok(passed.iter().map(|_| Verdict::Send).collect());
     }
     let history_keys: Vec<String> = passed.iter().map(|s| keys::send_history(&s.id)).collect();
-    let send = PastSend::campaign(campaign.id.as_str(), at);
+    let send = PastSend::of(campaign, None, at);
     store
         .get_many(&history_keys)?
         .into_iter()

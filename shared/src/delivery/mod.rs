@@ -30,6 +30,7 @@ mod chunk;
 pub mod claim;
 mod config;
 mod counters;
+pub mod due_index;
 mod estimate;
 pub mod ledger;
 mod ledger_removal;
@@ -39,6 +40,8 @@ pub mod policy;
 mod progress;
 mod report;
 mod runs;
+pub mod scheduled;
+mod scheduled_sender;
 mod sender;
 
 #[cfg(test)]
@@ -63,6 +66,7 @@ pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
 pub use report::{BatchReport, Step, StopReason, TickReport};
 pub use runs::{erase_marks, runs, EndedRun, RecurringMark, RunReport, Runs};
+pub use scheduled::{Cancellation, EventContext, ScheduledSend, ScheduledState};
 pub use sender::{run_tick, send_next_batch};
 
 /// The port through which the sender renders a campaign's message for one recipient, so delivery does
@@ -73,6 +77,18 @@ pub trait MessageRenderer {
     /// # Errors
     /// A 4xx error whose code and message are recorded as the recipient's failure.
     fn render(&self, subscriber: &Subscriber, campaign: &Campaign) -> Result<RenderedMessage>;
+
+    /// Render the campaign's pinned template for `subscriber` with the event a scheduled message
+    /// answers (`event.data` in the template).
+    ///
+    /// # Errors
+    /// As [`MessageRenderer::render`].
+    fn render_event(
+        &self,
+        subscriber: &Subscriber,
+        campaign: &Campaign,
+        event: &EventContext,
+    ) -> Result<RenderedMessage>;
 }
 
 /// What the sender hands a [`crate::messenger::Messenger`]: the rendered message plus what a platform

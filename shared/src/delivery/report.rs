@@ -126,3 +126,16 @@ pub struct TickReport {
     /// Whether the tick stopped because its budget was spent (more may be due).
     pub budget_spent: bool,
 }
+
+impl TickReport {
+    /// Add a batch's final states to the totals; a batch stopped by the deadline spent the budget.
+    pub fn count(&mut self, batch: &BatchReport) {
+        self.sent += batch.sent;
+        self.failed += batch.failed;
+        self.blocked += batch.blocked;
+        self.skipped += batch.skipped;
+        if batch.stopped == StopReason::Deadline {
+            self.budget_spent = true;
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The sending step ([`send_next_batch`]) and the tick loop around it ([`run_tick`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -37,30 +38,22 @@ pub fn run_tick<S: KvStore + ?Sized>(
     // Campaigns whose channel has no send slot left within the budget (paused by a 429, or its queue
     // full): taking their batch again would only rewrite its lease until the deadline.
     let mut out_of_slots = BTreeSet::new();
+    // Messages scheduled for one subscriber (event rules) go ahead of broadcasts on every channel.
+    Sender::new(store, messenger, renderer, clock, &config).send_due(&mut report)?;
     // Each step works on at most one batch, so this bound only guards against a bug looping in place.
     for _ in 0..10_000 {
         if clock.now() >= config.deadline {
             report.budget_spent = true;
             break;
         }
-        let sender = Sender {
-            store,
-            messenger,
-            renderer,
-            clock,
-            config: &config,
-        };
+        let sender = Sender::new(store, messenger, renderer, clock, &config);
         let step = sender.next_step(&out_of_slots)?;
         if step == Step::NothingDue {
             break;
         }
         if let Step::Batch(batch) = &step {
-            report.sent += batch.sent;
-            report.failed += batch.failed;
-            report.blocked += batch.blocked;
-            report.skipped += batch.skipped;
+            report.count(batch);
             if batch.stopped == StopReason::Deadline {
-                report.budget_spent = true;
                 out_of_slots.insert(batch.campaign_id.clone());
             }
         }
@@ -82,14 +75,7 @@ pub fn send_next_batch<S: KvStore + ?Sized>(
     clock: &dyn Clock,
     config: &SenderConfig,
 ) -> Result<Step> {
-    let sender = Sender {
-        store,
-        messenger,
-        renderer,
-        clock,
-        config,
-    };
-    sender.next_step(&BTreeSet::new())
+    Sender::new(store, messenger, renderer, clock, config).next_step(&BTreeSet::new())
 }
 
 /// One step's view of the world: the store, the platforms, the renderer, the time and the limits.
@@ -101,6 +87,29 @@ pub(super) struct Sender<'a, S: ?Sized> {
     pub(super) renderer: &'a dyn MessageRenderer,
     pub(super) clock: &'a dyn Clock,
     pub(super) config: &'a SenderConfig,
+    /// Whether the campaign is a stored record, read again between chunks so a pause or cancel takes
+    /// effect; a scheduled message carries its campaign-like record instead.
+    pub(super) campaign_in_store: bool,
+}
+
+impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
+    /// A step's view of stored campaigns.
+    fn new(
+        store: &'a S,
+        messenger: &'a dyn Messenger<Message = Outgoing>,
+        renderer: &'a dyn MessageRenderer,
+        clock: &'a dyn Clock,
+        config: &'a SenderConfig,
+    ) -> Self {
+        Sender {
+            store,
+            messenger,
+            renderer,
+            clock,
+            config,
+            campaign_in_store: true,
+        }
+    }
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {
@@ -122,7 +131,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         Ok(Step::NothingDue)
     }
 
-    fn lease(&self, until: DateTime<Utc>) -> Lease {
+    pub(super) fn lease(&self, until: DateTime<Utc>) -> Lease {
         Lease {
             owner: self.config.owner.clone(),
             expires_at: until,
@@ -295,7 +304,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Work on a batch this tick holds the lease of, until it is finished or work on it must stop.
-    fn process(
+    pub(super) fn process(
         &self,
         campaign: &Campaign,
         mut batch: DeliveryBatch,
@@ -326,7 +335,11 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             return self.stop(id, number, StopReason::Deadline);
         }
         // Read every round: a pause or cancel takes effect between chunks.
-        let current = campaign::get(self.store, campaign.id.as_str())?;
+        let current = if self.campaign_in_store {
+            Cow::Owned(campaign::get(self.store, campaign.id.as_str())?)
+        } else {
+            Cow::Borrowed(campaign)
+        };
         if current.ledger_id() != ledger {
             // The run this batch belongs to has ended.
             return self.stop(id, number, StopReason::Paused);
@@ -477,7 +490,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Bring the campaign counters up to the closed batches' totals (see `counters::sync_counters`).
-    fn sync_counters(&self, campaign_id: &str) -> Result<bool> {
+    pub(super) fn sync_counters(&self, campaign_id: &str) -> Result<bool> {
         counters::sync_counters(
             self.store,
             campaign_id,

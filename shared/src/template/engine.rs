@@ -29,7 +29,7 @@ pub(crate) enum FieldKind {
 }
 
 /// The names every template may use besides its own locals.
-pub(crate) const ROOT_VARIABLES: [&str; 2] = ["subscriber", "campaign"];
+pub(crate) const ROOT_VARIABLES: [&str; 3] = ["subscriber", "campaign", "event"];
 /// The fields of `subscriber` a template may use.
 pub(crate) const SUBSCRIBER_FIELDS: [&str; 9] = [
     "first_name",
@@ -44,6 +44,8 @@ pub(crate) const SUBSCRIBER_FIELDS: [&str; 9] = [
 ];
 /// The fields of `campaign` a template may use.
 pub(crate) const CAMPAIGN_FIELDS: [&str; 3] = ["id", "name", "variables"];
+/// The fields of `event` a template may use (a campaign's message renders them empty).
+pub(crate) const EVENT_FIELDS: [&str; 3] = ["name", "key", "data"];
 
 /// A configured environment for one kind of field.
 pub(crate) fn environment<'source>(kind: FieldKind) -> Environment<'source> {
@@ -142,6 +144,60 @@ pub struct RenderInput<'a> {
     pub subscriber: &'a Subscriber,
     /// The campaign.
     pub campaign: CampaignVars<'a>,
+}
+
+/// The event a message answers, as templates see it (`event.data.order_number`).
+#[derive(Debug, Clone, Copy)]
+pub struct EventVars<'a> {
+    /// The event name (`order.shipped`).
+    pub name: &'a str,
+    /// The event's own key (an order or appointment number), when it has one.
+    pub key: Option<&'a str>,
+    /// The event's data object as the business sent it.
+    pub data: &'a serde_json::Value,
+}
+
+/// The template context with the event a message answers added as `event`.
+pub(crate) fn context_with_event(input: &RenderInput<'_>, event: &EventVars<'_>) -> Value {
+    let mut fields = BTreeMap::from([
+        ("name", Value::from(event.name)),
+        ("data", json_value(event.data)),
+    ]);
+    if let Some(key) = event.key {
+        fields.insert("key", Value::from(key));
+    }
+    let base = context(input);
+    let mut roots: BTreeMap<String, Value> = BTreeMap::new();
+    for root in ["subscriber", "campaign"] {
+        if let Ok(value) = base.get_attr(root) {
+            roots.insert(root.to_owned(), value);
+        }
+    }
+    roots.insert("event".to_owned(), Value::from(fields));
+    Value::from(roots)
+}
+
+/// A JSON value as a template value (objects keep their keys, numbers their kind).
+fn json_value(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(f)) => Value::from(f),
+            (None, None) => Value::from(n.to_string()),
+        },
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(items) => {
+            Value::from(items.iter().map(json_value).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(fields) => Value::from(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect::<BTreeMap<String, Value>>(),
+        ),
+    }
 }
 
 /// The template context. Absent values are left out so they are undefined (and `default` applies).

@@ -35,13 +35,13 @@ mod render;
 pub mod store;
 mod validate;
 
-pub use engine::{CampaignVars, RenderInput};
+pub use engine::{CampaignVars, EventVars, RenderInput};
 pub use markup::{escape_html, SUPPORTED_TAGS};
 pub use model::{
     parse_name, ButtonSpec, NewTemplate, TemplateContent, TemplateHead, TemplateId, TemplateUpdate,
     TemplateVersion, Variant, WhatsappTemplateSpec,
 };
-pub use render::{render, Renderer};
+pub use render::{render, render_with_event, Renderer};
 pub use store::{
     create_template, delete_template, list_templates, load_head, load_latest, load_version,
     preview, update_template, Preview, PreviewRequest, SampleCampaign, SampleData,

@@ -3,7 +3,9 @@
 use minijinja::value::Value;
 use minijinja::Environment;
 
-use super::engine::{self, context, render_named, FieldKind, RenderInput};
+use super::engine::{
+    self, context, context_with_event, render_named, EventVars, FieldKind, RenderInput,
+};
 use super::limits::{MAX_RENDERED_BUTTON_TEXT_CHARS, MAX_URL_BYTES, MAX_WHATSAPP_PARAMETER_BYTES};
 use super::markup;
 use super::model::{ButtonSpec, TemplateVersion, Variant};
@@ -27,6 +29,23 @@ pub fn render(
 ) -> Result<RenderedMessage> {
     let (locale, _) = version.content().select(input.subscriber.locale.as_ref())?;
     Renderer::compile(version, Some(locale))?.render(input, platform)
+}
+
+/// [`render`] for a message that answers an event: the template also sees `event.name`, `event.key` and
+/// `event.data`.
+///
+/// # Errors
+/// As [`render`].
+pub fn render_with_event(
+    version: &TemplateVersion,
+    input: &RenderInput<'_>,
+    event: &EventVars<'_>,
+    platform: Platform,
+) -> Result<RenderedMessage> {
+    let (locale, variant) = version.content().select(input.subscriber.locale.as_ref())?;
+    let renderer = Renderer::compile(version, Some(locale))?;
+    let ctx = context_with_event(input, event);
+    renderer.render_variant(locale, variant, &ctx, platform, DataChecks::All)
 }
 
 /// A version compiled once, to render many recipients (a dispatch batch).

@@ -570,3 +570,35 @@ fn a_renderer_compiles_once_for_many_recipients() {
         );
     }
 }
+
+#[test]
+fn an_event_message_sees_the_events_name_key_and_data_escaped() {
+    let version = version_of(json!({
+        "text": "{{ subscriber.first_name }}: {{ event.name }} {{ event.key }} #{{ event.data.order }} ({{ event.data.items | length }} items, {{ event.data.note }})"
+    }));
+    let variables = BTreeMap::new();
+    let s = subscriber(Some("Ada"), None);
+    let input = RenderInput {
+        subscriber: &s,
+        campaign: CampaignVars {
+            id: "r--shipped",
+            name: "Shipped",
+            variables: &variables,
+        },
+    };
+    let data = json!({"order": 4711, "items": ["a", "b"], "note": "<fragile>"});
+    let event = EventVars {
+        name: "order.shipped",
+        key: Some("4711"),
+        data: &data,
+    };
+    let message =
+        crate::template::render_with_event(&version, &input, &event, Platform::Telegram).unwrap();
+    assert_eq!(
+        message.text,
+        "Ada: order.shipped 4711 #4711 (2 items, &lt;fragile&gt;)"
+    );
+    // A campaign's message renders the event's fields empty.
+    let campaign = render(&version, &input, Platform::Telegram).unwrap();
+    assert_eq!(campaign.text, "Ada:   # (0 items, )");
+}

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::engine::{
-    self, context, CampaignVars, FieldKind, RenderInput, CAMPAIGN_FIELDS, ROOT_VARIABLES,
-    SUBSCRIBER_FIELDS,
+    self, context, CampaignVars, FieldKind, RenderInput, CAMPAIGN_FIELDS, EVENT_FIELDS,
+    ROOT_VARIABLES, SUBSCRIBER_FIELDS,
 };
 use super::markup;
 use super::model::{ButtonSpec, TemplateContent, TemplateId, TemplateVersion};
@@ -227,6 +227,7 @@ fn is_known_variable(path: &str, globals: &[String]) -> bool {
     match root {
         "subscriber" => field.is_none_or(|f| SUBSCRIBER_FIELDS.contains(&f)),
         "campaign" => field.is_none_or(|f| CAMPAIGN_FIELDS.contains(&f)),
+        "event" => field.is_none_or(|f| EVENT_FIELDS.contains(&f)),
         other => !ROOT_VARIABLES.contains(&other) && globals.iter().any(|g| g == other),
     }
 }

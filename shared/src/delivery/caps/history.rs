@@ -3,23 +3,13 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::Campaign;
+pub use crate::campaign::MessageKind;
 use crate::error::{Error, Result};
 
 /// The most transactional sends a history keeps (the newest): they count against no cap, so they are
 /// kept only as the person's recent history.
 pub const MAX_TRANSACTIONAL_KEPT: usize = 50;
-
-/// What a message is for. Campaigns are promotional and count against the caps; transactional
-/// messages (an order update, a one-time code) are exempt but recorded in the person's history.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageKind {
-    /// Marketing: capped.
-    #[default]
-    Promotional,
-    /// Asked for or expected by the person: never capped, still recorded.
-    Transactional,
-}
 
 /// One send in a person's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +24,7 @@ pub struct PastSend {
 }
 
 impl PastSend {
-    /// A campaign's (promotional) message to a person at `at`.
+    /// A promotional campaign's message to a person at `at`.
     pub fn campaign(campaign_id: &str, at: DateTime<Utc>) -> Self {
         PastSend {
             at,
@@ -42,11 +32,32 @@ impl PastSend {
             source: campaign_source(campaign_id),
         }
     }
+
+    /// `campaign`'s message in ledger batch `batch` (none for an estimate) to a person at `at`, of the
+    /// campaign's kind: an event rule's transactional message is recorded but never capped, a
+    /// promotional one counts. The batch is part of the source because an event rule sends one person
+    /// many messages, each its own one-recipient batch, and each must count; a campaign's person is in
+    /// one batch, so its retries still replace their own entry.
+    pub fn of(campaign: &Campaign, batch: Option<u64>, at: DateTime<Utc>) -> Self {
+        PastSend {
+            at,
+            kind: campaign.kind,
+            source: message_source(campaign.id.as_str(), batch),
+        }
+    }
 }
 
 /// The source of a campaign's sends in a history.
 pub fn campaign_source(campaign_id: &str) -> String {
     format!("campaign:{campaign_id}")
+}
+
+/// The source of the message of ledger batch `batch` of a campaign (or an event rule) in a history.
+pub fn message_source(campaign_id: &str, batch: Option<u64>) -> String {
+    match batch {
+        Some(batch) => format!("campaign:{campaign_id}#{batch}"),
+        None => campaign_source(campaign_id),
+    }
 }
 
 /// A person's recent sends, oldest first, bounded: sends older than the caps' span are dropped when the

@@ -23,7 +23,9 @@ mod history;
 mod reservation;
 mod rules;
 
-pub use history::{campaign_source, MessageKind, PastSend, SendHistory, MAX_TRANSACTIONAL_KEPT};
+pub use history::{
+    campaign_source, message_source, MessageKind, PastSend, SendHistory, MAX_TRANSACTIONAL_KEPT,
+};
 pub use reservation::{erase_send_history, release, reserve, Reservation};
 pub use rules::{
     calendar_zone, CapRule, CapWindow, FrequencyCaps, FREQUENCY_CAP, MAX_CAP_LIMIT,

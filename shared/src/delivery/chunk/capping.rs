@@ -12,7 +12,7 @@ use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::subscriber::SubscriberId;
 
-use super::super::caps::{self, campaign_source, PastSend, Reservation, SendHistory};
+use super::super::caps::{self, message_source, PastSend, Reservation, SendHistory};
 use super::super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::super::outcome::finalised;
 use super::{Bundle, Sender};
@@ -57,16 +57,18 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         Ok((records, histories))
     }
 
-    /// The skip reason when the campaign's send at `now` would exceed a cap on the history as read.
+    /// The skip reason when the campaign's send (of ledger batch `batch`) at `now` would exceed a cap on the
+    /// history as read.
     pub(super) fn cap_refusal(
         &self,
         campaign: &Campaign,
+        batch: u64,
         reading: Option<&HistoryReading>,
         zone: Tz,
         now: DateTime<Utc>,
     ) -> Option<String> {
         let reading = reading?;
-        let send = PastSend::campaign(campaign.id.as_str(), now);
+        let send = PastSend::of(campaign, Some(batch), now);
         self.config
             .frequency_caps
             .refusal(&reading.history, &send, zone)
@@ -87,7 +89,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if caps.is_empty() {
             return Ok(wave);
         }
-        let send = PastSend::campaign(campaign.id.as_str(), now);
+        let send = PastSend::of(campaign, Some(batch.batch), now);
         let mut reserved = Vec::with_capacity(wave.len());
         for bundle in wave {
             let mut recipients = Vec::with_capacity(bundle.recipients.len());
@@ -122,6 +124,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     pub(super) fn release_unsent(
         &self,
         campaign: &Campaign,
+        batch: u64,
         subscriber: &SubscriberId,
         outcome: &DeliveryState,
     ) -> Result<()> {
@@ -131,7 +134,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         caps::release(
             self.store,
             subscriber,
-            &campaign_source(campaign.id.as_str()),
+            &message_source(campaign.id.as_str(), Some(batch)),
         )
     }
 }

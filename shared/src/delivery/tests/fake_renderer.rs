@@ -1,7 +1,7 @@
 //! A renderer that stands in for the template engine.
 
 use crate::campaign::Campaign;
-use crate::delivery::MessageRenderer;
+use crate::delivery::{EventContext, MessageRenderer};
 use crate::message::RenderedMessage;
 use crate::subscriber::{AttributeName, Subscriber};
 
@@ -34,5 +34,17 @@ impl MessageRenderer for FakeRenderer {
             platform_template: None,
             message_tag: None,
         })
+    }
+
+    /// The campaign's message followed by the event's data, e.g. `Hi Ada from Orders {"order":"4711"}`.
+    fn render_event(
+        &self,
+        subscriber: &Subscriber,
+        campaign: &Campaign,
+        event: &EventContext,
+    ) -> crate::Result<RenderedMessage> {
+        let mut message = self.render(subscriber, campaign)?;
+        message.text = format!("{} {}", message.text, event.data);
+        Ok(message)
     }
 }

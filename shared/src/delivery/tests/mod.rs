@@ -16,6 +16,7 @@ mod crash_recovery;
 mod deletion;
 mod editing;
 mod estimate;
+mod events;
 mod exactly_once;
 mod failures;
 mod frequency_caps;
