@@ -268,3 +268,25 @@ fn a_message_whose_answer_was_lost_counts_as_sent_for_the_once_per_days() {
     assert_eq!(world.send_count(), 6);
     assert!(world.sends_per_chat().values().all(|&n| n == 2));
 }
+
+#[test]
+fn the_estimate_of_the_next_run_leaves_out_the_recently_sent() {
+    let world = World::new();
+    world.subscribe_all(1..=2);
+    daily(&world, "c1", "{}", "09:00", 30);
+    world.tick_at(utc("2026-11-02T08:00:00Z"));
+    world.drain();
+    world.subscribe(3);
+    let estimate = world.estimate("c1");
+    assert_eq!(
+        (
+            estimate.matched,
+            estimate.recently_sent,
+            estimate.recipients
+        ),
+        (3, 2, 1)
+    );
+    world.tick_at(utc("2026-11-03T08:00:00Z"));
+    world.drain();
+    assert_eq!(world.recipients("c1@2026-11-03"), chats(&[3]));
+}
