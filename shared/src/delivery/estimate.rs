@@ -145,11 +145,12 @@ pub fn estimate<S: KvStore + ?Sized>(
             subscribed.push(subscriber);
         }
         // A recurring run leaves out whom the campaign sent recently, as its claim does.
-        let ids = subscribed.iter().map(|s| s.id.clone()).collect();
-        let allowed = runs::not_sent_recently(store, campaign, ids)?;
-        if allowed.len() < subscribed.len() {
+        if campaign.recurrence().is_some() {
+            let ids = subscribed.iter().map(|s| s.id.clone()).collect();
+            let allowed: BTreeSet<SubscriberId> = runs::not_sent_recently(store, campaign, ids)?
+                .into_iter()
+                .collect();
             estimate.recently_sent += (subscribed.len() - allowed.len()) as u64;
-            let allowed: BTreeSet<SubscriberId> = allowed.into_iter().collect();
             subscribed.retain(|s| allowed.contains(&s.id));
         }
         for subscriber in subscribed {
