@@ -36,7 +36,7 @@ pub fn delete_campaign<S: KvStore + ?Sized>(
 ) -> Result<CampaignDeletion> {
     let found = campaign::deletable(store, id)?;
     campaign::retire(store, &found, now)?;
-    let ledger_batches = delivery::delete_ledger(store, found.id.as_str())?;
+    let ledger_batches = delivery::delete_ledger(store, found.id.as_str(), found.run_date())?;
     campaign::delete_record(store, &found.id)?;
     Ok(CampaignDeletion {
         deleted: found.id.as_str().to_owned(),
@@ -127,6 +127,7 @@ mod tests {
             timezone: None,
             template_version: None,
             per_recipient_timezone: false,
+            recurring: None,
         };
         for id in ["c1", "c2"] {
             campaign::schedule(&store, &StoredTemplates(&store), id, &request, now()).unwrap();

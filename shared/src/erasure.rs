@@ -12,9 +12,9 @@ use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 /// Erase a subscriber: the record (names, attributes, consent history), their replies, presses and
-/// ratings, their send history (the frequency caps' record of when they were messaged) and the messages
-/// event rules queued for them are deleted, and a suppression record keyed by a hash of the address keeps
-/// a re-import from
+/// ratings, their send history (the frequency caps' record of when they were messaged), the messages
+/// event rules queued for them and the marks of the recurring campaigns that sent them are deleted,
+/// and a suppression record keyed by a hash of the address keeps a re-import from
 /// subscribing them again. Campaign counters keep their anonymous totals; delivery ledger entries keep
 /// the subscriber id, as the record that each message was sent exactly once.
 ///
@@ -32,6 +32,7 @@ pub fn erase_subscriber<S: KvStore + ?Sized>(
     directory::suppress(store, id, now)?;
     feedback::erase_subscriber_feedback(store, id)?;
     caps::erase_send_history(store, id)?;
+    delivery::erase_marks(store, id)?;
     delivery::scheduled::erase_of(store, id, now)?;
     directory::erase(store, id, now)
 }

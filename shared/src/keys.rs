@@ -63,6 +63,12 @@ pub fn delivery_batch(campaign_id: &str, batch: u64) -> String {
     format!("dlv:{campaign_id}:{batch}")
 }
 
+/// When each recurring campaign last sent a person (the run's date): read when a run's recipients are
+/// claimed, written with the outcome, erased with the person.
+pub fn recurring_marks(subscriber: &SubscriberId) -> String {
+    format!("rmark:{subscriber}")
+}
+
 /// A campaign counter (`sent`, `failed`, `replied`, …), changed only by atomic increment.
 pub fn campaign_counter(campaign_id: &str, counter: &str) -> String {
     format!("stat:{campaign_id}:{counter}")
@@ -215,6 +221,7 @@ mod tests {
             event_answer("x"),
             external_id_index("x"),
             link("x"),
+            recurring_marks(&id),
         ];
         let prefixes: std::collections::BTreeSet<_> = all
             .iter()

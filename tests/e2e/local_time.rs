@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use spinpost_tests::app::expect_status;
 use spinpost_tests::TestApp;
 
-fn utc(s: &str) -> DateTime<Utc> {
+pub(super) fn utc(s: &str) -> DateTime<Utc> {
     s.parse().expect("a valid instant")
 }
 
@@ -42,7 +42,7 @@ async fn seed(app: &TestApp, id: &str, chats: &[(i64, &str)]) {
 }
 
 /// The chats sent to so far, in order.
-fn chats_sent(app: &TestApp) -> Vec<i64> {
+pub(super) fn chats_sent(app: &TestApp) -> Vec<i64> {
     app.fake
         .calls("sendMessage")
         .iter()
@@ -57,7 +57,7 @@ async fn tick_at(app: &TestApp, at: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn schedule(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+pub(super) async fn schedule(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
     app.admin_json(
         Method::POST,
         &format!("/api/v1/campaigns/{id}/schedule"),

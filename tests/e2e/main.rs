@@ -15,6 +15,7 @@ mod limits;
 mod local_time;
 mod messenger;
 mod meta_webhooks;
+mod recurring;
 mod segments;
 mod telegram;
 mod viber;

@@ -75,6 +75,7 @@ pub fn routes() -> Router<Context> {
                 .post("/api/v1/campaigns/:id/resume", resume_campaign)
                 .post("/api/v1/campaigns/:id/cancel", cancel_campaign)
                 .get("/api/v1/campaigns/:id/progress", campaign_progress)
+                .get("/api/v1/campaigns/:id/runs", campaign_runs)
                 .get("/api/v1/campaigns/:id/estimate", estimate_campaign)
                 .post("/api/v1/campaigns/:id/estimate", estimate_campaign)
                 .get("/api/v1/campaigns/:id/deliveries", campaign_deliveries)
@@ -176,6 +177,10 @@ fn cancel_campaign(ctx: &Context, _: &web::Request, params: &Params) -> Result<w
 
 fn campaign_progress(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
     at_now(ctx, params, delivery::progress)
+}
+
+fn campaign_runs(ctx: &Context, _: &web::Request, params: &Params) -> Result<web::Response> {
+    at_now(ctx, params, delivery::runs)
 }
 
 /// Answer what `action` makes of the campaign in the path at the context's current time.

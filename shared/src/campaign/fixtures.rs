@@ -43,6 +43,7 @@ pub fn schedule_now(template_version: Option<u32>) -> ScheduleRequest {
         timezone: None,
         template_version,
         per_recipient_timezone: false,
+        recurring: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod kind;
 pub mod local_time;
 mod model;
 mod quiet_hours;
+mod recurrence;
 mod schedule;
 mod service;
 mod variants;
@@ -23,6 +24,7 @@ pub use model::{
     MAX_CAMPAIGN_NAME_CHARS, MAX_VARIABLES, MAX_VARIABLE_VALUE_CHARS,
 };
 pub use quiet_hours::{workspace_quiet_hours, QuietHours, QuietHoursSetting};
+pub use recurrence::{run_id, Every, Recurrence, RecurringRequest, MAX_ONCE_PER_DAYS};
 pub use schedule::{ScheduleRequest, Transition};
 pub use service::{
     active_ids, arm_names, cancel, change, create, get, is_active, list, pause, remove_active,

@@ -15,6 +15,7 @@ use crate::subscriber::{AttributeName, Channel, ConsentAction, Subscriber, TimeZ
 
 use super::local_time::resolve_local;
 use super::quiet_hours::QuietHoursSetting;
+use super::recurrence::Recurrence;
 
 use super::variants::{validate_variants, Variant};
 
@@ -153,6 +154,9 @@ pub struct Schedule {
     /// When the schedule was set: those subscribed at this moment or when sending starts are recipients
     /// (see [`Recipients`]); a withdrawal since is recorded as a skip when their message is due.
     pub scheduled_at: DateTime<Utc>,
+    /// For a recurring campaign: how it recurs (the fields above are then its current run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<Recurrence>,
 }
 
 impl Schedule {
@@ -245,6 +249,10 @@ impl Campaign {
             ),
             scheduled_at: self.schedule.as_ref().map(|s| s.scheduled_at),
             frozen_at,
+            each_at_own_time: self
+                .schedule
+                .as_ref()
+                .filter(|s| s.per_recipient_timezone && s.recurrence.is_some()),
         }
     }
 }
@@ -261,12 +269,21 @@ pub struct Recipients<'a> {
     selector: Selector<'a>,
     scheduled_at: Option<DateTime<Utc>>,
     frozen_at: DateTime<Utc>,
+    /// A recurring run per recipient timezone judges each person's relative conditions at their own
+    /// send time (a birthday is the run's date where they live).
+    each_at_own_time: Option<&'a Schedule>,
 }
 
 impl Recipients<'_> {
     /// Whether `subscriber` is in the audience on the campaign's channel, whatever their consent.
     pub fn in_audience(&self, subscriber: &Subscriber) -> bool {
-        &subscriber.channel == self.channel && self.selector.matches(subscriber)
+        &subscriber.channel == self.channel
+            && match self.each_at_own_time {
+                Some(schedule) => self
+                    .selector
+                    .matches_at(subscriber, schedule.due_in(subscriber.timezone)),
+                None => self.selector.matches(subscriber),
+            }
     }
 
     /// Whether `subscriber` was one of the recipients when the audience froze.
@@ -630,6 +647,7 @@ mod tests {
             local_time: None,
             per_recipient_timezone: false,
             scheduled_at: now(),
+            recurrence: None,
         });
         assert_eq!(
             campaign.audience_frozen_at(now()),

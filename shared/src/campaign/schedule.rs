@@ -9,6 +9,7 @@
 //! | resume   | paused                            | running if it had started, else scheduled |
 //! | cancel   | draft, scheduled, running, paused | cancelled                            |
 //! | complete | running                           | completed                            |
+//! | next run | running (a recurring campaign's run ended) | scheduled (the next run)     |
 
 use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
 use serde::Deserialize;
@@ -18,6 +19,7 @@ use crate::subscriber::TimeZone;
 
 use super::local_time;
 use super::model::{Campaign, CampaignState, Schedule};
+use super::recurrence::RecurringRequest;
 
 /// How far in the past a send time may be (clock skew between client and server) before it is refused.
 const PAST_TOLERANCE_SECS: i64 = 60;
@@ -29,7 +31,8 @@ const MAX_DAYS_AHEAD: i64 = 366;
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// `"now"`, an RFC 3339 instant (`2026-12-24T08:00:00Z`), or a local time (`2026-12-24T09:00:00`)
-    /// with `timezone`.
+    /// with `timezone`; left out for a recurring schedule.
+    #[serde(default)]
     pub send_at: String,
     /// An IANA zone for a local `send_at`, e.g. `Europe/Berlin`.
     pub timezone: Option<String>,
@@ -39,6 +42,9 @@ pub struct ScheduleRequest {
     /// `timezone`).
     #[serde(default)]
     pub per_recipient_timezone: bool,
+    /// Run every day instead (`send_at`, `timezone` and `per_recipient_timezone` then go inside).
+    #[serde(default)]
+    pub recurring: Option<RecurringRequest>,
 }
 
 impl ScheduleRequest {
@@ -49,6 +55,18 @@ impl ScheduleRequest {
     /// 422 `nonexistent_local_time` (a local time skipped by a daylight-saving change), `send_at_in_past`,
     /// `send_at_too_far`.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<Schedule> {
+        if let Some(recurring) = &self.recurring {
+            if !self.send_at.trim().is_empty()
+                || self.timezone.is_some()
+                || self.per_recipient_timezone
+            {
+                return Err(Error::invalid(
+                    "conflicting_schedule",
+                    "a recurring schedule takes its time from recurring.at and recurring.timezone: leave send_at, timezone and per_recipient_timezone out",
+                ));
+            }
+            return recurring.resolve(now);
+        }
         let timezone = self.timezone.as_deref().map(TimeZone::parse).transpose()?;
         let text = self.send_at.trim();
         let schedule = |send_at, local_time| Schedule {
@@ -57,6 +75,7 @@ impl ScheduleRequest {
             local_time,
             per_recipient_timezone: self.per_recipient_timezone,
             scheduled_at: now,
+            recurrence: None,
         };
         if self.per_recipient_timezone {
             return self
@@ -198,6 +217,8 @@ pub enum Transition {
     Cancel,
     /// Every recipient has a final state.
     Complete,
+    /// A recurring campaign's run ended: wait for the next.
+    NextRun,
 }
 
 impl Transition {
@@ -209,6 +230,7 @@ impl Transition {
             Transition::Resume => "resume",
             Transition::Cancel => "cancel",
             Transition::Complete => "complete",
+            Transition::NextRun => "start the next run of",
         }
     }
 
@@ -220,7 +242,7 @@ impl Transition {
             Transition::Pause => &[Scheduled, Running],
             Transition::Resume => &[Paused],
             Transition::Cancel => &[Draft, Scheduled, Running, Paused],
-            Transition::Complete => &[Running],
+            Transition::Complete | Transition::NextRun => &[Running],
         }
     }
 }
@@ -262,6 +284,7 @@ impl Campaign {
                 self.finished_at = Some(now);
                 CampaignState::Completed
             }
+            Transition::NextRun => CampaignState::Scheduled,
         };
         self.updated_at = now;
         Ok(())
@@ -282,6 +305,7 @@ mod tests {
             timezone: timezone.map(Into::into),
             template_version: None,
             per_recipient_timezone: false,
+            recurring: None,
         }
         .resolve(now())
     }
@@ -345,6 +369,7 @@ mod tests {
             timezone: Some("Europe/Berlin".into()),
             template_version: None,
             per_recipient_timezone: false,
+            recurring: None,
         };
         let early = "2026-10-20T00:00:00Z".parse().unwrap();
         assert_eq!(
@@ -361,6 +386,7 @@ mod tests {
             timezone: Some("Europe/Berlin".into()),
             template_version: None,
             per_recipient_timezone: true,
+            recurring: None,
         }
         .resolve(now)
     }

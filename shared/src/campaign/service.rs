@@ -399,6 +399,7 @@ mod tests {
             timezone: Some("Europe/Berlin".into()),
             template_version: None,
             per_recipient_timezone: false,
+            recurring: None,
         }
     }
 

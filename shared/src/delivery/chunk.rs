@@ -28,6 +28,7 @@ use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects}
 use super::pacing;
 use super::policy::{Candidate, Verdict};
 use super::report::BatchReport;
+use super::runs;
 use super::sender::Sender;
 use super::Outgoing;
 
@@ -144,7 +145,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         chunk: &[usize],
         report: &mut BatchReport,
     ) -> Result<Chunk> {
-        let (id, number) = (campaign.id.as_str(), batch.batch);
+        let ledger = campaign.ledger_id();
+        let (id, number) = (ledger.as_str(), batch.batch);
         let planned_at = self.clock.now();
         let arms = ArmCampaigns::of(campaign);
         let Plans { decided, ready } = self.decide(&arms, batch, chunk, planned_at)?;
@@ -197,7 +199,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         report: &mut BatchReport,
     ) -> Result<Chunk> {
         let campaign = arms.campaign();
-        let (id, number) = (campaign.id.as_str(), batch.batch);
+        let ledger = campaign.ledger_id();
+        let (id, number) = (ledger.as_str(), batch.batch);
         let rate = self.config.rate_for(campaign.channel.platform());
         let limit = self.config.in_flight_for(rate);
         let last_slot = queue.slots.last().copied().unwrap_or(queue.planned_at);
@@ -551,6 +554,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             entries.push((keys::last_campaign_message(&reference.subscriber), encoded));
         }
         self.store.set_many(&entries)?;
+        // A recurring campaign's marks go with the references: written before the outcomes.
+        runs::mark_sent(
+            self.store,
+            campaign,
+            references.iter().map(|r| (&r.subscriber, r.sent_at)),
+        )?;
         crate::feedback::credit_early_receipts(self.store, references)
     }
 }

@@ -18,6 +18,7 @@ use crate::subscriber::{Subscriber, SubscriberId};
 use super::ledger::{
     Cursor, DeliveryBatch, DeliveryEntry, DeliveryState, Lease, Tally, OUTCOME_UNKNOWN,
 };
+use super::runs;
 
 /// How many times a claim retries after losing a race.
 const CLAIM_ATTEMPTS: usize = 16;
@@ -134,7 +135,8 @@ pub fn claim_new_batch<S: KvStore + ?Sized>(
     batch_size: usize,
     max_pages: u64,
 ) -> Result<Option<DeliveryBatch>> {
-    let campaign_id = campaign.id.as_str();
+    let ledger_id = campaign.ledger_id();
+    let campaign_id = ledger_id.as_str();
     for _ in 0..CLAIM_ATTEMPTS {
         let current = cursor(store, campaign_id)?;
         if current.exhausted {
@@ -153,7 +155,9 @@ pub fn claim_new_batch<S: KvStore + ?Sized>(
             batch_size,
             max_pages,
         )?;
-        let empty = walk.recipients.is_empty();
+        // A recurring run leaves out whom the campaign sent within its once-per-days.
+        let recipients = runs::not_sent_recently(store, campaign, walk.recipients)?;
+        let empty = recipients.is_empty();
         let batch = DeliveryBatch {
             campaign_id: campaign_id.to_owned(),
             batch: number,
@@ -162,8 +166,7 @@ pub fn claim_new_batch<S: KvStore + ?Sized>(
             scanned: walk.scanned,
             exhausted_after: walk.exhausted,
             // The arm is recorded as the recipient is claimed: what the ledger says is what they get.
-            entries: walk
-                .recipients
+            entries: recipients
                 .into_iter()
                 .map(|id| {
                     let arm = campaign.arm_of(&id).map(|arm| arm.name().to_owned());

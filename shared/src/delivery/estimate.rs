@@ -9,7 +9,7 @@
 //! batch per page; nothing is reserved), and the message rendered for those they let through. Nothing
 //! is written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -19,12 +19,13 @@ use crate::error::Result;
 use crate::index::Index;
 use crate::keys;
 use crate::kv::KvStore;
-use crate::subscriber::Subscriber;
+use crate::subscriber::{Subscriber, SubscriberId};
 
 use super::arms::ArmCampaigns;
 use super::caps::{calendar_zone, FrequencyCaps, PastSend, SendHistory};
 use super::claim::read_index_page;
 use super::policy::{Candidate, PolicyChain, Verdict};
+use super::runs;
 use super::{MessageRenderer, Outgoing};
 
 /// The most subscriber records one estimate examines (the counts cover the first ones beyond this).
@@ -44,6 +45,9 @@ pub struct Estimate {
     pub matched: u64,
     /// Of those, not recipients: not subscribed at the send time (or created after the start).
     pub not_subscribed: u64,
+    /// Of those, not recipients of a recurring campaign's run: it sent them within its `once_per_days`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recently_sent: u64,
     /// Recipients: each gets one entry in the delivery ledger.
     pub recipients: u64,
     /// Recipients who would be sent at once.
@@ -70,6 +74,10 @@ pub struct Estimate {
     pub index_size: u64,
     /// Whether the scan reached the end of the index (`false` beyond [`MAX_ESTIMATE_SCAN`] records).
     pub complete: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Estimate {
@@ -124,6 +132,7 @@ pub fn estimate<S: KvStore + ?Sized>(
         estimate.scanned += records.len() as u64;
         // Those the chain lets through, judged against the caps once the page's histories are read.
         let mut passed: Vec<&Subscriber> = Vec::new();
+        let mut subscribed: Vec<&Subscriber> = Vec::new();
         for subscriber in records.iter().filter_map(|(_, record)| record.as_ref()) {
             if !recipients.in_audience(subscriber) {
                 continue;
@@ -133,6 +142,18 @@ pub fn estimate<S: KvStore + ?Sized>(
                 estimate.not_subscribed += 1;
                 continue;
             }
+            subscribed.push(subscriber);
+        }
+        // A recurring run leaves out whom the campaign sent recently, as its claim does.
+        if campaign.recurrence().is_some() {
+            let ids = subscribed.iter().map(|s| s.id.clone()).collect();
+            let allowed: BTreeSet<SubscriberId> = runs::not_sent_recently(store, campaign, ids)?
+                .into_iter()
+                .collect();
+            estimate.recently_sent += (subscribed.len() - allowed.len()) as u64;
+            subscribed.retain(|s| allowed.contains(&s.id));
+        }
+        for subscriber in subscribed {
             estimate.recipients += 1;
             // An A/B recipient is judged and rendered as their arm, as the sender would.
             let arm = campaign.arm_of(&subscriber.id).map(|arm| arm.name());

@@ -48,6 +48,9 @@ pub struct Cursor {
     /// A tick bringing the campaign counters up to `counted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<CounterSync>,
+    /// A recurring campaign's ended runs, each added to `counted` in the write that lists it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<super::runs::EndedRun>,
 }
 
 /// Recipients per final state.

@@ -39,6 +39,7 @@ pub mod pacing;
 pub mod policy;
 mod progress;
 mod report;
+mod runs;
 pub mod scheduled;
 mod scheduled_sender;
 mod sender;
@@ -64,6 +65,7 @@ pub use outcome::{apply_outcome, RetryPolicy, MAX_RETRY_AFTER_SECS};
 pub use policy::{Candidate, PolicyChain, SendPolicy, Verdict};
 pub use progress::{deliveries, progress, Counts, Progress, MAX_BATCHES_PER_PAGE};
 pub use report::{BatchReport, Step, StopReason, TickReport};
+pub use runs::{erase_marks, runs, EndedRun, RecurringMark, RunReport, Runs};
 pub use scheduled::{Cancellation, EventContext, ScheduledSend, ScheduledState};
 pub use sender::{run_tick, send_next_batch};
 

@@ -42,7 +42,7 @@ pub struct Counts {
 
 impl Counts {
     /// The counts of `tally`, with `pending` recipients claimed and not final.
-    fn of(tally: &Tally, pending: u64) -> Self {
+    pub(super) fn of(tally: &Tally, pending: u64) -> Self {
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         Counts {
             targeted: signed(tally.targeted()),
@@ -60,6 +60,9 @@ impl Counts {
 pub struct Progress {
     /// The campaign.
     pub campaign_id: String,
+    /// A recurring campaign's current (or next) run, which the figures are of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// Its state.
     pub state: CampaignState,
     /// Recipients per state.
@@ -90,11 +93,13 @@ pub struct Progress {
 /// 404 for an unknown campaign; store failures.
 pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) -> Result<Progress> {
     let campaign = campaign::get(store, id)?;
-    let cursor = claim::cursor(store, id)?;
+    // A recurring campaign's progress is its current run's.
+    let ledger = campaign.ledger_id();
+    let cursor = claim::cursor(store, &ledger)?;
     let open_keys: Vec<String> = cursor
         .open_batches
         .iter()
-        .map(|&n| keys::delivery_batch(id, n))
+        .map(|&n| keys::delivery_batch(&ledger, n))
         .collect();
     let open: Vec<Option<DeliveryBatch>> = kv::get_many_json(store, &open_keys)?;
     let pending: u64 = open.iter().flatten().map(|b| b.open_entries() as u64).sum();
@@ -124,7 +129,7 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
         .collect();
     let first = cursor.next_batch.saturating_sub(RATE_WINDOW_BATCHES);
     let recent_keys: Vec<String> = (first..cursor.next_batch)
-        .map(|n| keys::delivery_batch(id, n))
+        .map(|n| keys::delivery_batch(&ledger, n))
         .collect();
     let recent: Vec<DeliveryBatch> = kv::get_many_json::<_, DeliveryBatch>(store, &recent_keys)?
         .into_iter()
@@ -157,6 +162,7 @@ pub fn progress<S: KvStore + ?Sized>(store: &S, id: &str, now: DateTime<Utc>) ->
         .and_then(|seconds| now.checked_add_signed(chrono::Duration::seconds(seconds)));
     Ok(Progress {
         campaign_id: id.to_owned(),
+        run: campaign.run_date().map(|_| ledger.clone()),
         state: campaign.state,
         counts,
         messages_per_second,
@@ -195,10 +201,13 @@ pub fn deliveries<S: KvStore + ?Sized>(
     id: &str,
     from: u64,
 ) -> Result<Page<DeliveryBatch>> {
-    campaign::get(store, id)?;
-    let end = claim::cursor(store, id)?.next_batch;
+    // A recurring campaign's ledger is its current run's.
+    let ledger = campaign::get(store, id)?.ledger_id();
+    let end = claim::cursor(store, &ledger)?.next_batch;
     let to = end.min(from.saturating_add(MAX_BATCHES_PER_PAGE));
-    let batch_keys: Vec<String> = (from..to).map(|n| keys::delivery_batch(id, n)).collect();
+    let batch_keys: Vec<String> = (from..to)
+        .map(|n| keys::delivery_batch(&ledger, n))
+        .collect();
     let items = kv::get_many_json::<_, DeliveryBatch>(store, &batch_keys)?
         .into_iter()
         .flatten()

@@ -19,6 +19,13 @@ pub enum Step {
         /// The campaign.
         campaign_id: String,
     },
+    /// A recurring campaign's run ended; the campaign waits for its next run.
+    RunEnded {
+        /// The campaign.
+        campaign_id: String,
+        /// The run, `<campaign>@<date>`.
+        run: String,
+    },
     /// Worked on a batch.
     Batch(BatchReport),
     /// No campaign has work that can be done now.

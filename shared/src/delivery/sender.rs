@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaign::{self, Campaign, CampaignState, Transition};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys;
 use crate::kv::{self, KvStore};
 use crate::messenger::Messenger;
@@ -19,6 +19,7 @@ use super::counters;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState, Lease};
 use super::outcome::finalised;
 use super::report::{BatchReport, Step, StopReason, TickReport};
+use super::runs;
 use super::{MessageRenderer, Outgoing};
 
 /// Run steps until nothing is due or the deadline passes.
@@ -170,8 +171,10 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
 
     fn work_on(&self, campaign: &Campaign, now: DateTime<Utc>) -> Result<Option<Step>> {
         let id = campaign.id.as_str();
+        // A recurring campaign's current run keeps its own ledger.
+        let ledger = campaign.ledger_id();
         let cancelled = campaign.state == CampaignState::Cancelled;
-        let cursor = claim::cursor(self.store, id)?;
+        let cursor = claim::cursor(self.store, &ledger)?;
         if let Some(report) = self.resume_open(campaign, &cursor.open_batches, now)? {
             return Ok(Some(Step::Batch(report)));
         }
@@ -195,9 +198,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if cancelled {
             // A cancelled campaign claims nothing, so it opens a batch whose creator died before moving
             // the cursor itself; its recipients are then skipped like any other open batch's.
-            claim::adopt_orphan(self.store, id)?;
+            claim::adopt_orphan(self.store, &ledger)?;
         }
-        let cursor = claim::cursor(self.store, id)?;
+        let cursor = claim::cursor(self.store, &ledger)?;
         // The claim may have found (and opened) a batch whose creator died before moving the cursor.
         if let Some(report) = self.resume_open(campaign, &cursor.open_batches, now)? {
             return Ok(Some(Step::Batch(report)));
@@ -205,20 +208,52 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if !cursor.open_batches.is_empty() || !(cursor.exhausted || cancelled) {
             return Ok(None);
         }
-        self.close(id, cancelled, now)
+        self.close(campaign, cancelled, now)
     }
 
     /// Take a campaign with no batch left open out of the active set, completing it unless it was
-    /// cancelled. It leaves only with its counters complete: no tick looks at it after.
-    fn close(&self, id: &str, cancelled: bool, now: DateTime<Utc>) -> Result<Option<Step>> {
-        if !self.sync_counters(id)? {
+    /// cancelled. It leaves only with its counters complete: no tick looks at it after. A recurring
+    /// campaign's run ends instead: its totals join the campaign's, and the campaign waits for its
+    /// next run (or, cancelled, leaves the active set).
+    fn close(
+        &self,
+        campaign: &Campaign,
+        cancelled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Step>> {
+        let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
+        if !self.sync_counters(&ledger)? {
             return Ok(None);
+        }
+        let recurring = campaign.recurrence().is_some();
+        if recurring {
+            if campaign.started_at.is_some() {
+                runs::end_run(self.store, campaign, now)?;
+            }
+            if !self.sync_counters(id)? {
+                return Ok(None);
+            }
         }
         if cancelled {
             campaign::remove_active(self.store, id)?;
             return Ok(None);
         }
-        match campaign::change(self.store, id, |c| c.transition(Transition::Complete, now)) {
+        let changed = campaign::change(self.store, id, |c| {
+            if !recurring {
+                return c.transition(Transition::Complete, now);
+            }
+            // Another tick may have moved on to the next run already.
+            if c.ledger_id() != ledger {
+                return Err(Error::conflict("invalid_transition", "the run has ended"));
+            }
+            c.schedule_next_run(now)
+        });
+        match changed {
+            Ok(_) if recurring => Ok(Some(Step::RunEnded {
+                campaign_id: id.to_owned(),
+                run: ledger,
+            })),
             Ok(_) => {
                 campaign::remove_active(self.store, id)?;
                 Ok(Some(Step::Completed {
@@ -238,20 +273,29 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         now: DateTime<Utc>,
     ) -> Result<Option<BatchReport>> {
         let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
         let cancelled = campaign.state == CampaignState::Cancelled;
         let lease = self.lease(now + self.config.lease);
         for &number in open {
-            match claim::take_over(self.store, id, number, &lease, now, cancelled)? {
+            match claim::take_over(self.store, &ledger, number, &lease, now, cancelled)? {
                 Takeover::Taken { batch, finalised } => {
                     let mut report = BatchReport::new(id, number, true);
                     for &i in &finalised {
                         report.tally(&batch.entries[i].outcome);
                     }
+                    // A message whose answer was lost may have gone out: a recurring campaign counts
+                    // it as sent for its once-per-days, so nobody gets a second copy too soon.
+                    let unknown = finalised.iter().map(|&i| &batch.entries[i]);
+                    runs::mark_sent(
+                        self.store,
+                        campaign,
+                        unknown.map(|e| (&e.subscriber, e.finished_at.unwrap_or(now))),
+                    )?;
                     return self.process(campaign, batch, report).map(Some);
                 }
                 Takeover::Finished => {
-                    claim::close_batch(self.store, id, number)?;
-                    self.sync_counters(id)?;
+                    claim::close_batch(self.store, &ledger, number)?;
+                    self.sync_counters(&ledger)?;
                 }
                 Takeover::Busy => {}
             }
@@ -283,7 +327,8 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         batch: &mut DeliveryBatch,
         report: &mut BatchReport,
     ) -> Result<Option<StopReason>> {
-        let id = campaign.id.as_str();
+        let ledger = campaign.ledger_id();
+        let id = ledger.as_str();
         let number = batch.batch;
         let now = self.clock.now();
         if now >= self.config.deadline {
@@ -291,10 +336,14 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         // Read every round: a pause or cancel takes effect between chunks.
         let current = if self.campaign_in_store {
-            Cow::Owned(campaign::get(self.store, id)?)
+            Cow::Owned(campaign::get(self.store, campaign.id.as_str())?)
         } else {
             Cow::Borrowed(campaign)
         };
+        if current.ledger_id() != ledger {
+            // The run this batch belongs to has ended.
+            return self.stop(id, number, StopReason::Paused);
+        }
         match current.state {
             CampaignState::Running => {}
             CampaignState::Cancelled => return self.cancel_open(id, batch, report, now).map(Some),

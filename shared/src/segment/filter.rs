@@ -101,6 +101,12 @@ pub struct Selector<'a> {
 impl Selector<'_> {
     /// Whether `subscriber` is in the segment (channel and consent are judged elsewhere).
     pub fn matches(&self, subscriber: &Subscriber) -> bool {
+        self.matches_at(subscriber, self.now)
+    }
+
+    /// Whether `subscriber` is in the segment with its relative conditions judged at `now` instead of
+    /// the instant it was compiled for (a person whose own moment differs).
+    pub fn matches_at(&self, subscriber: &Subscriber, now: DateTime<Utc>) -> bool {
         let segment = self.segment;
         segment.all_tags.iter().all(|t| subscriber.tags.contains(t))
             && (segment.any_tags.is_empty()
@@ -111,7 +117,7 @@ impl Selector<'_> {
                 .all(|(name, value)| subscriber.attributes.get(name) == Some(value))
             && self.rules.iter().all(|rule| {
                 rule.as_ref()
-                    .is_some_and(|r| r.matches(subscriber, self.now, self.zone))
+                    .is_some_and(|r| r.matches(subscriber, now, self.zone))
             })
     }
 }

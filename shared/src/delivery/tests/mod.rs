@@ -24,6 +24,7 @@ mod local_time;
 mod pacing;
 mod progress;
 mod quiet_hours;
+mod recurring;
 mod references;
 mod retries;
 mod scheduling;
