@@ -32,16 +32,6 @@ fn keyword_rule(id: &str, keywords: &[&str]) -> Value {
     })
 }
 
-/// The texts sent to `chat` so far.
-fn texts_to(app: &TestApp, chat: i64) -> Vec<String> {
-    app.fake
-        .calls("sendMessage")
-        .into_iter()
-        .filter(|call| call.json["chat_id"].as_i64() == Some(chat))
-        .map(|call| call.json["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 /// Tick the dispatcher until nothing more is sent (a few rounds), as a scheduler would.
 async fn tick_a_few_times(app: &TestApp) {
     for _ in 0..3 {
@@ -97,7 +87,7 @@ async fn a_welcome_goes_out_once_on_start_and_keywords_are_answered_once() {
     app.subscribe_by_start_command().await;
     tick_a_few_times(&app).await;
     assert_eq!(
-        texts_to(&app, FIXTURE_CHAT),
+        app.fake.telegram_texts_to(FIXTURE_CHAT),
         ["Welcome, Test Firstname! Ask us about opening hours."]
     );
 
@@ -112,13 +102,16 @@ async fn a_welcome_goes_out_once_on_start_and_keywords_are_answered_once() {
     telegram_text(&app, 10003, FIXTURE_CHAT, "thank you!").await;
     tick_a_few_times(&app).await;
     let hours = "We are open 9 to 18, Monday to Saturday.";
-    assert_eq!(texts_to(&app, FIXTURE_CHAT)[1..], [hours, hours]);
+    assert_eq!(
+        app.fake.telegram_texts_to(FIXTURE_CHAT)[1..],
+        [hours, hours]
+    );
 
     // Unsubscribed: the keyword is not answered.
     telegram_text(&app, 10004, FIXTURE_CHAT, "/stop").await;
     telegram_text(&app, 10005, FIXTURE_CHAT, "hours").await;
     tick_a_few_times(&app).await;
-    assert_eq!(texts_to(&app, FIXTURE_CHAT).len(), 3);
+    assert_eq!(app.fake.telegram_texts_to(FIXTURE_CHAT).len(), 3);
 }
 
 /// A WhatsApp text from `number` as message `message_id`, written `age` ago.

@@ -20,16 +20,6 @@ async fn post_event(app: &TestApp, event: Value) -> (u16, Value) {
         .await
 }
 
-/// The texts of the messages sent to `chat` so far.
-fn texts_to(app: &TestApp, chat: i64) -> Vec<String> {
-    app.fake
-        .calls("sendMessage")
-        .into_iter()
-        .filter(|call| call.json["chat_id"].as_i64() == Some(chat))
-        .map(|call| call.json["text"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 async fn tick(app: &TestApp) {
     let (status, body) = app.tick().await;
     assert_eq!(status, 200, "{body}");
@@ -70,13 +60,13 @@ async fn an_order_shipped_event_sends_one_message_once_per_idempotency_key() {
     set_up(&app).await;
     let shipped = json!({"name": "order.shipped", "subscriber_id": SUBSCRIBER,
                          "data": {"order_number": "4711"}, "idempotency_key": "order-4711-shipped"});
-    let before = texts_to(&app, CHAT).len();
+    let before = app.fake.telegram_texts_to(CHAT).len();
     let first = expect_status(200, post_event(&app, shipped.clone()).await);
     assert_eq!(first["rules"][0]["rule_id"], "order-shipped", "{first}");
     assert_eq!(first["rules"][0]["result"], "queued", "{first}");
     assert_eq!(first["rules"][0]["channel"], "telegram:shop", "{first}");
     tick(&app).await;
-    let texts = texts_to(&app, CHAT);
+    let texts = app.fake.telegram_texts_to(CHAT);
     assert_eq!(texts.len(), before + 1, "{texts:?}");
     assert!(texts[before].contains("<b>4711</b>"), "{texts:?}");
 
@@ -84,7 +74,7 @@ async fn an_order_shipped_event_sends_one_message_once_per_idempotency_key() {
     let again = expect_status(200, post_event(&app, shipped.clone()).await);
     assert_eq!(again, first);
     tick(&app).await;
-    assert_eq!(texts_to(&app, CHAT).len(), before + 1);
+    assert_eq!(app.fake.telegram_texts_to(CHAT).len(), before + 1);
 
     // The same key with another event is refused.
     let mut changed = shipped.clone();
@@ -109,7 +99,7 @@ async fn an_order_shipped_event_sends_one_message_once_per_idempotency_key() {
 async fn a_reminder_goes_out_a_day_before_the_appointment_and_a_cancellation_drops_another() {
     let app = TestApp::start().await;
     set_up(&app).await;
-    let before = texts_to(&app, CHAT).len();
+    let before = app.fake.telegram_texts_to(CHAT).len();
     let booked_at = Instant::now();
     let appointment_at = (Utc::now() + chrono::Duration::hours(24) + chrono::Duration::seconds(4))
         .to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -170,12 +160,14 @@ async fn a_reminder_goes_out_a_day_before_the_appointment_and_a_cancellation_dro
 
     // Not before it is due...
     tick(&app).await;
-    assert_eq!(texts_to(&app, CHAT).len(), before);
+    assert_eq!(app.fake.telegram_texts_to(CHAT).len(), before);
     // ...and once it is, exactly once.
     let mut reminders = Vec::new();
     while booked_at.elapsed() < Duration::from_secs(20) {
         tick(&app).await;
-        reminders = texts_to(&app, CHAT)
+        reminders = app
+            .fake
+            .telegram_texts_to(CHAT)
             .into_iter()
             .filter(|t| t.starts_with("Reminder"))
             .collect();
@@ -192,7 +184,7 @@ async fn a_reminder_goes_out_a_day_before_the_appointment_and_a_cancellation_dro
     assert!(reminders[0].contains("A-1"), "{reminders:?}");
     tick(&app).await;
     assert_eq!(
-        texts_to(&app, CHAT).len(),
+        app.fake.telegram_texts_to(CHAT).len(),
         before + 1,
         "nothing else went out"
     );
@@ -204,7 +196,7 @@ async fn an_unsubscribed_customer_gets_nothing_and_the_answer_says_why() {
     set_up(&app).await;
     let stop = spinpost_tests::webhooks::telegram_text(90, CHAT, "/stop");
     expect_status(200, app.telegram_update(&stop).await);
-    let sent_before = texts_to(&app, CHAT).len();
+    let sent_before = app.fake.telegram_texts_to(CHAT).len();
     let batch = json!({"events": [
         {"name": "order.shipped", "subscriber_id": SUBSCRIBER, "data": {"order_number": "1"},
          "idempotency_key": "order-1-shipped"},
@@ -223,7 +215,7 @@ async fn an_unsubscribed_customer_gets_nothing_and_the_answer_says_why() {
         "no rule answers order.delivered"
     );
     tick(&app).await;
-    assert_eq!(texts_to(&app, CHAT).len(), sent_before);
+    assert_eq!(app.fake.telegram_texts_to(CHAT).len(), sent_before);
 
     // Bad input is a 400 saying what to fix.
     let (status, body) = post_event(

@@ -309,6 +309,15 @@ impl FakePlatform {
             .collect()
     }
 
+    /// The texts of the Telegram messages sent to chat `chat`, in order.
+    pub fn telegram_texts_to(&self, chat: i64) -> Vec<String> {
+        self.calls("sendMessage")
+            .into_iter()
+            .filter(|call| call.json["chat_id"].as_i64() == Some(chat))
+            .map(|call| call.json["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The WhatsApp message ids of every successful send so far, in order.
     pub fn whatsapp_message_ids(&self) -> Vec<String> {
         self.calls("messages")
