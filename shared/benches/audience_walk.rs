@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use spinpost::campaign::{
     Audience, Campaign, CampaignState, NewCampaign, QuietHours, ScheduleRequest,
 };
-use spinpost::delivery::caps::{self, calendar_zone, PastSend};
+use spinpost::delivery::caps::{self, PastSend};
 use spinpost::delivery::claim::walk_audience;
 use spinpost::delivery::policy::QuietHoursRule;
 use spinpost::delivery::{estimate, FrequencyCaps, MessageRenderer, PolicyChain};
@@ -218,7 +218,7 @@ fn judgement(now: DateTime<Utc>, conditions: &str) {
     )
     .expect("walk");
     for id in &walk.recipients {
-        let zone = calendar_zone(&every_rule, None);
+        let zone = every_rule.recipient_zone(None);
         caps::reserve(&store, &caps, id, &earlier_send, zone, None).expect("history written");
     }
     let today = running_campaign(r#"{"all_tags": ["newsletter"]}"#, now);

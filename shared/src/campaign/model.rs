@@ -226,6 +226,15 @@ pub struct Campaign {
 }
 
 impl Campaign {
+    /// The zone a recipient's local times are judged in (quiet hours, calendar days): theirs, else the
+    /// zone the campaign was scheduled in, else UTC.
+    pub fn recipient_zone(&self, subscriber: Option<&Subscriber>) -> chrono_tz::Tz {
+        subscriber
+            .and_then(|s| s.timezone)
+            .or_else(|| self.schedule.as_ref().and_then(|s| s.timezone))
+            .map_or(chrono_tz::Tz::UTC, TimeZone::tz)
+    }
+
     /// The instant the audience is frozen at: when sending started, or — before that — when it is
     /// due to start (`now` if that has passed, or for a draft).
     pub fn audience_frozen_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {

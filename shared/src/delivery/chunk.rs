@@ -22,7 +22,6 @@ use crate::subscriber::{
 };
 
 use super::arms::ArmCampaigns;
-use super::caps;
 use super::ledger::{DeliveryBatch, DeliveryEntry, DeliveryState};
 use super::outcome::{apply_outcome, finalised, Attempt, BlockRecipient, Effects};
 use super::pacing;
@@ -452,7 +451,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             }
             Verdict::Defer { until } => return Err(Decision::Defer(until)),
         }
-        let zone = caps::calendar_zone(campaign, subscriber.as_ref());
+        let zone = campaign.recipient_zone(subscriber.as_ref());
         if let Some(reason) = self.cap_refusal(campaign, batch.batch, history.as_ref(), zone, now) {
             return Err(Decision::Final(DeliveryState::Skipped { reason }));
         }

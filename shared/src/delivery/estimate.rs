@@ -22,7 +22,7 @@ use crate::kv::KvStore;
 use crate::subscriber::{Subscriber, SubscriberId};
 
 use super::arms::ArmCampaigns;
-use super::caps::{calendar_zone, FrequencyCaps, PastSend, SendHistory};
+use super::caps::{FrequencyCaps, PastSend, SendHistory};
 use super::claim::read_index_page;
 use super::policy::{Candidate, PolicyChain, Verdict};
 use super::runs;
@@ -205,7 +205,7 @@ fn cap_verdicts<S: KvStore + ?Sized>(
         .zip(passed)
         .map(|((_, stored), subscriber)| {
             let history = SendHistory::decode(stored.as_deref())?;
-            let zone = calendar_zone(campaign, Some(subscriber));
+            let zone = campaign.recipient_zone(Some(subscriber));
             Ok(caps
                 .refusal(&history, &send, zone)
                 .map_or(Verdict::Send, |reason| Verdict::Skip { reason }))

@@ -28,6 +28,5 @@ pub use history::{
 };
 pub use reservation::{erase_send_history, release, reserve, Reservation};
 pub use rules::{
-    calendar_zone, CapRule, CapWindow, FrequencyCaps, FREQUENCY_CAP, MAX_CAP_LIMIT,
-    MAX_CAP_WINDOW_DAYS,
+    CapRule, CapWindow, FrequencyCaps, FREQUENCY_CAP, MAX_CAP_LIMIT, MAX_CAP_WINDOW_DAYS,
 };

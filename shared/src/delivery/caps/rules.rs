@@ -5,9 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use crate::campaign::Campaign;
 use crate::error::{Error, Result};
-use crate::subscriber::{Subscriber, TimeZone};
 
 use super::history::{MessageKind, PastSend, SendHistory};
 
@@ -169,15 +167,6 @@ impl FrequencyCaps {
             .find(|rule| !rule.admits(&others, send.at, zone))
             .map(|rule| format!("{FREQUENCY_CAP}: {}", rule.describe(zone)))
     }
-}
-
-/// The zone of a recipient's calendar days: theirs, else the zone the campaign was scheduled in, else
-/// UTC.
-pub fn calendar_zone(campaign: &Campaign, subscriber: Option<&Subscriber>) -> Tz {
-    subscriber
-        .and_then(|s| s.timezone)
-        .or_else(|| campaign.schedule.as_ref().and_then(|s| s.timezone))
-        .map_or(Tz::UTC, TimeZone::tz)
 }
 
 fn invalid(part: &str, why: &str) -> Error {

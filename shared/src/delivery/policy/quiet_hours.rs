@@ -1,7 +1,5 @@
 //! The rule that no message goes out inside the recipient's quiet hours.
 
-use chrono_tz::Tz;
-
 use crate::campaign::QuietHours;
 
 use super::{Candidate, SendPolicy, Verdict};
@@ -27,11 +25,7 @@ impl SendPolicy for QuietHoursRule {
         let Some(quiet) = campaign.quiet_hours.in_force(self.workspace) else {
             return Verdict::Send;
         };
-        let zone = candidate
-            .subscriber
-            .and_then(|s| s.timezone)
-            .or_else(|| campaign.schedule.as_ref().and_then(|s| s.timezone))
-            .map_or(Tz::UTC, |z| z.tz());
+        let zone = campaign.recipient_zone(candidate.subscriber);
         match quiet.end_after(candidate.now, zone) {
             Some(until) => Verdict::Defer { until },
             None => Verdict::Send,
