@@ -23,6 +23,7 @@ mod effects;
 mod erase;
 mod export;
 mod intake;
+mod lease;
 mod receipt;
 mod record;
 mod stats;
@@ -42,7 +43,7 @@ pub use intake::{
     apply_events, attributed_message, EventOutcome, IntakeReport, CLOCK_SKEW_SECS,
     MAX_EVENTS_PER_BATCH, MAX_REPLY_TEXT_CHARS,
 };
-pub use receipt::credit_early_receipts;
+pub use receipt::{credit_early_receipts, ReceiptCounters, ReceiptTally};
 pub use record::{
     ButtonPressRecord, FeedbackRecord, RatingRecord, ReceiptCredits, ReceiptRecord, ReplyRecord,
 };
