@@ -110,3 +110,74 @@ impl HeldLease {
         Ok(store.set(&key, &value)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::kv::MemoryStore;
+
+    /// A clock whose sleeps pass at once.
+    struct ManualClock(Cell<DateTime<Utc>>);
+
+    impl Clock for ManualClock {
+        fn now(&self) -> DateTime<Utc> {
+            self.0.get()
+        }
+        fn sleep(&self, duration: Duration) {
+            self.0.set(self.0.get() + duration);
+        }
+    }
+
+    fn clock() -> ManualClock {
+        ManualClock(Cell::new("2026-03-01T10:00:00Z".parse().unwrap()))
+    }
+
+    fn stored(store: &MemoryStore) -> LeaseRecord {
+        kv::get_json(store, &keys::receipt_lease())
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_held_lease_is_waited_for_and_given_back_with_a_new_generation() {
+        let store = MemoryStore::new();
+        let clock = clock();
+        let first = HeldLease::acquire_with(&store, &clock).unwrap();
+        assert!(stored(&store).is_held_at(clock.now()));
+        // Another request waits the whole of its patience, then gives up: the platform redelivers.
+        let err = HeldLease::acquire_with(&store, &clock).unwrap_err();
+        assert_eq!((err.status(), err.code()), (409, "receipts_busy"));
+        first.release(&store).unwrap();
+        assert_eq!(stored(&store).generation, 1);
+        let second = HeldLease::acquire_with(&store, &clock).unwrap();
+        let (key, value) = second.release_entry();
+        store.set(&key, &value).unwrap();
+        assert_eq!(
+            stored(&store),
+            LeaseRecord {
+                held_until: None,
+                generation: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_lease_whose_holder_died_runs_out_and_is_taken_over() {
+        let store = MemoryStore::new();
+        let clock = clock();
+        let _died = HeldLease::acquire_with(&store, &clock).unwrap();
+        clock.sleep(Duration::seconds(LEASE_TTL_SECS - LEASE_WAIT_SECS + 1));
+        // Waiting less than its patience, the next request sees the lease run out and takes it.
+        HeldLease::acquire_with(&store, &clock).unwrap();
+        assert!(stored(&store).held_until.unwrap() > clock.now());
+    }
+
+    #[test]
+    fn an_unreadable_lease_counts_as_free() {
+        let store = MemoryStore::new();
+        store.set(&keys::receipt_lease(), b"{").unwrap();
+        HeldLease::acquire_with(&store, &clock()).unwrap();
+    }
+}
