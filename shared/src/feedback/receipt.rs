@@ -402,6 +402,8 @@ pub fn credit_early_receipts<S: KvStore + ?Sized>(
     let lookup: Vec<String> = changes.iter().map(ReceiptChange::key).collect();
     let read: HashMap<String, Option<Vec<u8>>> = store.get_many(&lookup)?.into_iter().collect();
     let mut effects = Effects::default();
-    apply_receipts(store, &changes, &read, &mut effects)?;
-    effects.flush(store)
+    let outcome = apply_receipts(store, &changes, &read, &mut effects);
+    // Log entries of records already written must reach the log even when a later step failed.
+    effects.flush(store)?;
+    outcome.map(|_| ())
 }
