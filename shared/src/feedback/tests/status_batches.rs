@@ -17,12 +17,15 @@ use crate::subscriber::{Platform, SubscriberId};
 
 type Reply<T> = Result<T, StoreError>;
 
+/// Picks the writes that fail: by operation and key.
+type Fault = Box<dyn Fn(&'static str, &str) -> bool + Send>;
+
 /// A store that counts its calls by operation and fails the writes a test picks.
 #[derive(Default)]
 struct WatchedStore {
     inner: MemoryStore,
     calls: Mutex<BTreeMap<&'static str, usize>>,
-    fails: Mutex<Option<Box<dyn Fn(&'static str, &str) -> bool + Send>>>,
+    fails: Mutex<Option<Fault>>,
 }
 
 impl WatchedStore {
