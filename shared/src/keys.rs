@@ -111,6 +111,18 @@ pub fn receipt(platform: &str, message_id: &str) -> String {
     format!("rcpt:{platform}:{message_id}")
 }
 
+/// The lease every writer of receipt records holds while it reads, merges and writes them, so a batch of
+/// statuses is applied with batched reads and writes instead of a compare-and-swap per record.
+pub fn receipt_lease() -> String {
+    "rcpt-lease".to_owned()
+}
+
+/// A campaign's receipt counters (delivered, read, reported failed; in all and per A/B arm), one record
+/// written with the receipt records it counts.
+pub fn receipt_counters(campaign_id: &str) -> String {
+    format!("rcpt-stat:{campaign_id}")
+}
+
 /// A reply record, keyed by what the platform redelivers (the sender and their message id).
 pub fn reply(subscriber: &SubscriberId, message_id: &str) -> String {
     format!("reply:{subscriber}:{message_id}")
@@ -222,6 +234,9 @@ mod tests {
             external_id_index("x"),
             link("x"),
             recurring_marks(&id),
+            receipt("whatsapp", "x"),
+            receipt_lease(),
+            receipt_counters("x"),
         ];
         let prefixes: std::collections::BTreeSet<_> = all
             .iter()

@@ -118,13 +118,25 @@ pub const CAS_ATTEMPTS: usize = 64;
 ///
 /// # Errors
 /// The error `change` returns, a store failure, or a `conflict` after [`CAS_ATTEMPTS`] lost races.
-pub fn update<S, T, F>(store: &S, key: &str, change: F) -> Result<T, Error>
+pub fn update<S, T, F>(store: &S, key: &str, mut change: F) -> Result<T, Error>
 where
     S: KvStore + ?Sized,
     F: FnMut(Option<&[u8]>) -> Result<(Option<Vec<u8>>, T), Error>,
 {
-    let current = store.get(key)?;
-    update_from(store, key, current, change)
+    // The slot's own read is the one the swap compares against: no read of the key before it.
+    for _ in 0..CAS_ATTEMPTS {
+        let slot = store.cas_slot(key)?;
+        let current = slot.current()?;
+        let (new, result) = change(current.as_deref())?;
+        let Some(new) = new else { return Ok(result) };
+        if slot.swap(&new)? == CasOutcome::Swapped {
+            return Ok(result);
+        }
+    }
+    Err(Error::conflict(
+        "contention",
+        format!("record '{key}' kept changing; retry the request"),
+    ))
 }
 
 /// Like [`update`], starting from `current`, the value the caller has just read at `key` (a read saved).
@@ -159,14 +171,17 @@ where
 ///
 /// # Errors
 /// As [`update`], plus an internal error when the stored record is not valid JSON of type `R`.
-pub fn update_json<S, R, T, F>(store: &S, key: &str, change: F) -> Result<T, Error>
+pub fn update_json<S, R, T, F>(store: &S, key: &str, mut change: F) -> Result<T, Error>
 where
     S: KvStore + ?Sized,
     R: Serialize + DeserializeOwned,
     F: FnMut(Option<R>) -> Result<(Option<R>, T), Error>,
 {
-    let current = store.get(key)?;
-    update_json_from(store, key, current, change)
+    update(store, key, |bytes| {
+        let record = bytes.map(|b| decode::<R>(key, b)).transpose()?;
+        let (new, result) = change(record)?;
+        Ok((new.map(|r| encode(&r)), result))
+    })
 }
 
 /// Like [`update_json`], starting from `current`, the value the caller has just read at `key`.

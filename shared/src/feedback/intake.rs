@@ -1,7 +1,6 @@
 //! Applying a batch of inbound events: each is validated on its own (one bad event is reported, not
 //! allowed to make the platform redeliver the whole webhook for days), recorded once, and credited.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -9,10 +8,10 @@ use serde::Serialize;
 
 use super::answers::{PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT};
 use super::effects::Effects;
-use super::receipt::{apply_status, StatusReport};
+use super::receipt::{apply_receipts, ReceiptChange, StatusReport};
 use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord};
 use super::stats::REPLIES;
-use super::watermark::{apply_watermark, is_watermark_status, WatermarkReport};
+use super::watermark::{covered_change, is_watermark_status, WatermarkReport};
 use super::{check_campaign_id, platform_of, FeedbackSettings};
 use crate::campaign::{Campaign, HOLDOUT_ARM};
 use crate::directory;
@@ -157,9 +156,32 @@ pub fn apply_events<S: KvStore + ?Sized>(
     );
     let mut effects = Effects::default();
     let mut report = IntakeReport::default();
-    for event in validated {
+    // Statuses (and watermarks) are merged together after the other events, in one batch.
+    let mut outcomes: Vec<Option<EventOutcome>> = Vec::with_capacity(validated.len());
+    let mut receipts: Vec<(usize, ReceiptChange)> = Vec::new();
+    for (index, event) in validated.into_iter().enumerate() {
         let outcome = match event {
             Err(reason) => Ok(EventOutcome::Rejected { reason }),
+            Ok(ValidEvent::Status(status)) => {
+                let sent = references.get(&keys::platform_message(
+                    status.platform.as_str(),
+                    status.message_id,
+                ));
+                receipts.push((index, ReceiptChange::status(&status, sent)));
+                outcomes.push(None);
+                continue;
+            }
+            Ok(ValidEvent::Watermark(watermark)) => {
+                let last = references.get(&keys::last_campaign_message(&watermark.subscriber));
+                match covered_change(&watermark, last) {
+                    Some(change) => {
+                        receipts.push((index, change));
+                        outcomes.push(None);
+                        continue;
+                    }
+                    None => Ok(EventOutcome::NoMessageCovered),
+                }
+            }
             Ok(valid) => apply_valid(
                 store,
                 settings,
@@ -170,7 +192,7 @@ pub fn apply_events<S: KvStore + ?Sized>(
             ),
         };
         match outcome {
-            Ok(outcome) => report.push(outcome),
+            Ok(outcome) => outcomes.push(Some(outcome)),
             Err(err) => {
                 // Records written so far are recognised as duplicates on redelivery: give them their
                 // counts now, or they never get them.
@@ -178,6 +200,21 @@ pub fn apply_events<S: KvStore + ?Sized>(
                 return Err(err);
             }
         }
+    }
+    let changes: Vec<ReceiptChange> = receipts.iter().map(|(_, change)| change.clone()).collect();
+    match apply_receipts(store, &changes, &references.receipts, &mut effects) {
+        Ok(applied) => {
+            for ((index, _), outcome) in receipts.iter().zip(applied) {
+                outcomes[*index] = Some(outcome);
+            }
+        }
+        Err(err) => {
+            effects.flush(store)?;
+            return Err(err);
+        }
+    }
+    for outcome in outcomes.into_iter().flatten() {
+        report.push(outcome);
     }
     effects.flush(store)?;
     // After the counts: a failure here has the platform redeliver, and the counts are already taken.
@@ -322,8 +359,8 @@ fn validate(event: &InboundEvent) -> Result<ValidEvent<'_>, String> {
 struct References {
     sent: HashMap<String, SentMessageRef>,
     held: HashMap<String, HeldOutRef>,
-    /// Receipt records as read; each is handed out once, since the batch may change it after.
-    receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    /// Receipt records as read, by which statuses applied before are told without the lease.
+    receipts: HashMap<String, Option<Vec<u8>>>,
 }
 
 impl References {
@@ -342,11 +379,6 @@ impl References {
             .get(&keys::held_out(subscriber))
             .filter(|held| within_window(held.at, at, window))
             .map(|held| held.campaign_id.as_str())
-    }
-
-    /// The receipt record at `key` as read with the batch, the first time it is asked for.
-    fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
-        self.receipts.borrow_mut().remove(key)
     }
 }
 
@@ -433,7 +465,7 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     Ok(References {
         sent,
         held,
-        receipts: RefCell::new(receipts),
+        receipts,
     })
 }
 
@@ -553,19 +585,9 @@ fn apply_valid<S: KvStore + ?Sized>(
             }
             Ok(outcome)
         }
-        ValidEvent::Status(report) => {
-            let sent = references.get(&keys::platform_message(
-                report.platform.as_str(),
-                report.message_id,
-            ));
-            let read = references
-                .take_receipt(&keys::receipt(report.platform.as_str(), report.message_id));
-            apply_status(store, &report, read, sent, effects)
-        }
-        ValidEvent::Watermark(report) => {
-            let last = references.get(&keys::last_campaign_message(&report.subscriber));
-            apply_watermark(store, &report, last, effects)
-        }
+        ValidEvent::Status(_) | ValidEvent::Watermark(_) => Err(Error::internal(
+            "statuses are applied together, after the other events",
+        )),
     }
 }
 

@@ -7,7 +7,9 @@
 //! repeats (reply: sender and message id; press: press id; receipt: message id and status), and a
 //! record is created by compare-and-swap, so only the first delivery counts. Counters change only by
 //! atomic increment, after the record that justifies them is written: if a request dies in between,
-//! a count may be missing, but none is ever counted twice.
+//! a count may be missing, but none is ever counted twice. Receipts are merged a batch at a time under
+//! one lease, and their counts are written in the same batch write as the records that justify them
+//! (see `receipt.rs`): a redelivery completes what a dead request left out, and counts nothing twice.
 //!
 //! What counts:
 //! - `replied` counts subscribers who replied to the campaign (each once); `replies` counts every
@@ -23,6 +25,7 @@ mod effects;
 mod erase;
 mod export;
 mod intake;
+mod lease;
 mod receipt;
 mod record;
 mod stats;
@@ -42,7 +45,7 @@ pub use intake::{
     apply_events, attributed_message, EventOutcome, IntakeReport, CLOCK_SKEW_SECS,
     MAX_EVENTS_PER_BATCH, MAX_REPLY_TEXT_CHARS,
 };
-pub use receipt::credit_early_receipts;
+pub use receipt::{credit_early_receipts, ReceiptCounters, ReceiptTally};
 pub use record::{
     ButtonPressRecord, FeedbackRecord, RatingRecord, ReceiptCredits, ReceiptRecord, ReplyRecord,
 };

@@ -1,5 +1,6 @@
 //! A campaign's statistics, read from its counters (exact under concurrent writers: counters change only
-//! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way).
+//! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way)
+//! and from its receipt counters (one record, written under the receipt lease with the records it counts).
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -7,6 +8,7 @@ use std::ops::Deref;
 use serde::Serialize;
 
 use super::check_campaign_id;
+use super::receipt::{ReceiptCounters, ReceiptTally};
 use crate::campaign;
 use crate::error::{Error, Result};
 use crate::event::counter;
@@ -96,12 +98,20 @@ pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Re
 /// 400 `invalid_campaign_id`, or a store failure.
 pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<CampaignStats> {
     check_campaign_id(campaign_id)?;
-    let totals = figures(store, |name| keys::campaign_counter(campaign_id, name))?;
+    let receipts = ReceiptCounters::read(store, campaign_id)?;
+    let totals = figures(
+        store,
+        |name| keys::campaign_counter(campaign_id, name),
+        receipts.totals,
+    )?;
     let mut arms = BTreeMap::new();
     for arm in campaign::arm_names(store, campaign_id)? {
-        let arm_figures = figures(store, |name| {
-            keys::campaign_arm_counter(campaign_id, &arm, name)
-        })?;
+        let arm_receipts = receipts.arms.get(&arm).copied().unwrap_or_default();
+        let arm_figures = figures(
+            store,
+            |name| keys::campaign_arm_counter(campaign_id, &arm, name),
+            arm_receipts,
+        )?;
         arms.insert(arm, arm_figures);
     }
     Ok(CampaignStats {
@@ -111,16 +121,21 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
     })
 }
 
-/// The figures kept in the counters `key` names.
-fn figures<S: KvStore + ?Sized>(store: &S, key: impl Fn(&str) -> String) -> Result<Figures> {
+/// The figures kept in the counters `key` names, with the receipt counts `receipts` (kept in one record
+/// since receipts are applied in batches; the counters hold what was counted before).
+fn figures<S: KvStore + ?Sized>(
+    store: &S,
+    key: impl Fn(&str) -> String,
+    receipts: ReceiptTally,
+) -> Result<Figures> {
     let read_counter = |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)?) };
-    let delivered = read_counter(counter::DELIVERED)?;
-    let read = read_counter(counter::READ)?;
+    let delivered = read_counter(counter::DELIVERED)? + receipts.delivered;
+    let read = read_counter(counter::READ)? + receipts.read;
     let ratings = read_counter(counter::RATINGS)?;
     let rating_sum = read_counter(counter::RATING_SUM)?;
     // A message the platform reported failed moves from `sent` to `failed`; the dispatcher may not have
     // counted it as sent yet when the status comes, so `sent` never shows below zero.
-    let reported_failed = read_counter(REPORTED_FAILED)?;
+    let reported_failed = read_counter(REPORTED_FAILED)? + receipts.reported_failed;
     Ok(Figures {
         targeted: read_counter(counter::TARGETED)?,
         sent: (read_counter(counter::SENT)? - reported_failed).max(0),

@@ -7,13 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::effects::Effects;
-use super::intake::{EventOutcome, CLOCK_SKEW_SECS};
+use super::intake::CLOCK_SKEW_SECS;
 use super::platform_of;
-use super::receipt::{apply_status, StatusReport};
-use crate::error::Result;
+use super::receipt::{ReceiptChange, StatusReport};
 use crate::event::{ReceiptStatus, SentMessageRef};
-use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 /// A watermark, validated.
@@ -28,28 +25,24 @@ pub(crate) fn is_watermark_status(status: ReceiptStatus) -> bool {
     matches!(status, ReceiptStatus::Delivered | ReceiptStatus::Read)
 }
 
-/// Apply a watermark to the person's last campaign message `last` (one read-modify-write of its
-/// receipt record when it is covered; nothing otherwise).
-pub(crate) fn apply_watermark<S: KvStore + ?Sized>(
-    store: &S,
+/// The change a watermark makes: a status of the person's last campaign message `last` when it is
+/// covered (merged with the batch's other statuses); `None` otherwise.
+pub(crate) fn covered_change(
     report: &WatermarkReport,
     last: Option<&SentMessageRef>,
-    effects: &mut Effects,
-) -> Result<EventOutcome> {
+) -> Option<ReceiptChange> {
     // The platform stamps the message when it takes it, a little before we record `sent_at`.
     let covered = last.filter(|sent| {
         sent.subscriber == report.subscriber
             && report.up_to >= sent.sent_at - Duration::seconds(CLOCK_SKEW_SECS)
-    });
-    let (Some(sent), Some(platform)) = (covered, platform_of(&report.subscriber)) else {
-        return Ok(EventOutcome::NoMessageCovered);
-    };
+    })?;
+    let platform = platform_of(&report.subscriber)?;
     let status = StatusReport {
         platform,
-        message_id: &sent.message_id,
+        message_id: &covered.message_id,
         status: report.status,
         at: report.up_to,
         error: None,
     };
-    apply_status(store, &status, None, Some(sent), effects)
+    Some(ReceiptChange::status(&status, Some(covered)))
 }

@@ -89,27 +89,37 @@ impl KvStore for MemoryStore {
     }
 
     fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
-        Ok(Box::new(LockedKey {
-            entries: self.entries(),
+        Ok(Box::new(WatchedKey {
+            store: self,
             key: key.to_owned(),
+            seen: Mutex::new(None),
         }))
     }
 }
 
-/// A key under the store's lock: nothing can write between the comparison and the swap.
-struct LockedKey<'a> {
-    entries: MutexGuard<'a, Map>,
+/// A key held for a compare-and-swap as the real stores hold it: the swap writes only if the key still
+/// holds what [`CasSlot::current`] saw, so the caller may use the store in between.
+struct WatchedKey<'a> {
+    store: &'a MemoryStore,
     key: String,
+    seen: Mutex<Option<Vec<u8>>>,
 }
 
-impl CasSlot for LockedKey<'_> {
+impl CasSlot for WatchedKey<'_> {
     fn current(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.entries.get(&self.key).cloned())
+        let current = self.store.entries().get(&self.key).cloned();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = current.clone();
+        Ok(current)
     }
 
-    fn swap(mut self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
-        let key = std::mem::take(&mut self.key);
-        self.entries.insert(key, new.to_vec());
+    fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
+        let seen = self.seen.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.store.entries();
+        let now = entries.get(&self.key);
+        if now != seen.as_ref() {
+            return Ok(CasOutcome::Conflict(now.cloned()));
+        }
+        entries.insert(self.key, new.to_vec());
         Ok(CasOutcome::Swapped)
     }
 }

@@ -128,11 +128,34 @@ impl KvStore for CrashStore {
     }
     fn cas_slot(&self, key: &str) -> Reply<Box<dyn CasSlot + '_>> {
         self.count("cas_slot");
-        self.inner.cas_slot(key)
+        Ok(Box::new(AdmittedSlot {
+            store: self,
+            key: key.to_owned(),
+            inner: self.inner.cas_slot(key)?,
+        }))
     }
     fn compare_and_swap(&self, key: &str, old: Option<&[u8]>, new: &[u8]) -> Reply<CasOutcome> {
         self.count("cas");
         self.admit(Write::Cas, key, new)?;
         self.inner.compare_and_swap(key, old, new)
+    }
+}
+
+/// A compare-and-swap slot whose swap passes the store's fault decision like any write.
+struct AdmittedSlot<'a> {
+    store: &'a CrashStore,
+    key: String,
+    inner: Box<dyn CasSlot + 'a>,
+}
+
+impl CasSlot for AdmittedSlot<'_> {
+    fn current(&self) -> Reply<Option<Vec<u8>>> {
+        self.inner.current()
+    }
+
+    fn swap(self: Box<Self>, new: &[u8]) -> Reply<CasOutcome> {
+        self.store.count("cas");
+        self.store.admit(Write::Cas, &self.key, new)?;
+        self.inner.swap(new)
     }
 }

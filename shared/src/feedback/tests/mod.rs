@@ -13,4 +13,5 @@ mod ratings;
 mod receipts;
 mod replies;
 mod stats;
+mod status_batches;
 mod watermarks;

@@ -1,10 +1,12 @@
 //! Delivery and read receipts count each message at most once, whatever order and however often they
 //! arrive, including before the dispatcher recorded the message.
 
+use std::collections::HashMap;
+
 use super::world::{receipt, sent_ref, t0, whatsapp_user, World};
 use crate::event::{counter, InboundEvent, PlatformError, ReceiptStatus, SentMessageRef};
 use crate::feedback::effects::Effects;
-use crate::feedback::receipt::{apply_status, StatusReport};
+use crate::feedback::receipt::{apply_receipts, ReceiptChange, StatusReport};
 use crate::feedback::{credit_early_receipts, EventOutcome};
 use crate::keys;
 use crate::kv::KvStore;
@@ -112,11 +114,9 @@ fn early_receipts_are_credited_once_when_the_dispatcher_records_the_message() {
 #[test]
 fn receipt_written_between_the_reference_and_crediting_is_still_credited() {
     let world = World::new();
-    // The dispatcher wrote the reference after this batch prefetched references (simulated by writing
-    // it before the receipt is merged, but after the prefetch would have missed it: the receipt path
-    // looks again after writing its record).
+    // The dispatcher wrote the reference after this batch read references (simulated by a change that
+    // names no reference while the store holds one): the receipt path looks again after writing.
     let sent = sent_ref("spring", &whatsapp_user(), "wamid.1", t0());
-    let mut effects = Effects::default();
     world.record_reference(&sent);
     let report = StatusReport {
         platform: Platform::Whatsapp,
@@ -125,20 +125,22 @@ fn receipt_written_between_the_reference_and_crediting_is_still_credited() {
         at: t0(),
         error: None,
     };
-    let outcome = apply_status(world.store(), &report, None, None, &mut effects).unwrap();
+    let mut effects = Effects::default();
+    let outcomes = apply_receipts(
+        world.store(),
+        &[ReceiptChange::status(&report, None)],
+        &HashMap::new(),
+        &mut effects,
+    )
+    .unwrap();
     effects.flush(world.store()).unwrap();
     assert!(
-        matches!(
-            outcome,
-            EventOutcome::Receipt {
-                campaign_id: Some(_),
-                ..
-            }
-        ),
-        "{outcome:?}"
+        matches!(outcomes[0], EventOutcome::Receipt { .. }),
+        "{outcomes:?}"
     );
     credit_early_receipts(world.store(), &[sent]).unwrap();
     assert_eq!(world.counter("spring", counter::DELIVERED), 1);
+    assert_eq!(world.export_jsonl(Some("spring")).len(), 1);
 }
 
 #[test]

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{InboundEvent, ReceiptStatus, SentMessageRef};
+use crate::event::{counter, InboundEvent, ReceiptStatus, SentMessageRef};
+use crate::feedback::stats::REPORTED_FAILED;
 use crate::feedback::{
     apply_events, campaign_stats, export_feedback, platform_of, CampaignStats, ExportFormat,
-    FeedbackSettings, IntakeReport,
+    FeedbackSettings, IntakeReport, ReceiptCounters,
 };
 use crate::keys;
 use crate::kv::{self, KvStore, MemoryStore};
@@ -150,10 +151,22 @@ impl World {
         apply_events(&self.store, settings, events)
     }
 
+    /// A campaign counter as the statistics read it (receipt counts from the receipt counters record).
     pub fn counter(&self, campaign: &str, name: &str) -> i64 {
-        self.store
-            .increment(&keys::campaign_counter(campaign, name), 0)
-            .expect("the counter reads")
+        let receipts = ReceiptCounters::read(&self.store, campaign)
+            .expect("the receipt counters read")
+            .totals;
+        let counted = match name {
+            counter::DELIVERED => receipts.delivered,
+            counter::READ => receipts.read,
+            REPORTED_FAILED => receipts.reported_failed,
+            _ => 0,
+        };
+        counted
+            + self
+                .store
+                .increment(&keys::campaign_counter(campaign, name), 0)
+                .expect("the counter reads")
     }
 
     pub fn stats(&self, campaign: &str) -> CampaignStats {
