@@ -23,6 +23,7 @@ mod effects;
 mod erase;
 mod export;
 mod intake;
+pub(crate) mod log;
 mod receipt;
 mod record;
 mod stats;

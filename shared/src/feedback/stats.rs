@@ -7,6 +7,8 @@ use std::ops::Deref;
 use serde::Serialize;
 
 use super::check_campaign_id;
+use super::effects::total_name;
+use super::log::FeedbackLog;
 use crate::campaign;
 use crate::error::{Error, Result};
 use crate::event::counter;
@@ -96,12 +98,25 @@ pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Re
 /// 400 `invalid_campaign_id`, or a store failure.
 pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<CampaignStats> {
     check_campaign_id(campaign_id)?;
-    let totals = figures(store, |name| keys::campaign_counter(campaign_id, name))?;
+    let log_name = keys::feedback_log(Some(campaign_id));
+    let logged = FeedbackLog::named(&log_name).totals(store)?;
+    let totals = figures(
+        store,
+        |name| keys::campaign_counter(campaign_id, name),
+        |name| logged.get(&total_name(None, name)).copied().unwrap_or(0),
+    )?;
     let mut arms = BTreeMap::new();
     for arm in campaign::arm_names(store, campaign_id)? {
-        let arm_figures = figures(store, |name| {
-            keys::campaign_arm_counter(campaign_id, &arm, name)
-        })?;
+        let arm_figures = figures(
+            store,
+            |name| keys::campaign_arm_counter(campaign_id, &arm, name),
+            |name| {
+                logged
+                    .get(&total_name(Some(&arm), name))
+                    .copied()
+                    .unwrap_or(0)
+            },
+        )?;
         arms.insert(arm, arm_figures);
     }
     Ok(CampaignStats {
@@ -111,9 +126,15 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
     })
 }
 
-/// The figures kept in the counters `key` names.
-fn figures<S: KvStore + ?Sized>(store: &S, key: impl Fn(&str) -> String) -> Result<Figures> {
-    let read_counter = |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)?) };
+/// The figures kept in the counters `key` names, plus those counted on the feedback log's pages
+/// (`logged`: replies and ratings; their counters hold what was counted before).
+fn figures<S: KvStore + ?Sized>(
+    store: &S,
+    key: impl Fn(&str) -> String,
+    logged: impl Fn(&str) -> i64,
+) -> Result<Figures> {
+    let read_counter =
+        |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)? + logged(name)) };
     let delivered = read_counter(counter::DELIVERED)?;
     let read = read_counter(counter::READ)?;
     let ratings = read_counter(counter::RATINGS)?;
