@@ -94,6 +94,11 @@ impl Effects {
         Ok(hint)
     }
 
+    /// Take `page` as the hint of log `log_name` (read with the batch's references).
+    pub(crate) fn know_hint(&mut self, log_name: &str, page: u64) {
+        self.hints.entry(log_name.to_owned()).or_insert(page);
+    }
+
     /// Append a claimed record's key to a campaign's log (`None`: the unattributed log) from page
     /// `from_page`, with its counts (`(arm, counter, delta)`) in the same write; an entry already
     /// there is left as it is (a redelivery finishing what a first attempt began).

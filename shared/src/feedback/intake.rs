@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::answers::{PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT};
 use super::effects::Effects;
-use super::log::FeedbackLog;
+use super::log::{parse_hint, FeedbackLog};
 use super::receipt::{apply_status, StatusReport};
 use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord};
 use super::stats::REPLIES;
@@ -157,6 +157,9 @@ pub fn apply_events<S: KvStore + ?Sized>(
         validated.iter().filter_map(|v| v.as_ref().ok()),
     );
     let mut effects = Effects::default();
+    for (log_name, page) in &references.hints {
+        effects.know_hint(log_name, *page);
+    }
     let mut report = IntakeReport::default();
     for event in validated {
         let outcome = match event {
@@ -325,6 +328,10 @@ struct References {
     held: HashMap<String, HeldOutRef>,
     /// Receipt records as read; each is handed out once, since the batch may change it after.
     receipts: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    /// Rating records of the campaigns pressed for, as read; handed out once like receipts.
+    ratings: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    /// The tail hints of the feedback logs of the campaigns pressed for, by log name.
+    hints: HashMap<String, u64>,
 }
 
 impl References {
@@ -348,6 +355,11 @@ impl References {
     /// The receipt record at `key` as read with the batch, the first time it is asked for.
     fn take_receipt(&self, key: &str) -> Option<Option<Vec<u8>>> {
         self.receipts.borrow_mut().remove(key)
+    }
+
+    /// The rating record at `key` as read with the batch, the first time it is asked for.
+    fn take_rating(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.ratings.borrow_mut().remove(key)
     }
 }
 
@@ -397,8 +409,28 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     let mut wanted = Vec::new();
     let mut receipt_keys = HashSet::new();
     let mut held_keys = HashSet::new();
+    let mut rating_keys = HashSet::new();
+    // Tail hint keys by the name of their log.
+    let mut hint_keys = HashMap::new();
     for event in events {
         wanted.extend(event.reference_keys());
+        // A rating names its campaign: its record and its log's hint are read with the batch.
+        if let ValidEvent::Press {
+            subscriber, data, ..
+        } = event
+        {
+            if let Some((campaign_id, _)) = parse_rating_button_data(data)
+                .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok())
+            {
+                let key = keys::rating(campaign_id, subscriber);
+                rating_keys.insert(key.clone());
+                wanted.push(key);
+                let log_name = keys::feedback_log(Some(campaign_id));
+                let hint_key = FeedbackLog::tail_key(&log_name);
+                wanted.push(hint_key.clone());
+                hint_keys.insert(hint_key, log_name);
+            }
+        }
         if let Some(key) = event.holdout_key() {
             held_keys.insert(key.clone());
             wanted.push(key);
@@ -414,9 +446,15 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     let mut sent = HashMap::new();
     let mut held = HashMap::new();
     let mut receipts = HashMap::new();
+    let mut ratings = HashMap::new();
+    let mut hints = HashMap::new();
     for (key, value) in store.get_many(&wanted)? {
         if receipt_keys.contains(&key) {
             receipts.insert(key, value);
+        } else if rating_keys.contains(&key) {
+            ratings.insert(key, value);
+        } else if let Some(log_name) = hint_keys.remove(&key) {
+            hints.insert(log_name, parse_hint(value));
         } else if held_keys.contains(&key) {
             if let Some(reference) =
                 value.and_then(|bytes| serde_json::from_slice::<HeldOutRef>(&bytes).ok())
@@ -435,6 +473,8 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
         sent,
         held,
         receipts: RefCell::new(receipts),
+        ratings: RefCell::new(ratings),
+        hints,
     })
 }
 
@@ -502,7 +542,9 @@ fn apply_valid<S: KvStore + ?Sized>(
                         at,
                         logged_from: Some(effects.log_start(store, Some(campaign_id))?),
                     };
-                    let outcome = apply_rating(store, record, arm.as_deref(), indexed, effects)?;
+                    let read = references.take_rating(&keys::rating(campaign_id, &subscriber));
+                    let outcome =
+                        apply_rating(store, record, read, arm.as_deref(), indexed, effects)?;
                     let text = if matches!(outcome, EventOutcome::AlreadyRated { .. }) {
                         ALREADY_RATED_TEXT
                     } else {
@@ -828,23 +870,31 @@ fn rating_arm<S: KvStore + ?Sized>(
 fn apply_rating<S: KvStore + ?Sized>(
     store: &S,
     record: RatingRecord,
+    read: Option<Option<Vec<u8>>>,
     arm: Option<&str>,
     indexed: bool,
     effects: &mut Effects,
 ) -> Result<EventOutcome> {
     let key = keys::rating(&record.campaign_id, &record.subscriber);
+    // Read with the batch the first time; a second press in the same batch reads it again.
+    let current = match read {
+        Some(current) => current,
+        None => store.get(&key)?,
+    };
     // The record holds the press that gave the rating, so a redelivered press is told from a second one.
-    let given = kv::update_json(
-        store,
-        &key,
-        |current: Option<FeedbackRecord>| match current {
-            None => Ok((Some(FeedbackRecord::Rating(record.clone())), None)),
-            Some(FeedbackRecord::Rating(existing)) => Ok((None, Some(existing))),
-            Some(_) => Err(Error::internal(format!(
-                "record '{key}' is not a rating record"
-            ))),
-        },
-    )?;
+    let given =
+        kv::update_json_from(
+            store,
+            &key,
+            current,
+            |current: Option<FeedbackRecord>| match current {
+                None => Ok((Some(FeedbackRecord::Rating(record.clone())), None)),
+                Some(FeedbackRecord::Rating(existing)) => Ok((None, Some(existing))),
+                Some(_) => Err(Error::internal(format!(
+                    "record '{key}' is not a rating record"
+                ))),
+            },
+        )?;
     let log_rating = |effects: &mut Effects, rating: &RatingRecord, from_page: u64| {
         let score = i64::from(rating.score);
         let mut counts = vec![

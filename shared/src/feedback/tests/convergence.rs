@@ -30,15 +30,20 @@ fn sent_store() -> CrashStore {
     store
 }
 
-/// The writes `events` cost: swaps, increments, sets.
-fn writes_of(store: &CrashStore, events: &[InboundEvent]) -> usize {
+/// The writes (swaps, increments, sets) and the reads `events` cost.
+fn cost_of(store: &CrashStore, events: &[InboundEvent]) -> (usize, usize) {
     let before = store.round_trips();
     apply_events(store, &FeedbackSettings::default(), events).unwrap();
     let after = store.round_trips();
-    ["cas", "set", "set_many", "increment"]
-        .iter()
-        .map(|op| after.get(op).unwrap_or(&0) - before.get(op).unwrap_or(&0))
-        .sum()
+    let calls = |ops: &[&str]| -> usize {
+        ops.iter()
+            .map(|op| after.get(op).unwrap_or(&0) - before.get(op).unwrap_or(&0))
+            .sum()
+    };
+    (
+        calls(&["cas", "set", "set_many", "increment"]),
+        calls(&["get", "get_many", "exists"]),
+    )
 }
 
 fn rows<S: KvStore + ?Sized>(store: &S) -> usize {
@@ -55,10 +60,12 @@ fn a_first_reply_and_a_rating_cost_two_writes_each() {
         "lovely",
         t0() + Duration::minutes(1),
     );
-    // The claim (which is also the first-reply mark) and the log entry with its counts.
-    assert_eq!(writes_of(&store, &[first]), 2);
+    // The claim (which is also the first-reply mark) and the log entry with its counts; reads: the
+    // batch's references, the log's hint and its page.
+    assert_eq!(cost_of(&store, &[first]), (2, 3));
+    // A rating's record and its log's hint are read with the references.
     let rating = press(&telegram_user(), "p1", &rating_button_data("spring", 4));
-    assert_eq!(writes_of(&store, &[rating]), 2);
+    assert_eq!(cost_of(&store, &[rating]), (2, 2));
     let stats = campaign_stats(&store, "spring").unwrap();
     assert_eq!((stats.replied, stats.replies, stats.ratings), (1, 1, 1));
     assert_eq!(stats.rating_average, Some(4.0));
