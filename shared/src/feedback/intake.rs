@@ -707,6 +707,12 @@ fn claim_reply<S: KvStore + ?Sized>(
     }
 }
 
+/// Whether a campaign id that sent a message is in the campaign index (every campaign is, from its
+/// creation on and after its deletion; event rules' statistics ids are not).
+fn in_campaign_index(campaign_id: &str) -> bool {
+    !campaign_id.starts_with(crate::campaign::EVENT_RULE_ID_PREFIX)
+}
+
 /// Log a claimed reply for its campaign (or the unattributed log) with its counts: `replies`, and
 /// `replied` for the subscriber's first, in all and in its arm. Records under their own key also go to
 /// the subscriber's log, which erasure reads.
@@ -720,7 +726,9 @@ fn log_reply(
     from_page: u64,
     first_reply: bool,
 ) {
-    if !first_reply {
+    // A first reply to a campaign is found by erasure through the campaign index; event rules' ids are
+    // not listed there.
+    if !first_reply || !campaign_id.is_some_and(in_campaign_index) {
         effects.log_of_subscriber(subscriber, key.clone());
     }
     let mut counts = Vec::new();
@@ -848,8 +856,8 @@ fn first_holdout_reply<S: KvStore + ?Sized>(
 /// The A/B arm a rating of `campaign_id` by `subscriber` is credited to: the arm of their last campaign
 /// message when it was this campaign's (no read), else the campaign's split for them (one read of the
 /// campaign record, which a later campaign's message made necessary). `None` without variants. And
-/// whether the campaign is one that was created (so erasure finds the rating through the campaign
-/// index): a campaign that sent a message, or whose record is there.
+/// whether erasure finds the rating through the campaign index: a campaign (not an event rule) that sent
+/// the message or whose record is there.
 fn rating_arm<S: KvStore + ?Sized>(
     store: &S,
     campaign_id: &str,
@@ -857,10 +865,10 @@ fn rating_arm<S: KvStore + ?Sized>(
     last: Option<&SentMessageRef>,
 ) -> Result<(Option<String>, bool)> {
     if let Some(sent) = last.filter(|sent| sent.campaign_id == campaign_id) {
-        return Ok((sent.arm.clone(), true));
+        return Ok((sent.arm.clone(), in_campaign_index(campaign_id)));
     }
     let campaign: Option<Campaign> = kv::get_json(store, &keys::campaign(campaign_id))?;
-    let created = campaign.is_some();
+    let created = campaign.is_some() && in_campaign_index(campaign_id);
     Ok((
         campaign.and_then(|c| c.arm_of(subscriber).map(|arm| arm.name().to_owned())),
         created,

@@ -1,5 +1,7 @@
 //! A campaign's statistics, read from its counters (exact under concurrent writers: counters change only
-//! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way).
+//! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way)
+//! and, for replies and ratings, from the running totals on the last page of its feedback log (added to
+//! their counters, which hold what was counted before the log carried totals).
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
