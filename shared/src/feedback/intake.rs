@@ -716,7 +716,6 @@ fn in_campaign_index(campaign_id: &str) -> bool {
 /// Log a claimed reply for its campaign (or the unattributed log) with its counts: `replies`, and
 /// `replied` for the subscriber's first, in all and in its arm. Records under their own key also go to
 /// the subscriber's log, which erasure reads.
-#[allow(clippy::too_many_arguments)]
 fn log_reply(
     effects: &mut Effects,
     campaign_id: Option<&str>,
