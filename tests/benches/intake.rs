@@ -262,6 +262,11 @@ impl Monitor {
             events,
             ..Cost::default()
         };
+        if std::env::var("INTAKE_BENCH_SHOW").is_ok() {
+            for line in &commands {
+                eprint!("  | {line}");
+            }
+        }
         for line in &commands {
             // `<time> [<db> <client or lua>] "<COMMAND>" "<arg>" ...`
             let Some((source, rest)) = line.split_once("] ") else {

@@ -45,7 +45,7 @@ mod scheduled_sender;
 mod sender;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use chrono::{DateTime, Utc};
 

@@ -1,10 +1,11 @@
-//! Erasing what a subscriber wrote or pressed: the records in their own feedback log are deleted, so
+//! Erasing what a subscriber wrote or pressed: the records in their own feedback log, and those under
+//! keys that name a campaign and them (their rating and first reply of each campaign), are deleted, so
 //! campaign exports skip them; campaign counters keep their (anonymous) totals.
 
 use crate::error::Result;
-use crate::index::Index;
+use crate::index::{Index, PAGE_SIZE};
 use crate::keys;
-use crate::kv::{self, KvStore};
+use crate::kv::KvStore;
 use crate::subscriber::SubscriberId;
 
 use super::record::FeedbackRecord;
@@ -20,7 +21,29 @@ pub fn erase_subscriber_feedback<S: KvStore + ?Sized>(
 ) -> Result<usize> {
     let log_name = keys::subscriber_feedback_log(subscriber);
     let record_keys = Index::named(&log_name).take_all(store)?;
-    let records: Vec<Option<FeedbackRecord>> = kv::get_many_json(store, &record_keys)?;
+    let mut record_keys = record_keys;
+    // Every campaign ever created stays in the campaign index: their ratings and first replies.
+    let mut from = 0;
+    let end = Index::CAMPAIGNS.len(store)?;
+    while from < end {
+        let (campaigns, next) = Index::CAMPAIGNS.read_from(store, from)?;
+        for (_, campaign_id) in campaigns {
+            record_keys.push(keys::rating(&campaign_id, subscriber));
+            record_keys.push(keys::campaign_replies_of(&campaign_id, subscriber));
+        }
+        from = next;
+    }
+    record_keys.sort();
+    record_keys.dedup();
+    let mut records = Vec::with_capacity(record_keys.len());
+    for chunk in record_keys.chunks(PAGE_SIZE as usize) {
+        for (_, value) in store.get_many(chunk)? {
+            // A first-reply key written before records were kept there holds a number: not a record.
+            records.push(
+                value.and_then(|bytes| serde_json::from_slice::<FeedbackRecord>(&bytes).ok()),
+            );
+        }
+    }
     let mut doomed: Vec<String> = record_keys
         .iter()
         .zip(&records)

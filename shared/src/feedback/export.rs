@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::check_campaign_id;
+use super::log::FeedbackLog;
 use super::record::FeedbackRecord;
 use crate::error::{Error, Result};
-use crate::index::Index;
 use crate::keys;
 use crate::kv::KvStore;
 
@@ -165,8 +165,8 @@ pub fn export_feedback<S: KvStore + ?Sized>(
         check_campaign_id(id)?;
     }
     let log_name = keys::feedback_log(campaign_id);
-    let log = Index::named(&log_name);
-    let end = log.len(store)?;
+    let log = FeedbackLog::named(&log_name);
+    let end = log.end(store)?;
     let mut body = Vec::new();
     if format == ExportFormat::Csv && from == 0 {
         body.extend_from_slice(CSV_HEADER.as_bytes());

@@ -1,6 +1,7 @@
 //! Applying a batch of inbound events: each is validated on its own (one bad event is reported, not
 //! allowed to make the platform redeliver the whole webhook for days), recorded once, and credited.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use super::answers::{PressAnswer, ALREADY_RATED_TEXT, THANKS_FOR_RATING_TEXT};
 use super::effects::Effects;
+use super::log::{parse_hint, FeedbackLog};
 use super::receipt::{apply_receipts, ReceiptChange, StatusReport};
 use super::record::{ButtonPressRecord, FeedbackRecord, RatingRecord, ReplyRecord};
 use super::stats::REPLIES;
@@ -155,6 +157,9 @@ pub fn apply_events<S: KvStore + ?Sized>(
         validated.iter().filter_map(|v| v.as_ref().ok()),
     );
     let mut effects = Effects::default();
+    for (log_name, page) in &references.hints {
+        effects.know_hint(log_name, *page);
+    }
     let mut report = IntakeReport::default();
     // Statuses (and watermarks) are merged together after the other events, in one batch.
     let mut outcomes: Vec<Option<EventOutcome>> = Vec::with_capacity(validated.len());
@@ -361,6 +366,11 @@ struct References {
     held: HashMap<String, HeldOutRef>,
     /// Receipt records as read, by which statuses applied before are told without the lease.
     receipts: HashMap<String, Option<Vec<u8>>>,
+    /// Rating records of the campaigns pressed for, as read; each is handed out once, since the batch
+    /// may change it after.
+    ratings: RefCell<HashMap<String, Option<Vec<u8>>>>,
+    /// The tail hints of the feedback logs of the campaigns pressed for, by log name.
+    hints: HashMap<String, u64>,
 }
 
 impl References {
@@ -379,6 +389,11 @@ impl References {
             .get(&keys::held_out(subscriber))
             .filter(|held| within_window(held.at, at, window))
             .map(|held| held.campaign_id.as_str())
+    }
+
+    /// The rating record at `key` as read with the batch, the first time it is asked for.
+    fn take_rating(&self, key: &str) -> Option<Option<Vec<u8>>> {
+        self.ratings.borrow_mut().remove(key)
     }
 }
 
@@ -428,8 +443,28 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     let mut wanted = Vec::new();
     let mut receipt_keys = HashSet::new();
     let mut held_keys = HashSet::new();
+    let mut rating_keys = HashSet::new();
+    // Tail hint keys by the name of their log.
+    let mut hint_keys = HashMap::new();
     for event in events {
         wanted.extend(event.reference_keys());
+        // A rating names its campaign: its record and its log's hint are read with the batch.
+        if let ValidEvent::Press {
+            subscriber, data, ..
+        } = event
+        {
+            if let Some((campaign_id, _)) = parse_rating_button_data(data)
+                .filter(|(campaign_id, _)| check_campaign_id(campaign_id).is_ok())
+            {
+                let key = keys::rating(campaign_id, subscriber);
+                rating_keys.insert(key.clone());
+                wanted.push(key);
+                let log_name = keys::feedback_log(Some(campaign_id));
+                let hint_key = FeedbackLog::tail_key(&log_name);
+                wanted.push(hint_key.clone());
+                hint_keys.insert(hint_key, log_name);
+            }
+        }
         if let Some(key) = event.holdout_key() {
             held_keys.insert(key.clone());
             wanted.push(key);
@@ -445,9 +480,15 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
     let mut sent = HashMap::new();
     let mut held = HashMap::new();
     let mut receipts = HashMap::new();
+    let mut ratings = HashMap::new();
+    let mut hints = HashMap::new();
     for (key, value) in store.get_many(&wanted)? {
         if receipt_keys.contains(&key) {
             receipts.insert(key, value);
+        } else if rating_keys.contains(&key) {
+            ratings.insert(key, value);
+        } else if let Some(log_name) = hint_keys.remove(&key) {
+            hints.insert(log_name, parse_hint(value));
         } else if held_keys.contains(&key) {
             if let Some(reference) =
                 value.and_then(|bytes| serde_json::from_slice::<HeldOutRef>(&bytes).ok())
@@ -466,6 +507,8 @@ fn prefetch_references<'a, 'e: 'a, S: KvStore + ?Sized>(
         sent,
         held,
         receipts,
+        ratings: RefCell::new(ratings),
+        hints,
     })
 }
 
@@ -488,12 +531,14 @@ fn apply_valid<S: KvStore + ?Sized>(
             let answered = attributed_message(last, at, settings.reply_window);
             let campaign_id = answered.map(|sent| sent.campaign_id.clone());
             let arm = answered.and_then(|sent| sent.arm.as_deref());
+            let logged_from = Some(effects.log_start(store, campaign_id.as_deref())?);
             let record = ReplyRecord {
                 campaign_id,
                 subscriber,
                 message_id: message_id.to_owned(),
                 text,
                 at,
+                logged_from,
             };
             let key = keys::reply(&record.subscriber, &record.message_id);
             let stored = FeedbackRecord::Reply(record.clone());
@@ -522,15 +567,18 @@ fn apply_valid<S: KvStore + ?Sized>(
             let (outcome, answer_text) = match rating {
                 Some((campaign_id, score)) => {
                     let last = references.get(&keys::last_campaign_message(&subscriber));
-                    let arm = rating_arm(store, campaign_id, &subscriber, last)?;
+                    let (arm, indexed) = rating_arm(store, campaign_id, &subscriber, last)?;
                     let record = RatingRecord {
                         campaign_id: campaign_id.to_owned(),
                         subscriber: subscriber.clone(),
                         press_id: press_id.to_owned(),
                         score,
                         at,
+                        logged_from: Some(effects.log_start(store, Some(campaign_id))?),
                     };
-                    let outcome = apply_rating(store, record, arm.as_deref(), effects)?;
+                    let read = references.take_rating(&keys::rating(campaign_id, &subscriber));
+                    let outcome =
+                        apply_rating(store, record, read, arm.as_deref(), indexed, effects)?;
                     let text = if matches!(outcome, EventOutcome::AlreadyRated { .. }) {
                         ALREADY_RATED_TEXT
                     } else {
@@ -550,12 +598,14 @@ fn apply_valid<S: KvStore + ?Sized>(
                         answered.or_else(|| attributed_message(last, at, settings.reply_window));
                     let campaign_id = credited.map(|sent| sent.campaign_id.clone());
                     let arm = credited.and_then(|sent| sent.arm.as_deref());
+                    let logged_from = Some(effects.log_start(store, campaign_id.as_deref())?);
                     let record = ButtonPressRecord {
                         campaign_id,
                         subscriber: subscriber.clone(),
                         press_id: press_id.to_owned(),
                         data: data.to_owned(),
                         at,
+                        logged_from,
                     };
                     let key = keys::button_press(&record.subscriber, &record.press_id);
                     let stored = FeedbackRecord::ButtonPress(record.clone());
@@ -591,14 +641,6 @@ fn apply_valid<S: KvStore + ?Sized>(
     }
 }
 
-/// Create a record only if its key is free; false when it exists (a redelivery).
-fn create<S: KvStore + ?Sized>(store: &S, key: &str, record: &FeedbackRecord) -> Result<bool> {
-    Ok(matches!(
-        store.compare_and_swap(key, None, &kv::encode(record))?,
-        CasOutcome::Swapped
-    ))
-}
-
 /// Who a reply is credited to: the campaign (none: the unattributed log), the A/B arm of the message it
 /// answers, the campaign whose holdout held the subscriber back (within the reply window), and the
 /// subscriber.
@@ -609,10 +651,129 @@ struct Credit<'a> {
     subscriber: &'a SubscriberId,
 }
 
-/// Record a reply, or a press that counts as one, once under `key`; log it and count it for its campaign
-/// (and arm) in `replies`, and in `replied` when it is the subscriber's first. A redelivery is a
-/// duplicate; otherwise `outcome` says what was recorded, given whether it is the subscriber's first
-/// reply.
+/// How a reply's record was claimed.
+enum ReplyClaim {
+    /// Recorded now, under `key`; `first_reply` when it is the subscriber's first to the campaign.
+    New { key: String, first_reply: bool },
+    /// Recorded before (a redelivery): the record as stored, under `key`.
+    Redelivered {
+        key: String,
+        first_reply: bool,
+        stored: FeedbackRecord,
+    },
+}
+
+/// Whether two records of replies or presses are the same event (the platform's id repeats).
+fn same_event(a: &FeedbackRecord, b: &FeedbackRecord) -> bool {
+    match (a, b) {
+        (FeedbackRecord::Reply(a), FeedbackRecord::Reply(b)) => {
+            a.subscriber == b.subscriber && a.message_id == b.message_id
+        }
+        (FeedbackRecord::ButtonPress(a), FeedbackRecord::ButtonPress(b)) => {
+            a.subscriber == b.subscriber && a.press_id == b.press_id
+        }
+        _ => false,
+    }
+}
+
+/// Claim a reply's record by compare-and-swap, exactly once however often and however concurrently
+/// it is delivered. The subscriber's first reply to a campaign is stored under the campaign's
+/// "has replied" key, so one write both records it and makes it the one reply that counts them in
+/// `replied`; later replies (and unattributed ones) are stored under their own key.
+fn claim_reply<S: KvStore + ?Sized>(
+    store: &S,
+    key: String,
+    record: &FeedbackRecord,
+    campaign_id: Option<&str>,
+    subscriber: &SubscriberId,
+) -> Result<ReplyClaim> {
+    let encoded = kv::encode(record);
+    if let Some(campaign_id) = campaign_id {
+        let first = keys::campaign_replies_of(campaign_id, subscriber);
+        match store.compare_and_swap(&first, None, &encoded)? {
+            CasOutcome::Swapped => {
+                return Ok(ReplyClaim::New {
+                    key: first,
+                    first_reply: true,
+                })
+            }
+            CasOutcome::Conflict(Some(bytes)) => {
+                // A count kept there before records were (a number) does not decode: not this event.
+                if let Ok(stored) = serde_json::from_slice::<FeedbackRecord>(&bytes) {
+                    if same_event(&stored, record) {
+                        return Ok(ReplyClaim::Redelivered {
+                            key: first,
+                            first_reply: true,
+                            stored,
+                        });
+                    }
+                }
+            }
+            CasOutcome::Conflict(None) => {}
+        }
+    }
+    match store.compare_and_swap(&key, None, &encoded)? {
+        CasOutcome::Swapped => Ok(ReplyClaim::New {
+            key,
+            first_reply: false,
+        }),
+        CasOutcome::Conflict(stored) => {
+            let stored = match stored {
+                Some(bytes) => kv::decode(&key, &bytes)?,
+                None => record.clone(),
+            };
+            Ok(ReplyClaim::Redelivered {
+                key,
+                first_reply: false,
+                stored,
+            })
+        }
+    }
+}
+
+/// Whether a campaign id that sent a message is in the campaign index (every campaign is, from its
+/// creation on and after its deletion; event rules' statistics ids are not).
+fn in_campaign_index(campaign_id: &str) -> bool {
+    !campaign_id.starts_with(crate::campaign::EVENT_RULE_ID_PREFIX)
+}
+
+/// Log a claimed reply for its campaign (or the unattributed log) with its counts: `replies`, and
+/// `replied` for the subscriber's first, in all and in its arm. Records under their own key also go to
+/// the subscriber's log, which erasure reads.
+fn log_reply(
+    effects: &mut Effects,
+    campaign_id: Option<&str>,
+    arm: Option<&str>,
+    subscriber: &SubscriberId,
+    key: String,
+    from_page: u64,
+    first_reply: bool,
+) {
+    // A first reply to a campaign is found by erasure through the campaign index; event rules' ids are
+    // not listed there.
+    if !first_reply || !campaign_id.is_some_and(in_campaign_index) {
+        effects.log_of_subscriber(subscriber, key.clone());
+    }
+    let mut counts = Vec::new();
+    if campaign_id.is_some() {
+        counts.push((None, REPLIES, 1));
+        if first_reply {
+            counts.push((None, counter::REPLIED, 1));
+        }
+        if let Some(arm) = arm {
+            counts.push((Some(arm), REPLIES, 1));
+            if first_reply {
+                counts.push((Some(arm), counter::REPLIED, 1));
+            }
+        }
+    }
+    effects.log_counted(campaign_id, key, from_page, &counts);
+}
+
+/// Record a reply, or a press that counts as one, once; log it and count it for its campaign (and arm)
+/// in `replies`, and in `replied` when it is the subscriber's first, in the same write as its log
+/// entry. A redelivery is a duplicate, and finishes the log entry if its first attempt stopped before
+/// it; otherwise `outcome` says what was recorded, given whether it is the subscriber's first reply.
 fn apply_reply<S: KvStore + ?Sized>(
     store: &S,
     key: String,
@@ -627,10 +788,18 @@ fn apply_reply<S: KvStore + ?Sized>(
         holdout,
         subscriber,
     } = credit;
-    if !create(store, &key, record)? {
-        return Ok(EventOutcome::Duplicate);
-    }
-    effects.log_personal(campaign_id, subscriber, key);
+    let (key, first_reply) = match claim_reply(store, key, record, campaign_id, subscriber)? {
+        ReplyClaim::New { key, first_reply } => (key, first_reply),
+        ReplyClaim::Redelivered {
+            key,
+            first_reply,
+            stored,
+        } => {
+            finish_logging(store, &stored, key, arm, first_reply, effects)?;
+            return Ok(EventOutcome::Duplicate);
+        }
+    };
+    let from_page = record.logged_from().unwrap_or_default();
     // A holdout member's reply is not the campaign's (it sent them nothing): it counts for the holdout
     // arm only, to compare the arms' replies against.
     if let Some(held_by) = holdout.filter(|held_by| Some(*held_by) != campaign_id) {
@@ -639,17 +808,50 @@ fn apply_reply<S: KvStore + ?Sized>(
             effects.count_arm(held_by, HOLDOUT_ARM, counter::REPLIED, 1);
         }
     }
-    let Some(campaign_id) = campaign_id else {
-        return Ok(outcome(false));
-    };
-    effects.count_in_arm(campaign_id, arm, REPLIES, 1);
-    // An atomic per-subscriber count: exactly one reply sees 1, so `replied` counts people (a person is
-    // in one arm of a campaign, so the arm's `replied` counts them once too).
-    let first_reply = store.increment(&keys::campaign_replies_of(campaign_id, subscriber), 1)? == 1;
-    if first_reply {
-        effects.count_in_arm(campaign_id, arm, counter::REPLIED, 1);
-    }
+    log_reply(
+        effects,
+        campaign_id,
+        arm,
+        subscriber,
+        key,
+        from_page,
+        first_reply,
+    );
     Ok(outcome(first_reply))
+}
+
+/// For a redelivered reply or press: when its first attempt stopped after claiming the record and
+/// before its log entry (and counts) were written, write them now, as they were to be.
+fn finish_logging<S: KvStore + ?Sized>(
+    store: &S,
+    stored: &FeedbackRecord,
+    key: String,
+    arm: Option<&str>,
+    first_reply: bool,
+    effects: &mut Effects,
+) -> Result<()> {
+    let Some(from_page) = stored.logged_from() else {
+        return Ok(());
+    };
+    let (campaign_id, subscriber) = match stored {
+        FeedbackRecord::Reply(r) => (r.campaign_id.as_deref(), &r.subscriber),
+        FeedbackRecord::ButtonPress(r) => (r.campaign_id.as_deref(), &r.subscriber),
+        FeedbackRecord::Rating(_) | FeedbackRecord::Receipt(_) => return Ok(()),
+    };
+    let log_name = keys::feedback_log(campaign_id);
+    if FeedbackLog::named(&log_name).holds_from(store, from_page, &key)? {
+        return Ok(());
+    }
+    log_reply(
+        effects,
+        campaign_id,
+        arm,
+        subscriber,
+        key,
+        from_page,
+        first_reply,
+    );
+    Ok(())
 }
 
 /// Whether this is the first reply `subscriber` wrote while held back by `campaign_id`'s holdout: the
@@ -676,55 +878,88 @@ fn first_holdout_reply<S: KvStore + ?Sized>(
 
 /// The A/B arm a rating of `campaign_id` by `subscriber` is credited to: the arm of their last campaign
 /// message when it was this campaign's (no read), else the campaign's split for them (one read of the
-/// campaign record, which a later campaign's message made necessary). `None` without variants.
+/// campaign record, which a later campaign's message made necessary). `None` without variants. And
+/// whether erasure finds the rating through the campaign index: a campaign (not an event rule) that sent
+/// the message or whose record is there.
 fn rating_arm<S: KvStore + ?Sized>(
     store: &S,
     campaign_id: &str,
     subscriber: &SubscriberId,
     last: Option<&SentMessageRef>,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, bool)> {
     if let Some(sent) = last.filter(|sent| sent.campaign_id == campaign_id) {
-        return Ok(sent.arm.clone());
+        return Ok((sent.arm.clone(), in_campaign_index(campaign_id)));
     }
     let campaign: Option<Campaign> = kv::get_json(store, &keys::campaign(campaign_id))?;
-    Ok(campaign.and_then(|c| c.arm_of(subscriber).map(|arm| arm.name().to_owned())))
+    let created = campaign.is_some() && in_campaign_index(campaign_id);
+    Ok((
+        campaign.and_then(|c| c.arm_of(subscriber).map(|arm| arm.name().to_owned())),
+        created,
+    ))
 }
 
 fn apply_rating<S: KvStore + ?Sized>(
     store: &S,
     record: RatingRecord,
+    read: Option<Option<Vec<u8>>>,
     arm: Option<&str>,
+    indexed: bool,
     effects: &mut Effects,
 ) -> Result<EventOutcome> {
     let key = keys::rating(&record.campaign_id, &record.subscriber);
+    // Read with the batch the first time; a second press in the same batch reads it again.
+    let current = match read {
+        Some(current) => current,
+        None => store.get(&key)?,
+    };
     // The record holds the press that gave the rating, so a redelivered press is told from a second one.
-    let given_by = kv::update_json(
-        store,
-        &key,
-        |current: Option<FeedbackRecord>| match current {
-            None => Ok((Some(FeedbackRecord::Rating(record.clone())), None)),
-            Some(FeedbackRecord::Rating(existing)) => Ok((None, Some(existing.press_id))),
-            Some(_) => Err(Error::internal(format!(
-                "record '{key}' is not a rating record"
-            ))),
-        },
-    )?;
-    match given_by {
+    let given =
+        kv::update_json_from(
+            store,
+            &key,
+            current,
+            |current: Option<FeedbackRecord>| match current {
+                None => Ok((Some(FeedbackRecord::Rating(record.clone())), None)),
+                Some(FeedbackRecord::Rating(existing)) => Ok((None, Some(existing))),
+                Some(_) => Err(Error::internal(format!(
+                    "record '{key}' is not a rating record"
+                ))),
+            },
+        )?;
+    let log_rating = |effects: &mut Effects, rating: &RatingRecord, from_page: u64| {
+        let score = i64::from(rating.score);
+        let mut counts = vec![
+            (None, counter::RATINGS, 1),
+            (None, counter::RATING_SUM, score),
+        ];
+        if let Some(arm) = arm {
+            counts.push((Some(arm), counter::RATINGS, 1));
+            counts.push((Some(arm), counter::RATING_SUM, score));
+        }
+        // The key names the campaign and the subscriber: erasure finds it through the campaign index,
+        // without the subscriber's log, unless the campaign is not one that was created.
+        if !indexed {
+            effects.log_of_subscriber(&rating.subscriber, key.clone());
+        }
+        effects.log_counted(Some(&rating.campaign_id), key.clone(), from_page, &counts);
+    };
+    match given {
         None => {
-            effects.log_personal(Some(&record.campaign_id), &record.subscriber, key);
-            effects.count_in_arm(&record.campaign_id, arm, counter::RATINGS, 1);
-            effects.count_in_arm(
-                &record.campaign_id,
-                arm,
-                counter::RATING_SUM,
-                i64::from(record.score),
-            );
+            log_rating(effects, &record, record.logged_from.unwrap_or_default());
             Ok(EventOutcome::Rating {
                 campaign_id: record.campaign_id,
                 score: record.score,
             })
         }
-        Some(press_id) if press_id == record.press_id => Ok(EventOutcome::Duplicate),
+        Some(existing) if existing.press_id == record.press_id => {
+            if let Some(from_page) = existing.logged_from {
+                let log_name = keys::feedback_log(Some(&existing.campaign_id));
+                if !FeedbackLog::named(&log_name).holds_from(store, from_page, &key)? {
+                    log_rating(effects, &existing, from_page);
+                }
+            }
+            Ok(EventOutcome::Duplicate)
+        }
         Some(_) => Ok(EventOutcome::AlreadyRated {
             campaign_id: record.campaign_id,
         }),

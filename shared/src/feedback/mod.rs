@@ -5,11 +5,21 @@
 //!
 //! Idempotency: platforms redeliver for hours or days, so every event is keyed by what the platform
 //! repeats (reply: sender and message id; press: press id; receipt: message id and status), and a
-//! record is created by compare-and-swap, so only the first delivery counts. Counters change only by
-//! atomic increment, after the record that justifies them is written: if a request dies in between,
-//! a count may be missing, but none is ever counted twice. Receipts are merged a batch at a time under
-//! one lease, and their counts are written in the same batch write as the records that justify them
-//! (see `receipt.rs`): a redelivery completes what a dead request left out, and counts nothing twice.
+//! record is created by compare-and-swap, so only the first delivery counts. A subscriber's first reply
+//! to a campaign is stored under the campaign's "has replied" key, so that one write records it and
+//! makes it the one counted in `replied`. Replies and ratings are counted on their entry in the
+//! campaign's feedback log (see `log.rs`): the entry and its counts are one write after the record's,
+//! and a redelivery that finds the record but not the entry writes it, so a request that dies in
+//! between is finished by the platform's redelivery and nothing is counted twice. Holdout counters change by atomic
+//! increment after their record: if a request dies in between, such a count may be missing, but none
+//! is ever counted twice. Receipts are merged a batch at a time under one lease, and their counts are
+//! written in the same batch write as the records that justify them (see `receipt.rs`): a redelivery
+//! completes what a dead request left out, and counts nothing twice.
+//!
+//! A reply to a campaign or a rating costs the intake two writes (the record, the log entry with its
+//! counts); a later reply of the same person, or one no campaign is credited with, also goes to the
+//! subscriber's own log, which erasure reads (ratings and first replies are found through the campaign
+//! index).
 //!
 //! What counts:
 //! - `replied` counts subscribers who replied to the campaign (each once); `replies` counts every
@@ -26,6 +36,7 @@ mod erase;
 mod export;
 mod intake;
 mod lease;
+pub(crate) mod log;
 mod receipt;
 mod record;
 mod stats;

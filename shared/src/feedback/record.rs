@@ -21,6 +21,19 @@ pub enum FeedbackRecord {
     Receipt(ReceiptRecord),
 }
 
+impl FeedbackRecord {
+    /// The log page a reply, press or rating was appended from (`None` for receipts and for records
+    /// written before records named it).
+    pub(crate) fn logged_from(&self) -> Option<u64> {
+        match self {
+            FeedbackRecord::Reply(r) => r.logged_from,
+            FeedbackRecord::Rating(r) => r.logged_from,
+            FeedbackRecord::ButtonPress(r) => r.logged_from,
+            FeedbackRecord::Receipt(_) => None,
+        }
+    }
+}
+
 /// A text reply from a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyRecord {
@@ -34,6 +47,10 @@ pub struct ReplyRecord {
     pub text: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// The page of the campaign's (or the unattributed) feedback log its entry was appended from on,
+    /// so a redelivery can tell whether the entry (and its counts) was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_from: Option<u64>,
 }
 
 /// The one rating a subscriber gave a campaign.
@@ -49,6 +66,10 @@ pub struct RatingRecord {
     pub score: u8,
     /// When.
     pub at: DateTime<Utc>,
+    /// The page of the campaign's (or the unattributed) feedback log its entry was appended from on,
+    /// so a redelivery can tell whether the entry (and its counts) was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_from: Option<u64>,
 }
 
 /// A press of a button whose data is not a rating.
@@ -64,6 +85,10 @@ pub struct ButtonPressRecord {
     pub data: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// The page of the campaign's (or the unattributed) feedback log its entry was appended from on,
+    /// so a redelivery can tell whether the entry (and its counts) was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_from: Option<u64>,
 }
 
 /// Which counters and log entries a receipt record has been credited with, so each happens once.
@@ -330,6 +355,7 @@ mod tests {
     #[test]
     fn records_serialise_with_a_type_tag() {
         let record = FeedbackRecord::Rating(RatingRecord {
+            logged_from: None,
             campaign_id: "c1".into(),
             subscriber: SubscriberId::parse("telegram:shop:1").unwrap(),
             press_id: "p".into(),

@@ -1,6 +1,8 @@
 //! A campaign's statistics, read from its counters (exact under concurrent writers: counters change only
 //! by atomic increment and are read with `increment(key, 0)`, which every backend answers the same way)
-//! and from its receipt counters (one record, written under the receipt lease with the records it counts).
+//! and from its receipt counters (one record, written under the receipt lease with the records it counts)
+//! and, for replies and ratings, from the running totals on the last page of its feedback log (added to
+//! their counters, which hold what was counted before the log carried totals).
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -8,6 +10,8 @@ use std::ops::Deref;
 use serde::Serialize;
 
 use super::check_campaign_id;
+use super::effects::total_name;
+use super::log::FeedbackLog;
 use super::receipt::{ReceiptCounters, ReceiptTally};
 use crate::campaign;
 use crate::error::{Error, Result};
@@ -99,10 +103,13 @@ pub fn require_campaign<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Re
 pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Result<CampaignStats> {
     check_campaign_id(campaign_id)?;
     let receipts = ReceiptCounters::read(store, campaign_id)?;
+    let log_name = keys::feedback_log(Some(campaign_id));
+    let logged = FeedbackLog::named(&log_name).totals(store)?;
     let totals = figures(
         store,
         |name| keys::campaign_counter(campaign_id, name),
         receipts.totals,
+        |name| logged.get(&total_name(None, name)).copied().unwrap_or(0),
     )?;
     let mut arms = BTreeMap::new();
     for arm in campaign::arm_names(store, campaign_id)? {
@@ -111,6 +118,12 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
             store,
             |name| keys::campaign_arm_counter(campaign_id, &arm, name),
             arm_receipts,
+            |name| {
+                logged
+                    .get(&total_name(Some(&arm), name))
+                    .copied()
+                    .unwrap_or(0)
+            },
         )?;
         arms.insert(arm, arm_figures);
     }
@@ -122,13 +135,16 @@ pub fn campaign_stats<S: KvStore + ?Sized>(store: &S, campaign_id: &str) -> Resu
 }
 
 /// The figures kept in the counters `key` names, with the receipt counts `receipts` (kept in one record
-/// since receipts are applied in batches; the counters hold what was counted before).
+/// since receipts are applied in batches) and those counted on the feedback log's pages (`logged`:
+/// replies and ratings); the counters hold what was counted before either.
 fn figures<S: KvStore + ?Sized>(
     store: &S,
     key: impl Fn(&str) -> String,
     receipts: ReceiptTally,
+    logged: impl Fn(&str) -> i64,
 ) -> Result<Figures> {
-    let read_counter = |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)?) };
+    let read_counter =
+        |name: &str| -> Result<i64> { Ok(store.increment(&key(name), 0)? + logged(name)) };
     let delivered = read_counter(counter::DELIVERED)? + receipts.delivered;
     let read = read_counter(counter::READ)? + receipts.read;
     let ratings = read_counter(counter::RATINGS)?;

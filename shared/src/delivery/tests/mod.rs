@@ -2,7 +2,7 @@
 //! a store that can crash, a manual clock (sleeps are instant), a platform that records every send and
 //! answers 429, 403, 5xx or 400 on demand, and a fake renderer.
 
-mod crash_store;
+pub(crate) mod crash_store;
 mod fake_messenger;
 mod fake_renderer;
 mod world;

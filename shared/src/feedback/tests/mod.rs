@@ -5,6 +5,7 @@ mod world;
 
 mod arms;
 mod concurrency;
+mod convergence;
 mod erasure;
 mod exports;
 mod intake;

@@ -308,7 +308,7 @@ fn a_request_dying_between_its_writes_is_completed_by_the_redelivery_without_cou
     .unwrap();
 
     // Dies after the batch write, at the log append: the counts stand with the records.
-    store.fail_when(|operation, key| operation == "increment" && key.starts_with("idx"));
+    store.fail_when(|operation, key| operation == "cas_swap" && key.starts_with("idx:feedback:"));
     assert!(apply(&store, &events).is_err());
     store.heal();
     assert_eq!(counts(&store, "spring"), (50, 20, 0));

@@ -120,7 +120,20 @@ impl World {
         self.record_reference(&sent);
         kv::set_json(&self.store, &keys::last_campaign_message(subscriber), &sent)
             .expect("the last message is written");
+        self.index_campaign(campaign);
         sent
+    }
+
+    /// List `campaign` in the campaign index, as creating it does (once).
+    pub fn index_campaign(&self, campaign: &str) {
+        let (listed, _) = crate::index::Index::CAMPAIGNS
+            .read_from(&self.store, 0)
+            .expect("the index reads");
+        if !listed.iter().any(|(_, id)| id == campaign) {
+            crate::index::Index::CAMPAIGNS
+                .append(&self.store, campaign)
+                .expect("the campaign is listed");
+        }
     }
 
     /// Map the platform's message id of `sent` to it, as the dispatcher does after sending.
@@ -151,7 +164,8 @@ impl World {
         apply_events(&self.store, settings, events)
     }
 
-    /// A campaign counter as the statistics read it (receipt counts from the receipt counters record).
+    /// A campaign counter as the statistics read it: its atomic counter, plus the receipt counters record
+    /// (receipts) and what the campaign's feedback log counted (replies and ratings).
     pub fn counter(&self, campaign: &str, name: &str) -> i64 {
         let receipts = ReceiptCounters::read(&self.store, campaign)
             .expect("the receipt counters read")
@@ -162,11 +176,15 @@ impl World {
             REPORTED_FAILED => receipts.reported_failed,
             _ => 0,
         };
+        let logged = crate::feedback::log::FeedbackLog::named(&keys::feedback_log(Some(campaign)))
+            .totals(&self.store)
+            .expect("the log reads");
         counted
             + self
                 .store
                 .increment(&keys::campaign_counter(campaign, name), 0)
                 .expect("the counter reads")
+            + logged.get(name).copied().unwrap_or(0)
     }
 
     pub fn stats(&self, campaign: &str) -> CampaignStats {
