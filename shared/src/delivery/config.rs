@@ -13,6 +13,9 @@ use super::policy::PolicyChain;
 /// The longest time budget a tick may be given.
 pub const MAX_BUDGET_MS: u64 = 600_000;
 
+/// The default [`SenderConfig::wave_window`].
+pub const WAVE_WINDOW_MS: i64 = 800;
+
 /// The send rate of a platform when the deployment sets none: what its API allows for broadcasts.
 pub fn default_rate(platform: Platform) -> u32 {
     platform.capabilities().default_rate_per_second
@@ -28,7 +31,8 @@ pub struct SenderConfig {
     /// Messages per second per channel, by platform; a platform missing here sends at [`default_rate`].
     pub rates: BTreeMap<Platform, u32>,
     /// Recipients per batch record (more when the channel's rate needs more in flight, see
-    /// [`SenderConfig::batch_size_for`]).
+    /// [`SenderConfig::batch_size_for`]): the few dozen store commands of claiming, closing and
+    /// counting a batch spread over this many messages.
     pub batch_size: usize,
     /// The fewest recipients judged and given send slots together (more when the channel's rate needs
     /// more in flight).
@@ -38,6 +42,10 @@ pub struct SenderConfig {
     /// The most requests one tick keeps in flight on a channel: the most entries that can end as
     /// `outcome_unknown` after a crash.
     pub max_in_flight: usize,
+    /// How far ahead of its send slot a request may start: a wave of requests started together takes
+    /// every slot within this window, so at low rates a wave (with its two ledger writes) carries
+    /// several messages instead of one. The channel's rate holds over any longer span.
+    pub wave_window: Duration,
     /// Index pages one audience walk reads at most.
     pub max_pages_per_walk: u64,
     /// How long a lease outlives the last reserved send slot. Each chunk's write renews it, so it only
@@ -59,17 +67,19 @@ pub struct SenderConfig {
 }
 
 impl SenderConfig {
-    /// Defaults: the platforms' default rates, batches of 100 written every 10 sends, 5 attempts, the
+    /// Defaults: the platforms' default rates, batches of 400 sent in waves of the requests due within
+    /// 800 ms (at least those in flight at once over a 100 ms round trip), 5 attempts, the
     /// standard policy chain, no frequency caps.
     pub fn new(owner: impl Into<String>, deadline: DateTime<Utc>) -> Self {
         SenderConfig {
             owner: owner.into(),
             deadline,
             rates: BTreeMap::new(),
-            batch_size: 100,
+            batch_size: 400,
             chunk_size: 10,
             expected_latency: Duration::milliseconds(100),
             max_in_flight: 256,
+            wave_window: Duration::milliseconds(WAVE_WINDOW_MS),
             max_pages_per_walk: 5,
             lease: Duration::seconds(15),
             max_attempts: 5,
@@ -106,16 +116,28 @@ impl SenderConfig {
             .clamp(1, self.max_in_flight.max(1))
     }
 
+    /// The most requests started together on a channel sending `rate` a second: those in flight at
+    /// once ([`SenderConfig::in_flight_for`]), or every slot within the wave window if that is more.
+    pub fn wave_size_for(&self, rate: u32) -> usize {
+        let window_ms = self.wave_window.num_milliseconds().max(0);
+        let in_window = (i64::from(rate) * window_ms + 999) / 1000;
+        usize::try_from(in_window)
+            .unwrap_or(usize::MAX)
+            .max(self.in_flight_for(rate))
+            .clamp(1, self.max_in_flight.max(1))
+    }
+
     /// How far behind its pace a channel may make up (see [`super::pacing`]): two round trips, the wait
     /// for a round of answers plus a batch's turnover.
     pub fn catch_up(&self) -> Duration {
         self.expected_latency * 2
     }
 
-    /// Recipients judged and given slots together on a channel sending `rate` a second: enough to keep
-    /// its requests in flight.
+    /// Recipients judged and given slots together on a channel sending `rate` a second: four full
+    /// waves, whose records are read in one round trip and whose slots are reserved as one block (so
+    /// overlapping ticks take turns by blocks, not by single slots).
     pub fn chunk_size_for(&self, rate: u32) -> usize {
-        self.chunk_size.max(self.in_flight_for(rate))
+        self.chunk_size.max(self.wave_size_for(rate) * 4)
     }
 
     /// Recipients per batch on a channel sending `rate` a second: a batch's last answers are awaited
