@@ -189,7 +189,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Send the queue in waves. A wave starts when the first waiting slot has come and takes every
-    /// bundle whose slot falls within the wave window from then (at most the channel's wave size of
+    /// bundle whose slot falls within the channel's wave window from then (at most its wave size of
     /// requests), started together and awaited together. Its intent is written just before it starts,
     /// so only requests about to start can end `outcome_unknown`; its outcomes (their message
     /// references stored first) as soon as its answers are in, in the same compare-and-swap as the
@@ -209,7 +209,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let (id, number) = (ledger.as_str(), batch.batch);
         let rate = self.config.rate_for(campaign.channel.platform());
         let limit = self.config.wave_size_for(rate);
-        let window = self.config.wave_window;
+        let window = self.config.wave_window_for(rate);
         let last_slot = queue.slots.last().copied().unwrap_or(queue.planned_at);
         let mut planned_at = queue.planned_at;
         let mut waiting = queue.bundles.into_iter().zip(queue.slots).peekable();
@@ -234,7 +234,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             let now = self.clock.now();
             let mut candidates = Vec::new();
             while candidates.len() < limit {
-                let Some((bundle, _)) = waiting.next_if(|(_, slot)| *slot <= now + window) else {
+                let Some((bundle, _)) = waiting.next_if(|(_, slot)| *slot < now + window) else {
                     break;
                 };
                 candidates.push(bundle);
