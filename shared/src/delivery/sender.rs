@@ -492,33 +492,33 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let owner = &self.config.owner;
         let key = keys::delivery_batch(campaign_id, number);
         let written = self.update_batch(&key, |current| {
-                let Some(mut batch) = current else {
-                    return Ok((None, None));
+            let Some(mut batch) = current else {
+                return Ok((None, None));
+            };
+            // Another tick took over after our lease lapsed: its view stands; ours is dropped.
+            if batch.lease.as_ref().is_none_or(|l| &l.owner != owner) {
+                return Ok((None, None));
+            }
+            let mut newly_final = Vec::new();
+            for (index, entry) in changes {
+                let Some(slot) = batch.entries.get_mut(*index) else {
+                    continue;
                 };
-                // Another tick took over after our lease lapsed: its view stands; ours is dropped.
-                if batch.lease.as_ref().is_none_or(|l| &l.owner != owner) {
-                    return Ok((None, None));
+                // A final state is never overwritten, so no recipient is counted twice.
+                if slot.outcome.is_final() {
+                    continue;
                 }
-                let mut newly_final = Vec::new();
-                for (index, entry) in changes {
-                    let Some(slot) = batch.entries.get_mut(*index) else {
-                        continue;
-                    };
-                    // A final state is never overwritten, so no recipient is counted twice.
-                    if slot.outcome.is_final() {
-                        continue;
-                    }
-                    if entry.outcome.is_final() {
-                        newly_final.push(entry.outcome.clone());
-                    }
-                    *slot = entry.clone();
+                if entry.outcome.is_final() {
+                    newly_final.push(entry.outcome.clone());
                 }
-                batch.lease = Some(Lease {
-                    owner: owner.clone(),
-                    expires_at: lease_until,
-                });
-                Ok((Some(batch.clone()), Some((batch, newly_final))))
-            })?;
+                *slot = entry.clone();
+            }
+            batch.lease = Some(Lease {
+                owner: owner.clone(),
+                expires_at: lease_until,
+            });
+            Ok((Some(batch.clone()), Some((batch, newly_final))))
+        })?;
         let Some((batch, newly_final)) = written else {
             return Ok(None);
         };
@@ -559,7 +559,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         mut change: impl FnMut(Option<DeliveryBatch>) -> Result<(Option<DeliveryBatch>, T)>,
     ) -> Result<T> {
         let mut change = |bytes: Option<&[u8]>| {
-            let current = bytes.map(|b| kv::decode::<DeliveryBatch>(key, b)).transpose()?;
+            let current = bytes
+                .map(|b| kv::decode::<DeliveryBatch>(key, b))
+                .transpose()?;
             let (new, result) = change(current)?;
             let encoded = new.map(|batch| kv::encode(&batch));
             Ok((encoded.clone(), (result, encoded)))
@@ -589,17 +591,17 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let now = self.clock.now();
         let key = keys::delivery_batch(campaign_id, number);
         let finished = self.update_batch(&key, |current| match current {
-                Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
-                Some(mut batch)
-                    if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
-                        && batch.open_entries() == 0 =>
-                {
-                    batch.lease = None;
-                    batch.finished_at = Some(now);
-                    Ok((Some(batch), true))
-                }
-                _ => Ok((None, false)),
-            })?;
+            Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
+            Some(mut batch)
+                if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
+                    && batch.open_entries() == 0 =>
+            {
+                batch.lease = None;
+                batch.finished_at = Some(now);
+                Ok((Some(batch), true))
+            }
+            _ => Ok((None, false)),
+        })?;
         if finished {
             claim::close_batch(self.store, campaign_id, number)?;
             self.sync_counters(campaign_id)?;

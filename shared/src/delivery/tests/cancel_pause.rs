@@ -31,7 +31,10 @@ fn pause_stops_sending_and_resume_continues_where_it_stopped() {
         first.sent, 25,
         "the wave in flight goes out; the campaign is read again before the next, and it stops"
     );
-    assert!(started_within_a_second_of(&world, paused_at.lock().unwrap().unwrap()));
+    assert!(started_within_a_second_of(
+        &world,
+        paused_at.lock().unwrap().unwrap()
+    ));
     assert!(matches!(&first.steps[1], Step::Batch(b) if b.stopped == StopReason::Paused));
     assert_eq!(world.tick().sent, 0);
     assert_eq!(world.resume("c1"), CampaignState::Running);
@@ -50,7 +53,10 @@ fn cancel_skips_claimed_recipients_and_sends_nothing_more() {
     });
     world.tick();
     assert_eq!(world.send_count(), 25);
-    assert!(started_within_a_second_of(&world, cancelled_at.lock().unwrap().unwrap()));
+    assert!(started_within_a_second_of(
+        &world,
+        cancelled_at.lock().unwrap().unwrap()
+    ));
     let entries = world.ledger("c1");
     assert_eq!(entries.len(), 100, "only the first batch had been claimed");
     assert!(entries.iter().all(|e| e.outcome.is_final()));

@@ -69,7 +69,6 @@ fn a_pause_recorded_by_an_overlapping_tick_stops_sends_already_planned() {
     assert!(world.each_sent_once());
 }
 
-
 /// Time shared by callers running on threads: a caller's sleep ends when every caller is asleep and
 /// its wake-up is the earliest, so overlapping callers interleave as they would in real time.
 struct Lockstep {
@@ -232,8 +231,15 @@ fn one_caller_and_four_overlapping_keep_25_a_second_within_5_percent() {
     for callers in [1, 4] {
         let sent = sent_at_25_per_second(500, callers);
         let rate = measured_rate(&sent);
-        assert!((23.75..=26.25).contains(&rate), "{callers} callers: {rate}/s");
+        assert!(
+            (23.75..=26.25).contains(&rate),
+            "{callers} callers: {rate}/s"
+        );
         // Waves start together, but no second holds more than the rate's messages.
-        assert!(busiest_second(&sent) <= 25, "{callers} callers: {}", busiest_second(&sent));
+        assert!(
+            busiest_second(&sent) <= 25,
+            "{callers} callers: {}",
+            busiest_second(&sent)
+        );
     }
 }
