@@ -128,6 +128,10 @@ fn bundle(ready: Vec<Ready>, per_request: usize) -> Vec<Bundle> {
     bundles
 }
 
+/// A bundle judged again before its wave: the recipients still let through, and the decisions (by
+/// entry index) for those who no longer are.
+type Judged = (Bundle, Vec<(usize, Decision)>);
+
 /// The bundles of recipients the chain let through, each with its reserved send slot.
 struct Queue {
     bundles: Vec<Bundle>,
@@ -541,7 +545,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         batch: &DeliveryBatch,
         bundles: Vec<Bundle>,
         planned_at: &mut DateTime<Utc>,
-    ) -> Result<Vec<(Bundle, Vec<(usize, Decision)>)>> {
+    ) -> Result<Vec<Judged>> {
         let now = self.clock.now();
         if now - *planned_at <= CONSENT_MAX_AGE {
             return Ok(bundles.into_iter().map(|b| (b, Vec::new())).collect());
