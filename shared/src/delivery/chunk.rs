@@ -1,7 +1,7 @@
 //! One chunk of a batch: ask the policy chain about each recipient, bundle the recipients one request
 //! carries, reserve send slots, then send in waves of requests in flight together, each wave's intent
-//! recorded just before it starts and its outcomes with the next wave's intent (message references
-//! first).
+//! recorded just before it starts and its outcomes as soon as its answers are in (message references
+//! first), in the same write as the next wave's intent when that wave starts at once.
 //!
 //! A request carries one recipient, or, where the platform broadcasts
 //! ([`crate::capabilities::Capabilities::broadcast_recipients`]), up to that many recipients whose
@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use crate::campaign::{Campaign, HOLDOUT_ARM};
+use crate::campaign::{Campaign, CampaignState, HOLDOUT_ARM};
 use crate::directory::StoredSubscriber;
 use crate::error::Result;
 use crate::event::{HeldOutRef, SentMessageRef};
@@ -28,7 +28,7 @@ use super::pacing;
 use super::policy::{Candidate, Verdict};
 use super::report::BatchReport;
 use super::runs;
-use super::sender::Sender;
+use super::sender::{Sender, CAMPAIGN_RECHECK};
 use super::Outgoing;
 
 mod capping;
@@ -128,6 +128,10 @@ fn bundle(ready: Vec<Ready>, per_request: usize) -> Vec<Bundle> {
     bundles
 }
 
+/// A bundle judged again before its wave: the recipients still let through, and the decisions (by
+/// entry index) for those who no longer are.
+type Judged = (Bundle, Vec<(usize, Decision)>);
+
 /// The bundles of recipients the chain let through, each with its reserved send slot.
 struct Queue {
     bundles: Vec<Bundle>,
@@ -142,6 +146,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         campaign: &Campaign,
         batch: &DeliveryBatch,
         chunk: &[usize],
+        checked_at: &mut Option<DateTime<Utc>>,
         report: &mut BatchReport,
     ) -> Result<Chunk> {
         let ledger = campaign.ledger_id();
@@ -152,15 +157,18 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let platform = campaign.channel.platform();
         let mut bundles = bundle(ready, platform.capabilities().broadcast_recipients.max(1));
         let addresses: Vec<_> = bundles.iter().filter_map(Bundle::lead_address).collect();
-        let rate = self.config.rate_for(platform);
+        let pace = pacing::Pace {
+            rate_per_second: self.config.rate_for(platform),
+            catch_up: self.config.catch_up(),
+            sent_early: self.config.wave_window,
+        };
         let slots = pacing::reserve_slots(
             self.store,
             &campaign.channel,
             &addresses,
-            rate,
+            pace,
             planned_at,
             self.config.deadline,
-            self.config.catch_up(),
         )?;
         let starved = !bundles.is_empty() && slots.is_empty();
         bundles.truncate(slots.len());
@@ -181,54 +189,68 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             slots,
             planned_at,
         };
-        self.send_in_waves(&arms, batch, decided, queue, report)
+        self.send_in_waves(&arms, batch, decided, queue, checked_at, report)
     }
 
-    /// Send the queue in waves. A wave is every bundle whose slot has come (at most the channel's
-    /// in-flight limit of requests), started together and awaited together. Its intent is written just
-    /// before it starts, in the same compare-and-swap as the previous wave's outcomes (their message
-    /// references stored first), so only requests about to start can end `outcome_unknown`. Once the
-    /// channel is paused (by an answer or by another tick), the rest stay pending, untouched.
+    /// Send the queue in waves. A wave starts when the first waiting slot has come and takes every
+    /// bundle whose slot falls within the channel's wave window from then (at most its wave size of
+    /// requests), started together and awaited together. Its intent is written just before it starts,
+    /// so only requests about to start can end `outcome_unknown`; its outcomes (their message
+    /// references stored first) as soon as its answers are in, in the same compare-and-swap as the
+    /// next wave's intent when that wave is due at once. Once the channel is paused (by an answer or by
+    /// another tick), the rest stay pending, untouched.
     fn send_in_waves(
         &self,
         arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
         decided: Vec<(usize, DeliveryEntry)>,
         queue: Queue,
+        checked_at: &mut Option<DateTime<Utc>>,
         report: &mut BatchReport,
     ) -> Result<Chunk> {
         let campaign = arms.campaign();
         let ledger = campaign.ledger_id();
         let (id, number) = (ledger.as_str(), batch.batch);
         let rate = self.config.rate_for(campaign.channel.platform());
-        let limit = self.config.in_flight_for(rate);
+        let limit = self.config.wave_size_for(rate);
+        let window = self.config.wave_window_for(rate);
         let last_slot = queue.slots.last().copied().unwrap_or(queue.planned_at);
-        let planned_at = queue.planned_at;
+        let mut planned_at = queue.planned_at;
         let mut waiting = queue.bundles.into_iter().zip(queue.slots).peekable();
         let mut unwritten = decided;
         let mut references = Vec::new();
         let mut current = None;
         while let Some(&(_, next_slot)) = waiting.peek() {
-            if !self.wait_for_slot(campaign, next_slot)? {
+            if next_slot > self.clock.now() && !unwritten.is_empty() {
+                // The next wave waits: the answers in are written now, not held for it.
+                self.record_references(campaign, &references)?;
+                references.clear();
+                let lease_until = last_slot + self.config.lease;
+                let Some(written) = self.write(id, number, &unwritten, lease_until, report)? else {
+                    return Ok(Chunk::LeaseLost);
+                };
+                current = Some(written);
+                unwritten.clear();
+            }
+            if !self.wait_for_slot(campaign, next_slot, checked_at)? {
                 break;
             }
             let now = self.clock.now();
-            let mut wave = Vec::new();
-            while wave.len() < limit {
-                let Some((bundle, _)) = waiting.next_if(|(_, slot)| *slot <= now) else {
+            let mut candidates = Vec::new();
+            while candidates.len() < limit {
+                let Some((bundle, _)) = waiting.next_if(|(_, slot)| *slot < now + window) else {
                     break;
                 };
-                let mut still = Vec::with_capacity(bundle.recipients.len());
-                for recipient in bundle.recipients {
-                    let index = recipient.index;
-                    let entry = &batch.entries[index];
-                    match self.reconsider(arms, batch, recipient, planned_at)? {
-                        Ok(recipient) => still.push(recipient),
-                        Err(decision) => unwritten.push((index, decision.apply(entry, now))),
-                    }
+                candidates.push(bundle);
+            }
+            let fresh = self.reconsider(arms, batch, candidates, &mut planned_at)?;
+            let mut wave = Vec::with_capacity(fresh.len());
+            for (bundle, refused) in fresh {
+                for (index, decision) in refused {
+                    unwritten.push((index, decision.apply(&batch.entries[index], now)));
                 }
-                if !still.is_empty() {
-                    wave.push(Bundle { recipients: still });
+                if !bundle.recipients.is_empty() {
+                    wave.push(bundle);
                 }
             }
             let wave = self.reserve_sends(campaign, batch, wave, now, &mut unwritten)?;
@@ -477,38 +499,90 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Sleep until `slot`; `false` when the channel was paused meanwhile (another tick was told to stop
-    /// by a 429 while this one waited).
-    fn wait_for_slot(&self, campaign: &Campaign, slot: DateTime<Utc>) -> Result<bool> {
+    /// by a 429 while this one waited), or when the campaign is no longer running as this chunk found
+    /// it (read again at most every [`CAMPAIGN_RECHECK`], in the same round trip as the pace; the next
+    /// round then reads it again and stops or cancels).
+    fn wait_for_slot(
+        &self,
+        campaign: &Campaign,
+        slot: DateTime<Utc>,
+        checked_at: &mut Option<DateTime<Utc>>,
+    ) -> Result<bool> {
         let before = self.clock.now();
         if slot > before {
             self.clock.sleep(slot - before);
         }
-        Ok(!pacing::paused_beyond(self.store, &campaign.channel, slot)?)
+        let now = self.clock.now();
+        let recheck =
+            self.campaign_in_store && checked_at.is_none_or(|at| now - at >= CAMPAIGN_RECHECK);
+        let pace_key = keys::pace(&campaign.channel);
+        if !recheck {
+            let pace = kv::get_json(self.store, &pace_key)?;
+            return Ok(!pacing::paused_past(pace.as_ref(), slot));
+        }
+        let campaign_key = keys::campaign(campaign.id.as_str());
+        let mut read = self.store.get_many(&[pace_key, campaign_key])?.into_iter();
+        let mut next = || read.next().and_then(|(key, value)| Some((key, value?)));
+        let pace = next()
+            .map(|(key, bytes)| kv::decode::<pacing::PaceState>(&key, &bytes))
+            .transpose()?;
+        let stored = next()
+            .map(|(key, bytes)| kv::decode::<Campaign>(&key, &bytes))
+            .transpose()?;
+        let running = stored.is_some_and(|c| {
+            c.state == CampaignState::Running && c.ledger_id() == campaign.ledger_id()
+        });
+        *checked_at = running.then_some(now);
+        Ok(running && !pacing::paused_past(pace.as_ref(), slot))
     }
 
-    /// A consent reading older than [`CONSENT_MAX_AGE`] is judged again on the record as it is now.
+    /// A consent reading older than [`CONSENT_MAX_AGE`] is judged again on the records as they are
+    /// now, read for the whole wave in one round trip (`planned_at` then becomes the time of that
+    /// reading). Each bundle with the recipients still let through, and the decisions for the others.
     fn reconsider(
         &self,
         arms: &ArmCampaigns<'_>,
         batch: &DeliveryBatch,
-        recipient: Ready,
-        planned_at: DateTime<Utc>,
-    ) -> Result<std::result::Result<Ready, Decision>> {
-        let entry = &batch.entries[recipient.index];
+        bundles: Vec<Bundle>,
+        planned_at: &mut DateTime<Utc>,
+    ) -> Result<Vec<Judged>> {
         let now = self.clock.now();
-        if now - planned_at <= CONSENT_MAX_AGE {
-            return Ok(Ok(recipient));
+        if now - *planned_at <= CONSENT_MAX_AGE {
+            return Ok(bundles.into_iter().map(|b| (b, Vec::new())).collect());
         }
-        let record: Option<StoredSubscriber> =
-            kv::get_json(self.store, &keys::subscriber(&entry.subscriber))?;
-        Ok(self.plan(
-            arms,
-            batch,
-            recipient.index,
-            record.map(|r| r.subscriber),
-            recipient.history,
-            now,
-        ))
+        let record_keys: Vec<String> = bundles
+            .iter()
+            .flat_map(|b| &b.recipients)
+            .map(|r| keys::subscriber(&batch.entries[r.index].subscriber))
+            .collect();
+        let mut records = self.store.get_many(&record_keys)?.into_iter();
+        *planned_at = now;
+        let mut judged = Vec::with_capacity(bundles.len());
+        for bundle in bundles {
+            let mut still = Vec::with_capacity(bundle.recipients.len());
+            let mut refused = Vec::new();
+            for recipient in bundle.recipients {
+                let record: Option<StoredSubscriber> = match records.next() {
+                    Some((key, Some(bytes))) => Some(kv::decode(&key, &bytes)?),
+                    _ => None,
+                };
+                let index = recipient.index;
+                let planned = self.plan(
+                    arms,
+                    batch,
+                    index,
+                    record.map(|r| r.subscriber),
+                    recipient.history,
+                    now,
+                );
+                match planned {
+                    Ok(recipient) => still.push(recipient),
+                    Err(decision) => refused.push((index, decision)),
+                }
+            }
+            judged.push((Bundle { recipients: still }, refused));
+        }
+        Ok(judged)
     }
 
     /// Do what an answer asks besides the entry: pause the channel, block the subscriber, keep the
@@ -559,6 +633,10 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             campaign,
             references.iter().map(|r| (&r.subscriber, r.sent_at)),
         )?;
+        // A receipt can only have come before its message's reference where the platform sends them.
+        if !receipts {
+            return Ok(());
+        }
         crate::feedback::credit_early_receipts(self.store, references)
     }
 }

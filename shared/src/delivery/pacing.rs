@@ -36,8 +36,20 @@ pub fn interval(rate_per_second: u32) -> Duration {
     Duration::nanoseconds(1_000_000_000 / i64::from(rate_per_second.max(1)))
 }
 
+/// How a tick paces a channel: its rate, how far behind its pace it may make up, and how early a
+/// request may start before its slot (a wave takes every slot within its window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub rate_per_second: u32,
+    pub catch_up: Duration,
+    pub sent_early: Duration,
+}
+
 /// Reserve one send slot per address, in order, no later than `deadline`; returns the slots (fewer than
-/// asked when the deadline comes first). A slot up to `catch_up` before `now` is due at once.
+/// asked when the deadline comes first). A slot up to `pace.catch_up` before `now` is due at once.
+/// Slots of one call are contiguous, so a tick's waves never interleave single slots with another's.
+/// A chat's next slot is at least a second plus `pace.sent_early` after its last: either may start up
+/// to `sent_early` before its slot.
 ///
 /// # Errors
 /// Store failures or contention.
@@ -45,13 +57,13 @@ pub fn reserve_slots<S: KvStore + ?Sized>(
     store: &S,
     channel: &Channel,
     addresses: &[&Address],
-    rate_per_second: u32,
+    pace: Pace,
     now: DateTime<Utc>,
     deadline: DateTime<Utc>,
-    catch_up: Duration,
 ) -> Result<Vec<DateTime<Utc>>> {
-    let gap = interval(rate_per_second);
-    let per_chat = Duration::milliseconds(PER_CHAT_GAP_MS);
+    let gap = interval(pace.rate_per_second);
+    let per_chat = Duration::milliseconds(PER_CHAT_GAP_MS) + pace.sent_early.max(Duration::zero());
+    let catch_up = pace.catch_up;
     kv::update_json(store, &keys::pace(channel), |current: Option<PaceState>| {
         let mut pace = current.unwrap_or_default();
         pace.recent_chats.retain(|(_, at)| *at + per_chat > now);
@@ -118,9 +130,13 @@ pub fn paused_beyond<S: KvStore + ?Sized>(
     slot: DateTime<Utc>,
 ) -> Result<bool> {
     let pace: Option<PaceState> = kv::get_json(store, &keys::pace(channel))?;
-    Ok(pace
-        .and_then(|p| p.paused_until)
-        .is_some_and(|until| until > slot))
+    Ok(paused_past(pace.as_ref(), slot))
+}
+
+/// Whether the pacing record `pace` (as read) pauses the channel beyond `slot`.
+pub fn paused_past(pace: Option<&PaceState>, slot: DateTime<Utc>) -> bool {
+    pace.and_then(|p| p.paused_until)
+        .is_some_and(|until| until > slot)
 }
 
 #[cfg(test)]
@@ -139,6 +155,15 @@ mod tests {
             .collect()
     }
 
+    /// Pacing at `rate`, making up at most `catch_up_ms`, no request sent before its slot.
+    fn paced(rate: u32, catch_up_ms: i64) -> Pace {
+        Pace {
+            rate_per_second: rate,
+            catch_up: Duration::milliseconds(catch_up_ms),
+            sent_early: Duration::zero(),
+        }
+    }
+
     /// Slots for `recipients` at `rate`, any time in the next hour, without catching up.
     fn reserve_now(
         store: &MemoryStore,
@@ -148,16 +173,7 @@ mod tests {
     ) -> Vec<DateTime<Utc>> {
         let recipients: Vec<&Address> = recipients.iter().collect();
         let far = now() + Duration::hours(1);
-        reserve_slots(
-            store,
-            channel,
-            &recipients,
-            rate,
-            now(),
-            far,
-            Duration::zero(),
-        )
-        .unwrap()
+        reserve_slots(store, channel, &recipients, paced(rate, 0), now(), far).unwrap()
     }
 
     #[test]
@@ -187,6 +203,22 @@ mod tests {
     }
 
     #[test]
+    fn a_chat_sent_early_waits_a_second_plus_the_window() {
+        let store = MemoryStore::new();
+        let channel = Channel::parse("telegram:shop").unwrap();
+        let chat = addresses(&["7"]);
+        let pace = Pace {
+            sent_early: Duration::milliseconds(500),
+            ..paced(30, 0)
+        };
+        let far = now() + Duration::hours(1);
+        let one = reserve_slots(&store, &channel, &[&chat[0]], pace, now(), far).unwrap();
+        let two = reserve_slots(&store, &channel, &[&chat[0]], pace, now(), far).unwrap();
+        // The first may go out at its slot and the second half a second before its own.
+        assert_eq!(two[0] - one[0], Duration::milliseconds(1_500));
+    }
+
+    #[test]
     fn no_slot_is_reserved_past_the_deadline() {
         let store = MemoryStore::new();
         let channel = Channel::parse("telegram:shop").unwrap();
@@ -195,10 +227,9 @@ mod tests {
             &store,
             &channel,
             &many.iter().collect::<Vec<_>>(),
-            2,
+            paced(2, 0),
             now(),
             now() + Duration::seconds(1),
-            Duration::zero(),
         )
         .unwrap();
         assert_eq!(
@@ -216,9 +247,10 @@ mod tests {
         let store = MemoryStore::new();
         let channel = Channel::parse("telegram:shop").unwrap();
         let far = now() + Duration::hours(1);
-        let catch_up = Duration::milliseconds(200);
+        let pace = paced(10, 200);
+        let catch_up = pace.catch_up;
         let first = addresses(&["1"]);
-        reserve_slots(&store, &channel, &[&first[0]], 10, now(), far, catch_up).unwrap();
+        reserve_slots(&store, &channel, &[&first[0]], pace, now(), far).unwrap();
         // Half a second later the pace's next slot (now + 100 ms) lies 400 ms behind: 200 ms are made up.
         let later = now() + Duration::milliseconds(500);
         let next = addresses(&["2", "3", "4", "5"]);
@@ -226,10 +258,9 @@ mod tests {
             &store,
             &channel,
             &next.iter().collect::<Vec<_>>(),
-            10,
+            pace,
             later,
             far,
-            catch_up,
         )
         .unwrap();
         let behind = later - catch_up;

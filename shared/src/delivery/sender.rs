@@ -1,9 +1,10 @@
 //! The sending step ([`send_next_batch`]) and the tick loop around it ([`run_tick`]).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::campaign::{self, Campaign, CampaignState, Transition};
 use crate::clock::Clock;
@@ -38,15 +39,16 @@ pub fn run_tick<S: KvStore + ?Sized>(
     // Campaigns whose channel has no send slot left within the budget (paused by a 429, or its queue
     // full): taking their batch again would only rewrite its lease until the deadline.
     let mut out_of_slots = BTreeSet::new();
+    let stored = StoredBatch::default();
     // Messages scheduled for one subscriber (event rules) go ahead of broadcasts on every channel.
-    Sender::new(store, messenger, renderer, clock, &config).send_due(&mut report)?;
+    Sender::new(store, messenger, renderer, clock, &config, &stored).send_due(&mut report)?;
     // Each step works on at most one batch, so this bound only guards against a bug looping in place.
     for _ in 0..10_000 {
         if clock.now() >= config.deadline {
             report.budget_spent = true;
             break;
         }
-        let sender = Sender::new(store, messenger, renderer, clock, &config);
+        let sender = Sender::new(store, messenger, renderer, clock, &config, &stored);
         let step = sender.next_step(&out_of_slots)?;
         if step == Step::NothingDue {
             break;
@@ -75,7 +77,36 @@ pub fn send_next_batch<S: KvStore + ?Sized>(
     clock: &dyn Clock,
     config: &SenderConfig,
 ) -> Result<Step> {
-    Sender::new(store, messenger, renderer, clock, config).next_step(&BTreeSet::new())
+    let stored = StoredBatch::default();
+    Sender::new(store, messenger, renderer, clock, config, &stored).next_step(&BTreeSet::new())
+}
+
+/// How often a batch being worked on reads its campaign again, so a pause or cancel takes effect: at
+/// most once a second, not once per chunk.
+pub(super) const CAMPAIGN_RECHECK: Duration = Duration::seconds(1);
+
+/// The batch record as this tick last wrote it: its next compare-and-swap expects these bytes instead
+/// of reading the record first (a read saved per write; another writer only costs a retry).
+#[derive(Default)]
+pub(super) struct StoredBatch(RefCell<Option<(String, Vec<u8>)>>);
+
+impl StoredBatch {
+    /// The bytes last written at `key`, if that is the record remembered.
+    fn at(&self, key: &str) -> Option<Vec<u8>> {
+        self.0
+            .borrow()
+            .as_ref()
+            .filter(|(known, _)| known == key)
+            .map(|(_, bytes)| bytes.clone())
+    }
+
+    fn remember(&self, key: String, bytes: Vec<u8>) {
+        *self.0.borrow_mut() = Some((key, bytes));
+    }
+
+    fn forget(&self) {
+        self.0.borrow_mut().take();
+    }
 }
 
 /// One step's view of the world: the store, the platforms, the renderer, the time and the limits.
@@ -90,6 +121,8 @@ pub(super) struct Sender<'a, S: ?Sized> {
     /// Whether the campaign is a stored record, read again between chunks so a pause or cancel takes
     /// effect; a scheduled message carries its campaign-like record instead.
     pub(super) campaign_in_store: bool,
+    /// The batch record as last written, to write it again without reading it first.
+    pub(super) stored: &'a StoredBatch,
 }
 
 impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
@@ -100,6 +133,7 @@ impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
         renderer: &'a dyn MessageRenderer,
         clock: &'a dyn Clock,
         config: &'a SenderConfig,
+        stored: &'a StoredBatch,
     ) -> Self {
         Sender {
             store,
@@ -108,6 +142,7 @@ impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
             clock,
             config,
             campaign_in_store: true,
+            stored,
         }
     }
 }
@@ -310,8 +345,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         mut batch: DeliveryBatch,
         mut report: BatchReport,
     ) -> Result<BatchReport> {
+        let mut current = Cow::Borrowed(campaign);
+        let mut checked_at = None;
         report.stopped = loop {
-            if let Some(stopped) = self.advance(campaign, &mut batch, &mut report)? {
+            if let Some(stopped) =
+                self.advance(&mut current, &mut checked_at, &mut batch, &mut report)?
+            {
                 break stopped;
             }
         };
@@ -323,23 +362,26 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     /// the batch stops, and why.
     fn advance(
         &self,
-        campaign: &Campaign,
+        current: &mut Cow<'_, Campaign>,
+        checked_at: &mut Option<DateTime<Utc>>,
         batch: &mut DeliveryBatch,
         report: &mut BatchReport,
     ) -> Result<Option<StopReason>> {
-        let ledger = campaign.ledger_id();
+        let ledger = current.ledger_id();
         let id = ledger.as_str();
         let number = batch.batch;
         let now = self.clock.now();
         if now >= self.config.deadline {
             return self.stop(id, number, StopReason::Deadline);
         }
-        // Read every round: a pause or cancel takes effect between chunks.
-        let current = if self.campaign_in_store {
-            Cow::Owned(campaign::get(self.store, campaign.id.as_str())?)
-        } else {
-            Cow::Borrowed(campaign)
-        };
+        // Read again at most every second (and before the first chunk): a pause or cancel takes effect
+        // between chunks.
+        let due = checked_at.is_none_or(|at| now - at >= CAMPAIGN_RECHECK);
+        if self.campaign_in_store && due {
+            *current = Cow::Owned(campaign::get(self.store, current.id.as_str())?);
+            *checked_at = Some(now);
+        }
+        let current: &Campaign = current;
         if current.ledger_id() != ledger {
             // The run this batch belongs to has ended.
             return self.stop(id, number, StopReason::Paused);
@@ -360,7 +402,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         if chunk.is_empty() {
             return self.wait_or_stop(id, batch, now);
         }
-        match self.send_chunk(&current, batch, &chunk, report)? {
+        match self.send_chunk(current, batch, &chunk, checked_at, report)? {
             Chunk::Done(written) => {
                 *batch = written;
                 Ok(None)
@@ -448,38 +490,35 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         report: &mut BatchReport,
     ) -> Result<Option<DeliveryBatch>> {
         let owner = &self.config.owner;
-        let written = kv::update_json(
-            self.store,
-            &keys::delivery_batch(campaign_id, number),
-            |current: Option<DeliveryBatch>| {
-                let Some(mut batch) = current else {
-                    return Ok((None, None));
+        let key = keys::delivery_batch(campaign_id, number);
+        let written = self.update_batch(&key, |current| {
+            let Some(mut batch) = current else {
+                return Ok((None, None));
+            };
+            // Another tick took over after our lease lapsed: its view stands; ours is dropped.
+            if batch.lease.as_ref().is_none_or(|l| &l.owner != owner) {
+                return Ok((None, None));
+            }
+            let mut newly_final = Vec::new();
+            for (index, entry) in changes {
+                let Some(slot) = batch.entries.get_mut(*index) else {
+                    continue;
                 };
-                // Another tick took over after our lease lapsed: its view stands; ours is dropped.
-                if batch.lease.as_ref().is_none_or(|l| &l.owner != owner) {
-                    return Ok((None, None));
+                // A final state is never overwritten, so no recipient is counted twice.
+                if slot.outcome.is_final() {
+                    continue;
                 }
-                let mut newly_final = Vec::new();
-                for (index, entry) in changes {
-                    let Some(slot) = batch.entries.get_mut(*index) else {
-                        continue;
-                    };
-                    // A final state is never overwritten, so no recipient is counted twice.
-                    if slot.outcome.is_final() {
-                        continue;
-                    }
-                    if entry.outcome.is_final() {
-                        newly_final.push(entry.outcome.clone());
-                    }
-                    *slot = entry.clone();
+                if entry.outcome.is_final() {
+                    newly_final.push(entry.outcome.clone());
                 }
-                batch.lease = Some(Lease {
-                    owner: owner.clone(),
-                    expires_at: lease_until,
-                });
-                Ok((Some(batch.clone()), Some((batch, newly_final))))
-            },
-        )?;
+                *slot = entry.clone();
+            }
+            batch.lease = Some(Lease {
+                owner: owner.clone(),
+                expires_at: lease_until,
+            });
+            Ok((Some(batch.clone()), Some((batch, newly_final))))
+        })?;
         let Some((batch, newly_final)) = written else {
             return Ok(None);
         };
@@ -502,17 +541,47 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
 
     fn release(&self, campaign_id: &str, number: u64) -> Result<()> {
         let owner = &self.config.owner;
-        kv::update_json(
-            self.store,
-            &keys::delivery_batch(campaign_id, number),
-            |current: Option<DeliveryBatch>| match current {
-                Some(mut batch) if batch.lease.as_ref().is_some_and(|l| &l.owner == owner) => {
-                    batch.lease = None;
-                    Ok((Some(batch), ()))
-                }
-                _ => Ok((None, ())),
-            },
-        )
+        let key = keys::delivery_batch(campaign_id, number);
+        self.update_batch(&key, |current| match current {
+            Some(mut batch) if batch.lease.as_ref().is_some_and(|l| &l.owner == owner) => {
+                batch.lease = None;
+                Ok((Some(batch), ()))
+            }
+            _ => Ok((None, ())),
+        })
+    }
+
+    /// Read-modify-write the batch record at `key` by compare-and-swap, expecting the bytes this tick
+    /// last wrote there when it knows them (no read first), and remembering what it writes.
+    fn update_batch<T>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(Option<DeliveryBatch>) -> Result<(Option<DeliveryBatch>, T)>,
+    ) -> Result<T> {
+        let mut change = |bytes: Option<&[u8]>| {
+            let current = bytes
+                .map(|b| kv::decode::<DeliveryBatch>(key, b))
+                .transpose()?;
+            let (new, result) = change(current)?;
+            let encoded = new.map(|batch| kv::encode(&batch));
+            Ok((encoded.clone(), (result, encoded)))
+        };
+        let known = self.stored.at(key);
+        self.stored.forget();
+        if let Some(bytes) = known {
+            let (result, written) = kv::update_from(self.store, key, Some(bytes), &mut change)?;
+            if let Some(bytes) = written {
+                self.stored.remember(key.to_owned(), bytes);
+                return Ok(result);
+            }
+            // Nothing to write on the bytes we know, which another step may have replaced since
+            // (a take-over writes the record too): decide on the record as it is.
+        }
+        let (result, written) = kv::update(self.store, key, &mut change)?;
+        if let Some(bytes) = written {
+            self.stored.remember(key.to_owned(), bytes);
+        }
+        Ok(result)
     }
 
     /// Mark the batch finished if this tick holds it and every entry is final, then close it and
@@ -520,22 +589,19 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     fn finish(&self, campaign_id: &str, number: u64) -> Result<()> {
         let owner = &self.config.owner;
         let now = self.clock.now();
-        let finished = kv::update_json(
-            self.store,
-            &keys::delivery_batch(campaign_id, number),
-            |current: Option<DeliveryBatch>| match current {
-                Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
-                Some(mut batch)
-                    if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
-                        && batch.open_entries() == 0 =>
-                {
-                    batch.lease = None;
-                    batch.finished_at = Some(now);
-                    Ok((Some(batch), true))
-                }
-                _ => Ok((None, false)),
-            },
-        )?;
+        let key = keys::delivery_batch(campaign_id, number);
+        let finished = self.update_batch(&key, |current| match current {
+            Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
+            Some(mut batch)
+                if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
+                    && batch.open_entries() == 0 =>
+            {
+                batch.lease = None;
+                batch.finished_at = Some(now);
+                Ok((Some(batch), true))
+            }
+            _ => Ok((None, false)),
+        })?;
         if finished {
             claim::close_batch(self.store, campaign_id, number)?;
             self.sync_counters(campaign_id)?;

@@ -10,8 +10,9 @@ use crate::campaign::CampaignState;
 use crate::delivery::DeliveryState;
 
 /// Two subscribers and a campaign to both, where the platform tells the first send to wait five minutes.
+/// At one message a second each send is a wave of its own.
 fn first_send_told_to_wait_five_minutes() -> World<'static> {
-    let world = World::campaign_to(1..=2);
+    let world = World::campaign_to(1..=2).sending_per_second(1);
     world.answer(1, [rate_limited(300)]);
     world
 }

@@ -37,10 +37,11 @@ fn requests_overlap_so_a_round_trip_no_longer_sets_the_pace() {
     let times: Vec<_> = world.sends().into_iter().map(|(_, at)| at).collect();
     let overlapping = times.windows(2).filter(|w| w[0] == w[1]).count();
     assert!(overlapping > 200, "most sends start alongside others");
-    // One after another they would take 300 round trips (30 s); in flight together, 3 s at 100/s.
+    // One after another they would take 300 round trips (30 s); in flight together, 3 s at 100/s,
+    // less the last wave's window (its requests start up to a second before their slots).
     let took = times[299] - times[0];
     assert!(
-        took >= Duration::milliseconds(2_900) && took <= Duration::milliseconds(3_150),
+        took >= Duration::milliseconds(1_950) && took <= Duration::milliseconds(3_150),
         "{took:?}"
     );
     // The channel makes up at most two round trips: never more than 100 × 1.2 in any second.
@@ -122,7 +123,7 @@ fn a_crash_in_flight_writes_off_only_the_requests_that_had_started() {
     // Only the wave in flight when the tick died ends unknown: never one that had not started.
     assert_eq!(unknown, in_flight);
     assert!(
-        unknown <= 20,
-        "at most one wave (rate × 2 round trips): {unknown}"
+        unknown <= 100,
+        "at most one wave (the slots of a second at 100/s): {unknown}"
     );
 }

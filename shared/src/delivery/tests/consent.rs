@@ -30,14 +30,15 @@ fn consent_withdrawn_after_scheduling_is_skipped_with_the_reason() {
 
 #[test]
 fn consent_withdrawn_after_the_batch_was_claimed_is_checked_again_before_sending() {
-    let world = World::campaign_to(1..=15);
-    // While the first chunk of ten goes out, chat 14 unsubscribes.
+    let world = World::campaign_to(1..=80);
+    // While the first wave goes out, chat 60 unsubscribes: its wave (the third, a wave a second)
+    // starts more than a second after the chunk was judged, so its consent is read again.
     world.on_send(2, |w| {
-        w.record_consent(14, ConsentAction::Unsubscribed, w.now())
+        w.record_consent(60, ConsentAction::Unsubscribed, w.now())
     });
     world.tick();
-    assert_eq!(world.state_of("c1", 14), skipped("unsubscribed"));
-    assert_eq!(world.send_count(), 14);
+    assert_eq!(world.state_of("c1", 60), skipped("unsubscribed"));
+    assert_eq!(world.send_count(), 79);
 }
 
 #[test]

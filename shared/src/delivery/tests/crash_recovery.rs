@@ -50,8 +50,8 @@ fn die_between_claim_and_cursor(world: &World) {
 
 #[test]
 fn a_crash_after_intent_resumes_without_resending_and_closes_the_unknown() {
-    let world = World::campaign_to(1..=25);
-    // The tick dies during the 13th send: at 25/s with instant answers each request is a wave of its
+    let world = World::campaign_to(1..=25).sending_per_second(1);
+    // The tick dies during the 13th send: at 1/s with instant answers each request is a wave of its
     // own, so the twelve before are recorded and only the 13th is in flight.
     world.on_send(13, |w| w.store().crash());
     world.crashing_tick();

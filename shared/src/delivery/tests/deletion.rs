@@ -9,7 +9,7 @@ use crate::kv::KvStore;
 
 #[test]
 fn a_completed_campaign_is_deleted_with_its_ledger_and_its_statistics_stay() {
-    let world = World::campaign_to(1..=250);
+    let world = World::campaign_to(1..=250).in_batches_of(100);
     world.drain();
     assert_eq!(world.campaign_state("c1"), CampaignState::Completed);
     let deleted = delete_campaign(world.store(), "c1", world.now()).unwrap();

@@ -179,7 +179,11 @@ fn a_send_that_did_not_go_out_does_not_count() {
 #[test]
 fn a_campaign_that_reserved_first_wins_over_one_that_judged_first() {
     let tick_b = Mutex::new(None);
-    let world = World::new().capped_at(ONE_A_DAY).in_batches_of(10);
+    // At one message a second each send is a wave of its own.
+    let world = World::new()
+        .capped_at(ONE_A_DAY)
+        .in_batches_of(10)
+        .sending_per_second(1);
     world.subscribe_all(1..=10);
     world.launch("c1");
     world.launch("c2");

@@ -10,7 +10,8 @@ use crate::event::counter;
 
 #[test]
 fn rate_limit_pauses_the_channel_and_retries_the_same_message_once() {
-    let world = World::campaign_to(1..=4);
+    // At two messages a second each wave carries two.
+    let world = World::campaign_to(1..=4).sending_per_second(2);
     world.answer(2, [rate_limited(3)]);
     let report = world.tick();
     assert_eq!(report.sent, 4);
@@ -22,6 +23,7 @@ fn rate_limit_pauses_the_channel_and_retries_the_same_message_once() {
         ["1", "2", "2", "3", "4"],
         "the refused message is sent again, the others once"
     );
+    assert_eq!(calls[0].1, calls[1].1, "1 and 2 went out in one wave");
     let refused_at = calls[1].1;
     assert!(
         calls[2].1 >= refused_at + Duration::seconds(3),
