@@ -95,11 +95,30 @@ pub fn host_binary() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
             // `--workspace`: the features `cargo test --workspace` built the host's dependencies
             // with, so nothing is compiled again (`-p spinpost-host` alone rebuilds Wasmtime).
-            let status = Command::new(cargo)
+            let mut command = Command::new(cargo);
+            command
                 .args(["build", "--workspace", "--bin", "spinpost-host"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo build for the host");
+                .current_dir(workspace_root());
+            // Cargo gives this test process the tests package's variables; build scripts that watch
+            // them (ring's) would see a change from a build in the shell and run again each time.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                let of_this_package = [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+                if of_this_package
+                    || ["OUT_DIR", "CARGO_TARGET_TMPDIR", "CARGO_PRIMARY_PACKAGE"]
+                        .contains(&name.as_ref())
+                {
+                    command.env_remove(name.as_ref());
+                }
+            }
+            let status = command.status().expect("run cargo build for the host");
             assert!(status.success(), "building spinpost-host failed");
             // The test binary is <target>/<profile>/deps/<name>; the host is
             // <target>/<profile>/spinpost-host.
