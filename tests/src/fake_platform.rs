@@ -1,6 +1,7 @@
 //! A fake messenger API on 127.0.0.1: answers like Telegram's Bot API, WhatsApp's Graph API, Viber's
 //! Bot API and Messenger's Send API, records every request with its arrival time, and answers with
-//! scripted errors on demand.
+//! scripted errors on demand. It can hold every answer back from a given request on, so a test knows
+//! exactly which requests a process it kills had sent and not had answered.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub struct Recorded {
     pub at: Instant,
     /// What the fake answered (status, JSON body).
     pub reply: (u16, serde_json::Value),
+    /// When the answer was let out to the caller; `None` while it waits (latency, or held back).
+    pub answered_at: Option<Instant>,
 }
 
 impl Recorded {
@@ -101,6 +104,8 @@ struct State {
     next_message_id: u64,
     /// How long every answer takes, as a real platform's round trip would.
     latency: std::time::Duration,
+    /// Hold every answer back once this many requests for this API method were received.
+    hold_from: Option<(String, usize)>,
 }
 
 impl State {
@@ -150,6 +155,9 @@ impl State {
 pub struct FakePlatform {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    /// Whether answers are held back (see [`FakePlatform::hold_answers_from`]); changed only while
+    /// `state` is locked, so a request is recorded and held in one step.
+    holding: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 fn recipient_of(json: &serde_json::Value) -> Option<String> {
@@ -180,7 +188,12 @@ impl FakePlatform {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let fake = FakePlatform { addr, state };
+        let holding = Arc::new(tokio::sync::watch::Sender::new(false));
+        let fake = FakePlatform {
+            addr,
+            state,
+            holding,
+        };
         let serving = fake.clone();
         tokio::spawn(async move {
             loop {
@@ -235,7 +248,7 @@ impl FakePlatform {
             .unwrap_or_default();
         let json: serde_json::Value =
             serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        let reply = {
+        let (reply, index) = {
             let mut state = self.state.lock().expect("fake state");
             let recipient = recipient_of(&json);
             let scripted = recipient.as_ref().and_then(|r| {
@@ -262,6 +275,7 @@ impl FakePlatform {
                     )
                 }
             };
+            let api_method = path.rsplit('/').next().unwrap_or_default().to_owned();
             state.recorded.push(Recorded {
                 method,
                 path: path.clone(),
@@ -269,18 +283,90 @@ impl FakePlatform {
                 json,
                 at: Instant::now(),
                 reply: (reply.status, reply.body.clone()),
+                answered_at: None,
             });
-            reply
+            // Counted only while a hold waits for its request, so the benches' fake stays O(1).
+            let hold_now = state.hold_from.as_ref().is_some_and(|(method, nth)| {
+                *method == api_method
+                    && state
+                        .recorded
+                        .iter()
+                        .filter(|r| r.api_method() == api_method)
+                        .count()
+                        >= *nth
+            });
+            if hold_now {
+                state.hold_from = None;
+                self.holding.send_replace(true);
+            }
+            (reply, state.recorded.len() - 1)
         };
         let latency = self.state.lock().expect("fake state").latency;
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        self.let_out(index).await;
         hyper::Response::builder()
             .status(reply.status)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(reply.body.to_string())))
             .expect("valid response")
+    }
+
+    /// Wait until answers are not held back, then mark request `index` answered. Marked in the same
+    /// step as the check, so an answer is either let out before a hold or held by it.
+    async fn let_out(&self, index: usize) {
+        let mut released = self.holding.subscribe();
+        loop {
+            {
+                let mut state = self.state.lock().expect("fake state");
+                if !*released.borrow_and_update() {
+                    state.recorded[index].answered_at = Some(Instant::now());
+                    return;
+                }
+            }
+            if released.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// From the `nth` request for `api_method` on (counting every one received so far), hold back
+    /// every answer, that request's and all others not yet let out, until
+    /// [`FakePlatform::release_answers`]. The hold starts as that request is recorded, so which
+    /// requests it holds does not depend on when the test looks.
+    pub fn hold_answers_from(&self, api_method: &str, nth: usize) {
+        let mut state = self.state.lock().expect("fake state");
+        let received = state
+            .recorded
+            .iter()
+            .filter(|r| r.api_method() == api_method)
+            .count();
+        if received >= nth {
+            self.holding.send_replace(true);
+        } else {
+            state.hold_from = Some((api_method.to_owned(), nth));
+        }
+    }
+
+    /// Whether answers are held back now.
+    pub fn holding_answers(&self) -> bool {
+        *self.holding.borrow()
+    }
+
+    /// Let every held answer out, and answer normally again.
+    pub fn release_answers(&self) {
+        let _state = self.state.lock().expect("fake state");
+        self.holding.send_replace(false);
+    }
+
+    /// The requests received whose answer has not been let out: waiting out the latency, held, or
+    /// given up because the caller's connection closed first (those stay unanswered for good).
+    pub fn unanswered(&self) -> Vec<Recorded> {
+        self.recorded()
+            .into_iter()
+            .filter(|r| r.answered_at.is_none())
+            .collect()
     }
 
     /// Answer every request `latency` after it arrived (requests in flight together wait together).

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bench;
 pub mod fake_platform;
 pub mod fixtures;
+pub mod host_process;
 pub mod raw_http;
 pub mod replicas;
 pub mod store_under_test;
