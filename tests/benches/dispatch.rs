@@ -1,8 +1,9 @@
 //! Dispatch throughput through the real `.wasm` in the embedded host, on Redis: one campaign to N
 //! subscribers (2,000 unless `DISPATCH_BENCH_N` says otherwise) on a Telegram bot sending paid
 //! broadcasts, at configured rates 25, 80, 300 and 1,000 a second, against a fake Bot API answering
-//! after 0 and 100 ms, with 1 and 4 scheduler callers. For each run it prints messages/s (first to
-//! last request the fake received), the ratio to the configured rate, and Redis commands per message
+//! after 0 and 100 ms, with 1 and 4 scheduler callers. For each run it prints messages/s (the
+//! requests the fake received before the last wave over the time from the first wave's start to the
+//! last's: a wave's requests start together), the ratio to the configured rate, and Redis commands per message
 //! (`INFO commandstats`, counted over the whole run), on Redis as Spinpost's own runtime config uses it
 //! and in Spin-compatibility mode (the commands of Spin's own Redis backend, whose batch reads and
 //! compare-and-swap Spinpost works around: `DISPATCH_BENCH_STORES=redis,redis-spin`). It first measures the fake API's own ceiling at
@@ -17,6 +18,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use spinpost::delivery::SenderConfig;
 use spinpost_tests::app::{TestApp, TELEGRAM_BOT, TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET};
 use spinpost_tests::bench::redis_calls;
 use spinpost_tests::fake_platform::FakePlatform;
@@ -166,8 +168,26 @@ impl Run {
             (Some(first), Some(last)) => last.at.duration_since(first.at),
             _ => Duration::ZERO,
         };
-        // n messages paced at r/s span (n - 1) / r seconds from the first start to the last.
-        let per_second = (messages.saturating_sub(1)) as f64 / span.as_secs_f64().max(1e-9);
+        // Sends go in waves (a wave window's slots start together), so first-to-last undercounts the
+        // time by up to a wave and the last wave may be partial: the rate is the sends before the last
+        // wave over the time from the first wave's start to the last's. A wave starts after a gap of
+        // more than half a window; without such gaps the sends ran as one stream: (n - 1) / span.
+        let window = SenderConfig::new("bench", chrono::Utc::now())
+            .wave_window_for(u32::try_from(self.rate).unwrap_or(u32::MAX))
+            .to_std()
+            .unwrap_or_default();
+        let last_wave = sends
+            .windows(2)
+            .filter(|pair| pair[1].at.duration_since(pair[0].at) > window / 2)
+            .map(|pair| pair[1].at)
+            .last();
+        let per_second = match (sends.first(), last_wave) {
+            (Some(first), Some(last_wave)) => {
+                let before = sends.iter().filter(|send| send.at < last_wave).count();
+                before as f64 / last_wave.duration_since(first.at).as_secs_f64().max(1e-9)
+            }
+            _ => (messages.saturating_sub(1)) as f64 / span.as_secs_f64().max(1e-9),
+        };
         assert_eq!(messages as u64, self.recipients, "everyone was sent once");
         Measured {
             messages,
