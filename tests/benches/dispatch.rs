@@ -178,9 +178,9 @@ impl Run {
             .unwrap_or_default();
         let last_wave = sends
             .windows(2)
-            .filter(|pair| pair[1].at.duration_since(pair[0].at) > window / 2)
-            .map(|pair| pair[1].at)
-            .last();
+            .rev()
+            .find(|pair| pair[1].at.duration_since(pair[0].at) > window / 2)
+            .map(|pair| pair[1].at);
         let per_second = match (sends.first(), last_wave) {
             (Some(first), Some(last_wave)) => {
                 let before = sends.iter().filter(|send| send.at < last_wave).count();
