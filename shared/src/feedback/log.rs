@@ -230,15 +230,8 @@ impl<'a> FeedbackLog<'a> {
         store: &S,
         from: u64,
     ) -> Result<(Vec<(u64, String)>, u64)> {
-        let page_no = from / PAGE_SIZE;
-        let page: LogPage = kv::get_json(store, &self.page_key(page_no))?.unwrap_or_default();
-        let mut entries: Vec<_> = page
-            .entries
-            .into_iter()
-            .filter(|(p, _)| *p >= from)
-            .collect();
-        entries.sort_unstable_by_key(|(p, _)| *p);
-        Ok((entries, (page_no + 1) * PAGE_SIZE))
+        // A log page is an index page with totals beside its entries: the index reads it alike.
+        crate::index::Index::named(self.name).read_from(store, from)
     }
 }
 
