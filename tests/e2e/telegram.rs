@@ -257,9 +257,9 @@ async fn a_crashed_or_overlapping_scheduler_never_sends_twice() {
     app.create_campaign(json!({"id": "overlap", "name": "Overlap", "channel": "telegram:shop", "template_id": "winter-promo", "variables": {"code": "X"}}))
         .await;
     app.schedule_now("overlap").await;
-    // Four scheduler calls at once, several rounds, each cut short by a small budget.
+    // Eight scheduler calls at once, several rounds, each cut short by a small budget.
     for _ in 0..20 {
-        let ticks: Vec<_> = (0..4)
+        let ticks: Vec<_> = (0..8)
             .map(|_| {
                 let app = std::sync::Arc::clone(&app);
                 tokio::spawn(async move { app.tick().await })

@@ -88,7 +88,7 @@ fn two_interleaved_ticks_never_send_anyone_twice() {
 fn concurrent_ticks_on_threads_never_send_anyone_twice() {
     let world = World::campaign_to(1..=300).in_batches_of(20);
     std::thread::scope(|scope| {
-        for _ in 0..4 {
+        for _ in 0..8 {
             scope.spawn(|| world.tick_within(Duration::seconds(600)));
         }
     });
