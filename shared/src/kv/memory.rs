@@ -1,14 +1,25 @@
-use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{CasOutcome, CasSlot, Entries, KvStore, StoreError};
 
 type Map = BTreeMap<String, Vec<u8>>;
 
+/// How long a compare-and-swap waits for its turn on a key another slot holds before it goes ahead and
+/// relies on the comparison alone (a slot opened again on its own key by the same caller never waits
+/// for good).
+const TURN_WAIT: Duration = Duration::from_millis(50);
+
 /// An in-memory [`KvStore`] with the same atomicity as the real store: each call is one critical section.
+/// Compare-and-swaps of one key take turns: threads in a test have no round trip to spread them out,
+/// and without turns one of them can lose every retry of a read-modify-write to the others.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     entries: Mutex<Map>,
+    /// Keys a compare-and-swap slot holds, and the signal that one was given back.
+    held: Mutex<BTreeSet<String>>,
+    given_back: Condvar,
 }
 
 impl MemoryStore {
@@ -89,11 +100,33 @@ impl KvStore for MemoryStore {
     }
 
     fn cas_slot(&self, key: &str) -> Result<Box<dyn CasSlot + '_>, StoreError> {
+        let turn = self.take_turn(key);
         Ok(Box::new(WatchedKey {
             store: self,
             key: key.to_owned(),
             seen: Mutex::new(None),
+            turn,
         }))
+    }
+}
+
+impl MemoryStore {
+    /// Wait (at most [`TURN_WAIT`]) until no other slot holds `key`, then hold it; `true` when held.
+    fn take_turn(&self, key: &str) -> bool {
+        let give_up_at = Instant::now() + TURN_WAIT;
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        while held.contains(key) {
+            let left = give_up_at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            held = self
+                .given_back
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        held.insert(key.to_owned())
     }
 }
 
@@ -103,6 +136,18 @@ struct WatchedKey<'a> {
     store: &'a MemoryStore,
     key: String,
     seen: Mutex<Option<Vec<u8>>>,
+    /// Whether this slot holds the key's turn (given back when the slot is dropped).
+    turn: bool,
+}
+
+impl Drop for WatchedKey<'_> {
+    fn drop(&mut self) {
+        if self.turn {
+            let mut held = self.store.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.remove(&self.key);
+            self.store.given_back.notify_all();
+        }
+    }
 }
 
 impl CasSlot for WatchedKey<'_> {
@@ -113,13 +158,13 @@ impl CasSlot for WatchedKey<'_> {
     }
 
     fn swap(self: Box<Self>, new: &[u8]) -> Result<CasOutcome, StoreError> {
-        let seen = self.seen.into_inner().unwrap_or_else(|p| p.into_inner());
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut entries = self.store.entries();
         let now = entries.get(&self.key);
         if now != seen.as_ref() {
             return Ok(CasOutcome::Conflict(now.cloned()));
         }
-        entries.insert(self.key, new.to_vec());
+        entries.insert(self.key.clone(), new.to_vec());
         Ok(CasOutcome::Swapped)
     }
 }
