@@ -158,6 +158,8 @@ pub struct FakePlatform {
     /// Whether answers are held back (see [`FakePlatform::hold_answers_from`]); changed only while
     /// `state` is locked, so a request is recorded and held in one step.
     holding: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Signalled as each request is recorded, for whoever prints them as they come.
+    received: Arc<tokio::sync::Notify>,
 }
 
 fn recipient_of(json: &serde_json::Value) -> Option<String> {
@@ -193,6 +195,7 @@ impl FakePlatform {
             addr,
             state,
             holding,
+            received: Arc::new(tokio::sync::Notify::new()),
         };
         let serving = fake.clone();
         tokio::spawn(async move {
@@ -301,6 +304,7 @@ impl FakePlatform {
             }
             (reply, state.recorded.len() - 1)
         };
+        self.received.notify_one();
         let latency = self.state.lock().expect("fake state").latency;
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -380,6 +384,11 @@ impl FakePlatform {
             recipient: recipient.to_owned(),
             replies: replies.into(),
         });
+    }
+
+    /// Wait until a request is recorded (at once when one was recorded since the last wait).
+    pub async fn request_received(&self) {
+        self.received.notified().await;
     }
 
     /// Everything received so far.

@@ -4,8 +4,6 @@
 //!
 //! `cargo run -p spinpost-tests --bin fake-platform -- [--listen 127.0.0.1:3100]`
 
-use std::time::Duration;
-
 use spinpost_tests::{FakePlatform, Recorded};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3100";
@@ -71,6 +69,8 @@ async fn main() -> std::process::ExitCode {
             println!("fake-platform: {}", describe(request));
         }
         printed = recorded.len();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Printed as each request arrives, before it is answered: a script that stops the fake right
+        // after Spinpost reports a send has seen that send printed.
+        fake.request_received().await;
     }
 }
