@@ -223,14 +223,19 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         while let Some(&(_, next_slot)) = waiting.peek() {
             if next_slot > self.clock.now() && !unwritten.is_empty() {
                 // The next wave waits: the answers in are written now, not held for it.
-                self.record_references(campaign, &references)?;
-                references.clear();
                 let lease_until = last_slot + self.config.lease;
-                let Some(written) = self.write(id, number, &unwritten, lease_until, report)? else {
+                let flushed = self.flush(
+                    campaign,
+                    number,
+                    &mut unwritten,
+                    &mut references,
+                    lease_until,
+                    report,
+                )?;
+                let Some(written) = flushed else {
                     return Ok(Chunk::LeaseLost);
                 };
                 current = Some(written);
-                unwritten.clear();
             }
             if !self.wait_for_slot(campaign, next_slot, checked_at)? {
                 break;
@@ -260,14 +265,19 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 entry.outcome = DeliveryState::InFlight;
                 (r.index, entry)
             }));
-            self.record_references(campaign, &references)?;
-            references.clear();
             let lease_until = last_slot.max(now) + self.config.lease;
-            let Some(written) = self.write(id, number, &unwritten, lease_until, report)? else {
+            let flushed = self.flush(
+                campaign,
+                number,
+                &mut unwritten,
+                &mut references,
+                lease_until,
+                report,
+            )?;
+            let Some(written) = flushed else {
                 return Ok(Chunk::LeaseLost);
             };
             current = Some(written);
-            unwritten.clear();
             let paused = self.send_wave(
                 campaign,
                 batch,
@@ -604,6 +614,26 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         }
         references.extend(effects.reference);
         Ok(())
+    }
+
+    /// Store the references of the answers in, then write the entries changed since the last write
+    /// with the lease until `lease_until`, and empty both lists: references first, so a crash between
+    /// the two leaves references for entries that end `outcome_unknown`. `None` when the lease was lost.
+    fn flush(
+        &self,
+        campaign: &Campaign,
+        number: u64,
+        unwritten: &mut Vec<(usize, DeliveryEntry)>,
+        references: &mut Vec<SentMessageRef>,
+        lease_until: DateTime<Utc>,
+        report: &mut BatchReport,
+    ) -> Result<Option<DeliveryBatch>> {
+        self.record_references(campaign, references)?;
+        references.clear();
+        let ledger = campaign.ledger_id();
+        let written = self.write(ledger.as_str(), number, unwritten, lease_until, report)?;
+        unwritten.clear();
+        Ok(written)
     }
 
     /// Store the references of the messages sent, then credit receipts that arrived before them.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::ledger::{DeliveryState, OUTCOME_UNKNOWN};
+use super::ledger::{DeliveryBatch, DeliveryState, OUTCOME_UNKNOWN};
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,6 +92,20 @@ impl BatchReport {
             remaining: 0,
             stopped: StopReason::Finished,
         }
+    }
+
+    /// The report of a batch taken over from an earlier tick, counting the entries the takeover
+    /// finalised (those it found in flight, now `outcome_unknown`).
+    pub(super) fn taken_over(
+        campaign_id: &str,
+        batch: &DeliveryBatch,
+        finalised: &[usize],
+    ) -> Self {
+        let mut report = BatchReport::new(campaign_id, batch.batch, true);
+        for &i in finalised {
+            report.tally(&batch.entries[i].outcome);
+        }
+        report
     }
 
     pub(super) fn tally(&mut self, state: &DeliveryState) {

@@ -113,10 +113,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 CasOutcome::Conflict(_) => {
                     match claim::take_over(self.store, id, send.batch, &lease, now, false)? {
                         Takeover::Taken { batch, finalised } => {
-                            let mut resumed = BatchReport::new(id, send.batch, true);
-                            for &i in &finalised {
-                                resumed.tally(&batch.entries[i].outcome);
-                            }
+                            let resumed = BatchReport::taken_over(id, &batch, &finalised);
                             (batch, resumed)
                         }
                         Takeover::Finished => return self.settle(&send),

@@ -314,10 +314,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         for &number in open {
             match claim::take_over(self.store, &ledger, number, &lease, now, cancelled)? {
                 Takeover::Taken { batch, finalised } => {
-                    let mut report = BatchReport::new(id, number, true);
-                    for &i in &finalised {
-                        report.tally(&batch.entries[i].outcome);
-                    }
+                    let report = BatchReport::taken_over(id, &batch, &finalised);
                     // A message whose answer was lost may have gone out: a recurring campaign counts
                     // it as sent for its once-per-days, so nobody gets a second copy too soon.
                     let unknown = finalised.iter().map(|&i| &batch.entries[i]);
