@@ -5,6 +5,8 @@
 //! but the cursor not yet moved (its creator died in between) moves the cursor itself, so no range of
 //! the audience is ever lost or claimed twice.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::campaign::{Campaign, Recipients};
@@ -216,22 +218,51 @@ fn advance_cursor<S: KvStore + ?Sized>(store: &S, batch: &DeliveryBatch) -> Resu
 
 /// Remove a finished batch from the cursor's open set, adding its final states to the cursor's
 /// `counted` totals in the same write: a batch is counted exactly once, whichever tick closes it and
-/// however often. A batch that is not finished stays open.
+/// however often. A batch that is not finished stays open. Returns the batch record as it was read.
 ///
 /// # Errors
 /// Store failures.
-pub fn close_batch<S: KvStore + ?Sized>(store: &S, campaign_id: &str, batch: u64) -> Result<()> {
+pub fn close_batch<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    batch: u64,
+) -> Result<Option<DeliveryBatch>> {
     let record: Option<DeliveryBatch> =
         kv::get_json(store, &keys::delivery_batch(campaign_id, batch))?;
-    let (tally, by_arm) = match record {
-        // Final states never change, so the tally of a finished batch is settled.
-        Some(record) if record.finished_at.is_some() => {
-            (Tally::of(&record.entries), Tally::by_arm(&record.entries))
+    match &record {
+        Some(finished) if finished.finished_at.is_some() => {
+            close_finished(store, campaign_id, finished)?;
         }
-        Some(_) => return Ok(()),
+        Some(_) => {}
         // The record is gone: there is nothing left to count.
-        None => Default::default(),
-    };
+        None => close(store, campaign_id, batch, Tally::default(), BTreeMap::new())?,
+    }
+    Ok(record)
+}
+
+/// [`close_batch`] for a batch record known to be finished (as its finishing write left it).
+///
+/// # Errors
+/// Store failures.
+pub fn close_finished<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    finished: &DeliveryBatch,
+) -> Result<()> {
+    // Final states never change, so the tally of a finished batch is settled.
+    let tally = Tally::of(&finished.entries);
+    let by_arm = Tally::by_arm(&finished.entries);
+    close(store, campaign_id, finished.batch, tally, by_arm)
+}
+
+/// Remove batch `batch` from the open set, adding `tally` to the counted totals in the same write.
+fn close<S: KvStore + ?Sized>(
+    store: &S,
+    campaign_id: &str,
+    batch: u64,
+    tally: Tally,
+    by_arm: BTreeMap<String, Tally>,
+) -> Result<()> {
     kv::update_json(
         store,
         &keys::campaign_cursor(campaign_id),

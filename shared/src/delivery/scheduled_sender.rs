@@ -4,6 +4,9 @@
 //! message due send it once; a tick that dies mid-send leaves the batch to be taken over like a
 //! campaign's (an entry in flight ends `outcome_unknown`, never sent twice).
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
 use crate::campaign::Campaign;
 use crate::error::Result;
 use crate::keys;
@@ -41,9 +44,24 @@ impl MessageRenderer for WithEvent<'_> {
 }
 
 impl<S: KvStore + ?Sized> Sender<'_, S> {
-    /// Send every scheduled message that is due, minute by minute from the due cursor, moving the
-    /// cursor past what is finished once a minute has settled.
+    /// Send every scheduled message that is due, then bring the counters of the rules that sent
+    /// them up to date, once each (not once per message).
     pub(super) fn send_due(&self, report: &mut TickReport) -> Result<()> {
+        let unsynced = RefCell::new(BTreeSet::new());
+        let sender = Sender {
+            unsynced: Some(&unsynced),
+            ..*self
+        };
+        let sent = sender.send_due_minutes(report);
+        for campaign_id in unsynced.into_inner() {
+            self.sync_counters(&campaign_id)?;
+        }
+        sent
+    }
+
+    /// Send the due messages minute by minute from the due cursor, moving the cursor past what is
+    /// finished once a minute has settled.
+    fn send_due_minutes(&self, report: &mut TickReport) -> Result<()> {
         let now = self.clock.now();
         let mut settling = true;
         for due in due_index::due_minutes(self.store, now)? {
@@ -104,23 +122,24 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             created_at: now,
             finished_at: None,
         };
-        let (batch, mut batch_report) =
-            match self
-                .store
-                .compare_and_swap(&key, None, &kv::encode(&fresh))?
-            {
-                CasOutcome::Swapped => (fresh, BatchReport::new(id, send.batch, false)),
-                CasOutcome::Conflict(_) => {
-                    match claim::take_over(self.store, id, send.batch, &lease, now, false)? {
-                        Takeover::Taken { batch, finalised } => {
-                            let resumed = BatchReport::taken_over(id, &batch, &finalised);
-                            (batch, resumed)
-                        }
-                        Takeover::Finished => return self.settle(&send),
-                        Takeover::Busy => return Ok(false),
+        let encoded = kv::encode(&fresh);
+        let (batch, mut batch_report) = match self.store.compare_and_swap(&key, None, &encoded)? {
+            CasOutcome::Swapped => {
+                // Its first write expects these bytes instead of reading the record.
+                self.stored.remember(key.clone(), encoded);
+                (fresh, BatchReport::new(id, send.batch, false))
+            }
+            CasOutcome::Conflict(_) => {
+                match claim::take_over(self.store, id, send.batch, &lease, now, false)? {
+                    Takeover::Taken { batch, finalised } => {
+                        let resumed = BatchReport::taken_over(id, &batch, &finalised);
+                        (batch, resumed)
                     }
+                    Takeover::Finished => return self.settle(&send),
+                    Takeover::Busy => return Ok(false),
                 }
-            };
+            }
+        };
         // Only the holder of the lease opens the batch, so a batch already closed is never reopened.
         open_batch(self.store, id, send.batch)?;
         let renderer = WithEvent {
@@ -137,18 +156,28 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         report.count(&batch_report);
         report.steps.push(Step::Batch(batch_report));
         if finished {
-            return self.settle(&send);
+            // This tick finished the batch, closed and counted it: its finishing write, remembered
+            // unless the batch was found finished already, holds the outcome.
+            let batch = match self.stored.at(&key) {
+                Some(bytes) => Some(kv::decode(&key, &bytes)?),
+                None => kv::get_json(self.store, &key)?,
+            };
+            return self.record_outcome(&send, batch);
         }
         Ok(false)
     }
 
-    /// Count a finished batch and record its outcome on the scheduled message.
+    /// Count a batch another tick finished (it may have died before closing it) and record its
+    /// outcome on the scheduled message.
     fn settle(&self, send: &ScheduledSend) -> Result<bool> {
         let id = send.campaign.id.as_str();
-        claim::close_batch(self.store, id, send.batch)?;
-        self.sync_counters(id)?;
-        let batch: Option<DeliveryBatch> =
-            kv::get_json(self.store, &keys::delivery_batch(id, send.batch))?;
+        let batch = claim::close_batch(self.store, id, send.batch)?;
+        self.counters_changed(id)?;
+        self.record_outcome(send, batch)
+    }
+
+    /// Record the outcome of the finished one-message `batch` on its scheduled message.
+    fn record_outcome(&self, send: &ScheduledSend, batch: Option<DeliveryBatch>) -> Result<bool> {
         let Some(outcome) = batch.and_then(|b| b.entries.into_iter().next()) else {
             return Ok(false);
         };

@@ -92,7 +92,7 @@ pub(super) struct StoredBatch(RefCell<Option<(String, Vec<u8>)>>);
 
 impl StoredBatch {
     /// The bytes last written at `key`, if that is the record remembered.
-    fn at(&self, key: &str) -> Option<Vec<u8>> {
+    pub(super) fn at(&self, key: &str) -> Option<Vec<u8>> {
         self.0
             .borrow()
             .as_ref()
@@ -100,7 +100,7 @@ impl StoredBatch {
             .map(|(_, bytes)| bytes.clone())
     }
 
-    fn remember(&self, key: String, bytes: Vec<u8>) {
+    pub(super) fn remember(&self, key: String, bytes: Vec<u8>) {
         *self.0.borrow_mut() = Some((key, bytes));
     }
 
@@ -123,6 +123,9 @@ pub(super) struct Sender<'a, S: ?Sized> {
     pub(super) campaign_in_store: bool,
     /// The batch record as last written, to write it again without reading it first.
     pub(super) stored: &'a StoredBatch,
+    /// Where a batch closed now leaves its campaign's counters to be brought up to date once, after
+    /// a run of one-message batches (scheduled messages), instead of after each; `None`: at once.
+    pub(super) unsynced: Option<&'a RefCell<BTreeSet<String>>>,
 }
 
 impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
@@ -143,6 +146,7 @@ impl<'a, S: KvStore + ?Sized> Sender<'a, S> {
             config,
             campaign_in_store: true,
             stored,
+            unsynced: None,
         }
     }
 }
@@ -367,6 +371,11 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let ledger = current.ledger_id();
         let id = ledger.as_str();
         let number = batch.batch;
+        if batch.finished_at.is_some() {
+            // The write of its last outcomes finished it.
+            self.close_batch(id, batch)?;
+            return Ok(Some(StopReason::Finished));
+        }
         let now = self.clock.now();
         if now >= self.config.deadline {
             return self.stop(id, number, StopReason::Deadline);
@@ -422,8 +431,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         now: DateTime<Utc>,
     ) -> Result<Option<StopReason>> {
         if batch.open_entries() == 0 {
-            self.finish(id, batch.batch)?;
-            return Ok(Some(StopReason::Finished));
+            let finished = self.finish(id, batch.batch)?;
+            return Ok(Some(if finished {
+                StopReason::Finished
+            } else {
+                StopReason::LeaseLost
+            }));
         }
         let earliest = batch
             .entries
@@ -467,7 +480,12 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         let number = batch.batch;
         match self.write(id, number, &changes, now + self.config.lease, report)? {
             Some(written) => {
-                self.finish(id, number)?;
+                // Every entry is final now, so the write finished the batch.
+                if written.finished_at.is_some() {
+                    self.close_batch(id, &written)?;
+                } else {
+                    self.finish(id, number)?;
+                }
                 *batch = written;
                 Ok(StopReason::Cancelled)
             }
@@ -476,8 +494,9 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Write entry changes to the batch in one compare-and-swap, if this tick still owns it, renewing
-    /// the lease; the entries that became final are added to the report (the campaign counters count
-    /// them when the batch is closed). `None` when the lease was lost.
+    /// the lease, or finishing the batch when every entry is final; the entries that became final are
+    /// added to the report (the campaign counters count them when the batch is closed). `None` when
+    /// the lease was lost.
     pub(super) fn write(
         &self,
         campaign_id: &str,
@@ -487,6 +506,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
         report: &mut BatchReport,
     ) -> Result<Option<DeliveryBatch>> {
         let owner = &self.config.owner;
+        let now = self.clock.now();
         let key = keys::delivery_batch(campaign_id, number);
         let written = self.update_batch(&key, |current| {
             let Some(mut batch) = current else {
@@ -510,10 +530,16 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 }
                 *slot = entry.clone();
             }
-            batch.lease = Some(Lease {
-                owner: owner.clone(),
-                expires_at: lease_until,
-            });
+            if batch.open_entries() == 0 {
+                // The last outcomes finish the batch in the same write (it is closed next).
+                batch.lease = None;
+                batch.finished_at = Some(now);
+            } else {
+                batch.lease = Some(Lease {
+                    owner: owner.clone(),
+                    expires_at: lease_until,
+                });
+            }
             Ok((Some(batch.clone()), Some((batch, newly_final))))
         })?;
         let Some((batch, newly_final)) = written else {
@@ -534,6 +560,18 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             self.clock.now(),
             self.config.lease,
         )
+    }
+
+    /// A batch of `campaign_id` was closed: bring its counters up to date, now or (see
+    /// [`Sender::unsynced`]) once at the end of the run.
+    pub(super) fn counters_changed(&self, campaign_id: &str) -> Result<()> {
+        match self.unsynced {
+            Some(unsynced) => {
+                unsynced.borrow_mut().insert(campaign_id.to_owned());
+                Ok(())
+            }
+            None => self.sync_counters(campaign_id).map(drop),
+        }
     }
 
     fn release(&self, campaign_id: &str, number: u64) -> Result<()> {
@@ -582,27 +620,33 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
     }
 
     /// Mark the batch finished if this tick holds it and every entry is final, then close it and
-    /// count it.
-    fn finish(&self, campaign_id: &str, number: u64) -> Result<()> {
+    /// count it. `false` when it is not finished and this tick no longer holds it.
+    fn finish(&self, campaign_id: &str, number: u64) -> Result<bool> {
         let owner = &self.config.owner;
         let now = self.clock.now();
         let key = keys::delivery_batch(campaign_id, number);
         let finished = self.update_batch(&key, |current| match current {
-            Some(batch) if batch.finished_at.is_some() => Ok((None, true)),
+            Some(batch) if batch.finished_at.is_some() => Ok((None, Some(batch))),
             Some(mut batch)
                 if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
                     && batch.open_entries() == 0 =>
             {
                 batch.lease = None;
                 batch.finished_at = Some(now);
-                Ok((Some(batch), true))
+                Ok((Some(batch.clone()), Some(batch)))
             }
-            _ => Ok((None, false)),
+            _ => Ok((None, None)),
         })?;
-        if finished {
-            claim::close_batch(self.store, campaign_id, number)?;
-            self.sync_counters(campaign_id)?;
-        }
-        Ok(())
+        let Some(finished) = finished else {
+            return Ok(false);
+        };
+        self.close_batch(campaign_id, &finished)?;
+        Ok(true)
+    }
+
+    /// Close a finished batch and count it.
+    fn close_batch(&self, campaign_id: &str, finished: &DeliveryBatch) -> Result<()> {
+        claim::close_finished(self.store, campaign_id, finished)?;
+        self.counters_changed(campaign_id)
     }
 }

@@ -6,7 +6,7 @@ use chrono::Duration;
 use super::crash_store::Write;
 use super::world::World;
 use crate::campaign::CampaignState;
-use crate::delivery::{claim, DeliveryBatch, DeliveryState, Step, OUTCOME_UNKNOWN};
+use crate::delivery::{claim, Cursor, DeliveryState, Step, Tally, OUTCOME_UNKNOWN};
 use crate::event::counter;
 use crate::keys;
 
@@ -18,11 +18,11 @@ fn die_at(world: &World, trigger: impl Fn(Write, &str, &[u8]) -> bool + Send + S
     world.store().recover();
 }
 
-/// The compare-and-swap that writes batch 0 of `c1` as finished.
-fn finishing_batch_0(write: Write, key: &str, value: &[u8]) -> bool {
+/// The compare-and-swap that closes batch 0 of `c1`: the cursor's first write with counted totals.
+fn closing_batch_0(write: Write, key: &str, value: &[u8]) -> bool {
     write == Write::Cas
-        && key == keys::delivery_batch("c1", 0)
-        && serde_json::from_slice::<DeliveryBatch>(value).is_ok_and(|b| b.finished_at.is_some())
+        && key == keys::campaign_cursor("c1")
+        && serde_json::from_slice::<Cursor>(value).is_ok_and(|c| c.counted != Tally::default())
 }
 
 /// The increment of counter `name` of `c1`.
@@ -123,13 +123,13 @@ fn an_orphan_batch_of_a_cancelled_campaign_is_finalised() {
 }
 
 #[test]
-fn a_crash_between_the_last_outcome_write_and_finish_still_completes() {
+fn a_crash_between_the_finishing_write_and_the_close_still_completes() {
     let world = World::campaign_to(1..=5);
-    die_at(&world, finishing_batch_0);
+    die_at(&world, closing_batch_0);
     assert_eq!(world.send_count(), 5);
     let batch = world.batch("c1", 0).unwrap();
     assert_eq!(batch.open_entries(), 0, "every outcome was recorded");
-    assert!(batch.finished_at.is_none());
+    assert!(batch.finished_at.is_some(), "the last outcomes finished it");
 
     world.drain();
     assert_eq!(world.send_count(), 5, "nobody sent twice");
@@ -138,10 +138,10 @@ fn a_crash_between_the_last_outcome_write_and_finish_still_completes() {
 }
 
 #[test]
-fn a_crash_between_the_cancel_skips_and_finish_still_leaves_the_active_set() {
+fn a_crash_between_the_cancel_skips_and_the_close_still_leaves_the_active_set() {
     let world = World::campaign_to(1..=30);
     world.on_send(3, |w| w.cancel("c1"));
-    die_at(&world, finishing_batch_0);
+    die_at(&world, closing_batch_0);
     assert_eq!(world.batch("c1", 0).unwrap().open_entries(), 0);
     world.drain();
     assert!(world.active_campaigns().is_empty());

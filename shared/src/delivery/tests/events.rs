@@ -273,6 +273,26 @@ fn overlapping_ticks_send_an_event_message_once() {
 }
 
 #[test]
+fn a_tick_brings_a_rules_counters_up_to_date_once_for_all_the_messages_it_sent() {
+    let world = World::new();
+    with_rules(&world);
+    world.subscribe_all(1..=10);
+    for chat in 1..=10 {
+        shipped(&world, chat, &format!("order-{chat}"));
+    }
+    let before = world.store().round_trips();
+    assert_eq!(world.tick().sent, 10);
+    let increments = world.store().round_trips()["increment"] - before["increment"];
+    // The due index's length is read once; one sync reads the five counters and raises `targeted` and
+    // `sent` (a sync per message made these 71).
+    assert_eq!(increments, 8);
+    assert_eq!(
+        world.counters(SHIPPED, [counter::TARGETED, counter::SENT]),
+        [10, 10]
+    );
+}
+
+#[test]
 fn a_tick_that_dies_mid_send_is_taken_over_without_sending_again() {
     let world = World::new();
     with_rules(&world);
