@@ -348,8 +348,7 @@ pub fn take_over<S: KvStore + ?Sized>(
                 return Ok((None, Takeover::Busy));
             }
             if batch.open_entries() == 0 {
-                batch.lease = None;
-                batch.finished_at = Some(now);
+                batch.finish(now);
                 return Ok((Some(batch), Takeover::Finished));
             }
             let crashed = batch

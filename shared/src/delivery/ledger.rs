@@ -309,6 +309,12 @@ impl DeliveryBatch {
             .is_some_and(|l| l.owner != owner && l.expires_at > now)
     }
 
+    /// Mark the batch finished at `now`, its lease given back (every entry is final).
+    pub fn finish(&mut self, now: DateTime<Utc>) {
+        self.lease = None;
+        self.finished_at = Some(now);
+    }
+
     /// Entries without a final state.
     pub fn open_entries(&self) -> usize {
         self.entries

@@ -532,8 +532,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
             }
             if batch.open_entries() == 0 {
                 // The last outcomes finish the batch in the same write (it is closed next).
-                batch.lease = None;
-                batch.finished_at = Some(now);
+                batch.finish(now);
             } else {
                 batch.lease = Some(Lease {
                     owner: owner.clone(),
@@ -631,8 +630,7 @@ impl<S: KvStore + ?Sized> Sender<'_, S> {
                 if batch.lease.as_ref().is_some_and(|l| &l.owner == owner)
                     && batch.open_entries() == 0 =>
             {
-                batch.lease = None;
-                batch.finished_at = Some(now);
+                batch.finish(now);
                 Ok((Some(batch.clone()), Some(batch)))
             }
             _ => Ok((None, None)),
