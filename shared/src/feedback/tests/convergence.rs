@@ -46,6 +46,16 @@ fn cost_of(store: &CrashStore, events: &[InboundEvent]) -> (usize, usize) {
     )
 }
 
+/// The person's first reply to the campaign, a minute after it was sent.
+fn first_reply() -> InboundEvent {
+    reply(
+        &telegram_user(),
+        "101",
+        "lovely",
+        t0() + Duration::minutes(1),
+    )
+}
+
 fn rows<S: KvStore + ?Sized>(store: &S) -> usize {
     let page = export_feedback(store, Some("spring"), ExportFormat::JsonLines, 0).unwrap();
     page.rows
@@ -54,12 +64,7 @@ fn rows<S: KvStore + ?Sized>(store: &S) -> usize {
 #[test]
 fn a_first_reply_and_a_rating_cost_two_writes_each() {
     let store = sent_store();
-    let first = reply(
-        &telegram_user(),
-        "101",
-        "lovely",
-        t0() + Duration::minutes(1),
-    );
+    let first = first_reply();
     // The claim (which is also the first-reply mark) and the log entry with its counts; reads: the
     // batch's references and the log's hint (the page is read by its compare-and-swap).
     assert_eq!(cost_of(&store, &[first]), (2, 2));
@@ -96,12 +101,7 @@ fn is_campaign_log(write: Write, key: &str) -> bool {
 #[test]
 fn a_reply_claimed_before_a_crash_is_logged_and_counted_once_on_redelivery() {
     let store = sent_store();
-    let first = reply(
-        &telegram_user(),
-        "101",
-        "lovely",
-        t0() + Duration::minutes(1),
-    );
+    let first = first_reply();
     die_then_redeliver(&store, &first, |write, key, _| is_campaign_log(write, key));
     let second = reply(
         &telegram_user(),
@@ -138,12 +138,7 @@ fn a_rating_claimed_before_a_crash_is_logged_and_counted_once_on_redelivery() {
 #[test]
 fn a_crash_before_the_claim_leaves_nothing_and_the_redelivery_counts_it() {
     let store = sent_store();
-    let first = reply(
-        &telegram_user(),
-        "101",
-        "lovely",
-        t0() + Duration::minutes(1),
-    );
+    let first = first_reply();
     store.crash_at(|write, _, _| write == Write::Cas);
     assert!(apply_events(
         &store,
